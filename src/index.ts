@@ -1,0 +1,3 @@
+// Public API of the handshaked package.
+export * from './agent/request';
+export * from './tls/api';
