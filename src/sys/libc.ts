@@ -1,0 +1,339 @@
+/**
+ * The one module of koffi bindings to libc. Everything in the agent that needs a syscall Node
+ * does not offer goes through here (or through unix.ts / keyctl.ts, which reuse `libc`), so
+ * there is exactly one place that knows C prototypes, struct layouts and errno handling.
+ *
+ * Conventions: every wrapper is synchronous, retries EINTR where retrying is correct, and
+ * throws SysError {errno, code, syscall} on failure. Layouts are for Linux x86-64 / arm64
+ * (LP64, little-endian, glibc), the only targets the agent supports.
+ */
+import koffi from 'koffi';
+import { Errno, errnoName } from './errno';
+
+/** The shared libc handle; loaded once per process. */
+export const libc = koffi.load('libc.so.6');
+
+/** A failed system call: `code` is the errno name ('EBADF'), `syscall` the call that failed. */
+export class SysError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  readonly syscall: string;
+
+  constructor(syscall: string, errno: number, detail?: string) {
+    const code = errnoName(errno);
+    super(`${syscall}${detail ? ` (${detail})` : ''} failed: ${code}: ${strerror(errno)}`);
+    this.name = 'SysError';
+    this.errno = errno;
+    this.code = code;
+    this.syscall = syscall;
+  }
+}
+
+const strerrorFn = libc.func('const char *strerror(int errnum)');
+
+export function strerror(errno: number): string {
+  return String(strerrorFn(errno));
+}
+
+/** errno of the last failed koffi call on this thread (read immediately after the call). */
+export function lastErrno(): number {
+  return koffi.errno();
+}
+
+/**
+ * Turn a C return value into a result or a SysError. Calls `fn` again on EINTR (signals
+ * delivered to the Node process, e.g. SIGCHLD from test peers, interrupt blocking calls).
+ */
+export function sysCall<T extends number | bigint>(syscall: string, fn: () => T, detail?: string): T {
+  for (;;) {
+    const ret = fn();
+    if (Number(ret) >= 0) return ret;
+    const errno = koffi.errno();
+    if (errno === Errno.EINTR) continue;
+    throw new SysError(syscall, errno, detail);
+  }
+}
+
+// --- constants (Linux) -------------------------------------------------------------------
+
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+
+export const SOL_SOCKET = 1;
+export const SO_TYPE = 3;
+export const SO_ERROR = 4;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_PEERCRED = 17;
+export const SO_PROTOCOL = 38;
+
+export const IPPROTO_TCP = 6;
+export const SOL_TCP = 6;
+export const TCP_NODELAY = 1;
+
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_DUPFD_CLOEXEC = 1030;
+export const FD_CLOEXEC = 1;
+export const O_NONBLOCK = 0o4000;
+
+export const MSG_PEEK = 0x2;
+export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+
+export const FIONREAD = 0x541b;
+
+// --- prototypes ----------------------------------------------------------------------------
+
+const closeFn = libc.func('int close(int fd)');
+// fcntl and ioctl are variadic in C; on the LP64 Linux ABIs a fixed third argument is passed
+// exactly like the variadic one, and a fixed prototype lets koffi skip per-call type parsing.
+const fcntlFn = libc.func('int fcntl(int fd, int cmd, long arg)');
+const ioctlFn = libc.func('int ioctl(int fd, unsigned long request, void *arg)');
+const getsockoptFn = libc.func(
+  'int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32_t *len)',
+);
+const setsockoptFn = libc.func(
+  'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
+);
+const getpeernameFn = libc.func('int getpeername(int fd, void *addr, _Inout_ uint32_t *len)');
+const getsocknameFn = libc.func('int getsockname(int fd, void *addr, _Inout_ uint32_t *len)');
+const socketpairFn = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
+const recvFn = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)');
+const sendFn = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)');
+
+// --- file descriptors ----------------------------------------------------------------------
+
+/**
+ * close(2). Not retried on EINTR: Linux releases the fd before returning EINTR, and a retry
+ * could close an fd another part of the process has just been given.
+ */
+export function close(fd: number): void {
+  if (closeFn(fd) < 0) {
+    const errno = koffi.errno();
+    if (errno !== Errno.EINTR) throw new SysError('close', errno, `fd ${fd}`);
+  }
+}
+
+/** A new fd (≥ minFd, default 3 so stdio is never taken) for the same open file, with O_CLOEXEC. */
+export function dup(fd: number, minFd = 3): number {
+  return sysCall('fcntl(F_DUPFD_CLOEXEC)', () => fcntlFn(fd, F_DUPFD_CLOEXEC, minFd), `fd ${fd}`);
+}
+
+/** File-descriptor flags (FD_CLOEXEC). */
+export function getFdFlags(fd: number): number {
+  return sysCall('fcntl(F_GETFD)', () => fcntlFn(fd, F_GETFD, 0), `fd ${fd}`);
+}
+
+export function setFdFlags(fd: number, flags: number): void {
+  sysCall('fcntl(F_SETFD)', () => fcntlFn(fd, F_SETFD, flags), `fd ${fd}`);
+}
+
+/**
+ * File-status flags (O_NONBLOCK, …). Note these belong to the open file, not the fd: a dup()
+ * and the kernel's own struct file share them (kernel-handshake.md §2.1).
+ */
+export function getStatusFlags(fd: number): number {
+  return sysCall('fcntl(F_GETFL)', () => fcntlFn(fd, F_GETFL, 0), `fd ${fd}`);
+}
+
+export function setStatusFlags(fd: number, flags: number): void {
+  sysCall('fcntl(F_SETFL)', () => fcntlFn(fd, F_SETFL, flags), `fd ${fd}`);
+}
+
+export function setNonBlocking(fd: number, on: boolean): void {
+  const flags = getStatusFlags(fd);
+  const next = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+  if (next !== flags) setStatusFlags(fd, next);
+}
+
+/** True when fd is an open descriptor of this process (fcntl F_GETFD does not fail with EBADF). */
+export function isFdOpen(fd: number): boolean {
+  if (!Number.isInteger(fd) || fd < 0) return false;
+  if (fcntlFn(fd, F_GETFD, 0) >= 0) return true;
+  const errno = koffi.errno();
+  if (errno === Errno.EBADF) return false;
+  throw new SysError('fcntl(F_GETFD)', errno, `fd ${fd}`);
+}
+
+/** ioctl(FIONREAD): bytes queued for reading on a socket (or pipe). */
+export function bytesReadable(fd: number): number {
+  const out = new Int32Array(1);
+  sysCall('ioctl(FIONREAD)', () => ioctlFn(fd, FIONREAD, out), `fd ${fd}`);
+  return out[0];
+}
+
+// --- socket options ------------------------------------------------------------------------
+
+/** getsockopt for an int-valued option. */
+export function getsockoptInt(fd: number, level: number, name: number): number {
+  const val = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  sysCall('getsockopt', () => getsockoptFn(fd, level, name, val, len), `fd ${fd} level ${level} option ${name}`);
+  return val[0];
+}
+
+/** getsockopt returning the raw option bytes (at most maxLen). */
+export function getsockoptBytes(fd: number, level: number, name: number, maxLen: number): Buffer {
+  const val = Buffer.alloc(maxLen);
+  const len = new Uint32Array([maxLen]);
+  sysCall('getsockopt', () => getsockoptFn(fd, level, name, val, len), `fd ${fd} level ${level} option ${name}`);
+  return val.subarray(0, Math.min(len[0], maxLen));
+}
+
+export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
+  const val = new Int32Array([value]);
+  sysCall('setsockopt', () => setsockoptFn(fd, level, name, val, 4), `fd ${fd} level ${level} option ${name}`);
+}
+
+/** setsockopt with the exact bytes given (crypto_info structs, the "tls" ULP name). */
+export function setsockoptBytes(fd: number, level: number, name: number, value: Buffer): void {
+  sysCall(
+    'setsockopt',
+    () => setsockoptFn(fd, level, name, value, value.length),
+    `fd ${fd} level ${level} option ${name}`,
+  );
+}
+
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** SO_PEERCRED: who is on the other end of a unix socket (as of connect()/socketpair()). */
+export function getPeerCred(fd: number): PeerCred {
+  const raw = getsockoptBytes(fd, SOL_SOCKET, SO_PEERCRED, 12);
+  if (raw.length < 12) throw new SysError('getsockopt(SO_PEERCRED)', Errno.EINVAL, `short ucred (${raw.length} bytes)`);
+  return { pid: raw.readInt32LE(0), uid: raw.readUInt32LE(4), gid: raw.readUInt32LE(8) };
+}
+
+/** SO_PROTOCOL: IPPROTO_TCP (6) for a TCP socket, 261 for in-kernel QUIC. */
+export function getSocketProtocol(fd: number): number {
+  return getsockoptInt(fd, SOL_SOCKET, SO_PROTOCOL);
+}
+
+/** SO_TYPE: SOCK_STREAM, SOCK_SEQPACKET, … */
+export function getSocketType(fd: number): number {
+  return getsockoptInt(fd, SOL_SOCKET, SO_TYPE);
+}
+
+export function setTcpNoDelay(fd: number, on: boolean): void {
+  setsockoptInt(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
+
+export function getTcpNoDelay(fd: number): boolean {
+  return getsockoptInt(fd, IPPROTO_TCP, TCP_NODELAY) !== 0;
+}
+
+// --- addresses -----------------------------------------------------------------------------
+
+export interface SockAddr {
+  /** 'IPv4' | 'IPv6' as Node names them; 'unix' for AF_UNIX; 'AF_<n>' otherwise. */
+  family: string;
+  /** Dotted/colon address, a unix path, '@name' for an abstract unix name, '' if unnamed. */
+  address: string;
+  /** TCP/UDP port; 0 for unix sockets. */
+  port: number;
+  /** IPv6 scope id, when non-zero. */
+  scopeId?: number;
+}
+
+const SOCKADDR_STORAGE = 128;
+
+/** Decode a struct sockaddr of `len` bytes. */
+export function parseSockaddr(buf: Buffer, len: number): SockAddr {
+  if (len < 2) return { family: 'unix', address: '', port: 0 };
+  const family = buf.readUInt16LE(0);
+  if (family === AF_INET && len >= 8) {
+    return { family: 'IPv4', address: Array.from(buf.subarray(4, 8)).join('.'), port: buf.readUInt16BE(2) };
+  }
+  if (family === AF_INET6 && len >= 24) {
+    const groups: string[] = [];
+    for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(8 + 2 * i).toString(16));
+    const scopeId = len >= 28 ? buf.readUInt32LE(24) : 0;
+    return {
+      family: 'IPv6',
+      address: compressIpv6(groups, buf.subarray(8, 24)),
+      port: buf.readUInt16BE(2),
+      ...(scopeId ? { scopeId } : {}),
+    };
+  }
+  if (family === AF_UNIX) {
+    const path = buf.subarray(2, len);
+    if (path.length === 0) return { family: 'unix', address: '', port: 0 };
+    if (path[0] === 0) return { family: 'unix', address: '@' + path.subarray(1).toString('latin1'), port: 0 };
+    const nul = path.indexOf(0);
+    return { family: 'unix', address: path.subarray(0, nul < 0 ? path.length : nul).toString(), port: 0 };
+  }
+  return { family: `AF_${family}`, address: '', port: 0 };
+}
+
+/** RFC 5952 text form: longest run (≥ 2) of zero groups becomes '::'; v4-mapped as ::ffff:a.b.c.d. */
+function compressIpv6(groups: string[], raw: Buffer): string {
+  if (raw.subarray(0, 10).every((b) => b === 0) && raw[10] === 0xff && raw[11] === 0xff) {
+    return `::ffff:${Array.from(raw.subarray(12, 16)).join('.')}`;
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
+}
+
+function nameOf(syscall: string, fn: typeof getpeernameFn, fd: number): SockAddr {
+  const buf = Buffer.alloc(SOCKADDR_STORAGE);
+  const len = new Uint32Array([SOCKADDR_STORAGE]);
+  sysCall(syscall, () => fn(fd, buf, len), `fd ${fd}`);
+  return parseSockaddr(buf, Math.min(len[0], SOCKADDR_STORAGE));
+}
+
+/** The remote address of a connected socket (ENOTCONN if not connected). */
+export function getpeername(fd: number): SockAddr {
+  return nameOf('getpeername', getpeernameFn, fd);
+}
+
+export function getsockname(fd: number): SockAddr {
+  return nameOf('getsockname', getsocknameFn, fd);
+}
+
+// --- sockets -------------------------------------------------------------------------------
+
+/** socketpair(2); pass SOCK_CLOEXEC (and SOCK_NONBLOCK) in `type` as wanted. */
+export function socketpair(domain: number, type: number, protocol = 0): [number, number] {
+  const sv = new Int32Array(2);
+  sysCall('socketpair', () => socketpairFn(domain, type, protocol, sv));
+  return [sv[0], sv[1]];
+}
+
+/** recv(2) into buf; returns the byte count (0 = orderly EOF). EAGAIN is thrown as SysError. */
+export function recv(fd: number, buf: Buffer, flags = 0): number {
+  return Number(sysCall('recv', () => recvFn(fd, buf, buf.length, flags), `fd ${fd}`));
+}
+
+/** send(2) of the whole buffer or less; returns the byte count. MSG_NOSIGNAL is always added. */
+export function send(fd: number, buf: Buffer, flags = 0): number {
+  return Number(sysCall('send', () => sendFn(fd, buf, buf.length, flags | MSG_NOSIGNAL), `fd ${fd}`));
+}
