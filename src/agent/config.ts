@@ -1,0 +1,324 @@
+/**
+ * The agent's configuration: tlshd's configuration file (same paths, sections and keys, so a host
+ * switches agents without rewriting it) plus a `[handshaked]` section of our own.
+ *
+ * Unlike tlshd, which reads a bad integer as 0, a bad value stops start-up (or a reload) with
+ * `file:line` and the reason: a typo in a security setting should not silently become a default.
+ * Keys we do not know only warn, so a file written for a newer tlshd still loads.
+ * The result is deeply frozen: a reload builds a new object and in-flight handshakes keep theirs.
+ */
+import fs from 'node:fs';
+import type { CipherSuiteName, GroupName } from '../tls/api';
+import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
+
+export const CONFIG_PATH = '/etc/tlshd/config';
+export const LEGACY_CONFIG_PATH = '/etc/tlshd.conf';
+
+export type LogFormat = 'text' | 'json';
+
+/** A value from the file with the line it came from, so later checks can point at it. */
+export interface Located<T> {
+  readonly value: T;
+  readonly file: string;
+  readonly line: number;
+}
+
+/** `[authenticate.client]` / `[authenticate.server]`: PEM file paths. */
+export interface X509Settings {
+  readonly truststore?: Located<string>;
+  readonly crl?: Located<string>;
+  readonly certificate?: Located<string>;
+  readonly privateKey?: Located<string>;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface AgentConfig {
+  /** The file this came from; undefined when no file exists and built-in defaults are used. */
+  readonly file?: string;
+  readonly debug: {
+    /** > 0 turns on debug logging (tlshd: LOG_DEBUG and per-handshake lines). */
+    readonly loglevel: number;
+    readonly tls: number;
+    readonly nl: number;
+    /** tlshd's undocumented `delay_done` (seconds in the file): wait before DONE, to test kernel timeouts. */
+    readonly delayDoneMs: number;
+  };
+  /** `[authenticate] keyrings`: names linked for every handshake, besides .nvme, .nfs, .nfsd. */
+  readonly keyrings: readonly string[];
+  readonly client: X509Settings;
+  readonly server: X509Settings;
+  /** `[handshaked]` */
+  readonly maxInflight: number;
+  readonly defaultTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  readonly unixSocket?: string;
+  readonly allowUids: readonly number[];
+  readonly allowGids: readonly number[];
+  readonly metrics?: HostPort;
+  readonly logFormat: LogFormat;
+  readonly logLevel?: LogLevel;
+  readonly cipherSuites?: readonly CipherSuiteName[];
+  readonly groups?: readonly GroupName[];
+}
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export const CIPHER_SUITES: readonly CipherSuiteName[] = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_CCM_SHA256',
+];
+export const GROUPS: readonly GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448', 'secp521r1'];
+
+export const DEFAULTS = {
+  maxInflight: 64,
+  defaultTimeoutMs: 10000,
+  shutdownGraceMs: 5000,
+  allowUids: [0],
+} as const;
+
+export interface ConfigWarning {
+  readonly file: string;
+  readonly line: number;
+  readonly message: string;
+}
+
+/** A configuration the agent must not start with. `file:line: why` in the message. */
+export class ConfigError extends Error {
+  readonly code = 'ECONFIG';
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    reason: string,
+  ) {
+    super(line === undefined ? `${file}: ${reason}` : `${file}:${line}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  readonly config: AgentConfig;
+  readonly warnings: readonly ConfigWarning[];
+  /** Things an operator may want to know (legacy path in use, no file found). */
+  readonly notices: readonly string[];
+}
+
+export interface LoadOptions {
+  /** `-c FILE`: must exist. */
+  path?: string;
+  /** Where to look without `-c` (tests point this elsewhere). */
+  searchPaths?: readonly string[];
+}
+
+/** Find and parse the configuration file: `-c`, else /etc/tlshd/config, else /etc/tlshd.conf. */
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  if (opts.path !== undefined) return parseConfigFile(opts.path);
+  const search = opts.searchPaths ?? [CONFIG_PATH, LEGACY_CONFIG_PATH];
+  for (const p of search) {
+    if (!fs.existsSync(p)) continue;
+    const loaded = parseConfigFile(p);
+    if (p === LEGACY_CONFIG_PATH) {
+      return { ...loaded, notices: [...loaded.notices, `using the legacy ${LEGACY_CONFIG_PATH}; consider moving it to ${CONFIG_PATH}`] };
+    }
+    return loaded;
+  }
+  return {
+    config: deepFreeze(defaultConfig()),
+    warnings: [],
+    notices: [`no configuration file (looked for ${search.join(', ')}); using built-in defaults`],
+  };
+}
+
+export function parseConfigFile(path: string): LoadedConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, undefined, `cannot read the configuration file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  return parseConfigText(text, path);
+}
+
+export function defaultConfig(): AgentConfig {
+  return {
+    debug: { loglevel: 0, tls: 0, nl: 0, delayDoneMs: 0 },
+    keyrings: [],
+    client: {},
+    server: {},
+    maxInflight: DEFAULTS.maxInflight,
+    defaultTimeoutMs: DEFAULTS.defaultTimeoutMs,
+    shutdownGraceMs: DEFAULTS.shutdownGraceMs,
+    allowUids: DEFAULTS.allowUids,
+    allowGids: [],
+    logFormat: 'text',
+  };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+
+/** Known keys of each section: value parser writing into the config under construction. */
+type KeyHandler = (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => void;
+
+const X509_KEYS: Record<string, keyof X509Settings> = {
+  'x509.truststore': 'truststore',
+  'x509.crl': 'crl',
+  'x509.certificate': 'certificate',
+  'x509.private_key': 'privateKey',
+};
+
+/** tlshd keys we read past on purpose: a warning says what is not supported. */
+const UNSUPPORTED: Record<string, string> = {
+  'x509.pq.certificate': 'post-quantum (ML-DSA) certificates are not supported; the classic certificate is used',
+  'x509.pq.private_key': 'post-quantum (ML-DSA) certificates are not supported; the classic certificate is used',
+};
+
+function sections(): Record<string, Record<string, KeyHandler>> {
+  const x509 = (role: 'client' | 'server'): Record<string, KeyHandler> =>
+    Object.fromEntries(
+      Object.entries(X509_KEYS).map(([key, field]) => [
+        key,
+        (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => {
+          const value = stringValue(e.value);
+          if (value === '') throw new ConfigError(file, e.line, `${key} is empty; remove the line to use the default`);
+          (cfg[role] as Record<string, Located<string>>)[field] = { value, file, line: e.line };
+        },
+      ]),
+    );
+  return {
+    debug: {
+      loglevel: (c, e, f) => (c.debug.loglevel = int(e, f, 'loglevel', 0, 1_000_000)),
+      tls: (c, e, f) => (c.debug.tls = int(e, f, 'tls', 0, 1_000_000)),
+      nl: (c, e, f) => (c.debug.nl = int(e, f, 'nl', 0, 1_000_000)),
+      delay_done: (c, e, f) => (c.debug.delayDoneMs = int(e, f, 'delay_done', 0, 3600) * 1000),
+    },
+    authenticate: {
+      keyrings: (c, e) => (c.keyrings = splitList(e.value)),
+    },
+    'authenticate.client': x509('client'),
+    'authenticate.server': x509('server'),
+    handshaked: {
+      max_inflight: (c, e, f) => (c.maxInflight = int(e, f, 'max_inflight', 1, 100_000)),
+      default_timeout_ms: (c, e, f) => (c.defaultTimeoutMs = int(e, f, 'default_timeout_ms', 1, 3_600_000)),
+      shutdown_grace_ms: (c, e, f) => (c.shutdownGraceMs = int(e, f, 'shutdown_grace_ms', 0, 3_600_000)),
+      unix_socket: (c, e, f) => {
+        const v = stringValue(e.value);
+        if (v === '' || v === '@') throw new ConfigError(f, e.line, 'unix_socket needs a path (or @name for the abstract namespace)');
+        c.unixSocket = v;
+      },
+      allow_uids: (c, e, f) => (c.allowUids = idList(e, f, 'allow_uids')),
+      allow_gids: (c, e, f) => (c.allowGids = idList(e, f, 'allow_gids')),
+      metrics: (c, e, f) => {
+        try {
+          c.metrics = parseHostPort(stringValue(e.value));
+        } catch (err) {
+          throw new ConfigError(f, e.line, (err as Error).message);
+        }
+      },
+      log_format: (c, e, f) => (c.logFormat = oneOf(e, f, 'log_format', ['text', 'json'] as const)),
+      log_level: (c, e, f) => (c.logLevel = oneOf(e, f, 'log_level', LOG_LEVELS)),
+      cipher_suites: (c, e, f) => (c.cipherSuites = nameList(e, f, 'cipher_suites', CIPHER_SUITES)),
+      groups: (c, e, f) => (c.groups = nameList(e, f, 'groups', GROUPS)),
+    },
+  };
+}
+
+export function parseConfigText(text: string, file: string): LoadedConfig {
+  let kf: KeyFile;
+  try {
+    kf = parseKeyFile(text, file);
+  } catch (e) {
+    if (e instanceof KeyFileSyntaxError) throw new ConfigError(e.file, e.line, e.message.slice(`${e.file}:${e.line}: `.length));
+    throw e;
+  }
+  const cfg = defaultConfig() as Mutable<AgentConfig>;
+  cfg.file = file;
+  const warnings: ConfigWarning[] = [];
+  const known = sections();
+  for (const group of kf.groups.values()) {
+    const handlers = known[group.name];
+    if (!handlers) {
+      warnings.push({ file, line: group.line, message: `unknown section [${group.name}] ignored` });
+      continue;
+    }
+    for (const [key, entry] of group.entries) {
+      const handler = handlers[key];
+      if (handler) handler(cfg, entry, file);
+      else if (UNSUPPORTED[key]) warnings.push({ file, line: entry.line, message: `[${group.name}] ${key}: ${UNSUPPORTED[key]}` });
+      else warnings.push({ file, line: entry.line, message: `unknown key "${key}" in [${group.name}] ignored` });
+    }
+  }
+  for (const role of ['client', 'server'] as const) {
+    const s = cfg[role];
+    if ((s.certificate === undefined) !== (s.privateKey === undefined)) {
+      const given = s.certificate ?? s.privateKey;
+      throw new ConfigError(
+        file,
+        given?.line,
+        `[authenticate.${role}] sets ${s.certificate ? 'x509.certificate' : 'x509.private_key'} without ${s.certificate ? 'x509.private_key' : 'x509.certificate'}; set both or neither`,
+      );
+    }
+  }
+  return { config: deepFreeze(cfg as AgentConfig), warnings, notices: [] };
+}
+
+function int(e: KeyFileEntry, file: string, key: string, min: number, max: number): number {
+  const v = e.value.trim();
+  if (!/^[+-]?\d+$/.test(v)) throw new ConfigError(file, e.line, `${key} = ${JSON.stringify(e.value)} is not an integer`);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(file, e.line, `${key} = ${n} is out of range (${min}..${max})`);
+  return n;
+}
+
+function idList(e: KeyFileEntry, file: string, key: string): number[] {
+  return splitList(e.value).map((item) => {
+    if (!/^\d+$/.test(item) || Number(item) > 0xfffffffe) {
+      throw new ConfigError(file, e.line, `${key}: ${JSON.stringify(item)} is not a numeric id (0..4294967294)`);
+    }
+    return Number(item);
+  });
+}
+
+function oneOf<T extends string>(e: KeyFileEntry, file: string, key: string, allowed: readonly T[]): T {
+  const v = stringValue(e.value).trim();
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new ConfigError(file, e.line, `${key} = ${JSON.stringify(v)}: expected one of ${allowed.join(', ')}`);
+  }
+  return v as T;
+}
+
+function nameList<T extends string>(e: KeyFileEntry, file: string, key: string, allowed: readonly T[]): T[] {
+  const items = splitList(e.value);
+  if (items.length === 0) throw new ConfigError(file, e.line, `${key} is empty; remove the line to use the default`);
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new ConfigError(file, e.line, `${key}: unknown name ${JSON.stringify(item)}; supported: ${allowed.join(', ')}`);
+    }
+    if (seen.has(item)) throw new ConfigError(file, e.line, `${key}: ${item} is listed twice`);
+    seen.add(item);
+  }
+  return items as T[];
+}
+
+/** `HOST:PORT` or `[v6]:PORT`. Port 0 asks the OS for a free port (tests). */
+export function parseHostPort(s: string): HostPort {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:[\]]+):(\d+)$/.exec(s);
+  if (!m) throw new Error(`metrics address ${JSON.stringify(s)} is not HOST:PORT (IPv6 as [ADDR]:PORT)`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error(`metrics port ${port} is out of range (0..65535)`);
+  return { host: m[1], port };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,156 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, LEGACY_CONFIG_PATH, loadConfig, parseConfigText, parseHostPort } from '../../src/agent/config';
+import { parseKeyFile, splitList } from '../../src/agent/keyfile';
+
+const F = '/etc/tlshd/config';
+
+describe('GLib key file reader', () => {
+  it('keeps the line of each key, merges repeated groups and lets the last value win', () => {
+    const kf = parseKeyFile('# c\n[a]\nx = 1\n\n[b]\ny=2\n[a]\nx=3\n', 'f');
+    const a = kf.groups.get('a');
+    expect(a?.entries.get('x')).toEqual({ value: '3', line: 8 });
+    expect(kf.groups.get('b')?.entries.get('y')).toEqual({ value: '2', line: 6 });
+  });
+  it('decodes escapes and splits lists like GLib', () => {
+    const kf = parseKeyFile('[a]\nk=\\sone\\ttwo\\\\\nl=a;b\\;c;;d;\n', 'f');
+    expect(kf.groups.get('a')?.entries.get('k')?.value).toBe(' one\ttwo\\');
+    expect(splitList(kf.groups.get('a')?.entries.get('l')?.value ?? '')).toEqual(['a', 'b;c', 'd']);
+  });
+  it('rejects a key before any group with the line number', () => {
+    expect(() => parseKeyFile('\nk=v\n', 'f')).toThrow('f:2: key "k" comes before any "[group]" header');
+  });
+  it('rejects a line that is neither group, key nor comment', () => {
+    expect(() => parseKeyFile('[a]\nnonsense\n', 'f')).toThrow(/^f:2: /);
+  });
+});
+
+describe('tlshd configuration', () => {
+  it('reads every tlshd key and our own section', () => {
+    const { config, warnings } = parseConfigText(
+      [
+        '[debug]',
+        'loglevel=1',
+        'tls=2',
+        'nl=3',
+        'delay_done=4',
+        '[authenticate]',
+        'keyrings=mykeys;other',
+        '[authenticate.client]',
+        'x509.truststore=/ca.pem',
+        'x509.certificate=/c.pem',
+        'x509.private_key=/c.key',
+        '[authenticate.server]',
+        'x509.crl=/crl.pem',
+        '[handshaked]',
+        'max_inflight=7',
+        'default_timeout_ms=2500',
+        'unix_socket=@test',
+        'allow_uids=0;1000',
+        'allow_gids=10',
+        'metrics=127.0.0.1:9100',
+        'log_format=json',
+        'cipher_suites=TLS_AES_256_GCM_SHA384;TLS_AES_128_GCM_SHA256',
+        'groups=secp256r1',
+        '',
+      ].join('\n'),
+      F,
+    );
+    expect(warnings).toEqual([]);
+    expect(config.debug).toEqual({ loglevel: 1, tls: 2, nl: 3, delayDoneMs: 4000 });
+    expect(config.keyrings).toEqual(['mykeys', 'other']);
+    expect(config.client.truststore).toEqual({ value: '/ca.pem', file: F, line: 9 });
+    expect(config.client.privateKey?.value).toBe('/c.key');
+    expect(config.server.crl?.line).toBe(13);
+    expect(config.maxInflight).toBe(7);
+    expect(config.defaultTimeoutMs).toBe(2500);
+    expect(config.unixSocket).toBe('@test');
+    expect(config.allowUids).toEqual([0, 1000]);
+    expect(config.allowGids).toEqual([10]);
+    expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9100 });
+    expect(config.logFormat).toBe('json');
+    expect(config.cipherSuites).toEqual(['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256']);
+    expect(config.groups).toEqual(['secp256r1']);
+  });
+
+  it('uses the documented defaults for an empty file', () => {
+    const { config } = parseConfigText('', F);
+    expect(config.defaultTimeoutMs).toBe(10000);
+    expect(config.client.truststore).toBeUndefined();
+    expect(config.allowUids).toEqual([0]);
+    expect(config.logFormat).toBe('text');
+  });
+
+  it('warns about unknown keys and sections with their lines, and still loads', () => {
+    const { warnings, config } = parseConfigText('[debug]\nloglevel=1\nfoo=2\n[main]\ndelay_done=1\n[authenticate.server]\nx509.pq.certificate=/x\n', F);
+    expect(config.debug.loglevel).toBe(1);
+    expect(warnings.map((w) => [w.line, w.message])).toEqual([
+      [3, 'unknown key "foo" in [debug] ignored'],
+      [4, 'unknown section [main] ignored'],
+      [7, expect.stringContaining('post-quantum')],
+    ]);
+  });
+
+  it.each([
+    ['[debug]\nloglevel=lots\n', `${F}:2: loglevel = "lots" is not an integer`],
+    ['[handshaked]\n\nmax_inflight=0\n', `${F}:3: max_inflight = 0 is out of range (1..100000)`],
+    ['[handshaked]\nlog_format=xml\n', `${F}:2: log_format = "xml": expected one of text, json`],
+    ['[handshaked]\ncipher_suites=TLS_RSA_WITH_RC4\n', `${F}:2: cipher_suites: unknown name "TLS_RSA_WITH_RC4"`],
+    ['[handshaked]\nmetrics=localhost\n', `${F}:2: metrics address "localhost" is not HOST:PORT`],
+    ['[handshaked]\nallow_uids=root\n', `${F}:2: allow_uids: "root" is not a numeric id`],
+    ['[authenticate.client]\nx509.certificate=/c.pem\n', `${F}:2: [authenticate.client] sets x509.certificate without x509.private_key`],
+    ['[authenticate.server]\nx509.truststore=\n', `${F}:2: x509.truststore is empty`],
+  ])('stops on a bad value with file:line and why (%j)', (text, message) => {
+    let err: unknown;
+    try {
+      parseConfigText(text, F);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('ECONFIG');
+    expect((err as Error).message.startsWith(message)).toBe(true);
+  });
+
+  it('is immutable', () => {
+    const { config } = parseConfigText('[authenticate]\nkeyrings=a\n', F);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.keyrings)).toBe(true);
+    expect(() => (config.keyrings as string[]).push('b')).toThrow();
+  });
+
+  it('parses metrics addresses including IPv6', () => {
+    expect(parseHostPort('[::1]:9100')).toEqual({ host: '::1', port: 9100 });
+    expect(parseHostPort('localhost:0')).toEqual({ host: 'localhost', port: 0 });
+    expect(() => parseHostPort('::1:9100')).toThrow();
+  });
+});
+
+describe('configuration file lookup', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-cfg-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('takes the first file that exists', () => {
+    const a = path.join(dir, 'config');
+    const b = path.join(dir, 'tlshd.conf');
+    fs.writeFileSync(b, '[debug]\nloglevel=2\n');
+    expect(loadConfig({ searchPaths: [a, b] }).config.debug.loglevel).toBe(2);
+    fs.writeFileSync(a, '[debug]\nloglevel=1\n');
+    expect(loadConfig({ searchPaths: [a, b] }).config.file).toBe(a);
+  });
+  it('falls back to defaults with a notice when no file exists', () => {
+    const r = loadConfig({ searchPaths: [path.join(dir, 'none')] });
+    expect(r.config.file).toBeUndefined();
+    expect(r.notices[0]).toMatch(/no configuration file/);
+  });
+  it('fails when -c names a file that cannot be read', () => {
+    expect(() => loadConfig({ path: path.join(dir, 'missing') })).toThrow(/cannot read the configuration file: ENOENT/);
+  });
+  it('knows the legacy path', () => {
+    expect(LEGACY_CONFIG_PATH).toBe('/etc/tlshd.conf');
+  });
+});
