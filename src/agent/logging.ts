@@ -1,0 +1,149 @@
+/**
+ * The agent's logs: winston to stderr, in a shape journald stores well (no timestamp, no colour,
+ * `<level> message key=value ...`; the journal adds time and unit) or one JSON object per line.
+ *
+ * One `info` line per handshake, with what an operator needs to find a failed mount; details at
+ * `debug`. Secrets never reach a log line: the handshake code passes only the typed summary
+ * below, and the format additionally drops any binary or key-object value it is handed, so a
+ * mistake elsewhere prints "[redacted]" instead of key bytes.
+ */
+import { KeyObject } from 'node:crypto';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import type { LogFormat, LogLevel } from './config';
+import { Status, type AuthMode, type Role } from './request';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  format: LogFormat;
+  level: LogLevel;
+  /** Where lines go; default stderr. Tests pass a capture transport. */
+  transports?: winston.transport[];
+  /**
+   * Prefix text lines with the sd-daemon priority `<N>` so journald files them at the right
+   * priority. Default: when stderr is connected to the journal (JOURNAL_STREAM is set).
+   */
+  journalPriority?: boolean;
+}
+
+const SYSLOG_PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };
+
+/** Meta keys winston adds itself or that are carried by the message. */
+const RESERVED = new Set(['level', 'message', 'splat']);
+
+function isSecretish(v: unknown): boolean {
+  return Buffer.isBuffer(v) || v instanceof Uint8Array || v instanceof ArrayBuffer || v instanceof KeyObject;
+}
+
+/** Drops binary values and KeyObjects from every log record, wherever they came from. */
+const redact = winston.format((info) => {
+  for (const k of Object.keys(info)) {
+    if (RESERVED.has(k)) continue;
+    const v = info[k];
+    if (isSecretish(v)) info[k] = '[redacted]';
+    else if (Array.isArray(v) && v.some(isSecretish)) info[k] = v.map((x) => (isSecretish(x) ? '[redacted]' : x));
+  }
+  return info;
+});
+
+function textValue(v: unknown): string {
+  let s: string;
+  if (Array.isArray(v)) s = v.map((x) => String(x)).join(',');
+  else if (v instanceof Error) s = v.message;
+  else if (typeof v === 'object' && v !== null) s = JSON.stringify(v);
+  else s = String(v);
+  // Quote what would otherwise split the key=value list or a journal line.
+  return s === '' || /[\s"=\\]/.test(s) ? JSON.stringify(s) : s;
+}
+
+function textFormat(journalPriority: boolean) {
+  return winston.format.printf((info) => {
+    const parts: string[] = [];
+    if (journalPriority) parts.push(`<${SYSLOG_PRIORITY[info.level] ?? 6}>${info.level}`);
+    else parts.push(info.level);
+    parts.push(String(info.message).replace(/\n/g, '\\n'));
+    for (const [k, v] of Object.entries(info)) {
+      if (RESERVED.has(k) || v === undefined) continue;
+      parts.push(`${k}=${textValue(v)}`);
+    }
+    return parts.join(' ');
+  });
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const journal = opts.journalPriority ?? (process.env.JOURNAL_STREAM !== undefined && opts.format === 'text');
+  const format =
+    opts.format === 'json'
+      ? winston.format.combine(redact(), winston.format.json())
+      : winston.format.combine(redact(), textFormat(journal));
+  return winston.createLogger({
+    level: opts.level,
+    levels: { error: 0, warn: 1, info: 2, debug: 3 },
+    format,
+    transports: opts.transports ?? [
+      new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] }),
+    ],
+  });
+}
+
+/** A logger that drops everything (library use, tests that do not look at logs). */
+export function silentLogger(): Logger {
+  return winston.createLogger({ levels: { error: 0, warn: 1, info: 2, debug: 3 }, silent: true, transports: [new winston.transports.Console()] });
+}
+
+const STATUS_NAMES = new Map<number, string>(Object.entries(Status).map(([name, n]) => [n, name]));
+
+/** 'OK', 'EACCES', ... or the number when it is not one we send. */
+export function statusName(status: number): string {
+  return STATUS_NAMES.get(status) ?? String(status);
+}
+
+/** Everything the per-handshake line says. Deliberately no field that could hold key material. */
+export interface HandshakeSummary {
+  transport: string;
+  role: Role;
+  auth: AuthMode;
+  /** The peer's address:port (getpeername), when known. */
+  peer?: string;
+  peername?: string;
+  suite?: string;
+  group?: string;
+  durationMs: number;
+  status: number;
+  remoteAuth: number[];
+  /** Why it failed, in words (TlsError message, errno name, ...). */
+  reason?: string;
+  /** The alert we sent or received, when the failure was a TLS alert. */
+  alert?: string;
+}
+
+export function logHandshake(logger: Logger, s: HandshakeSummary): void {
+  const ok = s.status === Status.OK;
+  logger.log(ok ? 'info' : 'warn', ok ? 'handshake succeeded' : 'handshake failed', {
+    transport: s.transport,
+    role: s.role,
+    auth: s.auth,
+    peer: s.peer,
+    peername: s.peername,
+    suite: s.suite,
+    group: s.group,
+    duration_ms: Math.round(s.durationMs * 10) / 10,
+    status: statusName(s.status),
+    remote_auth: s.remoteAuth.map((n) => `0x${n.toString(16)}`),
+    reason: s.reason,
+    alert: s.alert,
+  });
+}
+
+/** A transport that keeps formatted lines in memory (tests; also handy for a debug dump). */
+export function captureTransport(): { transport: winston.transport; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      for (const l of String(chunk).split('\n')) if (l !== '') lines.push(l);
+      cb();
+    },
+  });
+  return { transport: new winston.transports.Stream({ stream: sink }), lines };
+}

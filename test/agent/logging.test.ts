@@ -1,0 +1,71 @@
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { captureTransport, createLogger, logHandshake, statusName } from '../../src/agent/logging';
+import { Status } from '../../src/agent/request';
+
+describe('logging', () => {
+  it('writes journald-friendly text: level, message, key=value, no timestamp or colour', () => {
+    const cap = captureTransport();
+    const log = createLogger({ format: 'text', level: 'info', transports: [cap.transport], journalPriority: false });
+    logHandshake(log, {
+      transport: 'kernel',
+      role: 'client',
+      auth: 'x509',
+      peer: '127.0.0.1:2049',
+      peername: 'nfs.example',
+      suite: 'TLS_AES_128_GCM_SHA256',
+      group: 'x25519',
+      durationMs: 12.345,
+      status: Status.OK,
+      remoteAuth: [0xffffffff],
+    });
+    expect(cap.lines).toEqual([
+      'info handshake succeeded transport=kernel role=client auth=x509 peer=127.0.0.1:2049 peername=nfs.example ' +
+        'suite=TLS_AES_128_GCM_SHA256 group=x25519 duration_ms=12.3 status=OK remote_auth=0xffffffff',
+    ]);
+  });
+
+  it('quotes values with spaces and logs failures at warn', () => {
+    const cap = captureTransport();
+    const log = createLogger({ format: 'text', level: 'warn', transports: [cap.transport], journalPriority: false });
+    logHandshake(log, { transport: 'kernel', role: 'server', auth: 'psk', durationMs: 1, status: Status.EACCES, remoteAuth: [], reason: 'bad certificate here' });
+    expect(cap.lines).toHaveLength(1);
+    expect(cap.lines[0]).toMatch(/^warn handshake failed .*status=EACCES remote_auth="" reason="bad certificate here"$/);
+  });
+
+  it('adds the sd-daemon priority prefix for the journal', () => {
+    const cap = captureTransport();
+    const log = createLogger({ format: 'text', level: 'debug', transports: [cap.transport], journalPriority: true });
+    log.error('boom');
+    log.debug('detail', { a: 1 });
+    expect(cap.lines).toEqual(['<3>error boom', '<7>debug detail a=1']);
+  });
+
+  it('writes one JSON object per line with --log-format json', () => {
+    const cap = captureTransport();
+    const log = createLogger({ format: 'json', level: 'info', transports: [cap.transport] });
+    log.info('started', { transport: 'kernel' });
+    expect(JSON.parse(cap.lines[0])).toEqual({ level: 'info', message: 'started', transport: 'kernel' });
+  });
+
+  it('never prints binary values or key objects, in either format', () => {
+    const secret = randomBytes(32);
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+    for (const format of ['text', 'json'] as const) {
+      const cap = captureTransport();
+      const log = createLogger({ format, level: 'debug', transports: [cap.transport], journalPriority: false });
+      log.debug('oops', { psk: secret, keys: [secret], key: createPrivateKey(pem) });
+      const all = cap.lines.join('\n');
+      expect(all).toContain('[redacted]');
+      expect(all).not.toContain(secret.toString('hex'));
+      expect(all).not.toContain(secret.toString('base64'));
+      expect(all).not.toMatch(/PRIVATE KEY/);
+    }
+  });
+
+  it('names status codes', () => {
+    expect(statusName(0)).toBe('OK');
+    expect(statusName(129)).toBe('EKEYREJECTED');
+    expect(statusName(77)).toBe('77');
+  });
+});
