@@ -1,0 +1,10 @@
+/** The netlink layer: codec, family specs, links (kernel and fake). */
+export * from './constants';
+export * from './errors';
+export * from './spec';
+export * from './attributes';
+export * from './codec';
+export * from './message';
+export * from './families';
+export * from './handshake-messages';
+export * from './link';
