@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfigText } from '../../src/agent/config';
+import { loadIdentities, systemTrust, trustFor } from '../../src/agent/identities';
+
+const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
+const F = '/etc/tlshd/config';
+
+function load(text: string) {
+  return loadIdentities(parseConfigText(text, F).config);
+}
+
+describe('identities from the configuration', () => {
+  it('loads trust, CRLs, chain and key once, per role', () => {
+    const ids = load(
+      [
+        '[authenticate.server]',
+        `x509.truststore=${PKI}/ca-bundle.pem`,
+        `x509.crl=${PKI}/crls.pem`,
+        `x509.certificate=${PKI}/server-p256.chain.pem`,
+        `x509.private_key=${PKI}/server-p256.key.pem`,
+      ].join('\n'),
+    );
+    expect(ids.server.trust?.anchors).toHaveLength(1);
+    expect(ids.server.trust?.crls).toHaveLength(2);
+    expect(ids.server.certificate?.chain).toHaveLength(2);
+    expect(ids.server.certificate?.chain[0]).toEqual(fs.readFileSync(`${PKI}/server-p256.crt.der`));
+    expect(ids.server.certificate?.key.type).toBe('private');
+    expect(ids.client.trust).toBeUndefined();
+  });
+
+  it('uses the system store only when no truststore is set', () => {
+    const ids = load('');
+    const t = trustFor(ids.client);
+    expect(t.anchors.length).toBeGreaterThan(50);
+    expect(systemTrust().anchors).toBe(t.anchors);
+  });
+
+  it.each([
+    [`x509.truststore=/nonexistent/ca.pem`, `${F}:2: x509.truststore /nonexistent/ca.pem cannot be read (ENOENT)`],
+    [`x509.truststore=${PKI}/server-p256.key.pem`, 'holds no "-----BEGIN CERTIFICATE-----" block'],
+    [`x509.crl=${PKI}/ca-bundle.pem`, 'holds no "-----BEGIN X509 CRL-----" block'],
+    [
+      `x509.certificate=${PKI}/server-p256.chain.pem\nx509.private_key=${PKI}/server-p384.key.pem`,
+      `${F}:3: x509.private_key ${PKI}/server-p384.key.pem does not belong to the first certificate`,
+    ],
+    [
+      `x509.certificate=${PKI}/server-p256.chain.pem\nx509.private_key=${PKI}/server-p256.crt.pem`,
+      'is not a usable unencrypted PEM private key',
+    ],
+  ])('refuses a configured file it cannot use: %s', (line, message) => {
+    expect(() => load(`[authenticate.client]\n${line}\n`)).toThrow(message);
+  });
+
+  it('refuses an unreadable path even though tlshd would fall back to the system store', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-id-'));
+    try {
+      // A directory cannot be read as a file: same outcome as a permission problem, also as root.
+      expect(() => load(`[authenticate.server]\nx509.truststore=${dir}\n`)).toThrow(/cannot be read \(EISDIR\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+});
