@@ -1,0 +1,356 @@
+/**
+ * One handshake: a HandshakeRequest in, a HandshakeResult (plus what the log line says) out.
+ *
+ * Steps: check the socket is TCP; choose identities (configuration, or key serials when the
+ * request names them and may use them); build the engine; drive it one record at a time on a
+ * dup of the fd (Node's I/O owns and closes the dup, the transport keeps the original for
+ * DONE); install kTLS on success. TCP_NODELAY is on during the exchange (small flights go out at
+ * once) and restored after, as tlshd does.
+ *
+ * Status codes (tlshd's, DESIGN.md): 0 success; EACCES handshake or verification failure;
+ * ETIMEDOUT peer went away (EOF, reset, close_notify) or deadline passed; EKEYREJECTED the peer
+ * sent unknown_psk_identity; EIO local failure; EOPNOTSUPP not a TCP socket or no kTLS.
+ *
+ * Names (tlshd.md §3.5): the client verifies the server against the request's peername (DNS
+ * name or IP literal; SNI only for a DNS name). Without a peername the client uses the peer's
+ * IP address as an IP literal: the server certificate must then carry that IP SAN. This never
+ * consults reverse DNS (tlshd 0.9 did and it was insecure) and never skips verification.
+ */
+import type {
+  AlertName,
+  ClientConfig,
+  CommonConfig,
+  Connection,
+  ExtractedSecrets,
+  PskEntry,
+  ServerConfig,
+  SessionInfo,
+  Step,
+} from '../tls/api';
+import { TlsError } from '../tls/api';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import type { AgentConfig } from './config';
+import { abortKind, type RunContext, type RunOutcome } from './dispatcher';
+import { trustFor, type Identities } from './identities';
+import type { Logger } from './logging';
+import { REMOTE_AUTH_X509_VERIFIED, Status, type HandshakeRequest } from './request';
+
+/** The record-exact view of the socket the engine needs. */
+export interface RecordChannel {
+  /** The next whole record (5-byte header + body). Rejects on EOF or a socket error. */
+  readRecord(): Promise<Buffer>;
+  write(data: Buffer): Promise<void>;
+  /** Stop reading and release the channel's fd. Idempotent. */
+  close(): void;
+}
+
+/** What the handshake needs from the OS layer and the engine; the daemon binds the real ones. */
+export interface HandshakeEnv {
+  createClient(config: ClientConfig): Connection;
+  createServer(config: ServerConfig): Connection;
+  sys: {
+    /** SO_PROTOCOL of fd. */
+    protocol(fd: number): number;
+    /** "address:port" of the peer, or undefined when not connected. */
+    peerAddress(fd: number): { address: string; port: number; family: string } | undefined;
+    getNoDelay(fd: number): boolean;
+    setNoDelay(fd: number, on: boolean): void;
+    dup(fd: number): number;
+    close(fd: number): void;
+    /** Write bytes straight to the socket (an alert before any engine exists). */
+    send(fd: number, data: Buffer): void;
+  };
+  /** Wrap a dup'ed fd; the channel owns it from then on. */
+  openChannel(fd: number): RecordChannel;
+  ktls: {
+    available(): boolean;
+    install(fd: number, secrets: ExtractedSecrets): void;
+  };
+  keys: {
+    /** Make the request's and the configured keyrings searchable; returns the undo. */
+    linkKeyrings(req: HandshakeRequest, configured: readonly string[]): () => void;
+    /** Raw payload of a key (DER certificate or private key). */
+    read(serial: number): Buffer;
+    /** A PSK key by serial, as the engine wants it (tag = serial). */
+    psk(serial: number): PskEntry;
+    /** Server side: the PSK whose identity the client offered, if any (tag = its serial). */
+    findPsk(identity: Buffer): PskEntry | undefined;
+  };
+}
+
+/** The configuration a handshake runs with: taken when it starts, kept to the end (reload-safe). */
+export interface Profile {
+  readonly config: AgentConfig;
+  readonly identities: Identities;
+}
+
+export interface HandshakeOptions {
+  ktls: 'on' | 'off';
+  keyLog?: (line: string) => void;
+  logger: Logger;
+}
+
+const IPPROTO_TCP = 6;
+/** kernel keeps at most 5 remote-auth ids. */
+const MAX_REMOTE_AUTH = 5;
+/** Errors of the socket that mean the peer is gone, not that we failed. */
+const PEER_GONE = new Set(['EOF', 'ECONNRESET', 'EPIPE', 'ENOTCONN', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED']);
+
+/** A failure with the status to report. */
+class Outcome extends Error {
+  constructor(
+    readonly status: number,
+    reason: string,
+    readonly alert?: AlertName,
+  ) {
+    super(reason);
+  }
+}
+
+export async function runHandshake(
+  req: HandshakeRequest,
+  ctx: RunContext,
+  profile: Profile,
+  env: HandshakeEnv,
+  opts: HandshakeOptions,
+): Promise<RunOutcome> {
+  const log = opts.logger;
+  let protocol: number;
+  try {
+    protocol = env.sys.protocol(req.fd);
+  } catch (e) {
+    return fail(Status.EOPNOTSUPP, `fd ${req.fd} is not a socket (${errText(e)})`);
+  }
+  if (protocol !== IPPROTO_TCP) return fail(Status.EOPNOTSUPP, `fd ${req.fd} is not a TCP socket (protocol ${protocol})`);
+  if (opts.ktls === 'on' && !env.ktls.available()) {
+    return fail(Status.EOPNOTSUPP, 'kernel TLS is not available on this host (TCP_ULP "tls": load the tls module or build CONFIG_TLS)');
+  }
+  const addr = env.sys.peerAddress(req.fd);
+  if (!addr) return fail(Status.ETIMEDOUT, 'the socket is no longer connected');
+  const peer = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+
+  const unlink = env.keys.linkKeyrings(req, profile.config.keyrings);
+  let channel: RecordChannel | undefined;
+  let noDelay: boolean | undefined;
+  let conn: Connection | undefined;
+  try {
+    const built = buildConnection(req, addr.address, profile, env, opts);
+    conn = built.conn;
+    noDelay = env.sys.getNoDelay(req.fd);
+    if (!noDelay) env.sys.setNoDelay(req.fd, true);
+    channel = env.openChannel(env.sys.dup(req.fd));
+    const info = await drive(conn, channel, ctx, log);
+    const secrets = conn.secrets();
+    if (opts.ktls === 'on') {
+      try {
+        env.ktls.install(req.fd, secrets);
+      } catch (e) {
+        throw new Outcome(Status.EIO, `installing kTLS failed: ${errText(e)}`);
+      }
+    }
+    return {
+      status: Status.OK,
+      remoteAuth: remoteAuth(req, info),
+      peer,
+      suite: info.suite,
+      group: info.group,
+    };
+  } catch (e) {
+    const o = classify(e);
+    if (o.status === Status.ETIMEDOUT && ctx.signal.aborted && conn && channel) {
+      // Tell the peer we gave up (deadline, shutdown, consumer gone) before the socket is handed back.
+      try {
+        await channel.write(conn.abort('user_canceled'));
+      } catch {
+        // The peer may be gone already; the status says so either way.
+      }
+    }
+    if (o.alert && !conn) {
+      // Failed before the engine existed (server misconfiguration): still tell the client why.
+      try {
+        env.sys.send(req.fd, plaintextAlert(o.alert));
+      } catch {
+        // Nothing more to do: the status carries the failure.
+      }
+    }
+    log.debug('handshake failure detail', { fd: req.fd, peer, status: o.status, reason: o.message, alert: o.alert });
+    return { status: o.status, remoteAuth: [], peer, reason: o.message, alert: o.alert };
+  } finally {
+    channel?.close();
+    if (noDelay === false) {
+      try {
+        env.sys.setNoDelay(req.fd, false);
+      } catch {
+        // The consumer owns the socket options from here; a closed socket has none to restore.
+      }
+    }
+    unlink();
+  }
+
+  function fail(status: number, reason: string): RunOutcome {
+    return { status, remoteAuth: [], reason };
+  }
+}
+
+/** Runs the engine to 'done' or throws an Outcome. */
+async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, log: Logger): Promise<SessionInfo> {
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(new Outcome(Status.ETIMEDOUT, `${abortMessage(ctx.signal)}`));
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  let step: Step = conn.start();
+  for (;;) {
+    if (step.send.length > 0) await Promise.race([channel.write(step.send), aborted]);
+    if (step.status === 'done') return conn.info();
+    if (step.status === 'failed') throw step.error ?? new TlsError('internal_error', 'the engine failed without saying why');
+    const record = await Promise.race([channel.readRecord(), aborted]);
+    log.debug('record received', { type: record[0], length: record.length - 5 });
+    step = conn.receiveRecord(record);
+  }
+}
+
+function abortMessage(signal: AbortSignal): string {
+  switch (abortKind(signal)) {
+    case 'deadline':
+      return 'deadline passed before the handshake finished';
+    case 'shutdown':
+      return 'the agent is shutting down';
+    default:
+      return 'the consumer withdrew the request';
+  }
+}
+
+function classify(e: unknown): Outcome {
+  if (e instanceof Outcome) return e;
+  if (e instanceof TlsError) {
+    if (e.peerAlert && e.alert === 'unknown_psk_identity') {
+      return new Outcome(Status.EKEYREJECTED, `the peer does not know our PSK identity: ${e.message}`, e.alert);
+    }
+    // A peer that closes mid-handshake is "premature termination": tlshd asks the kernel to retry.
+    if (e.peerAlert && e.alert === 'close_notify') return new Outcome(Status.ETIMEDOUT, `the peer closed the session: ${e.message}`, e.alert);
+    return new Outcome(Status.EACCES, `${e.peerAlert ? 'peer sent' : 'sent'} ${e.alert}: ${e.message}`, e.alert);
+  }
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string' && PEER_GONE.has(code)) return new Outcome(Status.ETIMEDOUT, `the peer went away (${code})`);
+  return new Outcome(Status.EIO, `local failure: ${errText(e)}`);
+}
+
+interface Built {
+  conn: Connection;
+}
+
+function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile, env: HandshakeEnv, opts: HandshakeOptions): Built {
+  const c = profile.config;
+  const common: CommonConfig = {
+    ...(c.cipherSuites ? { cipherSuites: [...c.cipherSuites] } : {}),
+    ...(c.groups ? { groups: [...c.groups] } : {}),
+    ...(opts.keyLog ? { keyLog: opts.keyLog } : {}),
+  };
+  if (req.role === 'client') {
+    const role = profile.identities.client;
+    const cfg: ClientConfig = { ...common, serverName: req.peername ?? peerIp };
+    if (req.auth === 'psk') {
+      if (!req.keySerialsAllowed) throw new Outcome(Status.EACCES, 'PSK key serials from this consumer may not be used');
+      const psks = req.peerIdentities.filter((s) => s !== 0).map((s) => readPsk(env, s));
+      if (psks.length === 0) throw new Outcome(Status.EIO, 'a PSK client request named no key');
+      cfg.psks = psks;
+      // PSK-only: the server proves itself with the key, no certificate is involved.
+    } else {
+      cfg.trust = trustFor(role);
+      if (req.auth === 'x509') {
+        cfg.certificate = requestCertificate(req, env) ?? role.certificate;
+        if (!cfg.certificate) throw new Outcome(Status.EIO, 'x509 client handshake but no certificate: set x509.certificate and x509.private_key in [authenticate.client]');
+      }
+    }
+    return { conn: env.createClient(cfg) };
+  }
+  const role = profile.identities.server;
+  if (req.auth === 'psk') {
+    const cfg: ServerConfig = {
+      ...common,
+      clientAuth: 'none',
+      pskLookup: (identity) => {
+        try {
+          return env.keys.findPsk(identity);
+        } catch {
+          return undefined;
+        }
+      },
+    };
+    return { conn: env.createServer(cfg) };
+  }
+  const certificate = requestCertificate(req, env) ?? role.certificate;
+  if (!certificate) {
+    // tlshd sends access_denied on a server misconfiguration, so the client stops retrying.
+    throw new Outcome(Status.EACCES, 'server handshake but no certificate: set x509.certificate and x509.private_key in [authenticate.server]', 'access_denied');
+  }
+  const cfg: ServerConfig = { ...common, certificate, clientAuth: 'optional', trust: trustFor(role) };
+  return { conn: env.createServer(cfg) };
+}
+
+function readPsk(env: HandshakeEnv, serial: number): PskEntry {
+  try {
+    return { ...env.keys.psk(serial), tag: serial };
+  } catch (e) {
+    throw new Outcome(Status.EIO, `PSK key ${serial} cannot be read: ${errText(e)}`);
+  }
+}
+
+/** Certificate and key from the consumer's key serials (DER payloads), when given and allowed. */
+function requestCertificate(req: HandshakeRequest, env: HandshakeEnv): { chain: Buffer[]; key: KeyObject } | undefined {
+  if (!req.certificate || !req.keySerialsAllowed) return undefined;
+  const { cert, privkey } = req.certificate;
+  if (cert === 0 || privkey === 0) return undefined;
+  let der: Buffer;
+  let keyDer: Buffer;
+  try {
+    der = env.keys.read(cert);
+    keyDer = env.keys.read(privkey);
+  } catch (e) {
+    throw new Outcome(Status.EIO, `certificate key ${cert} or private key ${privkey} cannot be read: ${errText(e)}`);
+  }
+  let key: KeyObject | undefined;
+  for (const type of ['pkcs8', 'sec1', 'pkcs1'] as const) {
+    try {
+      key = createPrivateKey({ key: keyDer, format: 'der', type });
+      break;
+    } catch {
+      // try the next DER encoding
+    }
+  }
+  if (!key) throw new Outcome(Status.EIO, `private key ${privkey} is not a DER private key (PKCS#8, SEC1 or PKCS#1)`);
+  try {
+    if (!new X509Certificate(der).checkPrivateKey(key)) throw new Error('the private key does not match the certificate');
+  } catch (e) {
+    throw new Outcome(Status.EIO, `certificate key ${cert}: ${errText(e)}`);
+  }
+  return { chain: [der], key };
+}
+
+/**
+ * remote-auth per tlshd.md §3.4: PSK: the serial of the key used. x509 server: 0xFFFFFFFF per
+ * verified client certificate (none when the client sent none). x509 client: none — tlshd adds
+ * the server's certificates to the user keyring so their serials can be returned, which makes the
+ * kernel parse them; no kernel consumer reads a client-side id (NFS ignores it), so we do not.
+ */
+function remoteAuth(req: HandshakeRequest, info: SessionInfo): number[] {
+  if (req.auth === 'psk') return info.psk?.tag !== undefined ? [info.psk.tag] : [];
+  if (req.role === 'server' && info.peerVerified && info.peerCertificates.length > 0) {
+    return new Array<number>(Math.min(info.peerCertificates.length, MAX_REMOTE_AUTH)).fill(REMOTE_AUTH_X509_VERIFIED);
+  }
+  return [];
+}
+
+const ALERT_CODES: Partial<Record<AlertName, number>> = { access_denied: 49, internal_error: 80, handshake_failure: 40 };
+
+/** A fatal alert in a plaintext TLS record (legacy version 0x0303, as TLS 1.3 records carry). */
+function plaintextAlert(alert: AlertName): Buffer {
+  return Buffer.from([21, 3, 3, 0, 2, 2, ALERT_CODES[alert] ?? 80]);
+}
+
+function errText(e: unknown): string {
+  if (e instanceof Error) return (e as { code?: string }).code ? `${(e as { code?: string }).code}: ${e.message}` : e.message;
+  return String(e);
+}
