@@ -1,0 +1,335 @@
+/**
+ * The client's handshake states (RFC 8446 §2, §4). Each class holds only what is valid at
+ * that point; handle() consumes a message and returns the next state.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { ClientConfig } from '../api';
+import type { Suite } from '../crypto/suites';
+import { fail } from '../errors';
+import {
+  checkCertificateVerify,
+  checkFinished,
+  exportSecrets,
+  finishedMessage,
+  pickScheme,
+  signCertificateVerify,
+  verifyPeerChain,
+} from '../handshake';
+import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedule';
+import type { Session } from '../session';
+import { Done, expectType, type State } from '../state';
+import { Transcript, TranscriptBuffer } from '../transcript';
+import { ExtensionType, GROUP_BY_CODE, GROUP_CODES, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS13 } from '../wire/codes';
+import { alpnList, cookie as parseCookie, serverKeyShare, u16, u16List, type Extensions } from '../wire/extensions';
+import {
+  decodeCertificate,
+  decodeCertificateRequest,
+  decodeEncryptedExtensions,
+  decodeServerHello,
+  encodeCertificate,
+  type HandshakeMessage,
+  type ServerHello,
+} from '../wire/handshake';
+import { buildClientHello, sniName, type Offer } from './hello';
+
+/** Everything the states after ServerHello share. */
+interface Keys {
+  suite: Suite;
+  hkdf: Hkdf;
+  hs: HandshakeStage;
+  client: Buffer;
+  server: Buffer;
+}
+
+interface Ctx {
+  s: Session;
+  cfg: ClientConfig;
+  offer: Offer;
+}
+
+export function startClient(s: Session, cfg: ClientConfig): State {
+  const random = s.random();
+  const sessionId = s.hooks.sessionId ? Buffer.from(s.hooks.sessionId) : s.crypto.random(32);
+  const group = s.cfg.groups[0];
+  const shares = [s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group])];
+  const base = { random, sessionId, shares, compat: sessionId.length > 0, serverName: sniName(cfg.serverName) };
+  const { msg, sent } = buildClientHello(s, cfg, base, undefined, false);
+  s.clientRandom = random;
+  s.serverName = base.serverName;
+  const buffer = new TranscriptBuffer();
+  buffer.add(msg.raw);
+  s.records.sendHandshake([msg]);
+  return new ExpectServerHello({ s, cfg, offer: { ...base, sent } }, buffer, undefined);
+}
+
+/** Checks shared by ServerHello and HelloRetryRequest; returns the chosen suite. */
+function checkHello(ctx: Ctx, sh: ServerHello, what: string, allowed: number[]): Suite {
+  const sv = sh.extensions.get(ExtensionType.supported_versions);
+  if (!sv) fail('protocol_version', `${what} without supported_versions: the server does not speak TLS 1.3`);
+  const version = u16(sv, 'supported_versions');
+  if (version !== TLS13) fail('illegal_parameter', `${what} selected version 0x${version.toString(16)}, not TLS 1.3`);
+  if (sh.legacyVersion !== 0x0303) fail('protocol_version', `${what} legacy_version 0x${sh.legacyVersion.toString(16)}`);
+  if (!sh.sessionId.equals(ctx.offer.sessionId)) fail('illegal_parameter', `${what} does not echo our legacy_session_id`);
+  if (sh.compressionMethod !== 0) fail('illegal_parameter', `${what} selected compression method ${sh.compressionMethod}`);
+  const name = SUITE_BY_CODE.get(sh.cipherSuite);
+  const suite = ctx.s.cfg.suites.find((x) => x.name === name);
+  if (!suite) fail('illegal_parameter', `${what} selected cipher suite 0x${sh.cipherSuite.toString(16)}, which we did not offer`);
+  for (const t of sh.extensions.types()) {
+    if (!ctx.offer.sent.has(t) && t !== ExtensionType.cookie) fail('unsupported_extension', `${what} carries extension ${t}, which we did not offer`);
+    if (!allowed.includes(t)) fail('illegal_parameter', `${what} carries extension ${t}, which is not allowed there`);
+  }
+  return suite;
+}
+
+class ExpectServerHello implements State {
+  readonly name = 'ExpectServerHello';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(
+    private readonly ctx: Ctx,
+    /** Before any HelloRetryRequest the hash is not known yet. */
+    private readonly buffer: TranscriptBuffer | undefined,
+    /** After a HelloRetryRequest: the rewritten transcript and the suite it named. */
+    private readonly retried: { transcript: Transcript; suite: Suite } | undefined,
+  ) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.server_hello);
+    const sh = decodeServerHello(msg.body);
+    if (sh.random.equals(HRR_RANDOM)) {
+      if (this.retried) fail('unexpected_message', 'second HelloRetryRequest');
+      return this.helloRetry(sh, msg);
+    }
+    return this.serverHello(sh, msg);
+  }
+
+  private helloRetry(sh: ServerHello, msg: HandshakeMessage): State {
+    const { s, cfg, offer } = this.ctx;
+    const suite = checkHello(this.ctx, sh, 'HelloRetryRequest', [
+      ExtensionType.supported_versions,
+      ExtensionType.key_share,
+      ExtensionType.cookie,
+    ]);
+    const ks = sh.extensions.get(ExtensionType.key_share);
+    const ck = sh.extensions.get(ExtensionType.cookie);
+    if (!ks && !ck) fail('illegal_parameter', 'HelloRetryRequest would not change the ClientHello');
+    let shares = offer.shares;
+    if (ks) {
+      const code = u16(ks, 'HelloRetryRequest key_share');
+      const group = GROUP_BY_CODE.get(code);
+      if (!group || !s.cfg.groups.includes(group)) fail('illegal_parameter', `HelloRetryRequest names group 0x${code.toString(16)}, which we did not offer`);
+      if (shares.some((k) => k.group === group)) fail('illegal_parameter', `HelloRetryRequest names ${group}, for which we already sent a key share`);
+      shares = [s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group])];
+    }
+    s.helloRetry = true;
+    const transcript = (this.buffer as TranscriptBuffer).start(s.crypto, suite.hash);
+    transcript.rewriteForHelloRetry();
+    transcript.add(msg.raw);
+    const base = { ...offer, shares };
+    const { msg: ch2, sent } = buildClientHello(s, cfg, base, ck ? parseCookie(ck) : undefined, true);
+    transcript.add(ch2.raw);
+    // Middlebox compatibility: our one CCS goes before the second flight, here ClientHello2.
+    if (offer.compat) s.records.sendChangeCipherSpec();
+    s.records.sendHandshake([ch2]);
+    const next: Ctx = { s, cfg, offer: { ...base, sent, compat: false } };
+    return new ExpectServerHello(next, undefined, { transcript, suite });
+  }
+
+  private serverHello(sh: ServerHello, msg: HandshakeMessage): State {
+    const { s, offer } = this.ctx;
+    const suite = checkHello(this.ctx, sh, 'ServerHello', [
+      ExtensionType.supported_versions,
+      ExtensionType.key_share,
+      ExtensionType.pre_shared_key,
+    ]);
+    if (this.retried && this.retried.suite !== suite) {
+      fail('illegal_parameter', 'ServerHello cipher suite differs from the HelloRetryRequest');
+    }
+    const ksBody = sh.extensions.get(ExtensionType.key_share);
+    if (!ksBody) fail('missing_extension', 'ServerHello has no key_share');
+    const ks = serverKeyShare(ksBody);
+    const share = offer.shares.find((k) => GROUP_CODES[k.group] === ks.group);
+    if (!share) fail('illegal_parameter', `ServerHello key share for group 0x${ks.group.toString(16)}, which we did not send`);
+    const shared = share.agree(ks.key);
+
+    const transcript = this.retried ? this.retried.transcript : (this.buffer as TranscriptBuffer).start(s.crypto, suite.hash);
+    transcript.add(msg.raw);
+    const hkdf = new Hkdf(s.crypto, suite.hash);
+    const hs = new EarlyStage(hkdf).toHandshake(shared);
+    const t = hs.trafficSecrets(transcript.current());
+    s.suite = suite;
+    s.group = share.group;
+    s.logKey('CLIENT_HANDSHAKE_TRAFFIC_SECRET', t.client);
+    s.logKey('SERVER_HANDSHAKE_TRAFFIC_SECRET', t.server);
+    s.records.setReadKeys(suite, trafficKeys(hkdf, suite, t.server));
+    s.records.setWriteKeys(suite, trafficKeys(hkdf, suite, t.client));
+    return new ExpectEncryptedExtensions(this.ctx, transcript, { suite, hkdf, hs, client: t.client, server: t.server });
+  }
+}
+
+/** Extensions a server must never put in EncryptedExtensions (RFC 8446 §4.2 table). */
+const NOT_IN_EE = new Set<number>([
+  ExtensionType.supported_versions,
+  ExtensionType.key_share,
+  ExtensionType.pre_shared_key,
+  ExtensionType.signature_algorithms,
+  ExtensionType.signature_algorithms_cert,
+  ExtensionType.cookie,
+  ExtensionType.psk_key_exchange_modes,
+  ExtensionType.certificate_authorities,
+]);
+
+class ExpectEncryptedExtensions implements State {
+  readonly name = 'ExpectEncryptedExtensions';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(private readonly ctx: Ctx, private readonly transcript: Transcript, private readonly keys: Keys) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.encrypted_extensions);
+    const { offer } = this.ctx;
+    const exts = decodeEncryptedExtensions(msg.body);
+    for (const t of exts.types()) {
+      if (NOT_IN_EE.has(t)) fail('illegal_parameter', `EncryptedExtensions carries extension ${t}, which is not allowed there`);
+      if (!offer.sent.has(t)) fail('unsupported_extension', `EncryptedExtensions carries extension ${t}, which we did not offer`);
+    }
+    this.alpn(exts);
+    const sni = exts.get(ExtensionType.server_name);
+    if (sni && sni.length !== 0) fail('decode_error', 'server_name acknowledgement must be empty');
+    this.transcript.add(msg.raw);
+    return new ExpectCertificateOrRequest(this.ctx, this.transcript, this.keys);
+  }
+
+  private alpn(exts: Extensions): void {
+    const body = exts.get(ExtensionType.alpn);
+    if (!body) return;
+    const names = alpnList(body);
+    const offered = this.ctx.s.cfg.alpn ?? [];
+    if (names.length !== 1 || !offered.includes(names[0])) {
+      fail('illegal_parameter', `server selected ALPN ${JSON.stringify(names)}, not one protocol we offered`);
+    }
+    this.ctx.s.alpn = names[0];
+  }
+}
+
+interface CertRequest {
+  context: Buffer;
+  schemes: number[];
+}
+
+class ExpectCertificateOrRequest implements State {
+  readonly name = 'ExpectCertificateOrCertificateRequest';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(private readonly ctx: Ctx, private readonly transcript: Transcript, private readonly keys: Keys) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.certificate, HandshakeType.certificate_request);
+    if (msg.type === HandshakeType.certificate) {
+      return new ExpectCertificate(this.ctx, this.transcript, this.keys, undefined).handle(msg);
+    }
+    const cr = decodeCertificateRequest(msg.body);
+    if (cr.context.length !== 0) fail('illegal_parameter', 'CertificateRequest in the handshake must have an empty context');
+    const sa = cr.extensions.get(ExtensionType.signature_algorithms);
+    if (!sa) fail('missing_extension', 'CertificateRequest without signature_algorithms');
+    const schemes = u16List(sa, 'signature_algorithms');
+    this.transcript.add(msg.raw);
+    return new ExpectCertificate(this.ctx, this.transcript, this.keys, { context: cr.context, schemes });
+  }
+}
+
+class ExpectCertificate implements State {
+  readonly name = 'ExpectCertificate';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly transcript: Transcript,
+    private readonly keys: Keys,
+    private readonly certRequest: CertRequest | undefined,
+  ) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.certificate);
+    const { s, cfg } = this.ctx;
+    const cert = decodeCertificate(msg.body, s.cfg.maxChain);
+    if (cert.context.length !== 0) fail('illegal_parameter', 'server Certificate has a non-empty request context');
+    if (cert.chain.length === 0) fail('decode_error', 'server sent an empty certificate chain');
+    s.peerCertificates = cert.chain;
+    const leafKey = verifyPeerChain(s, cert.chain, cfg.trust, 'serverAuth', cfg.serverName);
+    this.transcript.add(msg.raw);
+    return new ExpectCertificateVerify(this.ctx, this.transcript, this.keys, this.certRequest, leafKey);
+  }
+}
+
+class ExpectCertificateVerify implements State {
+  readonly name = 'ExpectCertificateVerify';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly transcript: Transcript,
+    private readonly keys: Keys,
+    private readonly certRequest: CertRequest | undefined,
+    private readonly leafKey: KeyObject,
+  ) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.certificate_verify);
+    const s = this.ctx.s;
+    s.signatureScheme = checkCertificateVerify(s, 'server', msg, this.transcript.current(), this.leafKey, s.cfg.schemes);
+    this.transcript.add(msg.raw);
+    return new ExpectFinished(this.ctx, this.transcript, this.keys, this.certRequest);
+  }
+}
+
+class ExpectFinished implements State {
+  readonly name = 'ExpectFinished';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly transcript: Transcript,
+    private readonly keys: Keys,
+    private readonly certRequest: CertRequest | undefined,
+  ) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.finished);
+    const { s, cfg, offer } = this.ctx;
+    const { hkdf, suite } = this.keys;
+    checkFinished(s, hkdf, this.keys.server, this.transcript.current(), msg);
+    this.transcript.add(msg.raw);
+    const app = this.keys.hs.toMaster().trafficSecrets(this.transcript.current());
+    s.logKey('CLIENT_TRAFFIC_SECRET_0', app.client);
+    s.logKey('SERVER_TRAFFIC_SECRET_0', app.server);
+
+    if (offer.compat) s.records.sendChangeCipherSpec();
+    const flight: HandshakeMessage[] = [];
+    if (this.certRequest) {
+      const ours = cfg.certificate;
+      const scheme = ours ? pickScheme(s.cfg.schemes, this.certRequest.schemes, ours.key) : undefined;
+      // Without a certificate the server's signature algorithms accept, we answer with none.
+      const cert = encodeCertificate(this.certRequest.context, ours && scheme ? ours.chain : []);
+      this.transcript.add(cert.raw);
+      flight.push(cert);
+      if (ours && scheme) {
+        const cv = signCertificateVerify(s, 'client', this.transcript, ours.key, scheme);
+        this.transcript.add(cv.raw);
+        flight.push(cv);
+      }
+    }
+    const fin = finishedMessage(hkdf, this.keys.client, this.transcript);
+    flight.push(fin);
+    s.records.sendHandshake(flight);
+    // No records were protected under the application keys yet: seq 0 both ways.
+    exportSecrets(s, hkdf, suite, 'client', app, { tx: 0n, rx: 0n });
+    return new Done();
+  }
+}

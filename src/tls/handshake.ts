@@ -1,0 +1,100 @@
+/** Steps both roles take the same way: signatures, peer chains, Finished, secret export. */
+import type { KeyObject } from 'node:crypto';
+import type { SignatureSchemeName, TrustConfig } from './api';
+import { schemeFitsKey } from './crypto/node';
+import type { Suite } from './crypto/suites';
+import { fail } from './errors';
+import { type Hkdf, trafficKeys } from './keyschedule';
+import type { Session } from './session';
+import type { Transcript } from './transcript';
+import { SCHEME_BY_CODE, SCHEME_CODES } from './wire/codes';
+import {
+  certificateVerifyContent,
+  decodeCertificateVerify,
+  encodeCertificateVerify,
+  encodeFinished,
+  type HandshakeMessage,
+} from './wire/handshake';
+
+/** Our preference first; the peer must have offered it and our key must be able to make it. */
+export function pickScheme(ours: SignatureSchemeName[], peerOffered: number[], key: KeyObject): SignatureSchemeName | undefined {
+  return ours.find((s) => peerOffered.includes(SCHEME_CODES[s]) && schemeFitsKey(s, key));
+}
+
+export function signCertificateVerify(
+  s: Session,
+  role: 'client' | 'server',
+  transcript: Transcript,
+  key: KeyObject,
+  scheme: SignatureSchemeName,
+): HandshakeMessage {
+  const sig = s.crypto.sign(scheme, key, certificateVerifyContent(role, transcript.current()));
+  return encodeCertificateVerify(SCHEME_CODES[scheme], sig);
+}
+
+/** Checks the peer's CertificateVerify against the transcript before it; returns the scheme. */
+export function checkCertificateVerify(
+  s: Session,
+  peerRole: 'client' | 'server',
+  msg: HandshakeMessage,
+  transcriptHash: Buffer,
+  leafKey: KeyObject,
+  offered: SignatureSchemeName[],
+): SignatureSchemeName {
+  const cv = decodeCertificateVerify(msg.body);
+  const scheme = SCHEME_BY_CODE.get(cv.scheme);
+  if (!scheme || !offered.includes(scheme)) {
+    fail('illegal_parameter', `${peerRole} signed with scheme 0x${cv.scheme.toString(16)}, which we did not offer`);
+  }
+  if (!schemeFitsKey(scheme, leafKey)) {
+    fail('illegal_parameter', `${peerRole} signed with ${scheme}, which does not fit its ${leafKey.asymmetricKeyType} key`);
+  }
+  if (!s.crypto.verify(scheme, leafKey, certificateVerifyContent(peerRole, transcriptHash), cv.signature)) {
+    fail('decrypt_error', `${peerRole} CertificateVerify signature (${scheme}) does not verify`);
+  }
+  return scheme;
+}
+
+/** Validates the peer's chain through src/tls/x509; returns the leaf's public key. */
+export function verifyPeerChain(
+  s: Session,
+  chain: Buffer[],
+  trust: TrustConfig | undefined,
+  purpose: 'serverAuth' | 'clientAuth',
+  name: string | undefined,
+): KeyObject {
+  if (!trust) fail('internal_error', `no trust anchors configured to verify the ${purpose === 'serverAuth' ? 'server' : 'client'} certificate`);
+  if (!s.verifier) fail('internal_error', 'certificate path validation (src/tls/x509) is not available');
+  const res = s.verifier({ chain, trust, now: s.cfg.now(), purpose, name, maxChainLength: s.cfg.maxChain });
+  if (!res.ok) fail(res.alert, `certificate verification failed: ${res.reason}`);
+  s.peerVerified = true;
+  return res.leafPublicKey;
+}
+
+export function finishedMessage(hkdf: Hkdf, baseKey: Buffer, transcript: Transcript): HandshakeMessage {
+  return encodeFinished(hkdf.verifyData(baseKey, transcript.current()));
+}
+
+export function checkFinished(s: Session, hkdf: Hkdf, baseKey: Buffer, transcriptHash: Buffer, msg: HandshakeMessage): void {
+  const expected = hkdf.verifyData(baseKey, transcriptHash);
+  if (!s.crypto.equal(expected, msg.body)) fail('decrypt_error', 'peer Finished verify_data does not match');
+}
+
+/** Records the application traffic keys for secrets(); seq 0: nothing was sent under them. */
+export function exportSecrets(
+  s: Session,
+  hkdf: Hkdf,
+  suite: Suite,
+  role: 'client' | 'server',
+  app: { client: Buffer; server: Buffer },
+  seqs: { tx: bigint; rx: bigint },
+): void {
+  const c = trafficKeys(hkdf, suite, app.client);
+  const sv = trafficKeys(hkdf, suite, app.server);
+  const [tx, rx] = role === 'client' ? [c, sv] : [sv, c];
+  s.secrets = {
+    suite: suite.name,
+    tx: { key: tx.key, iv: tx.iv, seq: seqs.tx },
+    rx: { key: rx.key, iv: rx.iv, seq: seqs.rx },
+  };
+}

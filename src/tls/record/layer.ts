@@ -1,0 +1,210 @@
+/**
+ * The record layer (RFC 8446 §5): whole records in, handshake messages out; handshake
+ * messages in, protected records out. It owns the sequence numbers, enforces the size
+ * limits, and refuses a key change while part of a handshake message is still buffered.
+ */
+import { MAX_RECORD_BODY, RECORD_HEADER_LEN, TlsError, type AlertName } from '../api';
+import type { Aead, CryptoProvider } from '../crypto/provider';
+import type { Suite } from '../crypto/suites';
+import { ALERT_CODES, alertName, fail } from '../errors';
+import type { RecordKeys } from '../keyschedule';
+import { ContentType } from '../wire/codes';
+import type { HandshakeMessage } from '../wire/handshake';
+
+/** RFC 8446 §5.1: TLSPlaintext.length MUST NOT exceed 2^14. */
+export const MAX_PLAINTEXT = 16384;
+const TAG_LEN = 16;
+
+class Protection {
+  private seqNo = 0n;
+
+  constructor(private readonly aead: Aead, private readonly iv: Buffer) {}
+
+  get seq(): bigint {
+    return this.seqNo;
+  }
+
+  private nonce(): Buffer {
+    const n = Buffer.from(this.iv);
+    const s = Buffer.alloc(8);
+    s.writeBigUInt64BE(this.seqNo);
+    for (let i = 0; i < 8; i++) n[n.length - 8 + i] ^= s[i];
+    this.seqNo += 1n;
+    return n;
+  }
+
+  seal(header: Buffer, inner: Buffer): Buffer {
+    return this.aead.seal(this.nonce(), header, inner);
+  }
+
+  open(header: Buffer, body: Buffer): Buffer | undefined {
+    return this.aead.open(this.nonce(), header, body);
+  }
+}
+
+export type Incoming =
+  | { kind: 'handshake' }
+  | { kind: 'change_cipher_spec' }
+  | { kind: 'application_data' };
+
+export class RecordLayer {
+  private reader?: Protection;
+  private writer?: Protection;
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly out: Buffer[] = [];
+  /** Set once the first record has been written (the initial ClientHello may use 0x0301). */
+  private wroteAny = false;
+
+  constructor(private readonly crypto: CryptoProvider, private readonly maxMessage: number) {}
+
+  get encryptingReads(): boolean {
+    return this.reader !== undefined;
+  }
+
+  get encryptingWrites(): boolean {
+    return this.writer !== undefined;
+  }
+
+  get readSeq(): bigint {
+    return this.reader?.seq ?? 0n;
+  }
+
+  get writeSeq(): bigint {
+    return this.writer?.seq ?? 0n;
+  }
+
+  /** Bytes of handshake messages received but not yet handed out. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  setReadKeys(suite: Suite, keys: RecordKeys): void {
+    if (this.pending.length > 0) {
+      fail('unexpected_message', 'handshake data straddles a key change');
+    }
+    this.reader = new Protection(this.crypto.aead(suite.aead, keys.key), keys.iv);
+  }
+
+  setWriteKeys(suite: Suite, keys: RecordKeys): void {
+    this.writer = new Protection(this.crypto.aead(suite.aead, keys.key), keys.iv);
+  }
+
+  /** Decodes one record. Handshake content is buffered for nextMessage(). */
+  receive(record: Buffer): Incoming {
+    if (record.length < RECORD_HEADER_LEN) fail('decode_error', `record of ${record.length} bytes has no header`);
+    const type = record[0];
+    const version = record.readUInt16BE(1);
+    const len = record.readUInt16BE(3);
+    if (len !== record.length - RECORD_HEADER_LEN) {
+      fail('decode_error', `record header says ${len} bytes, record has ${record.length - RECORD_HEADER_LEN}`);
+    }
+    if (version >> 8 !== 3) fail('decode_error', `record version 0x${version.toString(16)} is not TLS`);
+    if (len > MAX_RECORD_BODY) fail('record_overflow', `record body of ${len} bytes exceeds 2^14+256`);
+    let body = record.subarray(RECORD_HEADER_LEN);
+    let content = type;
+
+    if (type === ContentType.change_cipher_spec) {
+      if (len !== 1 || body[0] !== 1) fail('unexpected_message', 'change_cipher_spec record is not the single byte 0x01');
+      if (this.pending.length > 0) fail('unexpected_message', 'change_cipher_spec inside a fragmented handshake message');
+      return { kind: 'change_cipher_spec' };
+    }
+    if (this.reader) {
+      if (type !== ContentType.application_data) {
+        fail('unexpected_message', `plaintext record of type ${type} after encryption started`);
+      }
+      const plain = this.reader.open(record.subarray(0, RECORD_HEADER_LEN), body);
+      if (!plain) fail('bad_record_mac', 'record failed authentication');
+      if (plain.length > MAX_PLAINTEXT + 1) fail('record_overflow', `decrypted record of ${plain.length} bytes exceeds 2^14`);
+      // RFC 8446 §5.4: the content type is the last non-zero byte; zeros after it are padding.
+      let i = plain.length - 1;
+      while (i >= 0 && plain[i] === 0) i--;
+      if (i < 0) fail('unexpected_message', 'encrypted record has no content type');
+      content = plain[i];
+      body = plain.subarray(0, i);
+    } else if (len > MAX_PLAINTEXT) {
+      fail('record_overflow', `plaintext record of ${len} bytes exceeds 2^14`);
+    }
+
+    switch (content) {
+      case ContentType.handshake:
+        if (body.length === 0) fail('unexpected_message', 'empty handshake record');
+        this.pending = this.pending.length === 0 ? Buffer.from(body) : Buffer.concat([this.pending, body]);
+        return { kind: 'handshake' };
+      case ContentType.alert:
+        return this.peerAlert(body);
+      case ContentType.application_data:
+        if (!this.reader) fail('unexpected_message', 'application data before encryption');
+        return { kind: 'application_data' };
+      default:
+        return fail('unexpected_message', `record of unknown content type ${content}`);
+    }
+  }
+
+  private peerAlert(body: Buffer): never {
+    if (this.pending.length > 0) fail('unexpected_message', 'alert inside a fragmented handshake message');
+    if (body.length !== 2) fail('decode_error', `alert record of ${body.length} bytes`);
+    const name: AlertName = alertName(body[1]) ?? 'internal_error';
+    if (body[1] === 0 || body[1] === 90) {
+      // close_notify or user_canceled mid-handshake: the peer gave up.
+      throw new TlsError(name, `peer closed the handshake with ${name}`, true);
+    }
+    throw new TlsError(name, `peer sent fatal alert ${name} (${body[1]})`, true);
+  }
+
+  /** The next complete handshake message, or undefined when more records are needed. */
+  nextMessage(): HandshakeMessage | undefined {
+    if (this.pending.length < 4) return undefined;
+    const len = this.pending.readUIntBE(1, 3);
+    if (len > this.maxMessage) {
+      fail('illegal_parameter', `handshake message of ${len} bytes exceeds the ${this.maxMessage}-byte limit`);
+    }
+    if (this.pending.length < 4 + len) return undefined;
+    const raw = this.pending.subarray(0, 4 + len);
+    this.pending = this.pending.subarray(4 + len);
+    return { type: raw[0], body: raw.subarray(4), raw };
+  }
+
+  private writeRecord(type: number, payload: Buffer): void {
+    const legacyVersion = this.wroteAny ? 0x0303 : 0x0301;
+    this.wroteAny = true;
+    const header = Buffer.alloc(RECORD_HEADER_LEN);
+    if (this.writer) {
+      header[0] = ContentType.application_data;
+      header.writeUInt16BE(0x0303, 1);
+      header.writeUInt16BE(payload.length + 1 + TAG_LEN, 3);
+      const inner = Buffer.concat([payload, Buffer.from([type])]);
+      this.out.push(header, this.writer.seal(header, inner));
+    } else {
+      header[0] = type;
+      header.writeUInt16BE(legacyVersion, 1);
+      header.writeUInt16BE(payload.length, 3);
+      this.out.push(header, payload);
+    }
+  }
+
+  sendHandshake(msgs: HandshakeMessage[]): void {
+    const all = msgs.length === 1 ? msgs[0].raw : Buffer.concat(msgs.map((m) => m.raw));
+    for (let off = 0; off < all.length; off += MAX_PLAINTEXT) {
+      this.writeRecord(ContentType.handshake, all.subarray(off, off + MAX_PLAINTEXT));
+    }
+  }
+
+  /** The middlebox-compatibility change_cipher_spec (always plaintext). */
+  sendChangeCipherSpec(): void {
+    const rec = Buffer.from([ContentType.change_cipher_spec, 0x03, 0x03, 0x00, 0x01, 0x01]);
+    this.wroteAny = true;
+    this.out.push(rec);
+  }
+
+  sendAlert(alert: AlertName): void {
+    const level = alert === 'close_notify' || alert === 'user_canceled' ? 1 : 2;
+    this.writeRecord(ContentType.alert, Buffer.from([level, ALERT_CODES[alert]]));
+  }
+
+  takeOutput(): Buffer {
+    if (this.out.length === 0) return Buffer.alloc(0);
+    const b = Buffer.concat(this.out);
+    this.out.length = 0;
+    return b;
+  }
+}

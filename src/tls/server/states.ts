@@ -1,0 +1,332 @@
+/**
+ * The server's handshake states (RFC 8446 §2, §4). One class per state; handle() consumes
+ * a message and returns the next state. The server never sends NewSessionTicket.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { GroupName, ServerConfig } from '../api';
+import type { Suite } from '../crypto/suites';
+import { fail } from '../errors';
+import {
+  checkCertificateVerify,
+  checkFinished,
+  exportSecrets,
+  finishedMessage,
+  pickScheme,
+  signCertificateVerify,
+  verifyPeerChain,
+} from '../handshake';
+import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedule';
+import type { Session } from '../session';
+import { Done, expectType, type State } from '../state';
+import { Transcript } from '../transcript';
+import { ExtensionType, GROUP_CODES, HandshakeType, HRR_RANDOM, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
+import {
+  alpnList,
+  clientKeyShares,
+  encodeAlpn,
+  encodeServerKeyShare,
+  encodeU16,
+  encodeU16List,
+  serverName,
+  u16List,
+  u8List,
+  type Extension,
+  type KeyShareEntry,
+} from '../wire/extensions';
+import {
+  type ClientHello,
+  decodeCertificate,
+  decodeClientHello,
+  encodeCertificate,
+  encodeCertificateRequest,
+  encodeEncryptedExtensions,
+  encodeServerHello,
+  type HandshakeMessage,
+} from '../wire/handshake';
+
+interface Ctx {
+  s: Session;
+  cfg: ServerConfig;
+}
+
+interface Keys {
+  suite: Suite;
+  hkdf: Hkdf;
+  hs: HandshakeStage;
+  client: Buffer;
+  app: { client: Buffer; server: Buffer };
+}
+
+/** What a ClientHello offers, checked once. */
+interface Offer {
+  ch: ClientHello;
+  shares: KeyShareEntry[];
+  groups: number[];
+  schemes: number[];
+  alpn?: string[];
+}
+
+function parseOffer(ch: ClientHello): Offer {
+  const ex = ch.extensions;
+  const sv = ex.get(ExtensionType.supported_versions);
+  if (!sv) fail('protocol_version', 'ClientHello without supported_versions: the client does not offer TLS 1.3');
+  if (!u16List(sv, 'supported_versions', 1).includes(TLS13)) fail('protocol_version', 'client does not offer TLS 1.3');
+  if (ch.legacyVersion < 0x0303) fail('protocol_version', `ClientHello legacy_version 0x${ch.legacyVersion.toString(16)}`);
+  if (ch.compressionMethods.length !== 1 || ch.compressionMethods[0] !== 0) {
+    fail('illegal_parameter', 'ClientHello offers compression methods other than null');
+  }
+  const psk = ex.list.findIndex((e) => e.type === ExtensionType.pre_shared_key);
+  if (psk >= 0 && psk !== ex.list.length - 1) fail('illegal_parameter', 'pre_shared_key is not the last extension');
+  const ks = ex.get(ExtensionType.key_share);
+  const sg = ex.get(ExtensionType.supported_groups);
+  if (!ks) fail('missing_extension', 'ClientHello has no key_share');
+  if (!sg) fail('missing_extension', 'ClientHello has no supported_groups');
+  const groups = u16List(sg, 'supported_groups');
+  const shares = clientKeyShares(ks);
+  const seen = new Set<number>();
+  for (const sh of shares) {
+    if (seen.has(sh.group)) fail('illegal_parameter', `two key shares for group 0x${sh.group.toString(16)}`);
+    seen.add(sh.group);
+    if (!groups.includes(sh.group)) fail('illegal_parameter', `key share for group 0x${sh.group.toString(16)}, which supported_groups does not list`);
+  }
+  const sa = ex.get(ExtensionType.signature_algorithms);
+  if (!sa) fail('missing_extension', 'ClientHello has no signature_algorithms');
+  const schemes = u16List(sa, 'signature_algorithms');
+  const al = ex.get(ExtensionType.alpn);
+  const pkm = ex.get(ExtensionType.psk_key_exchange_modes);
+  if (pkm) u8List(pkm, 'psk_key_exchange_modes');
+  return { ch, shares, groups, schemes, alpn: al ? alpnList(al) : undefined };
+}
+
+function chooseSuite(s: Session, ch: ClientHello): Suite {
+  const suite = s.cfg.suites.find((x) => ch.cipherSuites.includes(SUITE_CODES[x.name]));
+  if (!suite) fail('handshake_failure', 'no cipher suite in common with the client');
+  return suite;
+}
+
+export function startServer(ctx: Ctx): State {
+  return new ExpectClientHello(ctx);
+}
+
+class ExpectClientHello implements State {
+  readonly name = 'ExpectClientHello';
+  // RFC 8446 §5: a change_cipher_spec before the first ClientHello is an unexpected record.
+  readonly acceptsCcs = false;
+  readonly done = false;
+
+  constructor(private readonly ctx: Ctx) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.client_hello);
+    const { s } = this.ctx;
+    const offer = parseOffer(decodeClientHello(msg.body));
+    s.clientRandom = offer.ch.random;
+    const suite = chooseSuite(s, offer.ch);
+    const byShare = s.cfg.groups.find((g) => offer.shares.some((k) => k.group === GROUP_CODES[g]));
+    if (byShare) return serverFlight(this.ctx, offer, suite, byShare, msg, undefined, false);
+
+    const group = s.cfg.groups.find((g) => offer.groups.includes(GROUP_CODES[g]));
+    if (!group) fail('handshake_failure', 'no key exchange group in common with the client');
+    // A share the client did not send for a group we both support: ask for it (RFC 8446 §4.1.4).
+    const transcript = new Transcript(s.crypto, suite.hash);
+    transcript.add(msg.raw);
+    transcript.rewriteForHelloRetry();
+    let exts: Extension[] = [
+      { type: ExtensionType.supported_versions, body: encodeU16(TLS13) },
+      { type: ExtensionType.key_share, body: encodeU16(GROUP_CODES[group]) },
+    ];
+    if (s.hooks.helloRetryExtensions) exts = s.hooks.helloRetryExtensions(exts);
+    const hrr = encodeServerHello({
+      random: HRR_RANDOM,
+      sessionId: offer.ch.sessionId,
+      cipherSuite: SUITE_CODES[suite.name],
+      extensions: exts,
+    });
+    transcript.add(hrr.raw);
+    s.records.sendHandshake([hrr]);
+    const ccsSent = offer.ch.sessionId.length > 0;
+    if (ccsSent) s.records.sendChangeCipherSpec();
+    s.helloRetry = true;
+    return new ExpectClientHelloAgain(this.ctx, transcript, suite, group, offer.ch, ccsSent);
+  }
+}
+
+class ExpectClientHelloAgain implements State {
+  readonly name = 'ExpectSecondClientHello';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly transcript: Transcript,
+    private readonly suite: Suite,
+    private readonly group: GroupName,
+    private readonly first: ClientHello,
+    private readonly ccsSent: boolean,
+  ) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.client_hello);
+    const offer = parseOffer(decodeClientHello(msg.body));
+    if (!offer.ch.sessionId.equals(this.first.sessionId)) fail('illegal_parameter', 'second ClientHello changed legacy_session_id');
+    if (!offer.ch.random.equals(this.first.random)) fail('illegal_parameter', 'second ClientHello changed its random');
+    if (!offer.ch.cipherSuites.includes(SUITE_CODES[this.suite.name])) {
+      fail('illegal_parameter', 'second ClientHello no longer offers the cipher suite we selected');
+    }
+    if (offer.shares.length !== 1 || offer.shares[0].group !== GROUP_CODES[this.group]) {
+      fail('illegal_parameter', `second ClientHello must carry exactly one key share, for ${this.group}`);
+    }
+    return serverFlight(this.ctx, offer, this.suite, this.group, msg, this.transcript, this.ccsSent);
+  }
+}
+
+/** ServerHello through server Finished, in one go. */
+function serverFlight(
+  ctx: Ctx,
+  offer: Offer,
+  suite: Suite,
+  group: GroupName,
+  chMsg: HandshakeMessage,
+  retryTranscript: Transcript | undefined,
+  ccsSent: boolean,
+): State {
+  const { s, cfg } = ctx;
+  const peer = offer.shares.find((k) => k.group === GROUP_CODES[group]) as KeyShareEntry;
+  const ours = s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group]);
+  const shared = ours.agree(peer.key);
+
+  // Decide everything that can fail before anything is sent.
+  const alpn = chooseAlpn(s.cfg.alpn, offer.alpn);
+  const sniBody = offer.ch.extensions.get(ExtensionType.server_name);
+  const sni = sniBody ? serverName(sniBody) : undefined;
+  const cert = cfg.certificate;
+  if (!cert) fail('handshake_failure', 'no server certificate configured');
+  const scheme = pickScheme(s.cfg.schemes, offer.schemes, cert.key);
+  if (!scheme) fail('handshake_failure', 'no signature scheme fits both our key and the client signature_algorithms');
+
+  const transcript = retryTranscript ?? new Transcript(s.crypto, suite.hash);
+  transcript.add(chMsg.raw);
+  const sh = encodeServerHello({
+    random: s.random(),
+    sessionId: offer.ch.sessionId,
+    cipherSuite: SUITE_CODES[suite.name],
+    extensions: [
+      { type: ExtensionType.key_share, body: encodeServerKeyShare({ group: GROUP_CODES[group], key: ours.publicKey }) },
+      { type: ExtensionType.supported_versions, body: encodeU16(TLS13) },
+    ],
+  });
+  transcript.add(sh.raw);
+  s.records.sendHandshake([sh]);
+  // Middlebox compatibility: one CCS right after our first handshake message.
+  if (offer.ch.sessionId.length > 0 && !ccsSent) s.records.sendChangeCipherSpec();
+
+  const hkdf = new Hkdf(s.crypto, suite.hash);
+  const hs = new EarlyStage(hkdf).toHandshake(shared);
+  const t = hs.trafficSecrets(transcript.current());
+  s.suite = suite;
+  s.group = group;
+  s.serverName = sni;
+  s.alpn = alpn;
+  s.logKey('CLIENT_HANDSHAKE_TRAFFIC_SECRET', t.client);
+  s.logKey('SERVER_HANDSHAKE_TRAFFIC_SECRET', t.server);
+  s.records.setWriteKeys(suite, trafficKeys(hkdf, suite, t.server));
+  s.records.setReadKeys(suite, trafficKeys(hkdf, suite, t.client));
+
+  const flight: HandshakeMessage[] = [];
+  let ee: Extension[] = [];
+  if (sni !== undefined) ee.push({ type: ExtensionType.server_name, body: Buffer.alloc(0) });
+  if (alpn) ee.push({ type: ExtensionType.alpn, body: encodeAlpn([alpn]) });
+  if (s.hooks.encryptedExtensions) ee = s.hooks.encryptedExtensions(ee);
+  flight.push(encodeEncryptedExtensions(ee));
+  if (cfg.clientAuth !== 'none') {
+    const sa = { type: ExtensionType.signature_algorithms, body: encodeU16List(s.cfg.schemes.map((x) => SCHEME_CODES[x])) };
+    flight.push(encodeCertificateRequest(Buffer.alloc(0), [sa]));
+  }
+  flight.push(encodeCertificate(Buffer.alloc(0), cert.chain));
+  for (const m of flight) transcript.add(m.raw);
+  const cv = signCertificateVerify(s, 'server', transcript, cert.key, scheme);
+  transcript.add(cv.raw);
+  flight.push(cv);
+  s.signatureScheme = scheme;
+  const fin = finishedMessage(hkdf, t.server, transcript);
+  transcript.add(fin.raw);
+  flight.push(fin);
+  s.records.sendHandshake(flight);
+
+  const app = hs.toMaster().trafficSecrets(transcript.current());
+  s.logKey('CLIENT_TRAFFIC_SECRET_0', app.client);
+  s.logKey('SERVER_TRAFFIC_SECRET_0', app.server);
+  const keys: Keys = { suite, hkdf, hs, client: t.client, app };
+  return cfg.clientAuth === 'none'
+    ? new ExpectFinished(ctx, transcript, keys)
+    : new ExpectCertificate(ctx, transcript, keys);
+}
+
+function chooseAlpn(ours: string[] | undefined, theirs: string[] | undefined): string | undefined {
+  if (!ours || !theirs) return undefined;
+  const pick = ours.find((p) => theirs.includes(p));
+  if (!pick) fail('no_application_protocol', `no ALPN protocol in common (client offered ${JSON.stringify(theirs)})`);
+  return pick;
+}
+
+class ExpectCertificate implements State {
+  readonly name = 'ExpectClientCertificate';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(private readonly ctx: Ctx, private readonly transcript: Transcript, private readonly keys: Keys) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.certificate);
+    const { s, cfg } = this.ctx;
+    const cert = decodeCertificate(msg.body, s.cfg.maxChain);
+    if (cert.context.length !== 0) fail('illegal_parameter', 'client Certificate context does not match our request');
+    this.transcript.add(msg.raw);
+    if (cert.chain.length === 0) {
+      if (cfg.clientAuth === 'required') fail('certificate_required', 'client sent no certificate, and one is required');
+      return new ExpectFinished(this.ctx, this.transcript, this.keys);
+    }
+    s.peerCertificates = cert.chain;
+    const leafKey = verifyPeerChain(s, cert.chain, cfg.trust, 'clientAuth', undefined);
+    return new ExpectCertificateVerify(this.ctx, this.transcript, this.keys, leafKey);
+  }
+}
+
+class ExpectCertificateVerify implements State {
+  readonly name = 'ExpectClientCertificateVerify';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly transcript: Transcript,
+    private readonly keys: Keys,
+    private readonly leafKey: KeyObject,
+  ) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.certificate_verify);
+    const s = this.ctx.s;
+    checkCertificateVerify(s, 'client', msg, this.transcript.current(), this.leafKey, s.cfg.schemes);
+    this.transcript.add(msg.raw);
+    return new ExpectFinished(this.ctx, this.transcript, this.keys);
+  }
+}
+
+class ExpectFinished implements State {
+  readonly name = 'ExpectClientFinished';
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(private readonly ctx: Ctx, private readonly transcript: Transcript, private readonly keys: Keys) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, HandshakeType.finished);
+    const s = this.ctx.s;
+    const { hkdf, suite } = this.keys;
+    checkFinished(s, hkdf, this.keys.client, this.transcript.current(), msg);
+    // We sent nothing under the application keys (no tickets): seq 0 both ways.
+    exportSecrets(s, hkdf, suite, 'server', this.keys.app, { tx: 0n, rx: 0n });
+    return new Done();
+  }
+}

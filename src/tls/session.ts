@@ -1,0 +1,99 @@
+/**
+ * What every handshake state shares: the resolved configuration, the crypto provider, the
+ * record layer, and the facts gathered for SessionInfo. States own the rest.
+ */
+import type {
+  CipherSuiteName,
+  CommonConfig,
+  ExtractedSecrets,
+  GroupName,
+  PskEntry,
+  SignatureSchemeName,
+} from './api';
+import type { CryptoProvider } from './crypto/provider';
+import { DEFAULT_GROUPS, DEFAULT_SCHEMES, DEFAULT_SUITES, SUITES, type Suite } from './crypto/suites';
+import type { TestHooks } from './hooks';
+import { RecordLayer } from './record/layer';
+import { nodeCrypto } from './crypto/node';
+import { defaultChainVerifier, type ChainVerifier } from './verify';
+
+export interface Resolved {
+  suites: Suite[];
+  groups: GroupName[];
+  schemes: SignatureSchemeName[];
+  alpn?: string[];
+  maxMessage: number;
+  maxChain: number;
+  now: () => Date;
+  keyLog?: (line: string) => void;
+}
+
+function unique<T>(xs: T[], what: string): T[] {
+  if (new Set(xs).size !== xs.length) throw new Error(`${what} lists an entry twice`);
+  return xs;
+}
+
+export function resolveCommon(cfg: CommonConfig, crypto: CryptoProvider): Resolved {
+  const suiteNames: CipherSuiteName[] = unique(cfg.cipherSuites ?? DEFAULT_SUITES, 'cipherSuites');
+  if (suiteNames.length === 0) throw new Error('cipherSuites is empty');
+  for (const s of suiteNames) if (!SUITES[s]) throw new Error(`unknown cipher suite ${String(s)}`);
+  const groups = unique(cfg.groups ?? DEFAULT_GROUPS, 'groups');
+  if (groups.length === 0) throw new Error('groups is empty');
+  for (const g of groups) if (!crypto.supportsGroup(g)) throw new Error(`key exchange group ${g} is not supported`);
+  const schemes = unique(cfg.signatureSchemes ?? DEFAULT_SCHEMES, 'signatureSchemes');
+  if (schemes.length === 0) throw new Error('signatureSchemes is empty');
+  if (cfg.alpn) {
+    if (cfg.alpn.length === 0) throw new Error('alpn is an empty list (leave it undefined to turn ALPN off)');
+    for (const p of cfg.alpn) {
+      if (p.length === 0 || Buffer.byteLength(p, 'latin1') > 255) throw new Error(`ALPN name "${p}" must be 1..255 bytes`);
+    }
+  }
+  return {
+    suites: suiteNames.map((s) => SUITES[s]),
+    groups,
+    schemes,
+    alpn: cfg.alpn,
+    maxMessage: cfg.maxHandshakeMessageSize ?? 65536,
+    maxChain: cfg.maxChainLength ?? 10,
+    now: cfg.now ?? (() => new Date()),
+    keyLog: cfg.keyLog,
+  };
+}
+
+export class Session {
+  readonly crypto: CryptoProvider;
+  readonly records: RecordLayer;
+  readonly verifier: ChainVerifier | undefined;
+
+  // Facts for SessionInfo, filled in as the handshake learns them.
+  suite?: Suite;
+  group?: GroupName;
+  signatureScheme?: SignatureSchemeName;
+  peerCertificates: Buffer[] = [];
+  peerVerified = false;
+  psk?: PskEntry;
+  alpn?: string;
+  serverName?: string;
+  helloRetry = false;
+  clientRandom?: Buffer;
+
+  /** Set by the final state. */
+  secrets?: ExtractedSecrets;
+
+  constructor(readonly cfg: Resolved, readonly hooks: TestHooks) {
+    this.crypto = hooks.crypto ?? nodeCrypto;
+    this.records = new RecordLayer(this.crypto, cfg.maxMessage);
+    this.verifier = hooks.verifyChain ?? defaultChainVerifier();
+  }
+
+  random(): Buffer {
+    return this.hooks.random ? Buffer.from(this.hooks.random) : this.crypto.random(32);
+  }
+
+  /** NSS key log line; the secret never goes anywhere else. */
+  logKey(label: string, secret: Buffer): void {
+    if (this.cfg.keyLog && this.clientRandom) {
+      this.cfg.keyLog(`${label} ${this.clientRandom.toString('hex')} ${secret.toString('hex')}`);
+    }
+  }
+}

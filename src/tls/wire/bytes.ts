@@ -1,0 +1,146 @@
+/**
+ * Byte cursors for the TLS wire format. Every length-prefixed vector is read through a scope
+ * that checks, when it closes, that its content was consumed exactly; every decoding failure
+ * is a decode_error naming the field and offset, so framing bugs and hostile input are loud.
+ */
+import { fail } from '../errors';
+
+export class Reader {
+  private pos = 0;
+  private readonly ends: number[] = [];
+
+  constructor(private readonly buf: Buffer, private readonly what = 'message') {}
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  private limit(): number {
+    return this.ends.length > 0 ? this.ends[this.ends.length - 1] : this.buf.length;
+  }
+
+  remaining(): number {
+    return this.limit() - this.pos;
+  }
+
+  private need(n: number, field: string): void {
+    if (this.pos + n > this.limit()) {
+      fail('decode_error', `${this.what}: ${field} needs ${n} bytes at offset ${this.pos}, ${this.remaining()} left`);
+    }
+  }
+
+  u8(field: string): number {
+    this.need(1, field);
+    return this.buf[this.pos++];
+  }
+
+  u16(field: string): number {
+    this.need(2, field);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  u24(field: string): number {
+    this.need(3, field);
+    const v = this.buf.readUIntBE(this.pos, 3);
+    this.pos += 3;
+    return v;
+  }
+
+  bytes(n: number, field: string): Buffer {
+    this.need(n, field);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
+  /** Reads a vector with a `width`-byte length prefix, with bounds on its length. */
+  vector(width: 1 | 2 | 3, field: string, min = 0, max = Infinity): Buffer {
+    const n = this.lengthPrefix(width, field, min, max);
+    return this.bytes(n, field);
+  }
+
+  /**
+   * Enters a length-prefixed scope; `body` must consume it exactly. Returns what body returns.
+   */
+  scope<T>(width: 1 | 2 | 3, field: string, body: () => T, min = 0, max = Infinity): T {
+    const n = this.lengthPrefix(width, field, min, max);
+    this.need(n, field);
+    const end = this.pos + n;
+    this.ends.push(end);
+    const v = body();
+    this.ends.pop();
+    if (this.pos !== end) {
+      fail('decode_error', `${this.what}: ${field} has ${end - this.pos} unparsed bytes at offset ${this.pos}`);
+    }
+    return v;
+  }
+
+  private lengthPrefix(width: 1 | 2 | 3, field: string, min: number, max: number): number {
+    const n = width === 1 ? this.u8(field) : width === 2 ? this.u16(field) : this.u24(field);
+    if (n < min || n > max) {
+      fail('decode_error', `${this.what}: ${field} length ${n} outside [${min}, ${max}] at offset ${this.pos}`);
+    }
+    return n;
+  }
+
+  /** Asserts the whole buffer (or current scope) was consumed. */
+  end(): void {
+    if (this.remaining() !== 0) {
+      fail('decode_error', `${this.what}: ${this.remaining()} trailing bytes at offset ${this.pos}`);
+    }
+  }
+}
+
+export class Writer {
+  private chunks: Buffer[] = [];
+  private len = 0;
+
+  u8(v: number): this {
+    return this.raw(Buffer.from([v & 0xff]));
+  }
+
+  u16(v: number): this {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(v);
+    return this.raw(b);
+  }
+
+  u24(v: number): this {
+    const b = Buffer.alloc(3);
+    b.writeUIntBE(v, 0, 3);
+    return this.raw(b);
+  }
+
+  raw(b: Buffer): this {
+    this.chunks.push(b);
+    this.len += b.length;
+    return this;
+  }
+
+  /** Writes a vector with a `width`-byte length prefix. */
+  vector(width: 1 | 2 | 3, b: Buffer): this {
+    const max = 2 ** (8 * width) - 1;
+    if (b.length > max) throw new Error(`vector of ${b.length} bytes exceeds ${width}-byte length prefix`);
+    if (width === 1) this.u8(b.length);
+    else if (width === 2) this.u16(b.length);
+    else this.u24(b.length);
+    return this.raw(b);
+  }
+
+  /** Writes a length-prefixed vector whose content `body` writes into a nested writer. */
+  scope(width: 1 | 2 | 3, body: (w: Writer) => void): this {
+    const inner = new Writer();
+    body(inner);
+    return this.vector(width, inner.finish());
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  finish(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.len);
+  }
+}

@@ -1,0 +1,188 @@
+/** Handshake message framing and the bodies of the messages a TLS 1.3 handshake carries. */
+import { fail } from '../errors';
+import { Reader, Writer } from './bytes';
+import { HandshakeType } from './codes';
+import { type Extension, Extensions, readExtensions, writeExtensions } from './extensions';
+
+/** One handshake message: type, body, and its exact bytes for the transcript. */
+export interface HandshakeMessage {
+  type: number;
+  body: Buffer;
+  raw: Buffer;
+}
+
+export function frame(type: number, body: Buffer): HandshakeMessage {
+  const raw = Buffer.alloc(4 + body.length);
+  raw[0] = type;
+  raw.writeUIntBE(body.length, 1, 3);
+  body.copy(raw, 4);
+  return { type, body: raw.subarray(4), raw };
+}
+
+const NAMES = new Map<number, string>(Object.entries(HandshakeType).map(([k, v]) => [v as number, k]));
+export function handshakeName(type: number): string {
+  return NAMES.get(type) ?? `handshake type ${type}`;
+}
+
+export interface ClientHello {
+  legacyVersion: number;
+  random: Buffer;
+  sessionId: Buffer;
+  cipherSuites: number[];
+  compressionMethods: Buffer;
+  extensions: Extensions;
+}
+
+export function decodeClientHello(body: Buffer): ClientHello {
+  const r = new Reader(body, 'ClientHello');
+  const legacyVersion = r.u16('legacy_version');
+  const random = r.bytes(32, 'random');
+  const sessionId = r.vector(1, 'legacy_session_id', 0, 32);
+  const cipherSuites: number[] = [];
+  r.scope(2, 'cipher_suites', () => {
+    while (r.remaining() > 0) cipherSuites.push(r.u16('cipher_suite'));
+  }, 2);
+  const compressionMethods = r.vector(1, 'legacy_compression_methods', 1);
+  // A ClientHello without extensions is a pre-TLS 1.3 client.
+  const extensions = r.remaining() === 0 ? new Extensions([]) : readExtensions(r, 'ClientHello');
+  r.end();
+  return { legacyVersion, random, sessionId, cipherSuites, compressionMethods, extensions };
+}
+
+export function encodeClientHello(ch: {
+  random: Buffer;
+  sessionId: Buffer;
+  cipherSuites: number[];
+  extensions: Extension[];
+}): HandshakeMessage {
+  const w = new Writer();
+  w.u16(0x0303).raw(ch.random).vector(1, ch.sessionId);
+  w.scope(2, (x) => ch.cipherSuites.forEach((s) => x.u16(s)));
+  w.vector(1, Buffer.from([0]));
+  writeExtensions(w, ch.extensions);
+  return frame(HandshakeType.client_hello, w.finish());
+}
+
+/** ServerHello and HelloRetryRequest share one structure. */
+export interface ServerHello {
+  legacyVersion: number;
+  random: Buffer;
+  sessionId: Buffer;
+  cipherSuite: number;
+  compressionMethod: number;
+  extensions: Extensions;
+}
+
+export function decodeServerHello(body: Buffer): ServerHello {
+  const r = new Reader(body, 'ServerHello');
+  const legacyVersion = r.u16('legacy_version');
+  const random = r.bytes(32, 'random');
+  const sessionId = r.vector(1, 'legacy_session_id_echo', 0, 32);
+  const cipherSuite = r.u16('cipher_suite');
+  const compressionMethod = r.u8('legacy_compression_method');
+  const extensions = r.remaining() === 0 ? new Extensions([]) : readExtensions(r, 'ServerHello');
+  r.end();
+  return { legacyVersion, random, sessionId, cipherSuite, compressionMethod, extensions };
+}
+
+export function encodeServerHello(sh: {
+  random: Buffer;
+  sessionId: Buffer;
+  cipherSuite: number;
+  extensions: Extension[];
+}): HandshakeMessage {
+  const w = new Writer();
+  w.u16(0x0303).raw(sh.random).vector(1, sh.sessionId).u16(sh.cipherSuite).u8(0);
+  writeExtensions(w, sh.extensions);
+  return frame(HandshakeType.server_hello, w.finish());
+}
+
+export function decodeEncryptedExtensions(body: Buffer): Extensions {
+  const r = new Reader(body, 'EncryptedExtensions');
+  const e = readExtensions(r, 'EncryptedExtensions');
+  r.end();
+  return e;
+}
+
+export function encodeEncryptedExtensions(list: Extension[]): HandshakeMessage {
+  const w = new Writer();
+  writeExtensions(w, list);
+  return frame(HandshakeType.encrypted_extensions, w.finish());
+}
+
+export interface CertificateMsg {
+  context: Buffer;
+  chain: Buffer[];
+}
+
+export function decodeCertificate(body: Buffer, maxChain: number): CertificateMsg {
+  const r = new Reader(body, 'Certificate');
+  const context = r.vector(1, 'certificate_request_context');
+  const chain: Buffer[] = [];
+  r.scope(3, 'certificate_list', () => {
+    while (r.remaining() > 0) {
+      chain.push(r.vector(3, 'cert_data', 1));
+      // Per-certificate extensions (OCSP, SCT) are not requested, so any are ignored.
+      readExtensions(r, 'CertificateEntry');
+      if (chain.length > maxChain) {
+        fail('bad_certificate', `certificate chain longer than ${maxChain} certificates`);
+      }
+    }
+  });
+  r.end();
+  return { context, chain };
+}
+
+export function encodeCertificate(context: Buffer, chain: Buffer[]): HandshakeMessage {
+  const w = new Writer();
+  w.vector(1, context);
+  w.scope(3, (x) => chain.forEach((c) => x.vector(3, c).u16(0)));
+  return frame(HandshakeType.certificate, w.finish());
+}
+
+export interface CertificateRequestMsg {
+  context: Buffer;
+  extensions: Extensions;
+}
+
+export function decodeCertificateRequest(body: Buffer): CertificateRequestMsg {
+  const r = new Reader(body, 'CertificateRequest');
+  const context = r.vector(1, 'certificate_request_context');
+  const extensions = readExtensions(r, 'CertificateRequest');
+  r.end();
+  return { context, extensions };
+}
+
+export function encodeCertificateRequest(context: Buffer, list: Extension[]): HandshakeMessage {
+  const w = new Writer();
+  w.vector(1, context);
+  writeExtensions(w, list);
+  return frame(HandshakeType.certificate_request, w.finish());
+}
+
+export interface CertificateVerifyMsg {
+  scheme: number;
+  signature: Buffer;
+}
+
+export function decodeCertificateVerify(body: Buffer): CertificateVerifyMsg {
+  const r = new Reader(body, 'CertificateVerify');
+  const scheme = r.u16('algorithm');
+  const signature = r.vector(2, 'signature', 1);
+  r.end();
+  return { scheme, signature };
+}
+
+export function encodeCertificateVerify(scheme: number, signature: Buffer): HandshakeMessage {
+  return frame(HandshakeType.certificate_verify, new Writer().u16(scheme).vector(2, signature).finish());
+}
+
+export function encodeFinished(verifyData: Buffer): HandshakeMessage {
+  return frame(HandshakeType.finished, verifyData);
+}
+
+/** RFC 8446 §4.4.3: the content a CertificateVerify signature covers. */
+export function certificateVerifyContent(role: 'server' | 'client', transcriptHash: Buffer): Buffer {
+  const label = role === 'server' ? 'TLS 1.3, server CertificateVerify' : 'TLS 1.3, client CertificateVerify';
+  return Buffer.concat([Buffer.alloc(64, 0x20), Buffer.from(label, 'latin1'), Buffer.from([0]), transcriptHash]);
+}
