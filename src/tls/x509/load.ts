@@ -1,0 +1,183 @@
+/**
+ * Loading trust stores, CRLs, certificate chains and private keys from files, with errors that
+ * name the file and say what to fix. Unlike tlshd, a configured path that cannot be used is an
+ * error, never a silent fall-back to the system store.
+ */
+import { createPrivateKey, KeyObject } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TrustConfig } from '../api';
+import { decodeCertificate } from './cert';
+import { decodeCrl } from './crl';
+import { DerReader } from './der';
+import { X509Error } from './errors';
+import { looksLikePem, pemBlocks } from './pem';
+
+/** Debian's (and Ubuntu's) consolidated CA bundle. */
+export const SYSTEM_TRUST_STORE = '/etc/ssl/certs/ca-certificates.crt';
+/** A peer may send at most this many certificates; ours is no different. */
+export const MAX_CHAIN_CERTIFICATES = 10;
+
+export interface LoadedTrustStore extends TrustConfig {
+  /** Where the anchors came from. */
+  source: string;
+  /** Entries that could not be decoded and were left out ("file: reason"). */
+  skipped: string[];
+}
+
+function errText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ?? e.message ?? String(err);
+}
+
+function readFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new X509Error('X509_FILE', `cannot read ${what} "${path}": ${errText(err)}`);
+  }
+}
+
+/** Splits concatenated DER values (a DER chain file) into one Buffer each. */
+function splitDer(data: Buffer, source: string): Buffer[] {
+  const r = new DerReader(data, source);
+  const out: Buffer[] = [];
+  while (!r.done) out.push(r.read(source).raw);
+  return out;
+}
+
+function wrap<T>(source: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof X509Error) throw new X509Error(err.code, `${source}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * A trust store: a PEM bundle file, or a directory whose PEM files are read (hash links and
+ * duplicates collapse to one anchor). CRLs found alongside are returned too. `path` undefined →
+ * the system store. A path that cannot be read or that yields no certificate is an error;
+ * individual certificates that cannot be decoded are skipped and listed in `skipped`.
+ */
+export function loadTrustStore(path?: string): LoadedTrustStore {
+  const source = path ?? SYSTEM_TRUST_STORE;
+  let isDir: boolean;
+  try {
+    isDir = statSync(source).isDirectory();
+  } catch (err) {
+    throw new X509Error('X509_FILE', `cannot read trust store "${source}": ${errText(err)}${path === undefined ? ' (is the ca-certificates package installed?)' : ''}`);
+  }
+  const files = isDir
+    ? readdirSync(source).sort().map((f) => join(source, f)).filter((f) => {
+        try {
+          return statSync(f).isFile();
+        } catch {
+          return false; // dangling symlink
+        }
+      })
+    : [source];
+  const store: LoadedTrustStore = { anchors: [], crls: [], source, skipped: [] };
+  const seen = new Set<string>();
+  for (const file of files) {
+    const data = readFile(file, 'trust store file');
+    if (!looksLikePem(data)) {
+      if (isDir) continue;
+      throw new X509Error('X509_FILE', `trust store "${file}" is not a PEM file (expected "-----BEGIN CERTIFICATE-----" blocks)`);
+    }
+    let blocks;
+    try {
+      blocks = pemBlocks(data.toString('latin1'), file);
+    } catch (err) {
+      if (isDir) {
+        store.skipped.push(`${file}: ${(err as Error).message}`);
+        continue;
+      }
+      throw err;
+    }
+    for (const b of blocks) {
+      const key = b.der.toString('base64');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      try {
+        if (b.label === 'CERTIFICATE' || b.label === 'TRUSTED CERTIFICATE') {
+          decodeCertificate(b.der);
+          store.anchors.push(b.der);
+        } else if (b.label === 'X509 CRL') {
+          decodeCrl(b.der);
+          store.crls?.push(b.der);
+        }
+      } catch (err) {
+        store.skipped.push(`${file} line ${b.line}: ${(err as Error).message}`);
+      }
+    }
+  }
+  if (store.anchors.length === 0) {
+    throw new X509Error('X509_FILE', `trust store "${source}" contains no usable certificate${store.skipped.length ? ` (${store.skipped[0]})` : ''}`);
+  }
+  return store;
+}
+
+/** CRLs from a PEM file ("X509 CRL" blocks) or a DER file (one or more CRLs). */
+export function loadCrls(path: string): Buffer[] {
+  const data = readFile(path, 'CRL file');
+  const ders = looksLikePem(data)
+    ? wrap(path, () => pemBlocks(data.toString('latin1'), path).filter((b) => b.label === 'X509 CRL').map((b) => b.der))
+    : wrap(path, () => splitDer(data, 'CRL file'));
+  if (ders.length === 0) throw new X509Error('X509_FILE', `CRL file "${path}" contains no "X509 CRL" block`);
+  ders.forEach((der, i) => wrap(`CRL file "${path}", CRL #${i + 1}`, () => decodeCrl(der)));
+  return ders;
+}
+
+/** A certificate chain, leaf first: PEM (up to 10 CERTIFICATE blocks) or DER (concatenated). */
+export function loadCertChain(path: string): Buffer[] {
+  const data = readFile(path, 'certificate file');
+  const ders = looksLikePem(data)
+    ? wrap(path, () => pemBlocks(data.toString('latin1'), path).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der))
+    : wrap(path, () => splitDer(data, 'certificate file'));
+  if (ders.length === 0) throw new X509Error('X509_FILE', `certificate file "${path}" contains no "BEGIN CERTIFICATE" block`);
+  if (ders.length > MAX_CHAIN_CERTIFICATES) {
+    throw new X509Error('X509_FILE', `certificate file "${path}" holds ${ders.length} certificates; at most ${MAX_CHAIN_CERTIFICATES} are sent`);
+  }
+  ders.forEach((der, i) => wrap(`certificate file "${path}", certificate #${i + 1}`, () => decodeCertificate(der)));
+  return ders;
+}
+
+const KEY_LABELS = new Set(['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY']);
+
+/**
+ * A private key: PEM PKCS#8 ("PRIVATE KEY"), SEC1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE
+ * KEY"), or the same as DER. Encrypted keys are refused (the agent runs unattended). Messages
+ * name the file and never include key bytes.
+ */
+export function loadPrivateKey(path: string): KeyObject {
+  const data = readFile(path, 'private key file');
+  if (looksLikePem(data)) {
+    const blocks = wrap(path, () => pemBlocks(data.toString('latin1'), path));
+    if (blocks.some((b) => b.label === 'ENCRYPTED PRIVATE KEY') || /Proc-Type:\s*4,ENCRYPTED/.test(data.toString('latin1'))) {
+      throw new X509Error('X509_KEY', `private key file "${path}" is encrypted; handshaked needs an unencrypted key (decrypt it with "openssl pkey")`);
+    }
+    const keys = blocks.filter((b) => KEY_LABELS.has(b.label));
+    if (keys.length === 0) {
+      const found = blocks.map((b) => b.label).join(', ') || 'nothing';
+      throw new X509Error('X509_KEY', `private key file "${path}" holds no private key (found: ${found})`);
+    }
+    if (keys.length > 1) throw new X509Error('X509_KEY', `private key file "${path}" holds ${keys.length} private keys; expected one`);
+    const b = keys[0];
+    const type = b.label === 'PRIVATE KEY' ? 'pkcs8' : b.label === 'EC PRIVATE KEY' ? 'sec1' : 'pkcs1';
+    try {
+      return createPrivateKey({ key: b.der, format: 'der', type });
+    } catch (err) {
+      throw new X509Error('X509_KEY', `private key file "${path}": the ${b.label} block cannot be loaded (${(err as NodeJS.ErrnoException).code ?? 'invalid key'})`);
+    }
+  }
+  for (const type of ['pkcs8', 'sec1', 'pkcs1'] as const) {
+    try {
+      return createPrivateKey({ key: data, format: 'der', type });
+    } catch {
+      // try the next encoding
+    }
+  }
+  throw new X509Error('X509_KEY', `private key file "${path}" is neither PEM nor a DER PKCS#8, SEC1 or PKCS#1 private key`);
+}
