@@ -38,26 +38,25 @@ describe('identities from the configuration', () => {
   });
 
   it.each([
-    [`x509.truststore=/nonexistent/ca.pem`, `${F}:2: x509.truststore /nonexistent/ca.pem cannot be read (ENOENT)`],
-    [`x509.truststore=${PKI}/server-p256.key.pem`, 'holds no "-----BEGIN CERTIFICATE-----" block'],
-    [`x509.crl=${PKI}/ca-bundle.pem`, 'holds no "-----BEGIN X509 CRL-----" block'],
+    [`x509.truststore=/nonexistent/ca.pem`, `${F}:2: cannot read trust store "/nonexistent/ca.pem": ENOENT`],
+    [`x509.truststore=${PKI}/server-p256.key.pem`, 'contains no usable certificate'],
+    [`x509.crl=${PKI}/ca-bundle.pem`, 'contains no "X509 CRL" block'],
     [
       `x509.certificate=${PKI}/server-p256.chain.pem\nx509.private_key=${PKI}/server-p384.key.pem`,
       `${F}:3: x509.private_key ${PKI}/server-p384.key.pem does not belong to the first certificate`,
     ],
     [
       `x509.certificate=${PKI}/server-p256.chain.pem\nx509.private_key=${PKI}/server-p256.crt.pem`,
-      'is not a usable unencrypted PEM private key',
+      `${F}:3: private key file "${PKI}/server-p256.crt.pem" holds no private key`,
     ],
   ])('refuses a configured file it cannot use: %s', (line, message) => {
     expect(() => load(`[authenticate.client]\n${line}\n`)).toThrow(message);
   });
 
-  it('refuses an unreadable path even though tlshd would fall back to the system store', () => {
+  it('refuses a trust store directory with nothing in it rather than falling back to the system store', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-id-'));
     try {
-      // A directory cannot be read as a file: same outcome as a permission problem, also as root.
-      expect(() => load(`[authenticate.server]\nx509.truststore=${dir}\n`)).toThrow(/cannot be read \(EISDIR\)/);
+      expect(() => load(`[authenticate.server]\nx509.truststore=${dir}\n`)).toThrow(`${F}:2: trust store "${dir}" contains no usable certificate`);
     } finally {
       fs.rmSync(dir, { recursive: true });
     }
