@@ -8,3 +8,7 @@ export * from './message';
 export * from './families';
 export * from './handshake-messages';
 export * from './link';
+export * from './transport';
+export * from './genl-client';
+export * from './handshake-link';
+export * from './fake-kernel';
