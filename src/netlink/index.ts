@@ -12,3 +12,4 @@ export * from './transport';
 export * from './genl-client';
 export * from './handshake-link';
 export * from './fake-kernel';
+export * from './kernel-link';
