@@ -1,0 +1,51 @@
+/**
+ * The benchmark's certificates: the shared test PKI (fixtures/pki), read once, in the shapes the
+ * engine (DER chain + KeyObject) and Node's tls (PEM) want.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CertifiedKey, TrustConfig } from '../tls/api';
+
+/** dist/bench/ and src/bench/ are both two levels below the package root. */
+export const PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'pki');
+
+export interface BenchPki {
+  /** Engine form. */
+  certified: CertifiedKey;
+  trust: TrustConfig;
+  /** Node form. */
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}
+
+function derBlocks(pem: string): Buffer[] {
+  const out: Buffer[] = [];
+  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
+  for (let m = re.exec(pem); m; m = re.exec(pem)) out.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
+  return out;
+}
+
+function read(file: string): string {
+  const p = path.join(PKI_DIR, file);
+  try {
+    return fs.readFileSync(p, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${p} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run scripts/gen-pki.sh or pass an existing --cert name`);
+  }
+}
+
+/** Loads `<name>.chain.pem` / `<name>.key.pem` and the CA bundle. */
+export function loadBenchPki(name: string): BenchPki {
+  const certPem = read(`${name}.chain.pem`);
+  const keyPem = read(`${name}.key.pem`);
+  const caPem = read('ca-bundle.pem');
+  return {
+    certified: { chain: derBlocks(certPem), key: crypto.createPrivateKey(keyPem) },
+    trust: { anchors: derBlocks(caPem) },
+    certPem,
+    keyPem,
+    caPem,
+  };
+}
