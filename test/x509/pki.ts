@@ -1,0 +1,20 @@
+/** Access to the committed test PKI (fixtures/pki, see its README). */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TrustConfig } from '../../src/tls/api';
+import { pemToDer } from '../../src/tls/x509';
+
+export const PKI_DIR = join(__dirname, '..', '..', 'fixtures', 'pki');
+
+export const pkiPath = (file: string): string => join(PKI_DIR, file);
+export const pkiFile = (file: string): Buffer => readFileSync(pkiPath(file));
+/** The DER certificates of a PEM file. */
+export const pkiCerts = (file: string): Buffer[] => pemToDer(readFileSync(pkiPath(file), 'utf8'));
+/** X.chain.pem as DER, leaf first. */
+export const chainOf = (name: string): Buffer[] => pkiCerts(`${name}.chain.pem`);
+export const certOf = (name: string): Buffer => pkiFile(`${name}.crt.der`);
+
+export const rootBundle = (): TrustConfig => ({ anchors: pkiCerts('ca-bundle.pem') });
+
+/** A moment inside every good certificate's validity (2025-01-01 .. 2045-01-01). */
+export const NOW = new Date('2030-06-15T12:00:00Z');
