@@ -23,7 +23,7 @@ class NotStarted implements State {
 }
 
 export function createClient(cfg: ClientConfig, hooks: TestHooks = {}): Connection {
-  const s = new Session(resolveCommon(cfg, hooks.crypto ?? nodeCrypto), hooks);
+  const s = new Session(resolveCommon(cfg, hooks.crypto ?? nodeCrypto), hooks, true);
   return new Engine(s, new NotStarted(), () => startClient(s, cfg));
 }
 
@@ -33,6 +33,6 @@ export function createServer(cfg: ServerConfig, hooks: TestHooks = {}): Connecti
     throw new Error(`ServerConfig.trust is required when clientAuth is '${cfg.clientAuth}'`);
   }
   if (cfg.certificate && cfg.certificate.chain.length === 0) throw new Error('ServerConfig.certificate.chain is empty');
-  const s = new Session(resolveCommon(cfg, hooks.crypto ?? nodeCrypto), hooks);
+  const s = new Session(resolveCommon(cfg, hooks.crypto ?? nodeCrypto), hooks, false);
   return new Engine(s, new NotStarted(), () => startServer({ s, cfg }));
 }

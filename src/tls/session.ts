@@ -80,9 +80,9 @@ export class Session {
   /** Set by the final state. */
   secrets?: ExtractedSecrets;
 
-  constructor(readonly cfg: Resolved, readonly hooks: TestHooks) {
+  constructor(readonly cfg: Resolved, readonly hooks: TestHooks, readonly isClient: boolean) {
     this.crypto = hooks.crypto ?? nodeCrypto;
-    this.records = new RecordLayer(this.crypto, cfg.maxMessage);
+    this.records = new RecordLayer(this.crypto, cfg.maxMessage, isClient);
     this.verifier = hooks.verifyChain ?? defaultChainVerifier();
   }
 

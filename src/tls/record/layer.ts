@@ -52,10 +52,15 @@ export class RecordLayer {
   private writer?: Protection;
   private pending: Buffer = Buffer.alloc(0);
   private readonly out: Buffer[] = [];
-  /** Set once the first record has been written (the initial ClientHello may use 0x0301). */
-  private wroteAny = false;
+  /**
+   * RFC 8446 §5.1: legacy_record_version is 0x0303 except on the client's initial ClientHello,
+   * where 0x0301 is what middleboxes expect; so a client starts at 0x0301.
+   */
+  private recordVersion: number;
 
-  constructor(private readonly crypto: CryptoProvider, private readonly maxMessage: number) {}
+  constructor(private readonly crypto: CryptoProvider, private readonly maxMessage: number, isClient: boolean) {
+    this.recordVersion = isClient ? 0x0301 : 0x0303;
+  }
 
   get encryptingReads(): boolean {
     return this.reader !== undefined;
@@ -165,8 +170,8 @@ export class RecordLayer {
   }
 
   private writeRecord(type: number, payload: Buffer): void {
-    const legacyVersion = this.wroteAny ? 0x0303 : 0x0301;
-    this.wroteAny = true;
+    const legacyVersion = this.recordVersion;
+    this.recordVersion = 0x0303;
     const header = Buffer.alloc(RECORD_HEADER_LEN);
     if (this.writer) {
       header[0] = ContentType.application_data;
@@ -192,7 +197,7 @@ export class RecordLayer {
   /** The middlebox-compatibility change_cipher_spec (always plaintext). */
   sendChangeCipherSpec(): void {
     const rec = Buffer.from([ContentType.change_cipher_spec, 0x03, 0x03, 0x00, 0x01, 0x01]);
-    this.wroteAny = true;
+    this.recordVersion = 0x0303;
     this.out.push(rec);
   }
 
