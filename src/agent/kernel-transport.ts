@@ -60,10 +60,11 @@ export class KernelTransport implements AgentTransport {
   constructor(
     private readonly link: HandshakeFamilyLink,
     private readonly ctx: TransportContext,
+    private readonly opts: KernelTransportOptions = {},
   ) {}
 
   async start(): Promise<void> {
-    if (this.ctx.ktls === 'off') {
+    if (this.ctx.ktls === 'off' && !this.opts.allowKtlsOff) {
       throw new StartupError(
         '--ktls off cannot be used with the kernel transport: the kernel consumer would be told the socket is encrypted when it is not',
       );
@@ -195,8 +196,13 @@ export class KernelTransport implements AgentTransport {
   }
 }
 
-export function kernelTransport(link: HandshakeFamilyLink) {
-  return (ctx: TransportContext): AgentTransport => new KernelTransport(link, ctx);
+export interface KernelTransportOptions {
+  /** Tests on a fake kernel (no kTLS on the host) may run with --ktls off; a real kernel never. */
+  allowKtlsOff?: boolean;
+}
+
+export function kernelTransport(link: HandshakeFamilyLink, opts: KernelTransportOptions = {}) {
+  return (ctx: TransportContext): AgentTransport => new KernelTransport(link, ctx, opts);
 }
 
 function errMsg(e: unknown): string {

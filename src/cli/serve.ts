@@ -1,11 +1,171 @@
-import type { CommandModule } from 'yargs';
+/**
+ * `handshaked serve`: the long-running agent (a drop-in for tlshd).
+ * Parses options, starts the Daemon, wires signals, and turns start-up failures into one line
+ * on stderr and exit status 1.
+ */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { CONFIG_PATH, LEGACY_CONFIG_PATH, LOG_LEVELS, parseHostPort, type HostPort, type LogFormat, type LogLevel } from '../agent/config';
+import { Daemon } from '../agent/daemon';
+import { defaultHandshakeEnv, kernelLinkTransport, unixTransportFactory } from '../agent/runtime';
+import type { TransportFactory } from '../agent/transport';
 
-// Filled in by its own issue; registered now so the CLI's shape is fixed.
-export const serveCommand: CommandModule = {
+interface ServeArgs {
+  config?: string;
+  transport: 'kernel' | 'unix' | 'both';
+  'unix-socket'?: string;
+  ktls: 'on' | 'off';
+  keylog?: string;
+  'log-format'?: LogFormat;
+  'log-level'?: LogLevel;
+  metrics?: string;
+  stderr?: boolean;
+}
+
+const EPILOG = `DESCRIPTION
+  Runs TLS 1.3 handshakes for kernel TLS consumers (NFS "xprtsec=tls|mtls", NVMe/TCP with TLS)
+  and installs the session keys into kernel TLS (kTLS). It speaks the kernel's "handshake"
+  generic-netlink family, joins its "tlshd" multicast group and reads tlshd's configuration file,
+  so it replaces tlshd without configuration changes. Run exactly one agent per network namespace.
+
+CONFIGURATION FILE
+  -c FILE, else ${CONFIG_PATH}, else the legacy ${LEGACY_CONFIG_PATH}; without any, built-in
+  defaults. GLib key-file (INI) syntax, tlshd's sections and keys:
+    [debug]                 loglevel (>0: debug logging), tls, nl, delay_done (seconds before DONE)
+    [authenticate]          keyrings = name;name;...  linked for every handshake, besides
+                            .nvme, .nfs and .nfsd, which are always linked
+    [authenticate.client]   x509.truststore, x509.crl, x509.certificate, x509.private_key (PEM)
+    [authenticate.server]   the same keys, for the server role
+  and handshaked's own section:
+    [handshaked]            max_inflight (64), default_timeout_ms (10000), shutdown_grace_ms (5000),
+                            unix_socket, allow_uids (0), allow_gids, metrics (HOST:PORT),
+                            log_format (text|json), log_level, cipher_suites, groups
+  A value that does not parse stops start-up (and is refused on reload) with FILE:LINE and the
+  reason; unknown keys only warn. x509.truststore unset means the system trust store; a configured
+  path that cannot be read is an error (tlshd silently falls back to the system store).
+  Command-line options win over the file.
+
+SIGNALS
+  SIGHUP    reload the configuration file and re-read certificates and keys. Handshakes already
+            running finish with the configuration they started with. A broken file is logged and
+            the running configuration kept.
+  SIGTERM, SIGINT
+            stop: take no new requests, give running handshakes shutdown_grace_ms to finish,
+            end the rest with ETIMEDOUT (so the kernel consumer retries), then exit 0.
+
+LOGGING
+  stderr, one line per record: "<level> message key=value ..." without timestamps or colour (the
+  journal adds them; under systemd each line carries its syslog priority), or JSON objects with
+  --log-format json. One info line per handshake: role, auth, peer, peername, suite, group,
+  duration, status, remote-auth. Keys, secrets and PSKs are never logged, at any level.
+
+STATUS SENT TO THE KERNEL
+  0 success; EACCES handshake or certificate verification failure; ETIMEDOUT peer went away or
+  deadline passed; EKEYREJECTED peer sent unknown_psk_identity; EIO local failure; EOPNOTSUPP not
+  a TCP socket, or kTLS unavailable.
+
+EXIT STATUS
+  0  stopped by SIGTERM or SIGINT
+  1  could not start: bad option, bad configuration (the line names FILE:LINE), no handshake
+     family in the kernel (needs Linux >= 6.5 with CONFIG_NET_HANDSHAKE), no privilege (ACCEPT
+     needs root or CAP_NET_ADMIN in the initial user namespace), metrics address in use
+
+ENVIRONMENT
+  SSLKEYLOGFILE  like --keylog when that is not given (debugging only: it exposes session keys).`;
+
+export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
-  describe: 'serve (not yet implemented)',
-  handler: () => {
-    process.stderr.write('handshaked serve: not implemented yet\n');
-    process.exitCode = 1;
+  describe: 'run the handshake agent (tlshd drop-in): kernel upcalls in, kTLS sockets out',
+  builder: (y: Argv) =>
+    y
+      .usage('$0 serve [options]\n\nRun the TLS handshake agent for kernel TLS consumers.')
+      .option('config', {
+        alias: 'c',
+        type: 'string',
+        describe: `configuration file (default ${CONFIG_PATH}, then ${LEGACY_CONFIG_PATH})`,
+        requiresArg: true,
+      })
+      .option('transport', {
+        choices: ['kernel', 'unix', 'both'] as const,
+        default: 'kernel' as const,
+        describe: 'where requests come from: the kernel handshake family, the unix socket, or both',
+      })
+      .option('unix-socket', {
+        type: 'string',
+        describe: 'unix transport socket path (@name: abstract namespace); default [handshaked] unix_socket or /run/handshaked/upcall.sock',
+        requiresArg: true,
+      })
+      .option('ktls', {
+        choices: ['on', 'off'] as const,
+        default: 'on' as const,
+        describe: 'install kernel TLS after each handshake; "off" is a test mode the kernel transport refuses',
+      })
+      .option('keylog', {
+        type: 'string',
+        describe: 'append NSS key-log lines (SSLKEYLOGFILE format) to FILE, for Wireshark; exposes session keys',
+        requiresArg: true,
+      })
+      .option('log-format', { choices: ['text', 'json'] as const, describe: 'stderr log format (default text)' })
+      .option('log-level', { choices: [...LOG_LEVELS], describe: 'least severe level logged (default info; debug with [debug] loglevel > 0)' })
+      .option('metrics', {
+        type: 'string',
+        describe: 'serve Prometheus metrics at http://HOST:PORT/metrics (use a loopback address)',
+        requiresArg: true,
+      })
+      .option('stderr', {
+        alias: 's',
+        type: 'boolean',
+        describe: "accepted for tlshd compatibility; logs always go to stderr",
+      })
+      .check((a) => {
+        if (a.metrics !== undefined) parseHostPort(a.metrics);
+        return true;
+      })
+      .epilog(EPILOG) as unknown as Argv<ServeArgs>,
+  handler: async (argv: ArgumentsCamelCase<ServeArgs>) => {
+    const code = await serve(argv);
+    process.exitCode = code;
   },
 };
+
+async function serve(argv: ServeArgs): Promise<number> {
+  let daemon: Daemon;
+  try {
+    const metrics: HostPort | undefined = argv.metrics !== undefined ? parseHostPort(argv.metrics) : undefined;
+    const transports: TransportFactory[] = [];
+    if (argv.transport === 'kernel' || argv.transport === 'both') transports.push(kernelLinkTransport());
+    if (argv.transport === 'unix' || argv.transport === 'both') transports.push(await unixTransportFactory());
+    daemon = await Daemon.start({
+      configPath: argv.config,
+      transports,
+      ktls: argv.ktls,
+      keylogFile: argv.keylog ?? (process.env.SSLKEYLOGFILE || undefined),
+      overrides: {
+        logFormat: argv['log-format'],
+        logLevel: argv['log-level'],
+        metrics,
+        unixSocket: argv['unix-socket'],
+      },
+      env: defaultHandshakeEnv(),
+    });
+  } catch (e) {
+    process.stderr.write(`handshaked serve: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const onHup = () => daemon.reload();
+    const onStop = (sig: NodeJS.Signals) => {
+      daemon.logger.info('stopping', { signal: sig });
+      process.off('SIGHUP', onHup);
+      daemon.stop().then(
+        () => resolve(0),
+        (e: unknown) => {
+          process.stderr.write(`handshaked serve: stop failed: ${e instanceof Error ? e.message : String(e)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGHUP', onHup);
+    process.once('SIGTERM', onStop);
+    process.once('SIGINT', onStop);
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * The real bindings behind the daemon: the TLS engine, libc, the record channel, kTLS, the
+ * keyrings, the kernel's handshake family, and (when built) the unix transport. Kept apart from
+ * the daemon so tests can build a Daemon on a fake kernel with the same handshake code.
+ */
+import * as libc from '../sys/libc';
+import { createClient, createServer } from '../tls';
+import type { HandshakeEnv } from './handshake';
+import { kernelTransport } from './kernel-transport';
+import { openRecordChannel } from './record-channel';
+import { StartupError, type TransportContext, type TransportFactory } from './transport';
+import * as netlink from '../netlink';
+import type { HandshakeFamilyLink } from '../netlink/link';
+
+/** The OS-facing parts every handshake uses, bound to libc and the engine. */
+export function defaultHandshakeEnv(overrides: Partial<HandshakeEnv> = {}): HandshakeEnv {
+  return {
+    createClient,
+    createServer,
+    sys: {
+      protocol: (fd) => libc.getSocketProtocol(fd),
+      peerAddress: (fd) => {
+        try {
+          return libc.getpeername(fd);
+        } catch {
+          return undefined;
+        }
+      },
+      getNoDelay: (fd) => libc.getTcpNoDelay(fd),
+      setNoDelay: (fd, on) => libc.setTcpNoDelay(fd, on),
+      dup: (fd) => libc.dup(fd),
+      close: (fd) => libc.close(fd),
+      send: (fd, data) => {
+        libc.send(fd, data, libc.MSG_DONTWAIT);
+      },
+    },
+    openChannel: openRecordChannel,
+    ktls: {
+      // The kTLS installer (src/agent/ktls.ts, OS layer) is bound here when it lands; until then
+      // the host is treated as having no kTLS, which is true of the development machines.
+      available: () => false,
+      install: () => {
+        throw new StartupError('kTLS installation is not available in this build');
+      },
+    },
+    keys: {
+      // Keyring access (src/agent/keyring.ts, OS layer) is bound here when it lands.
+      linkKeyrings: () => () => undefined,
+      read: (serial) => {
+        throw new Error(`cannot read key ${serial}: keyring support is not available in this build`);
+      },
+      psk: (serial) => {
+        throw new Error(`cannot read PSK key ${serial}: keyring support is not available in this build`);
+      },
+      findPsk: () => undefined,
+    },
+    ...overrides,
+  };
+}
+
+/** The kernel transport on a link; the real kernel link by default. */
+export function kernelLinkTransport(link?: HandshakeFamilyLink): TransportFactory {
+  if (link) return kernelTransport(link);
+  return (ctx: TransportContext) => {
+    // Resolved lazily so a unix-only agent never touches netlink.
+    const real = createKernelLink();
+    return kernelTransport(real)(ctx);
+  };
+}
+
+function createKernelLink(): HandshakeFamilyLink {
+  // The netlink module's real-kernel link; see src/netlink (KernelHandshakeLink).
+  const Ctor = (netlink as Record<string, unknown>).KernelHandshakeLink as (new () => HandshakeFamilyLink) | undefined;
+  if (!Ctor) throw new StartupError('this build has no kernel netlink link (src/netlink KernelHandshakeLink); use --transport unix');
+  return new Ctor();
+}
+
+/** The unix transport (src/agent/unix-transport.ts, exporting createUnixTransport), when built. */
+export async function unixTransportFactory(): Promise<TransportFactory> {
+  const path = './unix-transport';
+  let mod: { createUnixTransport?: TransportFactory };
+  try {
+    mod = (await import(path)) as { createUnixTransport?: TransportFactory };
+  } catch {
+    throw new StartupError('the unix transport is not part of this build yet; use --transport kernel');
+  }
+  if (typeof mod.createUnixTransport !== 'function') throw new StartupError('src/agent/unix-transport does not export createUnixTransport');
+  return mod.createUnixTransport;
+}

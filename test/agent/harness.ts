@@ -1,0 +1,166 @@
+/**
+ * The agent on the fake kernel with real TLS peers (Node's tls) on loopback: a Daemon built
+ * exactly as `handshaked serve` builds it, except the link (FakeHandshakeLink) and --ktls off
+ * (this host has no kTLS).
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { Daemon } from '../../src/agent/daemon';
+import { kernelTransport } from '../../src/agent/kernel-transport';
+import { captureTransport } from '../../src/agent/logging';
+import { defaultHandshakeEnv } from '../../src/agent/runtime';
+import type { HandshakeEnv } from '../../src/agent/handshake';
+import { FakeHandshakeLink, FakeKernel, type FakeKernelOptions } from '../../src/netlink/fake-kernel';
+
+export const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
+export const pki = (name: string) => fs.readFileSync(path.join(PKI, name));
+
+export function configText(extra = ''): string {
+  return [
+    '[authenticate.client]',
+    `x509.truststore=${PKI}/ca-bundle.pem`,
+    `x509.certificate=${PKI}/client-p256.chain.pem`,
+    `x509.private_key=${PKI}/client-p256.key.pem`,
+    '[authenticate.server]',
+    `x509.truststore=${PKI}/ca-bundle.pem`,
+    `x509.certificate=${PKI}/server-p256.chain.pem`,
+    `x509.private_key=${PKI}/server-p256.key.pem`,
+    extra,
+  ].join('\n');
+}
+
+export interface Agent {
+  daemon: Daemon;
+  kernel: FakeKernel;
+  link: FakeHandshakeLink;
+  lines: string[];
+  dir: string;
+  configPath: string;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(
+  opts: { config?: string; kernel?: FakeKernelOptions; privileged?: boolean; keylog?: boolean; env?: Partial<HandshakeEnv>; link?: FakeHandshakeLink } = {},
+): Promise<Agent> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-agent-'));
+  const configPath = path.join(dir, 'config');
+  fs.writeFileSync(configPath, opts.config ?? configText());
+  const kernel = new FakeKernel(opts.kernel);
+  const link = opts.link ?? new FakeHandshakeLink(kernel, { privileged: opts.privileged ?? true });
+  const cap = captureTransport();
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({
+      configPath,
+      transports: [kernelTransport(link, { allowKtlsOff: true })],
+      ktls: 'off',
+      env: defaultHandshakeEnv(opts.env),
+      logTransports: [cap.transport],
+      ...(opts.keylog ? { keylogFile: path.join(dir, 'keylog') } : {}),
+      overrides: { logLevel: 'debug' },
+    });
+  } catch (e) {
+    kernel.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    daemon,
+    kernel,
+    link,
+    lines: cap.lines,
+    dir,
+    configPath,
+    stop: async () => {
+      await daemon.stop();
+      kernel.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Node TLS server as the remote peer; `consumer()` gives a connected, unread socket to it. */
+export async function tlsPeerServer(options: tls.TlsOptions & { onSecure?: (s: tls.TLSSocket) => void }) {
+  const secured: tls.TLSSocket[] = [];
+  const errors: Error[] = [];
+  const waiters: Array<(s: tls.TLSSocket) => void> = [];
+  const server = tls.createServer({ minVersion: 'TLSv1.3', ...options }, (s) => {
+    secured.push(s);
+    waiters.splice(0).forEach((w) => w(s));
+    s.on('error', () => undefined);
+    options.onSecure?.(s);
+  });
+  server.on('tlsClientError', (e) => errors.push(e));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const sockets: net.Socket[] = [];
+  return {
+    port,
+    secured,
+    errors,
+    /** The n-th (1-based) completed handshake, when the server side has finished it. */
+    secure(n = 1): Promise<tls.TLSSocket> {
+      if (secured.length >= n) return Promise.resolve(secured[n - 1]);
+      return new Promise((r) => {
+        const check = () => (secured.length >= n ? r(secured[n - 1]) : waiters.push(check));
+        waiters.push(check);
+      });
+    },
+    /** The kernel consumer's socket: connected, never read by Node (paused before connect completes). */
+    async consumer(): Promise<{ socket: net.Socket; fd: number }> {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.pause();
+      sockets.push(socket);
+      await new Promise<void>((r, j) => socket.once('connect', r).once('error', j));
+      return { socket, fd: fdOf(socket) };
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      for (const s of secured) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/**
+ * A listener whose accepted sockets stay unread (the kernel consumer's side, server role), and
+ * a Node TLS client connecting to it as the remote peer.
+ */
+export async function consumerListener() {
+  const server = net.createServer({ pauseOnConnect: true });
+  const accepted: net.Socket[] = [];
+  const peers: net.Socket[] = [];
+  server.on('connection', (s) => accepted.push(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    /** Connect a peer (made by `connect(port)`), and return the consumer's fd for it. */
+    async accept<T extends net.Socket>(connect: (port: number) => T): Promise<{ peer: T; socket: net.Socket; fd: number }> {
+      const got = new Promise<net.Socket>((r) => server.once('connection', r));
+      const peer = connect(port);
+      peers.push(peer);
+      peer.on('error', () => undefined);
+      const socket = await got;
+      return { peer, socket, fd: fdOf(socket) };
+    },
+    async close() {
+      for (const s of peers) s.destroy();
+      for (const s of accepted) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+export function fdOf(s: net.Socket): number {
+  return (s as unknown as { _handle: { fd: number } })._handle.fd;
+}
+
+export function openFds(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
