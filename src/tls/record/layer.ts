@@ -24,6 +24,11 @@ class Protection {
     return this.seqNo;
   }
 
+  /** True once a record has been protected or opened under these keys. */
+  get used(): boolean {
+    return this.seqNo > 0n;
+  }
+
   private nonce(): Buffer {
     const n = Buffer.from(this.iv);
     const s = Buffer.alloc(8);
@@ -113,7 +118,11 @@ export class RecordLayer {
       if (this.pending.length > 0) fail('unexpected_message', 'change_cipher_spec inside a fragmented handshake message');
       return { kind: 'change_cipher_spec' };
     }
-    if (this.reader) {
+    if (this.reader && type === ContentType.alert && !this.reader.used) {
+      // A peer that has not yet sent anything encrypted may still write plaintext: OpenSSL clients
+      // send their alert about our certificate in the clear before switching to handshake keys.
+      if (len > MAX_PLAINTEXT) fail('record_overflow', `plaintext record of ${len} bytes exceeds 2^14`);
+    } else if (this.reader) {
       if (type !== ContentType.application_data) {
         fail('unexpected_message', `plaintext record of type ${type} after encryption started`);
       }

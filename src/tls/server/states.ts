@@ -256,6 +256,10 @@ function serverFlight(
   const app = hs.toMaster().trafficSecrets(transcript.current());
   s.logKey('CLIENT_TRAFFIC_SECRET_0', app.client);
   s.logKey('SERVER_TRAFFIC_SECRET_0', app.server);
+  // RFC 8446 §7.2: after its Finished the server writes under the application keys, and the
+  // client reads with them; an alert about the client's certificate must use them too
+  // (OpenSSL and GnuTLS clients fail to decrypt it otherwise).
+  s.records.setWriteKeys(suite, trafficKeys(hkdf, suite, app.server));
   const keys: Keys = { suite, hkdf, hs, client: t.client, app };
   return cfg.clientAuth === 'none'
     ? new ExpectFinished(ctx, transcript, keys)
