@@ -16,7 +16,18 @@ export interface DistinguishedName {
   rdns: string[];
 }
 
+const SPECIAL = /[\\,+=<>#;"]/;
+
+function hasControl(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 function escapeValue(v: string): string {
+  if (!SPECIAL.test(v) && !hasControl(v)) return v;
   return v.replace(/[\\,+=<>#;"]/g, (c) => `\\${c}`).replace(/./gsu, (c) => (c.charCodeAt(0) < 0x20 || c === '\x7f' ? '?' : c));
 }
 

@@ -18,7 +18,7 @@
  */
 import { KeyObject } from 'node:crypto';
 import type { AlertName, ChainVerifyOptions, ChainVerifyResult } from '../api';
-import { Certificate, decodeCertificateCached, isSelfIssued, KeyUsage, publicKeyOf } from './cert';
+import { Certificate, decodeCertificateCached, isSelfIssued, KeyUsage, knownVerified, publicKeyOf, rememberVerified } from './cert';
 import { checkNameConstraints } from './constraints';
 import { Crl, decodeCrlCached, serialKey } from './crl';
 import { sameName } from './dn';
@@ -35,17 +35,21 @@ interface Failure {
 }
 
 interface AnchorIndex {
-  count: number;
+  /** The anchor Buffers the index was built from (identity check: a reloaded store rebuilds). */
+  from: Buffer[];
   bySubject: Map<string, Certificate[]>;
 }
 
 const anchorIndexes = new WeakMap<Buffer[], AnchorIndex>();
 
-/** Decoded anchors, indexed by normalised subject, remembered per anchors array. */
+/**
+ * Decoded anchors, indexed by normalised subject, remembered per anchors array so a trust store
+ * is decoded once, not per handshake. The Buffers in TrustConfig must not be modified in place.
+ */
 function anchorIndex(anchors: Buffer[]): AnchorIndex {
   const cached = anchorIndexes.get(anchors);
-  if (cached && cached.count === anchors.length) return cached;
-  const index: AnchorIndex = { count: anchors.length, bySubject: new Map() };
+  if (cached && cached.from.length === anchors.length && cached.from.every((b, i) => b === anchors[i])) return cached;
+  const index: AnchorIndex = { from: [...anchors], bySubject: new Map() };
   for (const der of anchors) {
     let cert: Certificate;
     try {
@@ -54,7 +58,7 @@ function anchorIndex(anchors: Buffer[]): AnchorIndex {
       continue; // A trust store entry we cannot parse can anchor nothing; loadTrustStore reports those.
     }
     const list = index.bySubject.get(cert.subject.normalized) ?? [];
-    if (!list.some((c) => c.der.equals(der))) list.push(cert);
+    if (!list.includes(cert)) list.push(cert);
     index.bySubject.set(cert.subject.normalized, list);
   }
   anchorIndexes.set(anchors, index);
@@ -246,17 +250,20 @@ function verifyChainInner(opts: ChainVerifyOptions): ChainVerifyResult {
         firstFailure ??= { alert: 'bad_certificate', reason: 'gave up building a certificate path: too many candidate issuers' };
         return undefined;
       }
-      let key: KeyObject;
-      try {
-        key = publicKeyOf(c);
-      } catch (err) {
-        signatureFailure ??= { alert: 'bad_certificate', reason: (err as Error).message };
-        continue;
-      }
-      const sig = verifySignature(cur.signatureAlgorithm, cur.tbs, cur.signature, key);
-      if (sig !== true) {
-        signatureFailure ??= { alert: 'bad_certificate', reason: `the signature on ${describe(cur)} by ${describe(c)} is not acceptable: ${sig}` };
-        continue;
+      if (!knownVerified(cur, c)) {
+        let key: KeyObject;
+        try {
+          key = publicKeyOf(c);
+        } catch (err) {
+          signatureFailure ??= { alert: 'bad_certificate', reason: (err as Error).message };
+          continue;
+        }
+        const sig = verifySignature(cur.signatureAlgorithm, cur.tbs, cur.signature, key);
+        if (sig !== true) {
+          signatureFailure ??= { alert: 'bad_certificate', reason: `the signature on ${describe(cur)} by ${describe(c)} is not acceptable: ${sig}` };
+          continue;
+        }
+        rememberVerified(cur, c);
       }
       const next = [...path, c];
       const done = anchor ? finish(next) : extend(next);
