@@ -43,8 +43,21 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   }
 }
 
+export interface ScenarioOptions {
+  /** Run the standard key proof after a successful handshake (default true). */
+  keyProof?: boolean;
+  /** Instead of the key proof: what to do with the application-data channel after 'done'. */
+  afterHandshake?: (ch: AppDataChannel) => Promise<void>;
+}
+
+/** Gives a failed peer time to report: s_server exits after its one connection, gnutls-serv logs. */
+async function settle(proc: ProcessPeer): Promise<void> {
+  if (proc.command === 'gnutls-serv') await proc.waitFor(/Error in handshake|alert/i, 5000).catch(() => undefined);
+  else await proc.waitExit(10000).catch(() => undefined);
+}
+
 /** Our client against a server peer. */
-export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: ClientConfig, keyProof = true): Promise<ScenarioOutcome> {
+export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: ClientConfig, opts: ScenarioOptions = {}): Promise<ScenarioOutcome> {
   let proc: ProcessPeer | undefined;
   let nodeServer: NodeTlsServer | undefined;
   let sock: net.Socket | undefined;
@@ -60,7 +73,9 @@ export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: C
     const io = new SocketRecordIO(sock);
     const result = await driveHandshake(createClient(cfg), io);
     const out: ScenarioOutcome = { result, peerReport: '' };
-    if (result.status === 'done' && keyProof) {
+    if (result.status === 'done' && opts.afterHandshake) {
+      await opts.afterHandshake(new AppDataChannel(io, result.secrets));
+    } else if (result.status === 'done' && opts.keyProof !== false) {
       const ch = new AppDataChannel(io, result.secrets);
       const sent = uniqueLine('to-server');
       await ch.send(`${sent}\n`);
@@ -79,7 +94,10 @@ export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: C
         out.peerReport = await nodeServer.nextTlsError(2000).then((e) => e.message, () => '');
       }
     }
-    if (proc) out.peerReport = proc.describe();
+    if (proc) {
+      if (result.status === 'failed') await settle(proc);
+      out.peerReport = proc.describe();
+    }
     return out;
   } finally {
     sock?.destroy();
@@ -89,7 +107,7 @@ export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: C
 }
 
 /** Our server against a client peer. */
-export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: ServerConfig, keyProof = true): Promise<ScenarioOutcome> {
+export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: ServerConfig, opts: ScenarioOptions = {}): Promise<ScenarioOutcome> {
   const listener = await LoopbackListener.open();
   let proc: ProcessPeer | undefined;
   let nodeClient: Promise<tls.TLSSocket> | undefined;
@@ -106,7 +124,9 @@ export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: S
     const io = new SocketRecordIO(sock);
     const result = await driveHandshake(createServer(cfg), io);
     const out: ScenarioOutcome = { result, peerReport: '' };
-    if (result.status === 'done' && keyProof) {
+    if (result.status === 'done' && opts.afterHandshake) {
+      await opts.afterHandshake(new AppDataChannel(io, result.secrets));
+    } else if (result.status === 'done' && opts.keyProof !== false) {
       const ch = new AppDataChannel(io, result.secrets);
       const sent = uniqueLine('to-client');
       const reply = uniqueLine('from-client');
@@ -129,7 +149,7 @@ export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: S
       );
     }
     if (proc) {
-      if (result.status === 'failed') await proc.waitExit(10000).catch(() => undefined);
+      if (result.status === 'failed') await settle(proc);
       out.peerReport = proc.describe();
     }
     return out;
