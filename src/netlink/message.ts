@@ -129,6 +129,8 @@ export interface DecodeOptions {
   /** Unknown commands of a known family: 'reject' (default) or 'keep' (cmdName undefined, attrs raw). */
   unknownCommands?: 'keep' | 'reject';
   annotate?: Annotator;
+  /** False for captures of other netlink protocols (rtnetlink, ...): no genl header is parsed. Default true. */
+  genericNetlink?: boolean;
   /** Added to every reported offset (when `buf` is part of a larger input, e.g. a pcap). */
   base?: number;
 }
