@@ -5,6 +5,7 @@
  * send them as application data, and print what they receive on stdout — which is how the tests
  * prove the exported traffic keys.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,15 +53,21 @@ const GNUTLS_CIPHER: Record<CipherSuiteName, string> = {
   TLS_AES_128_CCM_SHA256: 'AES-128-CCM',
 };
 
-let scratch: string | undefined;
-/** A per-process scratch directory for derived files, removed when the process exits. */
-function scratchDir(): string {
-  if (!scratch) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handshaked-interop-'));
-    scratch = dir;
-    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+/**
+ * Derived files live in one fixed directory per user, named after their content, so parallel
+ * jest workers share them, nothing accumulates across runs, and a killed worker leaves nothing
+ * new behind (workers are often killed rather than exited, so exit hooks cannot clean up).
+ */
+function derivedFile(base: string, content: string): string {
+  const dir = path.join(os.tmpdir(), `handshaked-interop-${process.getuid?.() ?? 'user'}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `${base}-${crypto.createHash('sha256').update(content).digest('hex').slice(0, 16)}.pem`);
+  if (!fs.existsSync(file)) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, content);
+    fs.renameSync(tmp, file);
   }
-  return scratch;
+  return file;
 }
 
 /**
@@ -72,15 +79,12 @@ function opensslCertArgs(name: string): string[] {
   const blocks = pemBlocks(fs.readFileSync(f.chain, 'utf8'));
   const args = ['-cert', pkiPath(`${name}.crt.pem`), '-key', f.key];
   if (blocks.length > 1) {
-    const extra = path.join(scratchDir(), `${name}.extra.pem`);
-    if (!fs.existsSync(extra)) {
-      const pem = blocks
-        .slice(1)
-        .map((der) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`)
-        .join('');
-      fs.writeFileSync(extra, pem.replace(/\n\n/g, '\n'));
-    }
-    args.push('-cert_chain', extra);
+    const pem = blocks
+      .slice(1)
+      .map((der) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`)
+      .join('')
+      .replace(/\n\n/g, '\n');
+    args.push('-cert_chain', derivedFile(`${name}.extra`, pem));
   }
   return args;
 }
