@@ -79,7 +79,8 @@ describe('certificate decoding', () => {
     expect(parseCertificate(certOf('server-rsa2048'))).toMatchObject({ keyType: 'rsa', keyBits: 2048 });
     expect(parseCertificate(certOf('server-rsapss2048'))).toMatchObject({ keyType: 'rsa-pss', keyBits: 2048 });
     expect(parseCertificate(certOf('server-p384'))).toMatchObject({ keyType: 'ec', curve: 'P-384' });
-    expect(parseCertificate(certOf('pathlen0-ca'))).toMatchObject({ isCA: true, pathLen: 0 });
+    expect(parseCertificate(certOf('pathlen0-ca'))).toMatchObject({ isCA: true, pathLen: 0, signatureAlgorithm: 'ecdsa-with-SHA256' });
+    expect(parseCertificate(certOf('rsa-pss-signed')).signatureAlgorithm).toBe('RSASSA-PSS');
     expect(parseCertificate(certOf('names')).ipAddresses).toEqual(['192.0.2.7', '2001:db8::1', '::ffff:c633:6401']);
   });
 

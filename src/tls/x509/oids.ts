@@ -63,3 +63,17 @@ export const CURVE_NAMES: Readonly<Record<string, string>> = {
   [OID.secp384r1]: 'P-384',
   [OID.secp521r1]: 'P-521',
 };
+
+/** Names of signature algorithms, for log output. */
+export const SIGNATURE_NAMES: Readonly<Record<string, string>> = {
+  [OID.sha1WithRSA]: 'sha1WithRSAEncryption',
+  [OID.sha256WithRSA]: 'sha256WithRSAEncryption',
+  [OID.sha384WithRSA]: 'sha384WithRSAEncryption',
+  [OID.sha512WithRSA]: 'sha512WithRSAEncryption',
+  [OID.rsassaPss]: 'RSASSA-PSS',
+  [OID.ecdsaWithSha256]: 'ecdsa-with-SHA256',
+  [OID.ecdsaWithSha384]: 'ecdsa-with-SHA384',
+  [OID.ecdsaWithSha512]: 'ecdsa-with-SHA512',
+  [OID.ed25519]: 'Ed25519',
+  [OID.ed448]: 'Ed448',
+};

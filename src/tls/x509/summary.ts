@@ -2,7 +2,7 @@
 import { decodeCertificateCached, fingerprint256 } from './cert';
 import { DerReader, readIntegerBytes, readOid, Tag } from './der';
 import { formatIp } from './names';
-import { CURVE_NAMES, OID } from './oids';
+import { CURVE_NAMES, OID, SIGNATURE_NAMES } from './oids';
 
 export interface CertificateSummary {
   subject: string;
@@ -26,6 +26,7 @@ export interface CertificateSummary {
   selfIssued: boolean;
   /** Extended key usage OIDs; undefined when the extension is absent (= any). */
   extKeyUsage?: string[];
+  /** e.g. "ecdsa-with-SHA256"; the dotted OID when unknown. */
   signatureAlgorithm: string;
   /** SHA-256 of the DER, hex. */
   fingerprint256: string;
@@ -92,7 +93,7 @@ export function parseCertificate(der: Buffer): CertificateSummary {
     pathLen: c.basicConstraints?.pathLen,
     selfIssued: c.subject.raw.equals(c.issuer.raw),
     extKeyUsage: c.extKeyUsage,
-    signatureAlgorithm: c.signatureAlgorithm.oid,
+    signatureAlgorithm: SIGNATURE_NAMES[c.signatureAlgorithm.oid] ?? c.signatureAlgorithm.oid,
     fingerprint256: fingerprint256(der),
   };
 }
