@@ -1,25 +1,34 @@
 #!/bin/bash
 # Failure: the agent is killed (SIGKILL, whole process group) while it holds the kernel's
 # socket in the middle of a handshake. Loopback gets a netem delay so a handshake lasts
-# long enough to be caught. The consumer (mount) must give up on its own — not hang until
+# long enough to be caught; the agent is frozen (SIGSTOP) while we confirm it still
+# holds the socket, then killed. The consumer (mount) must give up on its own — not hang until
 # our timeout — and a restarted agent must serve the next mount.
 source /opt/hsvm/guest/lib.sh
 cleanup() { tc qdisc del dev lo root 2>/dev/null; stop_all_agents; }
 trap cleanup EXIT
 start_agent main "$HSVM_AGENT" || fail "$AGENT_ERROR"
 set_exports tls 127.0.0.1
-run tc qdisc add dev lo root netem delay 150ms || fail "tc netem on lo failed"
+# 1 s each way: a TLS handshake then spans several seconds, far longer than one poll.
+run tc qdisc add dev lo root netem delay 1000ms || fail "tc netem on lo failed"
 HSVM_MOUNT_TIMEOUT=240 nfs_mount 127.0.0.1 tls "" > /tmp/killed-mount.out 2>&1 &
 mpid=$!
-t0=$(up); caught=
+pgid=$(agent_pid main); t0=$(up); caught=
 while kill -0 "$mpid" 2>/dev/null; do
-  caught=$(agent_tcp_fds main | head -1)
-  [ -n "$caught" ] && break
+  if [ -n "$(agent_tcp_fds main)" ]; then
+    # Freeze first, then confirm the socket is still held: the handshake cannot finish
+    # between the check and the kill.
+    kill -STOP -- "-$pgid"
+    caught=$(agent_tcp_fds main | paste -sd' ')
+    [ -n "$caught" ] && break
+    kill -CONT -- "-$pgid"
+  fi
   awk -v a="$t0" -v b="$(up)" 'BEGIN{exit !(b-a > 60)}' && break
   sleep 0.05
 done
 [ -n "$caught" ] || { wait "$mpid"; cat /tmp/killed-mount.out; fail "never saw the agent holding a handshake socket"; }
-log "agent holds TCP socket $caught after $(elapsed "$t0")s: killing it"
+kill -KILL -- "-$pgid"
+log "agent held TCP socket(s) $caught $(elapsed "$t0")s into the mount: killed it"
 stop_agent main KILL
 wait "$mpid"; cat /tmp/killed-mount.out
 rc=$(sed -n 's/.*mount rc=\([0-9]*\) after \([0-9.]*\)s.*/\1/p' /tmp/killed-mount.out | tail -1)
