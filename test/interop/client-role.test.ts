@@ -43,4 +43,18 @@ describe.each(PEERS)('our client vs %s server', (kind) => {
     if (kind === 'openssl') expect(out.peerReport).toContain(out.proof?.sent);
     else expect(out.proof?.expected).toBe(out.proof?.sent);
   });
+
+  it('an IP-literal peername (as NFS mounts by address use): no SNI, verified against the IP SAN', async () => {
+    const out = await ourClientAgainst(kind, { cert: 'server-p256' }, { serverName: '127.0.0.1', trust: trust() });
+    const done = expectDone(out.result);
+    expect(done.info.peerVerified).toBe(true);
+    expect(done.info.serverName).toBeUndefined();
+    expect(out.proof?.received).toContain(out.proof?.expected);
+  });
+
+  it('an IP literal the certificate does not list is bad_certificate', async () => {
+    const out = await ourClientAgainst(kind, { cert: 'server-p256' }, { serverName: '192.0.2.1', trust: trust() });
+    expect(out.result.status).toBe('failed');
+    if (out.result.status === 'failed') expect(out.result.error).toMatchObject({ alert: 'bad_certificate', peerAlert: false });
+  });
 });
