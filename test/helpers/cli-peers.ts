@@ -28,6 +28,8 @@ export interface PeerOptions {
   tls12Only?: boolean;
   /** Client: the name to send as SNI and verify the server's certificate against. */
   serverName?: string;
+  /** An external TLS 1.3 PSK (SHA-256, as OpenSSL's command-line tools and GnuTLS use it). */
+  psk?: { identity: string; key: Buffer };
 }
 
 const OPENSSL_GROUP: Record<GroupName, string> = {
@@ -59,6 +61,7 @@ const GNUTLS_CIPHER: Record<CipherSuiteName, string> = {
  * new behind (workers are often killed rather than exited, so exit hooks cannot clean up).
  */
 function derivedFile(base: string, content: string): string {
+  // The file name carries a hash of the content, so no two contents ever share a name.
   const dir = path.join(os.tmpdir(), `handshaked-interop-${process.getuid?.() ?? 'user'}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `${base}-${crypto.createHash('sha256').update(content).digest('hex').slice(0, 16)}.pem`);
@@ -100,6 +103,7 @@ function opensslCommon(o: PeerOptions): string[] {
 export async function startOpensslServer(o: PeerOptions): Promise<{ peer: ProcessPeer; port: number }> {
   const args = ['s_server', '-accept', '127.0.0.1:0', '-naccept', '1', ...opensslCommon(o), ...opensslCertArgs(o.cert ?? 'server-p256')];
   if (o.requireClientCert) args.push('-Verify', '5', '-verifyCAfile', o.caFile ?? CA_BUNDLE, '-verify_return_error');
+  args.push(...opensslPsk(o));
   const peer = new ProcessPeer('openssl s_server', 'openssl', args);
   const m = await peer.waitFor(/ACCEPT 127\.0\.0\.1:(\d+)/);
   return { peer, port: Number(m[1]) };
@@ -110,13 +114,18 @@ export function startOpensslClient(port: number, o: PeerOptions): ProcessPeer {
   const name = o.serverName ?? 'localhost';
   const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', name, ...opensslCommon(o)];
   args.push('-verify', '5', '-verify_return_error', '-CAfile', o.caFile ?? CA_BUNDLE, '-verify_hostname', name);
-  args.push('-nocommands', '-ign_eof');
+  args.push('-nocommands', '-ign_eof', ...opensslPsk(o));
   if (o.cert) args.push(...opensslCertArgs(o.cert));
   return new ProcessPeer('openssl s_client', 'openssl', args);
 }
 
+function opensslPsk(o: PeerOptions): string[] {
+  return o.psk ? ['-psk', o.psk.key.toString('hex'), '-psk_identity', o.psk.identity] : [];
+}
+
 function gnutlsPriority(o: PeerOptions): string {
   let p = o.tls12Only ? 'NORMAL:-VERS-ALL:+VERS-TLS1.2' : 'NORMAL:-VERS-ALL:+VERS-TLS1.3';
+  if (o.psk) p += ':+ECDHE-PSK:+PSK';
   if (o.suites) p += ':-CIPHER-ALL:' + o.suites.map((s) => `+${GNUTLS_CIPHER[s]}`).join(':');
   if (o.groups) p += ':-GROUP-ALL:' + o.groups.map((g) => `+${GNUTLS_GROUP[g]}`).join(':');
   return p;
@@ -128,6 +137,7 @@ export async function startGnutlsServer(o: PeerOptions): Promise<{ peer: Process
   const args = ['--echo', '-p', '0', `--priority=${gnutlsPriority(o)}`, `--x509certfile=${f.chain}`, `--x509keyfile=${f.key}`];
   if (o.requireClientCert) args.push('--require-client-cert', '--verify-client-cert', `--x509cafile=${o.caFile ?? CA_BUNDLE}`);
   else args.push('--disable-client-cert');
+  if (o.psk) args.push(`--pskpasswd=${derivedFile('gnutls-psk', `${o.psk.identity}:${o.psk.key.toString('hex')}\n`)}`);
   const peer = new ProcessPeer('gnutls-serv', 'gnutls-serv', args);
   // gnutls-serv prints "port 0" for port 0, so the real port comes from /proc.
   await peer.waitFor(/Echo Server listening on IPv4/);
@@ -144,5 +154,6 @@ export function startGnutlsClient(port: number, o: PeerOptions): ProcessPeer {
     const f = files(o.cert);
     args.push(`--x509certfile=${f.chain}`, `--x509keyfile=${f.key}`);
   }
+  if (o.psk) args.push(`--pskusername=${o.psk.identity}`, `--pskkey=${o.psk.key.toString('hex')}`);
   return new ProcessPeer('gnutls-cli', 'gnutls-cli', args);
 }

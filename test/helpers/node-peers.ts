@@ -41,11 +41,13 @@ export class NodeTlsServer {
   private readonly sockets = new Set<tls.TLSSocket>();
 
   private constructor(o: PeerOptions) {
+    const psk = o.psk;
     this.server = tls.createServer({
       ...commonOptions(o),
       ...certOptions(o.cert ?? 'server-p256'),
       requestCert: o.requireClientCert ?? false,
       rejectUnauthorized: o.requireClientCert ?? false,
+      ...(psk ? { pskCallback: (_s: tls.TLSSocket, id: string) => (id === psk.identity ? psk.key : null) } : {}),
     });
     this.server.on('secureConnection', (s) => {
       this.sockets.add(s);
@@ -131,6 +133,7 @@ export function nodeConnect(port: number, o: PeerOptions): Promise<tls.TLSSocket
       port,
       servername: o.serverName ?? 'localhost',
       rejectUnauthorized: true,
+      ...(o.psk ? { pskCallback: () => ({ psk: o.psk!.key, identity: o.psk!.identity }) } : {}),
     });
     s.once('secureConnect', () => {
       s.off('error', reject);
