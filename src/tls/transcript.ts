@@ -41,6 +41,11 @@ export class Transcript {
     return this.hash.snapshot();
   }
 
+  /** The hash as if `extra` had been added (PSK binders over a truncated ClientHello). */
+  currentWith(extra: Buffer): Buffer {
+    return this.hash.snapshot(extra);
+  }
+
   /**
    * RFC 8446 §4.4.1: on HelloRetryRequest, ClientHello1 is replaced by
    * message_hash(Hash(ClientHello1)). Call with only ClientHello1 in the transcript.

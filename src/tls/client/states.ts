@@ -3,7 +3,7 @@
  * that point; handle() consumes a message and returns the next state.
  */
 import type { KeyObject } from 'node:crypto';
-import type { ClientConfig } from '../api';
+import type { ClientConfig, PskEntry } from '../api';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
 import {
@@ -34,6 +34,8 @@ import { buildClientHello, sniName, type Offer } from './hello';
 
 /** Everything the states after ServerHello share. */
 interface Keys {
+  /** Set when the server accepted one of our PSKs: no certificates follow. */
+  psk?: PskEntry;
   suite: Suite;
   hkdf: Hkdf;
   hs: HandshakeStage;
@@ -52,8 +54,15 @@ export function startClient(s: Session, cfg: ClientConfig): State {
   const sessionId = s.hooks.sessionId ? Buffer.from(s.hooks.sessionId) : s.crypto.random(32);
   const group = s.cfg.groups[0];
   const shares = [s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group])];
-  const base = { random, sessionId, shares, compat: sessionId.length > 0, serverName: sniName(cfg.serverName) };
-  const { msg, sent } = buildClientHello(s, cfg, base, undefined, false);
+  const psks = cfg.psks ?? [];
+  const pskModes = cfg.pskModes ?? ['psk_dhe_ke'];
+  if (psks.length > 0 && pskModes.length === 0) throw new Error('pskModes is empty');
+  for (const p of psks) {
+    if (p.identity.length === 0 || p.key.length === 0) throw new Error('a PSK needs a non-empty identity and key');
+  }
+  if (psks.length === 0 && !cfg.trust) throw new Error('ClientConfig needs trust anchors or PSKs');
+  const base = { random, sessionId, shares, compat: sessionId.length > 0, serverName: sniName(cfg.serverName), psks, pskModes };
+  const { msg, sent } = buildClientHello(s, cfg, base, undefined, false, (t, alg) => s.crypto.digest(alg, t));
   s.clientRandom = random;
   s.serverName = base.serverName;
   const buffer = new TranscriptBuffer();
@@ -126,8 +135,11 @@ class ExpectServerHello implements State {
     const transcript = (this.buffer as TranscriptBuffer).start(s.crypto, suite.hash);
     transcript.rewriteForHelloRetry();
     transcript.add(msg.raw);
-    const base = { ...offer, shares };
-    const { msg: ch2, sent } = buildClientHello(s, cfg, base, ck ? parseCookie(ck) : undefined, true);
+    // Only PSKs whose hash fits the suite the server chose can still be selected.
+    const base = { ...offer, shares, psks: offer.psks.filter((p) => p.hash === suite.hash) };
+    const { msg: ch2, sent } = buildClientHello(s, cfg, base, ck ? parseCookie(ck) : undefined, true, (t) =>
+      transcript.currentWith(t),
+    );
     transcript.add(ch2.raw);
     // Middlebox compatibility: our one CCS goes before the second flight, here ClientHello2.
     if (offer.compat) s.records.sendChangeCipherSpec();
@@ -146,25 +158,50 @@ class ExpectServerHello implements State {
     if (this.retried && this.retried.suite !== suite) {
       fail('illegal_parameter', 'ServerHello cipher suite differs from the HelloRetryRequest');
     }
+    const psk = this.selectedPsk(sh, suite);
     const ksBody = sh.extensions.get(ExtensionType.key_share);
-    if (!ksBody) fail('missing_extension', 'ServerHello has no key_share');
-    const ks = serverKeyShare(ksBody);
-    const share = offer.shares.find((k) => GROUP_CODES[k.group] === ks.group);
-    if (!share) fail('illegal_parameter', `ServerHello key share for group 0x${ks.group.toString(16)}, which we did not send`);
-    const shared = share.agree(ks.key);
+    let shared: Buffer | undefined;
+    if (ksBody) {
+      if (psk && !offer.pskModes.includes('psk_dhe_ke')) fail('illegal_parameter', 'server used psk_dhe_ke, which we did not offer');
+      const ks = serverKeyShare(ksBody);
+      const share = offer.shares.find((k) => GROUP_CODES[k.group] === ks.group);
+      if (!share) fail('illegal_parameter', `ServerHello key share for group 0x${ks.group.toString(16)}, which we did not send`);
+      shared = share.agree(ks.key);
+      s.group = share.group;
+    } else if (!psk) {
+      fail('missing_extension', 'ServerHello has no key_share');
+    } else if (!offer.pskModes.includes('psk_ke')) {
+      fail('missing_extension', 'ServerHello has no key_share, and we did not offer psk_ke');
+    }
 
     const transcript = this.retried ? this.retried.transcript : (this.buffer as TranscriptBuffer).start(s.crypto, suite.hash);
     transcript.add(msg.raw);
     const hkdf = new Hkdf(s.crypto, suite.hash);
-    const hs = new EarlyStage(hkdf).toHandshake(shared);
+    const hs = new EarlyStage(hkdf, psk?.key).toHandshake(shared);
     const t = hs.trafficSecrets(transcript.current());
     s.suite = suite;
-    s.group = share.group;
+    s.psk = psk;
     s.logKey('CLIENT_HANDSHAKE_TRAFFIC_SECRET', t.client);
     s.logKey('SERVER_HANDSHAKE_TRAFFIC_SECRET', t.server);
     s.records.setReadKeys(suite, trafficKeys(hkdf, suite, t.server));
     s.records.setWriteKeys(suite, trafficKeys(hkdf, suite, t.client));
-    return new ExpectEncryptedExtensions(this.ctx, transcript, { suite, hkdf, hs, client: t.client, server: t.server });
+    return new ExpectEncryptedExtensions(this.ctx, transcript, { psk, suite, hkdf, hs, client: t.client, server: t.server });
+  }
+
+  private selectedPsk(sh: ServerHello, suite: Suite): PskEntry | undefined {
+    const { cfg, offer } = this.ctx;
+    const body = sh.extensions.get(ExtensionType.pre_shared_key);
+    if (!body) {
+      if (offer.psks.length > 0 && !cfg.trust) {
+        fail('handshake_failure', 'server accepted none of our PSKs, and no trust anchors are configured for certificates');
+      }
+      return undefined;
+    }
+    const idx = u16(body, 'pre_shared_key');
+    const psk = offer.psks[idx];
+    if (!psk) fail('illegal_parameter', `server selected PSK identity ${idx}, but we offered ${offer.psks.length}`);
+    if (psk.hash !== suite.hash) fail('illegal_parameter', `server selected a ${psk.hash} PSK with a ${suite.hash} cipher suite`);
+    return psk;
   }
 }
 
@@ -199,6 +236,7 @@ class ExpectEncryptedExtensions implements State {
     const sni = exts.get(ExtensionType.server_name);
     if (sni && sni.length !== 0) fail('decode_error', 'server_name acknowledgement must be empty');
     this.transcript.add(msg.raw);
+    if (this.keys.psk) return new ExpectFinished(this.ctx, this.transcript, this.keys, undefined);
     return new ExpectCertificateOrRequest(this.ctx, this.transcript, this.keys);
   }
 

@@ -33,8 +33,10 @@ class NodeHash implements RunningHash {
   update(data: Buffer): void {
     this.h.update(data);
   }
-  snapshot(): Buffer {
-    return this.h.copy().digest();
+  snapshot(extra?: Buffer): Buffer {
+    const c = this.h.copy();
+    if (extra) c.update(extra);
+    return c.digest();
   }
 }
 

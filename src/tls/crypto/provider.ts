@@ -12,8 +12,8 @@ export type AeadName = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305' | 'ae
 /** A running hash that can report its current digest without being finalised. */
 export interface RunningHash {
   update(data: Buffer): void;
-  /** Digest of everything so far; the hash keeps running. */
-  snapshot(): Buffer;
+  /** Digest of everything so far, plus `extra` if given; the hash itself is unchanged. */
+  snapshot(extra?: Buffer): Buffer;
 }
 
 export interface Aead {

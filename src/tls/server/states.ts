@@ -3,7 +3,8 @@
  * a message and returns the next state. The server never sends NewSessionTicket.
  */
 import type { KeyObject } from 'node:crypto';
-import type { GroupName, ServerConfig } from '../api';
+import type { CertifiedKey, GroupName, PskEntry, ServerConfig, SignatureSchemeName } from '../api';
+import type { KeyShare } from '../crypto/provider';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
 import {
@@ -19,6 +20,7 @@ import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedu
 import type { Session } from '../session';
 import { Done, expectType, type State } from '../state';
 import { Transcript } from '../transcript';
+import { computeBinder, type PskMode } from '../psk';
 import { ExtensionType, GROUP_CODES, HandshakeType, HRR_RANDOM, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
 import {
   alpnList,
@@ -27,6 +29,8 @@ import {
   encodeServerKeyShare,
   encodeU16,
   encodeU16List,
+  offeredPsks,
+  type OfferedPsks,
   serverName,
   u16List,
   u8List,
@@ -62,8 +66,10 @@ interface Offer {
   ch: ClientHello;
   shares: KeyShareEntry[];
   groups: number[];
-  schemes: number[];
+  schemes?: number[];
   alpn?: string[];
+  psks?: OfferedPsks;
+  pskModes: PskMode[];
 }
 
 function parseOffer(ch: ClientHello): Offer {
@@ -75,14 +81,22 @@ function parseOffer(ch: ClientHello): Offer {
   if (ch.compressionMethods.length !== 1 || ch.compressionMethods[0] !== 0) {
     fail('illegal_parameter', 'ClientHello offers compression methods other than null');
   }
-  const psk = ex.list.findIndex((e) => e.type === ExtensionType.pre_shared_key);
-  if (psk >= 0 && psk !== ex.list.length - 1) fail('illegal_parameter', 'pre_shared_key is not the last extension');
+  const pskIdx = ex.list.findIndex((e) => e.type === ExtensionType.pre_shared_key);
+  if (pskIdx >= 0 && pskIdx !== ex.list.length - 1) fail('illegal_parameter', 'pre_shared_key is not the last extension');
+  const pskBody = ex.get(ExtensionType.pre_shared_key);
+  const pkm = ex.get(ExtensionType.psk_key_exchange_modes);
+  if (pskBody && !pkm) fail('missing_extension', 'pre_shared_key without psk_key_exchange_modes');
+  const pskModes: PskMode[] = [];
+  for (const m of pkm ? u8List(pkm, 'psk_key_exchange_modes') : []) {
+    if (m === 0) pskModes.push('psk_ke');
+    else if (m === 1) pskModes.push('psk_dhe_ke');
+  }
   const ks = ex.get(ExtensionType.key_share);
   const sg = ex.get(ExtensionType.supported_groups);
-  if (!ks) fail('missing_extension', 'ClientHello has no key_share');
-  if (!sg) fail('missing_extension', 'ClientHello has no supported_groups');
-  const groups = u16List(sg, 'supported_groups');
-  const shares = clientKeyShares(ks);
+  if (!ks && !pskBody) fail('missing_extension', 'ClientHello has no key_share');
+  if (ks && !sg) fail('missing_extension', 'ClientHello has key_share but no supported_groups');
+  const groups = sg ? u16List(sg, 'supported_groups') : [];
+  const shares = ks ? clientKeyShares(ks) : [];
   const seen = new Set<number>();
   for (const sh of shares) {
     if (seen.has(sh.group)) fail('illegal_parameter', `two key shares for group 0x${sh.group.toString(16)}`);
@@ -90,22 +104,74 @@ function parseOffer(ch: ClientHello): Offer {
     if (!groups.includes(sh.group)) fail('illegal_parameter', `key share for group 0x${sh.group.toString(16)}, which supported_groups does not list`);
   }
   const sa = ex.get(ExtensionType.signature_algorithms);
-  if (!sa) fail('missing_extension', 'ClientHello has no signature_algorithms');
-  const schemes = u16List(sa, 'signature_algorithms');
   const al = ex.get(ExtensionType.alpn);
-  const pkm = ex.get(ExtensionType.psk_key_exchange_modes);
-  if (pkm) u8List(pkm, 'psk_key_exchange_modes');
-  return { ch, shares, groups, schemes, alpn: al ? alpnList(al) : undefined };
+  return {
+    ch,
+    shares,
+    groups,
+    schemes: sa ? u16List(sa, 'signature_algorithms') : undefined,
+    alpn: al ? alpnList(al) : undefined,
+    psks: pskBody ? offeredPsks(pskBody) : undefined,
+    pskModes,
+  };
 }
 
-function chooseSuite(s: Session, ch: ClientHello): Suite {
-  const suite = s.cfg.suites.find((x) => ch.cipherSuites.includes(SUITE_CODES[x.name]));
+/** How the server authenticates: a certificate, or a PSK the client offered. */
+type Auth =
+  | { kind: 'certificate'; cert: CertifiedKey; scheme: SignatureSchemeName }
+  | { kind: 'psk'; entry: PskEntry; index: number; dhe: boolean };
+
+interface Plan {
+  suite: Suite;
+  auth: Auth;
+}
+
+/** Picks the cipher suite and the authentication; PSKs first (their hash constrains the suite). */
+function plan(ctx: Ctx, offer: Offer): Plan {
+  const { s, cfg } = ctx;
+  const offered = (x: Suite) => offer.ch.cipherSuites.includes(SUITE_CODES[x.name]);
+  if (offer.psks && cfg.pskLookup) {
+    const ours = cfg.pskModes ?? ['psk_dhe_ke'];
+    const dhe = ours.includes('psk_dhe_ke') && offer.pskModes.includes('psk_dhe_ke') && offer.groups.length > 0;
+    const ke = ours.includes('psk_ke') && offer.pskModes.includes('psk_ke');
+    if (dhe || ke) {
+      let known = false;
+      for (const [index, id] of offer.psks.identities.entries()) {
+        const entry = cfg.pskLookup(id.identity);
+        if (!entry) continue;
+        known = true;
+        const suite = s.cfg.suites.find((x) => offered(x) && x.hash === entry.hash);
+        if (suite) return { suite, auth: { kind: 'psk', entry, index, dhe } };
+      }
+      if (!cfg.certificate) {
+        if (!known) fail('unknown_psk_identity', 'none of the PSK identities the client offered is known');
+        fail('handshake_failure', 'no cipher suite fits the hash of the client PSK');
+      }
+    } else if (!cfg.certificate) {
+      fail('handshake_failure', 'no PSK key exchange mode in common with the client');
+    }
+  }
+  const suite = s.cfg.suites.find(offered);
   if (!suite) fail('handshake_failure', 'no cipher suite in common with the client');
-  return suite;
+  const cert = cfg.certificate;
+  if (!cert) fail('handshake_failure', offer.psks ? 'no usable PSK offered' : 'client offered no PSK, and no server certificate is configured');
+  if (!offer.schemes) fail('missing_extension', 'ClientHello has no signature_algorithms');
+  const scheme = pickScheme(s.cfg.schemes, offer.schemes, cert.key);
+  if (!scheme) fail('handshake_failure', 'no signature scheme fits both our key and the client signature_algorithms');
+  return { suite, auth: { kind: 'certificate', cert, scheme } };
 }
 
 export function startServer(ctx: Ctx): State {
   return new ExpectClientHello(ctx);
+}
+
+/** Which group to use: a share the client sent (our preference), else one to ask for by HRR. */
+function chooseGroup(s: Session, offer: Offer): { share?: GroupName; retry?: GroupName } {
+  const share = s.cfg.groups.find((g) => offer.shares.some((k) => k.group === GROUP_CODES[g]));
+  if (share) return { share };
+  const retry = s.cfg.groups.find((g) => offer.groups.includes(GROUP_CODES[g]));
+  if (!retry) fail('handshake_failure', 'no key exchange group in common with the client');
+  return { retry };
 }
 
 class ExpectClientHello implements State {
@@ -121,14 +187,14 @@ class ExpectClientHello implements State {
     const { s } = this.ctx;
     const offer = parseOffer(decodeClientHello(msg.body));
     s.clientRandom = offer.ch.random;
-    const suite = chooseSuite(s, offer.ch);
-    const byShare = s.cfg.groups.find((g) => offer.shares.some((k) => k.group === GROUP_CODES[g]));
-    if (byShare) return serverFlight(this.ctx, offer, suite, byShare, msg, undefined, false);
+    const p = plan(this.ctx, offer);
+    const needsKx = p.auth.kind === 'certificate' || p.auth.dhe;
+    const g = needsKx ? chooseGroup(s, offer) : {};
+    if (!g.retry) return serverFlight(this.ctx, offer, p, g.share, msg, undefined, false);
 
-    const group = s.cfg.groups.find((g) => offer.groups.includes(GROUP_CODES[g]));
-    if (!group) fail('handshake_failure', 'no key exchange group in common with the client');
     // A share the client did not send for a group we both support: ask for it (RFC 8446 §4.1.4).
-    const transcript = new Transcript(s.crypto, suite.hash);
+    const group = g.retry;
+    const transcript = new Transcript(s.crypto, p.suite.hash);
     transcript.add(msg.raw);
     transcript.rewriteForHelloRetry();
     let exts: Extension[] = [
@@ -139,7 +205,7 @@ class ExpectClientHello implements State {
     const hrr = encodeServerHello({
       random: HRR_RANDOM,
       sessionId: offer.ch.sessionId,
-      cipherSuite: SUITE_CODES[suite.name],
+      cipherSuite: SUITE_CODES[p.suite.name],
       extensions: exts,
     });
     transcript.add(hrr.raw);
@@ -147,7 +213,7 @@ class ExpectClientHello implements State {
     const ccsSent = offer.ch.sessionId.length > 0;
     if (ccsSent) s.records.sendChangeCipherSpec();
     s.helloRetry = true;
-    return new ExpectClientHelloAgain(this.ctx, transcript, suite, group, offer.ch, ccsSent);
+    return new ExpectClientHelloAgain(this.ctx, transcript, p.suite, group, offer.ch, ccsSent);
   }
 }
 
@@ -176,44 +242,60 @@ class ExpectClientHelloAgain implements State {
     if (offer.shares.length !== 1 || offer.shares[0].group !== GROUP_CODES[this.group]) {
       fail('illegal_parameter', `second ClientHello must carry exactly one key share, for ${this.group}`);
     }
-    return serverFlight(this.ctx, offer, this.suite, this.group, msg, this.transcript, this.ccsSent);
+    const p = plan(this.ctx, offer);
+    if (p.suite !== this.suite) fail('illegal_parameter', 'second ClientHello leads to a different cipher suite');
+    return serverFlight(this.ctx, offer, p, this.group, msg, this.transcript, this.ccsSent);
   }
+}
+
+/** RFC 8446 §4.2.11.2: the binder of the selected identity, checked in constant time. */
+function checkBinder(s: Session, offer: Offer, auth: Extract<Auth, { kind: 'psk' }>, chMsg: HandshakeMessage, t?: Transcript): void {
+  const psks = offer.psks as OfferedPsks;
+  const truncated = chMsg.raw.subarray(0, chMsg.raw.length - psks.bindersLen);
+  const hash = t ? t.currentWith(truncated) : s.crypto.digest(auth.entry.hash, truncated);
+  const expected = computeBinder(s.crypto, auth.entry, hash);
+  if (!s.crypto.equal(expected, psks.binders[auth.index])) fail('decrypt_error', 'PSK binder does not verify');
 }
 
 /** ServerHello through server Finished, in one go. */
 function serverFlight(
   ctx: Ctx,
   offer: Offer,
-  suite: Suite,
-  group: GroupName,
+  p: Plan,
+  group: GroupName | undefined,
   chMsg: HandshakeMessage,
   retryTranscript: Transcript | undefined,
   ccsSent: boolean,
 ): State {
   const { s, cfg } = ctx;
-  const peer = offer.shares.find((k) => k.group === GROUP_CODES[group]) as KeyShareEntry;
-  const ours = s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group]);
-  const shared = ours.agree(peer.key);
+  const { suite, auth } = p;
+  if (auth.kind === 'psk') checkBinder(s, offer, auth, chMsg, retryTranscript);
+  let ours: KeyShare | undefined;
+  let shared: Buffer | undefined;
+  if (group) {
+    const peer = offer.shares.find((k) => k.group === GROUP_CODES[group]) as KeyShareEntry;
+    ours = s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group]);
+    shared = ours.agree(peer.key);
+  }
 
   // Decide everything that can fail before anything is sent.
   const alpn = chooseAlpn(s.cfg.alpn, offer.alpn);
   const sniBody = offer.ch.extensions.get(ExtensionType.server_name);
   const sni = sniBody ? serverName(sniBody) : undefined;
-  const cert = cfg.certificate;
-  if (!cert) fail('handshake_failure', 'no server certificate configured');
-  const scheme = pickScheme(s.cfg.schemes, offer.schemes, cert.key);
-  if (!scheme) fail('handshake_failure', 'no signature scheme fits both our key and the client signature_algorithms');
 
   const transcript = retryTranscript ?? new Transcript(s.crypto, suite.hash);
   transcript.add(chMsg.raw);
+  const shExts: Extension[] = [];
+  if (ours && group) {
+    shExts.push({ type: ExtensionType.key_share, body: encodeServerKeyShare({ group: GROUP_CODES[group], key: ours.publicKey }) });
+  }
+  if (auth.kind === 'psk') shExts.push({ type: ExtensionType.pre_shared_key, body: encodeU16(auth.index) });
+  shExts.push({ type: ExtensionType.supported_versions, body: encodeU16(TLS13) });
   const sh = encodeServerHello({
     random: s.random(),
     sessionId: offer.ch.sessionId,
     cipherSuite: SUITE_CODES[suite.name],
-    extensions: [
-      { type: ExtensionType.key_share, body: encodeServerKeyShare({ group: GROUP_CODES[group], key: ours.publicKey }) },
-      { type: ExtensionType.supported_versions, body: encodeU16(TLS13) },
-    ],
+    extensions: shExts,
   });
   transcript.add(sh.raw);
   s.records.sendHandshake([sh]);
@@ -221,12 +303,13 @@ function serverFlight(
   if (offer.ch.sessionId.length > 0 && !ccsSent) s.records.sendChangeCipherSpec();
 
   const hkdf = new Hkdf(s.crypto, suite.hash);
-  const hs = new EarlyStage(hkdf).toHandshake(shared);
+  const hs = new EarlyStage(hkdf, auth.kind === 'psk' ? auth.entry.key : undefined).toHandshake(shared);
   const t = hs.trafficSecrets(transcript.current());
   s.suite = suite;
   s.group = group;
   s.serverName = sni;
   s.alpn = alpn;
+  s.psk = auth.kind === 'psk' ? auth.entry : undefined;
   s.logKey('CLIENT_HANDSHAKE_TRAFFIC_SECRET', t.client);
   s.logKey('SERVER_HANDSHAKE_TRAFFIC_SECRET', t.server);
   s.records.setWriteKeys(suite, trafficKeys(hkdf, suite, t.server));
@@ -238,16 +321,22 @@ function serverFlight(
   if (alpn) ee.push({ type: ExtensionType.alpn, body: encodeAlpn([alpn]) });
   if (s.hooks.encryptedExtensions) ee = s.hooks.encryptedExtensions(ee);
   flight.push(encodeEncryptedExtensions(ee));
-  if (cfg.clientAuth !== 'none') {
+  // RFC 8446 §4.3.2: no CertificateRequest when authenticating with a PSK.
+  const askClient = auth.kind === 'certificate' && cfg.clientAuth !== 'none';
+  if (askClient) {
     const sa = { type: ExtensionType.signature_algorithms, body: encodeU16List(s.cfg.schemes.map((x) => SCHEME_CODES[x])) };
     flight.push(encodeCertificateRequest(Buffer.alloc(0), [sa]));
   }
-  flight.push(encodeCertificate(Buffer.alloc(0), cert.chain));
-  for (const m of flight) transcript.add(m.raw);
-  const cv = signCertificateVerify(s, 'server', transcript, cert.key, scheme);
-  transcript.add(cv.raw);
-  flight.push(cv);
-  s.signatureScheme = scheme;
+  if (auth.kind === 'certificate') {
+    flight.push(encodeCertificate(Buffer.alloc(0), auth.cert.chain));
+    for (const m of flight) transcript.add(m.raw);
+    const cv = signCertificateVerify(s, 'server', transcript, auth.cert.key, auth.scheme);
+    transcript.add(cv.raw);
+    flight.push(cv);
+    s.signatureScheme = auth.scheme;
+  } else {
+    for (const m of flight) transcript.add(m.raw);
+  }
   const fin = finishedMessage(hkdf, t.server, transcript);
   transcript.add(fin.raw);
   flight.push(fin);
@@ -261,9 +350,7 @@ function serverFlight(
   // (OpenSSL and GnuTLS clients fail to decrypt it otherwise).
   s.records.setWriteKeys(suite, trafficKeys(hkdf, suite, app.server));
   const keys: Keys = { suite, hkdf, hs, client: t.client, app };
-  return cfg.clientAuth === 'none'
-    ? new ExpectFinished(ctx, transcript, keys)
-    : new ExpectCertificate(ctx, transcript, keys);
+  return askClient ? new ExpectCertificate(ctx, transcript, keys) : new ExpectFinished(ctx, transcript, keys);
 }
 
 function chooseAlpn(ours: string[] | undefined, theirs: string[] | undefined): string | undefined {

@@ -1,0 +1,103 @@
+/** External PSKs (RFC 8446 §4.2.11): offering, selection, binders, modes, and the alerts. */
+import { randomBytes } from 'node:crypto';
+import { createClient, createServer, type ClientConfig, type PskEntry, type ServerConfig } from '../../src/tls';
+import { certifiedKey, trust } from '../helpers/pki';
+import { pump } from './helpers';
+
+const psk = (id: string, hash: 'sha256' | 'sha384' = 'sha256', tag?: number): PskEntry => ({
+  identity: Buffer.from(id),
+  key: randomBytes(hash === 'sha256' ? 32 : 48),
+  hash,
+  tag,
+});
+
+function lookupFrom(entries: PskEntry[]): (id: Buffer) => PskEntry | undefined {
+  return (id) => entries.find((e) => e.identity.equals(id));
+}
+
+function run(c: Partial<ClientConfig>, s: Partial<ServerConfig>) {
+  const client = createClient({ serverName: 'storage.test', ...c });
+  const server = createServer({ clientAuth: 'none', ...s });
+  const r = pump(client, server);
+  return { ...r, cc: client, sc: server };
+}
+
+describe('external PSK', () => {
+  it('psk_dhe_ke by default: no certificates, both sides agree on the PSK and the keys', () => {
+    const a = psk('host-a', 'sha256', 7);
+    const r = run({ psks: [a] }, { pskLookup: lookupFrom([a]) });
+    expect(r.client.error).toBeUndefined();
+    expect([r.client.status, r.server.status]).toEqual(['done', 'done']);
+    expect(r.cc.info()).toMatchObject({ psk: a, group: 'x25519', peerCertificates: [], peerVerified: false });
+    expect(r.sc.info().psk?.tag).toBe(7);
+    expect(r.cc.secrets().tx).toEqual(r.sc.secrets().rx);
+    expect(r.cc.secrets().rx).toEqual(r.sc.secrets().tx);
+  });
+
+  it('offers every identity in one ClientHello; the server picks the one it knows', () => {
+    const a = psk('unknown-to-server');
+    const b = psk('known');
+    const r = run({ psks: [a, b] }, { pskLookup: lookupFrom([b]) });
+    expect([r.client.status, r.server.status]).toEqual(['done', 'done']);
+    expect(r.cc.info().psk).toBe(b);
+    // One ClientHello carried both identities.
+    expect(r.clientSent.filter((x) => x[0] === 22)).toHaveLength(1);
+  });
+
+  it('an unknown identity is unknown_psk_identity (reported to the client as the peer alert)', () => {
+    const r = run({ psks: [psk('nobody')] }, { pskLookup: () => undefined });
+    expect(r.server.error?.alert).toBe('unknown_psk_identity');
+    expect(r.client.error).toMatchObject({ alert: 'unknown_psk_identity', peerAlert: true });
+  });
+
+  it('the same identity with a different key fails the binder check: decrypt_error', () => {
+    const mine = psk('shared');
+    const theirs = { ...mine, key: randomBytes(32) };
+    const r = run({ psks: [mine] }, { pskLookup: lookupFrom([theirs]) });
+    expect(r.server.error?.alert).toBe('decrypt_error');
+    expect(r.server.error?.message).toMatch(/binder/);
+  });
+
+  it('psk_ke when both sides allow only it: no key exchange', () => {
+    const a = psk('ke-only');
+    const r = run({ psks: [a], pskModes: ['psk_ke'] }, { pskLookup: lookupFrom([a]), pskModes: ['psk_ke'] });
+    expect([r.client.status, r.server.status]).toEqual(['done', 'done']);
+    expect(r.cc.info().group).toBeUndefined();
+    expect(r.cc.secrets().tx).toEqual(r.sc.secrets().rx);
+  });
+
+  it('no PSK mode in common and no certificate: handshake_failure', () => {
+    const a = psk('modes');
+    const r = run({ psks: [a], pskModes: ['psk_dhe_ke'] }, { pskLookup: lookupFrom([a]), pskModes: ['psk_ke'] });
+    expect(r.server.error?.alert).toBe('handshake_failure');
+  });
+
+  it('a SHA-384 PSK selects a SHA-384 cipher suite', () => {
+    const a = psk('big', 'sha384');
+    const r = run({ psks: [a] }, { pskLookup: lookupFrom([a]) });
+    expect([r.client.status, r.server.status]).toEqual(['done', 'done']);
+    expect(r.cc.secrets().suite).toBe('TLS_AES_256_GCM_SHA384');
+  });
+
+  it('survives a HelloRetryRequest (binders recomputed over the rewritten transcript)', () => {
+    const a = psk('retry');
+    const r = run({ psks: [a], groups: ['x25519', 'secp384r1'] }, { pskLookup: lookupFrom([a]), groups: ['secp384r1'] });
+    expect(r.client.error).toBeUndefined();
+    expect([r.client.status, r.server.status]).toEqual(['done', 'done']);
+    expect(r.cc.info()).toMatchObject({ helloRetry: true, group: 'secp384r1', psk: a });
+  });
+
+  it('a server with a certificate falls back to it when no PSK is known', () => {
+    const r = run(
+      { psks: [psk('stranger')], serverName: 'localhost', trust: trust() },
+      { pskLookup: () => undefined, certificate: certifiedKey('server-p256') },
+    );
+    expect([r.client.status, r.server.status]).toEqual(['done', 'done']);
+    expect(r.cc.info()).toMatchObject({ psk: undefined, peerVerified: true, signatureScheme: 'ecdsa_secp256r1_sha256' });
+  });
+
+  it('a PSK-only client whose PSK the server ignores stops with handshake_failure', () => {
+    const r = run({ psks: [psk('ignored')] }, { certificate: certifiedKey('server-p256') });
+    expect(r.client.error?.alert).toBe('handshake_failure');
+  });
+});
