@@ -315,7 +315,7 @@ export function decodeMessages(buf: Buffer, opts: DecodeOptions = {}): DecodedMe
     let msg: DecodedMessage;
     if (h.type === NLMSG_ERROR) msg = decodeError(h, body, at, ann);
     else if (h.type === NLMSG_DONE) msg = decodeDone(h, body, at, ann);
-    else if (h.type < NLMSG_MIN_TYPE) {
+    else if (h.type < NLMSG_MIN_TYPE || opts.genericNetlink === false) {
       msg = { kind: 'other', offset: at, header: h, payload: Buffer.from(body) };
       if (ann && body.length) ann({ offset: bodyAt, length: body.length, label: 'payload', depth: 0 });
     } else msg = decodeGenl(h, body, at, fam, opts);

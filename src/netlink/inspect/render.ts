@@ -24,8 +24,14 @@ function header(m: DecodedMessage, ctx: Context): string {
   if (m.kind === 'genl') {
     const fam = m.family ? m.family.name : `family 0x${h.type.toString(16)}`;
     what = `${fam} ${m.cmdName ?? `cmd ${m.cmd}`}`;
-  } else what = typeName(h.type, ctx.families);
+  } else if (m.kind === 'other') what = otherName(h.type);
+  else what = typeName(h.type, ctx.families);
   return `${what}  (${where})\n  flags ${flags.length ? flags.join('|') : '0'} (0x${h.flags.toString(16)})  seq ${h.seq}  port ${h.pid}  type 0x${h.type.toString(16).padStart(4, '0')}`;
+}
+
+/** NOOP/OVERRUN by name; a message of another netlink protocol by its bare type (not a genl family). */
+function otherName(type: number): string {
+  return type < 16 ? typeName(type) : `nlmsg_type ${type}`;
 }
 
 /** The readable tree of one message. */
@@ -145,7 +151,7 @@ export function renderJson(m: DecodedMessage, ctx: Context): string {
       Object.assign(o, { message: 'done', error: m.error, extack: extackJson(m.extack) });
       break;
     case 'other':
-      Object.assign(o, { message: typeName(h.type, ctx.families), payload: hexOf(m.payload) });
+      Object.assign(o, { message: otherName(h.type), payload: hexOf(m.payload) });
       break;
   }
   return JSON.stringify(o);
