@@ -100,8 +100,14 @@ export class Engine implements Connection {
   }
 
   abort(alert: AlertName): Buffer {
+    const done = this.state.done && !this.failure && this.s.secrets && this.s.suite;
     if (!this.failure) this.failure = new TlsError(alert, `handshake aborted locally (${alert})`);
     this.s.records.takeOutput();
+    if (done && this.s.secrets && this.s.suite) {
+      // After 'done' the peer reads with the application keys (e.g. kTLS setup failed).
+      const tx = this.s.secrets.tx;
+      this.s.records.setWriteKeys(this.s.suite, { key: tx.key, iv: tx.iv }, tx.seq);
+    }
     this.s.records.sendAlert(alert);
     return this.s.records.takeOutput();
   }

@@ -11,6 +11,7 @@ import {
 import type { TestHooks } from '../../src/tls/hooks';
 import { encodeServerHello } from '../../src/tls/wire/handshake';
 import { certifiedKey, trust } from '../helpers/pki';
+import { RecordProtector } from '../helpers/record-layer';
 import { findMessage, Mitm } from './mitm';
 import { pump, splitRecords, type Tamper } from './helpers';
 
@@ -460,6 +461,15 @@ describe('alerts and abort', () => {
     expect(alert[0]).toBe(23);
     expect(alert.length).toBe(5 + 2 + 1 + 16);
     expect(ch.length).toBeGreaterThan(0);
+  });
+
+  it('abort() after done protects the alert with the exported application keys', () => {
+    const r = run();
+    expect(r.client.status).toBe('done');
+    const tx = r.cc.secrets().tx;
+    const alert = r.cc.abort('internal_error');
+    const opened = new RecordProtector(SUITE, { key: tx.key, iv: tx.iv, seq: 0n }).open(alert);
+    expect(opened).toEqual({ type: 21, data: Buffer.from([2, 80]) });
   });
 
   it('after failing, the connection accepts nothing more', () => {

@@ -16,9 +16,7 @@ export const MAX_PLAINTEXT = 16384;
 const TAG_LEN = 16;
 
 class Protection {
-  private seqNo = 0n;
-
-  constructor(private readonly aead: Aead, private readonly iv: Buffer) {}
+  constructor(private readonly aead: Aead, private readonly iv: Buffer, private seqNo = 0n) {}
 
   get seq(): bigint {
     return this.seqNo;
@@ -95,8 +93,8 @@ export class RecordLayer {
     this.reader = new Protection(this.crypto.aead(suite.aead, keys.key), keys.iv);
   }
 
-  setWriteKeys(suite: Suite, keys: RecordKeys): void {
-    this.writer = new Protection(this.crypto.aead(suite.aead, keys.key), keys.iv);
+  setWriteKeys(suite: Suite, keys: RecordKeys, seq = 0n): void {
+    this.writer = new Protection(this.crypto.aead(suite.aead, keys.key), keys.iv, seq);
   }
 
   /** Decodes one record. Handshake content is buffered for nextMessage(). */
