@@ -1,25 +1,13 @@
 /**
- * The two fd operations the fake kernel needs that Node lacks: dup (the kernel "installs" an fd
- * for ACCEPT; the fake dups the consumer's socket) and a socket check.
- *
- * TEMPORARY minimal koffi binding: src/sys/libc.ts (another engineer's) provides dup/isFdOpen
- * but was not committed when this was written; switch to it once it is.
+ * The fd operations the fake kernel needs: dup (the kernel "installs" an fd for ACCEPT; the
+ * fake dups the consumer's socket; libc binding from src/sys) and a socket check (fstat).
  */
 import fs from 'node:fs';
-import koffi from 'koffi';
+import { dup } from '../sys/libc';
 
-const F_DUPFD_CLOEXEC = 1030;
-let fcntl: ((fd: number, cmd: number, arg: number) => number) | undefined;
-
-/** A new fd ≥ 3 for the same open file, with O_CLOEXEC (as fd_install gives the agent). */
+/** A new fd ≥ 3 for the same open file, with O_CLOEXEC (as fd_install gives the agent). Throws SysError. */
 export function dupFd(fd: number): number {
-  fcntl ??= koffi.load('libc.so.6').func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number;
-  const r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (r < 0) {
-    const errno = koffi.errno();
-    throw Object.assign(new Error(`fcntl(F_DUPFD_CLOEXEC) on fd ${fd} failed: errno ${errno}`), { errno, code: errno === 9 ? 'EBADF' : `E${errno}` });
-  }
-  return r;
+  return dup(fd, 3);
 }
 
 export type FdKind = { open: false } | { open: true; socket: boolean; ino: number; dev: number };
