@@ -45,9 +45,9 @@ export class KtlsError extends Error {
     /** 'ulp' | 'tx' | 'rx' | 'keys': which step failed. */
     readonly step: 'ulp' | 'tx' | 'rx' | 'keys',
     message: string,
-    readonly cause?: Error,
+    cause?: Error,
   ) {
-    super(message);
+    super(message, cause ? { cause } : undefined);
     this.name = 'KtlsError';
   }
 }
