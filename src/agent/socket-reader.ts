@@ -78,8 +78,9 @@ export class SocketReader {
   constructor(fd: number, opts: SocketReaderOptions = {}) {
     this.maxBody = opts.maxBody ?? MAX_RECORD_BODY;
     // `manualStart` (Node's constructor option for fd sockets, not in @types/node) keeps Node
-    // from issuing its first read before anyone asked for a record.
-    const options: net.SocketConstructorOpts & { manualStart: boolean; allowHalfOpen: boolean } = {
+    // from issuing its first read before anyone asked for a record. The constructor honours
+    // `onread` too (platform-notes §5), though @types/node lists it only for connect().
+    const options: net.SocketConstructorOpts & { manualStart: boolean; onread: net.OnReadOpts } = {
       fd,
       readable: true,
       writable: true,
