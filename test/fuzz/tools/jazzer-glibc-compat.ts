@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Jazzer.js 4.0.0 ships one prebuilt libFuzzer addon for linux-x64, linked on a newer distribution
 // than Debian 12: it asks for GLIBC_2.38 (only for __isoc23_strtol/__isoc23_strtoul, the C23
 // spellings of strtol/strtoul that differ only in accepting a "0b" prefix) and GLIBCXX_3.4.32
@@ -8,10 +7,9 @@
 //   - point the two C23 names at plain strtol/strtoul and their need at GLIBC_2.2.5;
 //   - mark the GLIBCXX_3.4.32 need weak (the loader then ignores a missing version).
 // The rewrite is idempotent and changes nothing else; a copy of the original is kept beside it.
-'use strict';
-const fs = require('fs');
+import fs from 'node:fs';
 
-function elfHash(name) {
+function elfHash(name: string): number {
   let h = 0;
   for (const c of Buffer.from(name, 'latin1')) {
     h = ((h << 4) + c) >>> 0;
@@ -22,12 +20,13 @@ function elfHash(name) {
   return h >>> 0;
 }
 
-function cstr(buf, off) {
+function cstr(buf: Buffer, off: number): string {
   const end = buf.indexOf(0, off);
   return buf.toString('latin1', off, end);
 }
 
-function patch(file) {
+/** Rewrites `file` in place; returns how many entries changed (0: already compatible). */
+export function patch(file: string): number {
   const b = fs.readFileSync(file);
   if (b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) throw new Error(`${file}: not a little-endian ELF64 file`);
   const shoff = Number(b.readBigUInt64LE(0x28));
@@ -45,7 +44,7 @@ function patch(file) {
   let changed = 0;
 
   // Version needs: find libc's GLIBC_2.2.5 entry to copy, then rewrite GLIBC_2.38 / weaken GLIBCXX_3.4.32.
-  const auxes = [];
+  const auxes: Array<{ at: number; file: string; name: string }> = [];
   let vn = verneed.offset;
   for (let n = 0; n < verneed.info; n++) {
     const cnt = b.readUInt16LE(vn + 2);
@@ -74,7 +73,7 @@ function patch(file) {
   }
   // Symbol names: overwrite the start of each C23 name; the tail stays, so a suffix shared by
   // another symbol name (string-table merging) still reads the same.
-  for (const [from, to] of [['__isoc23_strtoul', 'strtoul'], ['__isoc23_strtol', 'strtol']]) {
+  for (const [from, to] of [['__isoc23_strtoul', 'strtoul'], ['__isoc23_strtol', 'strtol']] as const) {
     const table = b.subarray(dynstr.offset, dynstr.offset + dynstr.size);
     let at = table.indexOf(Buffer.from(`\0${from}\0`, 'latin1'));
     while (at >= 0) {
@@ -90,10 +89,12 @@ function patch(file) {
   return changed;
 }
 
-const file = process.argv[2];
-if (!file) {
-  process.stderr.write('usage: jazzer-glibc-compat.js <fuzzer-linux-x64.node>\n');
-  process.exit(2);
+if (require.main === module) {
+  const file = process.argv[2];
+  if (!file) {
+    process.stderr.write('usage: node jazzer-glibc-compat.js <fuzzer-linux-x64.node>\n');
+    process.exit(2);
+  }
+  const n = patch(file);
+  process.stdout.write(n > 0 ? `patched ${n} version entries/names in ${file}\n` : `${file}: nothing to patch\n`);
 }
-const n = patch(file);
-process.stdout.write(n > 0 ? `patched ${n} version entries/names in ${file}\n` : `${file}: nothing to patch\n`);
