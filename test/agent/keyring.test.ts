@@ -1,0 +1,201 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import {
+  KeyError,
+  KeySpec,
+  describeKey,
+  findKeyringByName,
+  findPsk,
+  linkKeyring,
+  parseDescription,
+  parseProcKeys,
+  pskFromKey,
+  pskKeyTypeAvailable,
+  readKey,
+  searchKey,
+  unlinkKeyring,
+} from '../../src/agent/keyring';
+import {
+  addKey,
+  getKeyringId,
+  joinSessionKeyring,
+  revokeKey,
+  setKeyPerm,
+  setKeyTimeout,
+} from '../../src/sys/keyctl';
+import { SysError } from '../../src/sys/libc';
+
+// Every test works inside a fresh anonymous session keyring joined by this (jest worker)
+// process's main thread, so nothing leaks into the user's keyrings: it goes away when the
+// process exits. Child processes (keyctl) inherit it.
+let session: number;
+beforeAll(() => {
+  session = joinSessionKeyring();
+});
+
+const keyctlCli = (...args: string[]): string => {
+  const r = spawnSync('keyctl', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`keyctl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+};
+
+const keyErr = (fn: () => unknown): KeyError => {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(KeyError);
+    return e as KeyError;
+  }
+  throw new Error('expected a KeyError');
+};
+
+describe('keyring (real kernel keyrings, fresh session keyring)', () => {
+  test('the fresh session keyring is ours and empty', () => {
+    expect(session).toBeGreaterThan(0);
+    expect(getKeyringId(KeySpec.SESSION)).toBe(session);
+    expect(keyctlCli('rdescribe', '@s')).toMatch(/^keyring;0;0;[0-9a-f]{8};_ses$/);
+    expect(keyctlCli('rlist', '@s')).toBe('');
+  });
+
+  test('read and describe a key added by keyctl(1)', () => {
+    const serial = Number(keyctlCli('add', 'user', 'hs;cert-der', 'payload bytes', '@s'));
+    expect(readKey(serial).toString()).toBe('payload bytes');
+    const d = describeKey(serial);
+    expect(d).toMatchObject({ type: 'user', uid: process.getuid!(), gid: process.getgid!(), description: 'hs;cert-der' });
+    expect(d.perm).toBe(Number.parseInt(keyctlCli('rdescribe', String(serial)).split(';')[3], 16));
+  });
+
+  test('large binary payloads round-trip', () => {
+    const payload = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 31) & 0xff));
+    const serial = addKey('user', 'hs-big', payload, KeySpec.SESSION);
+    expect(readKey(serial)).toEqual(payload);
+    expect(keyctlCli('pipe', String(serial)).length).toBeGreaterThan(0);
+  });
+
+  test('pskFromKey: identity after the last ";", payload as key', () => {
+    const secret = Buffer.alloc(32, 0x5a);
+    const identity = 'NVMe0R01 nqn.2014-08.org.nvmexpress:uuid:host nqn.test:subsys';
+    const serial = addKey('user', identity, secret, KeySpec.SESSION);
+    expect(pskFromKey(serial)).toEqual({ identity, key: secret, serial });
+    const s2 = addKey('user', 'prefix;with;semis;my-identity', Buffer.alloc(48, 1), KeySpec.SESSION);
+    expect(pskFromKey(s2).identity).toBe('my-identity');
+  });
+
+  test('psk key type: probe agrees with add_key, and lookups fall back to user keys', () => {
+    const available = pskKeyTypeAvailable();
+    let addErr: unknown;
+    try {
+      addKey('psk', 'hs-psk-probe-2', Buffer.alloc(32), KeySpec.SESSION);
+    } catch (e) {
+      addErr = e;
+    }
+    if (available) expect(addErr).toBeUndefined();
+    else expect(addErr).toMatchObject({ code: 'ENODEV' });
+    const secret = Buffer.alloc(32, 7);
+    const serial = addKey('user', 'client-identity-1', secret, KeySpec.SESSION);
+    expect(findPsk('client-identity-1')).toEqual({ identity: 'client-identity-1', key: secret, serial });
+    expect(findPsk('nobody-has-this-identity')).toBeUndefined();
+  });
+
+  test('searchKey finds keys recursively and returns undefined for ENOKEY', () => {
+    const ring = addKey('keyring', 'hs-sub', null, KeySpec.SESSION);
+    const serial = addKey('user', 'deep-key', Buffer.from('x'), ring);
+    expect(searchKey(KeySpec.SESSION, 'user', 'deep-key')).toBe(serial);
+    expect(searchKey(session, 'user', 'deep-key')).toBe(serial);
+    expect(searchKey(KeySpec.SESSION, 'user', 'missing')).toBeUndefined();
+    expect(searchKey(KeySpec.SESSION, 'keyring', 'hs-sub')).toBe(ring);
+  });
+
+  test('link and unlink a keyring into the session keyring', () => {
+    // a keyring reachable only from the thread keyring, not from the session keyring
+    const other = addKey('keyring', 'hs-other', null, KeySpec.THREAD);
+    const key = addKey('user', 'behind-link', Buffer.from('k'), other);
+    expect(searchKey(KeySpec.SESSION, 'user', 'behind-link')).toBeUndefined();
+    linkKeyring(other);
+    expect(searchKey(KeySpec.SESSION, 'user', 'behind-link')).toBe(key);
+    expect(findKeyringByName('hs-other')).toBe(other);
+    unlinkKeyring(other);
+    expect(searchKey(KeySpec.SESSION, 'user', 'behind-link')).toBeUndefined();
+    expect(keyErr(() => unlinkKeyring(other)).code).toBe('ENOENT');
+    expect(keyErr(() => linkKeyring(0x7ffffff0)).code).toBe('ENOKEY');
+  });
+
+  test('findKeyringByName: system keyrings via /proc/keys, missing names undefined', () => {
+    const sys = parseProcKeys(fs.readFileSync('/proc/keys', 'utf8')).find(
+      (k) => k.type === 'keyring' && k.description.startsWith('.'),
+    );
+    expect(sys).toBeDefined(); // e.g. .builtin_trusted_keys, .dns_resolver
+    expect(findKeyringByName(sys!.description)).toBe(sys!.serial);
+    expect(findKeyringByName('.handshaked-no-such-keyring')).toBeUndefined();
+  });
+
+  test('/proc/keys and describe parsing', () => {
+    const text =
+      '078a5950 I------     1 perm 1f030000     0     0 keyring   .dns_resolver: empty\n' +
+      '2f9406fc I--Q---     1 perm 0c030000     0 65534 keyring   .user_reg: 2\n' +
+      '1234abcd I--Q---     1 perm 3f010000     0     0 user      a: b;c: 5\n';
+    expect(parseProcKeys(text)).toEqual([
+      { serial: 0x078a5950, type: 'keyring', description: '.dns_resolver' },
+      { serial: 0x2f9406fc, type: 'keyring', description: '.user_reg' },
+      { serial: 0x1234abcd, type: 'user', description: 'a: b;c' },
+    ]);
+    expect(parseDescription('psk;0;0;3f010000;NVMe0R01 a;b')).toEqual({
+      type: 'psk',
+      uid: 0,
+      gid: 0,
+      perm: 0x3f010000,
+      description: 'NVMe0R01 a;b',
+    });
+  });
+
+  test('ENOKEY for a serial that does not exist', () => {
+    const e = keyErr(() => readKey(0x7ffffff0));
+    expect(e.code).toBe('ENOKEY');
+    expect(e.serial).toBe(0x7ffffff0);
+    expect(e.message).toMatch(/does not exist/);
+    expect(keyErr(() => describeKey(0x7ffffff0)).code).toBe('ENOKEY');
+  });
+
+  test('EKEYREVOKED after revoke', () => {
+    const serial = addKey('user', 'to-revoke', Buffer.from('secret'), KeySpec.SESSION);
+    revokeKey(serial);
+    const e = keyErr(() => readKey(serial));
+    expect(e.code).toBe('EKEYREVOKED');
+    expect(e.message).toMatch(/revoked/);
+    expect(keyErr(() => pskFromKey(serial)).code).toBe('EKEYREVOKED');
+  });
+
+  test('EKEYEXPIRED after the timeout passes', async () => {
+    const serial = addKey('user', 'to-expire', Buffer.from('secret'), KeySpec.SESSION);
+    setKeyTimeout(serial, 1);
+    let err: KeyError | undefined;
+    for (let i = 0; i < 100 && !err; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        readKey(serial);
+      } catch (e) {
+        err = e as KeyError;
+      }
+    }
+    expect(err).toBeInstanceOf(KeyError);
+    expect(err!.code).toBe('EKEYEXPIRED');
+    expect(err!.message).toMatch(/expired/);
+  });
+
+  test('EACCES when the key may not be read', () => {
+    const serial = addKey('user', 'no-read', Buffer.from('secret'), KeySpec.SESSION);
+    // possessor and user: view only (no read, no search)
+    setKeyPerm(serial, 0x01010000);
+    const e = keyErr(() => readKey(serial));
+    expect(e.code).toBe('EACCES');
+    expect(e.message).toMatch(/permission denied/);
+    expect(describeKey(serial).perm).toBe(0x01010000);
+  });
+
+  test('raw errors are SysErrors with errno names', () => {
+    expect(() => addKey('no-such-type', 'x', Buffer.from('y'), KeySpec.SESSION)).toThrow(SysError);
+    expect(() => addKey('no-such-type', 'x', Buffer.from('y'), KeySpec.SESSION)).toThrow(
+      expect.objectContaining({ code: 'ENODEV', syscall: 'add_key' }),
+    );
+  });
+});
