@@ -8,7 +8,7 @@ run=$1 passes=$2 plan=$3
 # pass scenario status secs handshakes note...
 results=$(cat "$run"/*.console.log 2>/dev/null | sed -n 's/^\[[ 0-9.]*\] //; s/\r$//; /^HSVM-RESULT /p')
 
-awk -v plan="$plan" -v passes="$passes" '
+awk -v plan="$plan" -v passes="$passes" -v run="$run" '
   BEGIN {
     n = 0; np = split(plan, lines, "\n")
     for (i = 1; i <= np; i++) {
@@ -32,6 +32,12 @@ awk -v plan="$plan" -v passes="$passes" '
         printf "not ok %d %s\n", i, key; bad++; continue
       }
       printf "# %s: %ss, %d kTLS installs: %s\n", key, secs[key], hs[key], nt[key]
+      # The companion prints its own KTAP: nest it as the subtest of this line.
+      if (SC[i] == "companion-kernel-test") {
+        f = run "/results/" P[i] "/companion-kernel-test.ktap"
+        while ((getline l < f) > 0) print "    " l
+        close(f)
+      }
       if (st[key] == "ok") printf "ok %d %s\n", i, key
       else if (st[key] == "skip") printf "ok %d %s # SKIP %s\n", i, key, nt[key]
       else { printf "not ok %d %s\n", i, key; bad++ }

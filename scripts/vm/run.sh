@@ -25,7 +25,9 @@ scenarios_of() {  # $1 = pass
   local all s out=()
   case $1 in
     tlshd|handshaked) all=$AGENT_SCENARIOS ;;
-    mixed) all=$MIXED_SCENARIOS ;;
+    # HSVM_ONLY may name other agent pairings too, e.g. mixed-nfs-server_tlshd-client_tlshd
+    # to check the two-namespace plumbing with one known-good agent.
+    mixed) all="$MIXED_SCENARIOS $(tr ',' '\n' <<< "${HSVM_ONLY:-}" | grep -E '^mixed-(nfs-server|nvme-target)_[a-z]+-(client|host)_[a-z]+$' | grep -vxF -f <(tr ' ' '\n' <<< "$MIXED_SCENARIOS") | paste -sd' ')" ;;
     *) die "unknown pass '$1' (passes: tlshd handshaked mixed)" ;;
   esac
   for s in $all; do

@@ -50,10 +50,11 @@ ln -sfn /opt/hsvm/handshaked /opt/handshaked
 export HSVM_RESULTS=$H/results/$PASS
 mkdir -p "$HSVM_RESULTS"
 
-setup_ok=1
+setup_ok=1 setup_err=
+setup_fail() { echo "SETUP FAILED: $*"; setup_ok=0; setup_err="${setup_err:+$setup_err; }$*"; }
 t0=$(up)
 for m in tls sunrpc nfsd nfsv4 configfs nvmet nvmet-tcp nvme-tcp sch_netem veth; do
-  modprobe "$m" || { echo "modprobe $m failed"; setup_ok=0; }
+  modprobe "$m" || setup_fail "modprobe $m failed"
 done
 mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
 echo "--- handshake family:"; genl ctrl get name handshake 2>&1 | grep -E "Name|ID: |multicast|name:"
@@ -75,7 +76,7 @@ echo "/export 127.0.0.1(rw,no_root_squash,insecure,sync,fsid=1,xprtsec=tls)" > /
 exportfs -ra
 rpc.mountd
 rpc.nfsd 4
-[ "$(cat /proc/fs/nfsd/threads)" -gt 0 ] || { echo "nfsd did not start"; setup_ok=0; }
+[ "$(cat /proc/fs/nfsd/threads)" -gt 0 ] || setup_fail "nfsd did not start"
 echo "setup: nfsd in $(elapsed "$t0")s (threads=$(cat /proc/fs/nfsd/threads))"
 
 # The mixed pass puts the NFS/NVMe client and its agent in namespace "cli", joined to the
@@ -86,7 +87,7 @@ if [ "$PASS" = mixed ]; then
   ip link set veth-cli netns cli
   ip addr add 10.99.0.1/24 dev veth-srv; ip link set veth-srv up
   ip -n cli addr add 10.99.0.2/24 dev veth-cli; ip -n cli link set veth-cli up; ip -n cli link set lo up
-  ip netns exec cli ping -c1 -W5 10.99.0.1 >/dev/null || { echo "veth link does not pass traffic"; setup_ok=0; }
+  ip netns exec cli /bin/busybox ping -c1 -W5 10.99.0.1 >/dev/null || setup_fail "veth link 10.99.0.2 -> 10.99.0.1 does not pass traffic"
 fi
 show_tls_stat boot
 
@@ -106,7 +107,7 @@ for s in ${SCENARIOS//,/ }; do
   echo; echo "=================== [$(up)s] BEGIN $PASS/$s"
   hs0=$(handshakes_total); t0=$(up)
   if [ "$setup_ok" != 1 ]; then
-    echo "guest setup failed (see the console log above)" > "$HSVM_NOTE"; rc=1
+    echo "guest setup failed: $setup_err" > "$HSVM_NOTE"; rc=1
   else
     timeout -k 10 "$SCEN_LIMIT" bash "$(script_for "$s")" "$s" 2>&1 | tee "$HSVM_RESULTS/$s.log"
     rc=${PIPESTATUS[0]}
