@@ -7,7 +7,7 @@
  * socket reader must already have stopped reading (it never reads past the last handshake record).
  */
 import type { CipherSuiteName, ExtractedSecrets, TrafficKeys } from '../tls/api';
-import { SOL_TCP, SysError, setsockoptBytes } from '../sys/libc';
+import { SOL_TCP, SysError, close, setsockoptBytes, tcpLoopbackPair } from '../sys/libc';
 
 export const TCP_ULP = 31;
 export const SOL_TLS = 282;
@@ -161,41 +161,30 @@ export interface KtlsProbe {
   reason?: string;
 }
 
+let probeCache: KtlsProbe | undefined;
+
 /**
- * Can this kernel attach the "tls" ULP? Tries it on a throwaway loopback TCP connection, since
- * the ULP refuses unconnected sockets. This may autoload the tls module (as the real install
- * would). Asynchronous because it needs a connected TCP pair.
+ * Can this kernel attach the "tls" ULP? Tries it on a throwaway loopback TCP connection (the ULP
+ * refuses unconnected sockets), made with plain blocking syscalls so the answer is synchronous.
+ * A CAP_NET_ADMIN caller may autoload the tls module here, as the real install would. The
+ * answer is cached; pass `refresh` after e.g. "modprobe tls".
  */
-export async function ktlsAvailable(): Promise<KtlsProbe> {
-  const net = await import('node:net');
-  const server = net.createServer();
+export function ktlsAvailable(refresh = false): KtlsProbe {
+  if (probeCache && !refresh) return probeCache;
+  let pair: [number, number];
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const port = (server.address() as { port: number }).port;
-    const accepted = new Promise<import('node:net').Socket>((resolve) => server.once('connection', resolve));
-    const client = net.connect(port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', reject);
-    });
-    const peer = await accepted;
-    try {
-      const fd = (client as unknown as { _handle?: { fd?: number } })._handle?.fd;
-      if (typeof fd !== 'number' || fd < 0) return { available: false, reason: 'cannot reach the probe socket fd' };
-      try {
-        step(fd, 'ulp', undefined, (f) => setsockoptBytes(f, SOL_TCP, TCP_ULP, ULP_NAME));
-        return { available: true };
-      } catch (e) {
-        return { available: false, reason: (e as Error).message };
-      }
-    } finally {
-      client.destroy();
-      peer.destroy();
-    }
-  } finally {
-    await new Promise((r) => server.close(r));
+    pair = tcpLoopbackPair();
+  } catch (e) {
+    return { available: false, reason: `cannot open a loopback TCP connection to probe kTLS: ${(e as Error).message}` };
   }
+  try {
+    step(pair[0], 'ulp', undefined, (f) => setsockoptBytes(f, SOL_TCP, TCP_ULP, ULP_NAME));
+    probeCache = { available: true };
+  } catch (e) {
+    probeCache = { available: false, reason: (e as Error).message };
+  } finally {
+    close(pair[0]);
+    close(pair[1]);
+  }
+  return probeCache;
 }

@@ -109,6 +109,11 @@ const setsockoptFn = libc.func(
 const getpeernameFn = libc.func('int getpeername(int fd, void *addr, _Inout_ uint32_t *len)');
 const getsocknameFn = libc.func('int getsockname(int fd, void *addr, _Inout_ uint32_t *len)');
 const socketpairFn = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
+const socketFn = libc.func('int socket(int domain, int type, int protocol)');
+const bindFn = libc.func('int bind(int fd, const void *addr, uint32_t len)');
+const listenFn = libc.func('int listen(int fd, int backlog)');
+const connectFn = libc.func('int connect(int fd, const void *addr, uint32_t len)');
+const acceptFn = libc.func('int accept4(int fd, void *addr, void *len, int flags)');
 const recvFn = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)');
 const sendFn = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)');
 
@@ -336,4 +341,64 @@ export function recv(fd: number, buf: Buffer, flags = 0): number {
 /** send(2) of the whole buffer or less; returns the byte count. MSG_NOSIGNAL is always added. */
 export function send(fd: number, buf: Buffer, flags = 0): number {
   return Number(sysCall('send', () => sendFn(fd, buf, buf.length, flags | MSG_NOSIGNAL), `fd ${fd}`));
+}
+
+/** socket(2). */
+export function socket(domain: number, type: number, protocol = 0): number {
+  return sysCall('socket', () => socketFn(domain, type, protocol));
+}
+
+/** struct sockaddr_in for a dotted IPv4 address. */
+export function inet4Address(address: string, port: number): Buffer {
+  const parts = address.split('.').map((p) => Number.parseInt(p, 10));
+  if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) {
+    throw new SysError('inet4Address', Errno.EINVAL, `not an IPv4 address: ${address}`);
+  }
+  const buf = Buffer.alloc(16);
+  buf.writeUInt16LE(AF_INET, 0);
+  buf.writeUInt16BE(port, 2);
+  Buffer.from(parts).copy(buf, 4);
+  return buf;
+}
+
+/** bind(2) to an encoded sockaddr (inet4Address, unixAddress in unix.ts). */
+export function bindAddr(fd: number, addr: Buffer): void {
+  sysCall('bind', () => bindFn(fd, addr, addr.length), `fd ${fd}`);
+}
+
+export function listen(fd: number, backlog = 128): void {
+  sysCall('listen', () => listenFn(fd, backlog), `fd ${fd}`);
+}
+
+/** connect(2); on a blocking socket this blocks the thread (fine for loopback probes only). */
+export function connectAddr(fd: number, addr: Buffer): void {
+  sysCall('connect', () => connectFn(fd, addr, addr.length), `fd ${fd}`);
+}
+
+/** accept4(2) with SOCK_CLOEXEC plus `flags`. */
+export function accept(fd: number, flags = 0): number {
+  return sysCall('accept4', () => acceptFn(fd, null, null, SOCK_CLOEXEC | flags), `fd ${fd}`);
+}
+
+/**
+ * A connected loopback TCP pair [client, server], made synchronously with blocking syscalls
+ * (a loopback connect to a listening socket completes without waiting on the network).
+ */
+export function tcpLoopbackPair(): [number, number] {
+  const lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
+  let cfd = -1;
+  try {
+    bindAddr(lfd, inet4Address('127.0.0.1', 0));
+    listen(lfd, 1);
+    const port = getsockname(lfd).port;
+    cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
+    connectAddr(cfd, inet4Address('127.0.0.1', port));
+    const sfd = accept(lfd);
+    return [cfd, sfd];
+  } catch (e) {
+    if (cfd >= 0) close(cfd);
+    throw e;
+  } finally {
+    close(lfd);
+  }
 }

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { CIPHER_LAYOUTS, KtlsError, buildCryptoInfo, installKtls, ktlsAvailable } from '../../src/agent/ktls';
 import { AF_UNIX, SOCK_STREAM, close, socketpair } from '../../src/sys/libc';
@@ -112,9 +113,12 @@ describe('installKtls on this kernel (no CONFIG_TLS)', () => {
     }
   });
 
-  test('ktlsAvailable() says no, with the reason', async () => {
-    const probe = await ktlsAvailable();
+  test('ktlsAvailable() says no, with the reason, and leaves no fds behind', () => {
+    const before = fs.readdirSync('/proc/self/fd').length;
+    const probe = ktlsAvailable(true);
     expect(probe.available).toBe(false);
-    expect(probe.reason).toContain('kernel has no kTLS');
+    expect(probe.reason).toContain('kernel has no kTLS (CONFIG_TLS / module tls)');
+    expect(ktlsAvailable()).toBe(probe); // cached
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(before);
   });
 });

@@ -32,6 +32,8 @@ import {
   setsockoptInt,
   socketpair,
   MSG_DONTWAIT,
+  inet4Address,
+  tcpLoopbackPair,
 } from '../../src/sys/libc';
 import { errnoName } from '../../src/sys/errno';
 
@@ -164,5 +166,30 @@ describe('libc bindings', () => {
     expect(parseSockaddr(un, 6)).toEqual({ family: 'unix', address: '@abc', port: 0 });
     un.write('/tmp/x\0', 2);
     expect(parseSockaddr(un, 9)).toEqual({ family: 'unix', address: '/tmp/x', port: 0 });
+  });
+});
+
+describe('inet helpers', () => {
+  test('tcpLoopbackPair gives a connected TCP pair', () => {
+    const [c, s] = tcpLoopbackPair();
+    try {
+      expect(getSocketProtocol(c)).toBe(IPPROTO_TCP);
+      expect(getpeername(c)).toEqual(getsockname(s));
+      expect(getpeername(s)).toEqual(getsockname(c));
+      expect(send(c, Buffer.from('ping'))).toBe(4);
+      const buf = Buffer.alloc(8);
+      expect(recv(s, buf)).toBe(4);
+      expect(buf.subarray(0, 4).toString()).toBe('ping');
+    } finally {
+      close(c);
+      close(s);
+    }
+    expect(isFdOpen(c)).toBe(false);
+  });
+
+  test('inet4Address encodes sockaddr_in and rejects non-addresses', () => {
+    expect(inet4Address('10.1.2.3', 443).toString('hex')).toBe('0200' + '01bb' + '0a010203' + '0000000000000000');
+    expect(() => inet4Address('10.1.2', 1)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => inet4Address('::1', 1)).toThrow(SysError);
   });
 });
