@@ -121,7 +121,7 @@ for s in ${SCENARIOS//,/ }; do
   esac
   stop_all_agents >/dev/null 2>&1
   mountpoint -q /mnt && { umount -f -l /mnt; }
-  note_txt=$(head -c 400 "$HSVM_NOTE" 2>/dev/null | tr '\n#' ' _')
+  note_txt=$(head -c 700 "$HSVM_NOTE" 2>/dev/null | tr '\n#' ' _')
   echo "=================== [$(up)s] END $PASS/$s: $st in ${secs}s"
   echo "HSVM-RESULT $PASS $s $st $secs $hs ${note_txt:--}"
 done

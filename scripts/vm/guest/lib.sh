@@ -18,7 +18,17 @@ run() { echo "+ $*"; "$@"; local rc=$?; [ $rc -ne 0 ] && echo "  -> rc=$rc"; ret
 # A scenario ends with ok (exit 0), fail (exit 1) or skip (exit 77); the one-line reason
 # goes to $HSVM_NOTE, which init.sh copies into the KTAP line.
 note() { echo "$*" > "${HSVM_NOTE:-/dev/null}"; log "NOTE: $*"; }
-fail() { note "$*"; echo "SCENARIO FAIL: $*"; exit 1; }
+fail() { note "$*$(agent_complaints)"; echo "SCENARIO FAIL: $*"; exit 1; }
+# The last failure line each running agent logged, so the KTAP line says why in one place.
+agent_complaints() {
+  local f label line
+  for f in "$AGENT_DIR"/*.log; do
+    [ -e "$f" ] || continue
+    label=$(basename "$f" .log)
+    line=$(grep -iE 'fail|error|refus|reject|denied|unable|cannot' "$(cat "$f")" 2>/dev/null | tail -1 | cut -c1-240)
+    [ -n "$line" ] && printf ' | %s agent (%s): %s' "$label" "$(cat "$AGENT_DIR/$label.agent")" "$line"
+  done
+}
 skip() { note "$*"; echo "SCENARIO SKIP: $*"; exit 77; }
 
 # --- kTLS counters ----------------------------------------------------------------------
