@@ -74,6 +74,12 @@ export function startClient(s: Session, cfg: ClientConfig): State {
 /** Checks shared by ServerHello and HelloRetryRequest; returns the chosen suite. */
 function checkHello(ctx: Ctx, sh: ServerHello, what: string, allowed: number[]): Suite {
   const sv = sh.extensions.get(ExtensionType.supported_versions);
+  // RFC 8446 §4.1.3: a ServerHello for TLS 1.2 or below whose random ends in "DOWNGRD" + 01/00
+  // came from a TLS 1.3 server that saw a ClientHello without TLS 1.3: someone edited ours.
+  const tail = sh.random.subarray(24);
+  if (!sv && tail.subarray(0, 7).equals(Buffer.from('DOWNGRD', 'latin1')) && tail[7] <= 1) {
+    fail('illegal_parameter', `${what} for an older version carries the downgrade sentinel: the ClientHello was tampered with`);
+  }
   if (!sv) fail('protocol_version', `${what} without supported_versions: the server does not speak TLS 1.3`);
   const version = u16(sv, 'supported_versions');
   if (version !== TLS13) fail('illegal_parameter', `${what} selected version 0x${version.toString(16)}, not TLS 1.3`);
