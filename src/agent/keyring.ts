@@ -10,6 +10,7 @@
  * QUIC server path does. A "user" key's payload is the raw PSK just like a "psk" key's.
  */
 import * as fs from 'node:fs';
+import type { PskEntry } from '../tls/api';
 import { SysError } from '../sys/libc';
 import {
   KeySpec,
@@ -232,4 +233,113 @@ function findInProcKeys(name: string): number | undefined {
   }
   const hit = parseProcKeys(text).find((k) => k.type === 'keyring' && k.description === name);
   return hit?.serial;
+}
+
+// --- adapters for the handshake (HandshakeEnv.keys) -------------------------------------------
+
+/** RFC 8446 external PSK hash by key length, as tlshd picks its PSK-SHA256 / PSK-SHA384 sets. */
+export function pskHash(key: Buffer): 'sha256' | 'sha384' {
+  return key.length === 48 ? 'sha384' : 'sha256';
+}
+
+/** A PSK key as the engine wants it: identity bytes, key, hash, tag = serial. */
+export function pskEntry(serial: number): PskEntry {
+  const psk = pskFromKey(serial);
+  return { identity: Buffer.from(psk.identity, 'utf8'), key: psk.key, hash: pskHash(psk.key), tag: serial };
+}
+
+/**
+ * Server side: the PSK for the identity a client offered. Key descriptions are C strings, so an
+ * identity that is not NUL-free UTF-8 cannot name a key and finds nothing.
+ */
+export function findPskEntry(identity: Buffer, keyring: number = KeySpec.SESSION): PskEntry | undefined {
+  const text = identity.toString('utf8');
+  if (text.includes('\0') || !Buffer.from(text, 'utf8').equals(identity)) return undefined;
+  const psk = findPsk(text, keyring);
+  if (!psk) return undefined;
+  return { identity: Buffer.from(identity), key: psk.key, hash: pskHash(psk.key), tag: psk.serial };
+}
+
+/** Keyrings tlshd links for every handshake besides the configured ones (tlshd.md §2.3). */
+export const DEFAULT_KEYRINGS: readonly string[] = ['.nvme', '.nfs', '.nfsd'];
+
+/**
+ * Links keyrings into the session keyring for the duration of handshakes. Handshakes run
+ * concurrently in one process and share one session keyring, so links are counted: a keyring
+ * is linked by its first user and unlinked when its last user is done — and never unlinked if
+ * it was already linked before we touched it.
+ */
+export class KeyringLinker {
+  private readonly refs = new Map<number, { count: number; ours: boolean }>();
+
+  constructor(private readonly into: number = KeySpec.SESSION) {}
+
+  /**
+   * Link `serials` and the keyrings named in `names` (missing names are skipped: .nfs exists only
+   * once nfs.ko is loaded). Returns the undo. Failures to link one keyring do not stop the others;
+   * they are reported through `onError`.
+   */
+  acquire(serials: readonly number[], names: readonly string[], onError?: (e: Error) => void): () => void {
+    const taken: number[] = [];
+    const targets = new Set<number>(serials.filter((s) => s > 0));
+    for (const name of names) {
+      try {
+        const serial = findKeyringByName(name);
+        if (serial !== undefined) targets.add(serial);
+      } catch (e) {
+        onError?.(e as Error);
+      }
+    }
+    for (const serial of targets) {
+      const ref = this.refs.get(serial);
+      if (ref) {
+        ref.count++;
+        taken.push(serial);
+        continue;
+      }
+      try {
+        const already = this.isLinked(serial);
+        if (!already) linkKeyring(serial, this.into);
+        this.refs.set(serial, { count: 1, ours: !already });
+        taken.push(serial);
+      } catch (e) {
+        onError?.(e as Error);
+      }
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const serial of taken) this.release(serial, onError);
+    };
+  }
+
+  /** Keyrings currently held, for diagnostics. */
+  held(): number[] {
+    return [...this.refs.keys()];
+  }
+
+  private release(serial: number, onError?: (e: Error) => void): void {
+    const ref = this.refs.get(serial);
+    if (!ref) return;
+    if (--ref.count > 0) return;
+    this.refs.delete(serial);
+    if (!ref.ours) return;
+    try {
+      unlinkKeyring(serial, this.into);
+    } catch (e) {
+      // ENOENT: someone else removed the link already; nothing left to undo
+      if (!(e instanceof KeyError && e.code === 'ENOENT')) onError?.(e as Error);
+    }
+  }
+
+  /** Is `serial` already reachable from our target keyring (so linking it adds nothing)? */
+  private isLinked(serial: number): boolean {
+    const desc = describeKey(serial);
+    try {
+      return searchKey(this.into, desc.type, desc.description) === serial;
+    } catch {
+      return false; // the target cannot be searched for it: link it
+    }
+  }
 }

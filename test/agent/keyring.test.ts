@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import {
   KeyError,
+  KeyringLinker,
   KeySpec,
+  findPskEntry,
+  pskEntry,
   describeKey,
   findKeyringByName,
   findPsk,
@@ -197,5 +200,55 @@ describe('keyring (real kernel keyrings, fresh session keyring)', () => {
     expect(() => addKey('no-such-type', 'x', Buffer.from('y'), KeySpec.SESSION)).toThrow(
       expect.objectContaining({ code: 'ENODEV', syscall: 'add_key' }),
     );
+  });
+
+  test('pskEntry / findPskEntry: what the engine gets', () => {
+    const k48 = Buffer.alloc(48, 0x33);
+    const s48 = addKey('user', 'id-sha384', k48, KeySpec.SESSION);
+    expect(pskEntry(s48)).toEqual({ identity: Buffer.from('id-sha384'), key: k48, hash: 'sha384', tag: s48 });
+    const k32 = Buffer.alloc(32, 0x44);
+    const s32 = addKey('user', 'id-sha256', k32, KeySpec.SESSION);
+    expect(findPskEntry(Buffer.from('id-sha256'))).toEqual({ identity: Buffer.from('id-sha256'), key: k32, hash: 'sha256', tag: s32 });
+    expect(findPskEntry(Buffer.from([0xff, 0xfe]))).toBeUndefined();
+    expect(findPskEntry(Buffer.from('id-sha256\0x'))).toBeUndefined();
+    expect(findPskEntry(Buffer.from('id-unknown'))).toBeUndefined();
+  });
+
+  test('KeyringLinker counts links across concurrent handshakes', () => {
+    const ring = addKey('keyring', 'hs-linker', null, KeySpec.THREAD);
+    const key = addKey('user', 'linker-key', Buffer.from('v'), ring);
+    const visible = (): boolean => searchKey(KeySpec.SESSION, 'user', 'linker-key') === key;
+    const linker = new KeyringLinker();
+    const errors: Error[] = [];
+    const undo1 = linker.acquire([], ['hs-linker', '.handshaked-missing'], (e) => errors.push(e));
+    expect(visible()).toBe(true);
+    const undo2 = linker.acquire([ring], [], (e) => errors.push(e));
+    undo1();
+    undo1(); // idempotent
+    expect(visible()).toBe(true); // the second handshake still needs it
+    undo2();
+    expect(visible()).toBe(false);
+    expect(linker.held()).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  test('KeyringLinker never unlinks a keyring that was linked before', () => {
+    const ring = addKey('keyring', 'hs-prelinked', null, KeySpec.SESSION);
+    const key = addKey('user', 'prelinked-key', Buffer.from('v'), ring);
+    const linker = new KeyringLinker();
+    linker.acquire([ring], [])();
+    expect(searchKey(KeySpec.SESSION, 'user', 'prelinked-key')).toBe(key);
+  });
+
+  test('KeyringLinker reports keyrings it cannot link and links the rest', () => {
+    const ring = addKey('keyring', 'hs-linker-2', null, KeySpec.THREAD);
+    const key = addKey('user', 'linker-key-2', Buffer.from('v'), ring);
+    const errors: Error[] = [];
+    const undo = new KeyringLinker().acquire([0x7ffffff0, ring], [], (e) => errors.push(e));
+    expect(searchKey(KeySpec.SESSION, 'user', 'linker-key-2')).toBe(key);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'ENOKEY' });
+    undo();
+    expect(searchKey(KeySpec.SESSION, 'user', 'linker-key-2')).toBeUndefined();
   });
 });
