@@ -77,7 +77,9 @@ function parseOffer(ch: ClientHello): Offer {
   const sv = ex.get(ExtensionType.supported_versions);
   if (!sv) fail('protocol_version', 'ClientHello without supported_versions: the client does not offer TLS 1.3');
   if (!u16List(sv, 'supported_versions', 1).includes(TLS13)) fail('protocol_version', 'client does not offer TLS 1.3');
-  if (ch.legacyVersion < 0x0303) fail('protocol_version', `ClientHello legacy_version 0x${ch.legacyVersion.toString(16)}`);
+  // RFC 8446 §4.2.1: with supported_versions present, legacy_version does not negotiate; only
+  // SSL 3.0 or older is refused outright (appendix D.5).
+  if (ch.legacyVersion <= 0x0300) fail('protocol_version', `ClientHello legacy_version 0x${ch.legacyVersion.toString(16)}`);
   if (ch.compressionMethods.length !== 1 || ch.compressionMethods[0] !== 0) {
     fail('illegal_parameter', 'ClientHello offers compression methods other than null');
   }
