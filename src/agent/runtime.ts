@@ -4,6 +4,8 @@
  * the daemon so tests can build a Daemon on a fake kernel with the same handshake code.
  */
 import * as libc from '../sys/libc';
+import { DEFAULT_KEYRINGS, KeyringLinker, findPskEntry, pskEntry, readKey } from './keyring';
+import { installKtls, ktlsAvailable } from './ktls';
 import { createClient, createServer } from '../tls';
 import type { HandshakeEnv } from './handshake';
 import { kernelTransport } from './kernel-transport';
@@ -11,6 +13,9 @@ import { openRecordChannel } from './record-channel';
 import { StartupError, type TransportContext, type TransportFactory } from './transport';
 import * as netlink from '../netlink';
 import type { HandshakeFamilyLink } from '../netlink/link';
+
+/** One per process: handshakes share the session keyring, so links are counted (see KeyringLinker). */
+const keyringLinker = new KeyringLinker();
 
 /** The OS-facing parts every handshake uses, bound to libc and the engine. */
 export function defaultHandshakeEnv(overrides: Partial<HandshakeEnv> = {}): HandshakeEnv {
@@ -36,23 +41,18 @@ export function defaultHandshakeEnv(overrides: Partial<HandshakeEnv> = {}): Hand
     },
     openChannel: openRecordChannel,
     ktls: {
-      // The kTLS installer (src/agent/ktls.ts, OS layer) is bound here when it lands; until then
-      // the host is treated as having no kTLS, which is true of the development machines.
-      available: () => false,
-      install: () => {
-        throw new StartupError('kTLS installation is not available in this build');
-      },
+      available: () => ktlsAvailable().available,
+      install: (fd, secrets) => installKtls(fd, secrets),
     },
     keys: {
-      // Keyring access (src/agent/keyring.ts, OS layer) is bound here when it lands.
-      linkKeyrings: () => () => undefined,
-      read: (serial) => {
-        throw new Error(`cannot read key ${serial}: keyring support is not available in this build`);
-      },
-      psk: (serial) => {
-        throw new Error(`cannot read PSK key ${serial}: keyring support is not available in this build`);
-      },
-      findPsk: () => undefined,
+      linkKeyrings: (req, configured) =>
+        keyringLinker.acquire(
+          req.keyring !== undefined && req.keySerialsAllowed ? [req.keyring] : [],
+          [...DEFAULT_KEYRINGS, ...configured],
+        ),
+      read: (serial) => readKey(serial),
+      psk: (serial) => pskEntry(serial),
+      findPsk: (identity) => findPskEntry(identity),
     },
     ...overrides,
   };
