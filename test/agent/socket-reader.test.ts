@@ -23,6 +23,7 @@ async function harness(): Promise<Harness> {
   await new Promise<void>((r) => agent.once('connect', () => r()));
   const peer = await accepted;
   peer.on('error', () => undefined);
+  peer.setNoDelay(true); // dribbled writes must leave as separate segments
   const agentFd = (agent as unknown as { _handle: { fd: number } })._handle.fd;
   const reader = new SocketReader(dup(agentFd));
   return {
