@@ -4,6 +4,11 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   SeqpacketClient,
+  accept,
+  bind,
+  connect,
+  listen,
+  seqpacketSocket,
   SeqpacketConn,
   SeqpacketMessage,
   SeqpacketServer,
@@ -159,6 +164,44 @@ describe('SeqpacketServer / SeqpacketClient', () => {
       expect(() => SeqpacketServer.listen(sock, { replace: true })).toThrow(expect.objectContaining({ code: 'EEXIST' }));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('connect waits while the listen backlog is full, then completes', async () => {
+    const name = uniqueName();
+    const lfd = seqpacketSocket();
+    const extra: number[] = [];
+    try {
+      bind(lfd, name);
+      listen(lfd, 0);
+      // fill the backlog with raw connects until the kernel says EAGAIN
+      let full = false;
+      for (let i = 0; i < 16 && !full; i++) {
+        const fd = seqpacketSocket();
+        extra.push(fd);
+        try {
+          await connect(fd, name, 0);
+        } catch (e) {
+          expect(e).toMatchObject({ code: 'ETIMEDOUT' });
+          full = true;
+        }
+      }
+      expect(full).toBe(true);
+      let connected = false;
+      const pending = SeqpacketClient.connect(name).then((c) => {
+        connected = true;
+        return c;
+      });
+      await new Promise((r) => setTimeout(r, 30));
+      expect(connected).toBe(false);
+      // make room: the retry loop gets in
+      for (let fd = accept(lfd); fd !== undefined; fd = accept(lfd)) extra.push(fd);
+      const conn = await pending;
+      expect(conn.peerCred.pid).toBe(process.pid);
+      conn.close();
+    } finally {
+      for (const fd of extra) close(fd);
+      close(lfd);
     }
   });
 
