@@ -1,7 +1,21 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { SocketReader, SocketReaderError } from '../../src/agent/socket-reader';
-import { MSG_DONTWAIT, bytesReadable, close, dup, isFdOpen, recv } from '../../src/sys/libc';
+import {
+  AF_UNIX,
+  MSG_DONTWAIT,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_SEQPACKET,
+  bytesReadable,
+  close,
+  dup,
+  isFdOpen,
+  recv,
+  socketpair,
+  tcpLoopbackPair,
+} from '../../src/sys/libc';
+import { recvmsg, sendmsg } from '../../src/sys/unix';
 import { MAX_RECORD_BODY } from '../../src/tls/api';
 
 interface Harness {
@@ -212,5 +226,27 @@ describe('SocketReader', () => {
     expect((await got).toString()).toContain('after detach');
     expect(peerEnded).toBe(false);
     expect((await rejection(h.reader.readRecord())).code).toBe('CLOSED');
+  });
+
+  test('an fd that arrived over SCM_RIGHTS (the unix transport path) reads exactly too', async () => {
+    const [consumer, peerFd] = tcpLoopbackPair();
+    const [ua, ub] = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK);
+    let reader: SocketReader | undefined;
+    let received = -1;
+    try {
+      sendmsg(ua, Buffer.from('request'), [consumer]);
+      const m = recvmsg(ub);
+      received = m!.fds[0];
+      const hs = record(22, bodyOf(120, 17));
+      const app = record(23, bodyOf(33, 18));
+      fs.writeSync(peerFd, Buffer.concat([hs, app]));
+      reader = new SocketReader(dup(received));
+      expect(await reader.readRecord()).toEqual(hs);
+      await reader.detach();
+      expect(await queued(consumer, app.length)).toBe(app.length);
+    } finally {
+      reader?.close();
+      for (const fd of [consumer, peerFd, ua, ub, received]) if (fd >= 0) close(fd);
+    }
   });
 });
