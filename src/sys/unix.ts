@@ -168,7 +168,8 @@ export function sendmsg(fd: number, data: Buffer, fds: readonly number[] = [], f
     msg.writeBigUInt64LE(BigInt(control.length), 40);
   }
   const sent = sysCall('sendmsg', () => sendmsgFn(fd, msg, flags | MSG_NOSIGNAL | MSG_DONTWAIT), `fd ${fd}`);
-  // keep the buffers the kernel read through raw addresses alive until after the call
+  // The kernel reached these through raw addresses only: touch them after the call so the
+  // garbage collector cannot treat them as dead while koffi is still converting arguments.
   void iov.length;
   void control?.length;
   return Number(sent);
@@ -199,6 +200,7 @@ export function recvmsg(fd: number, maxLen = 65536, maxFds = 16): ReceivedMessag
     if (errno === Errno.EAGAIN) return undefined;
     throw new SysError('recvmsg', errno, `fd ${fd}`);
   }
+  void iov.length; // see sendmsg: reached only through a raw address
   const msgFlags = msg.readInt32LE(48);
   const fds = parseRights(control, Number(msg.readBigUInt64LE(40)));
   const truncated = (msgFlags & (MSG_TRUNC | MSG_CTRUNC)) !== 0;
