@@ -20,6 +20,7 @@ import {
 } from '../../src/agent/keyring';
 import {
   addKey,
+  requestKey,
   getKeyringId,
   joinSessionKeyring,
   revokeKey,
@@ -250,5 +251,11 @@ describe('keyring (real kernel keyrings, fresh session keyring)', () => {
     expect(errors[0]).toMatchObject({ code: 'ENOKEY' });
     undo();
     expect(searchKey(KeySpec.SESSION, 'user', 'linker-key-2')).toBeUndefined();
+  });
+
+  test('request_key finds a visible key without an upcall; ENOKEY otherwise', () => {
+    const serial = addKey('user', 'requested', Buffer.from('r'), KeySpec.SESSION);
+    expect(requestKey('user', 'requested')).toBe(serial);
+    expect(() => requestKey('user', 'never-added')).toThrow(expect.objectContaining({ code: 'ENOKEY', syscall: 'request_key' }));
   });
 });
