@@ -18,7 +18,7 @@ source "$(dirname "$0")/lib.sh"
 PASSES=${HSVM_PASSES:-tlshd handshaked mixed}
 PASS_TIMEOUT=${HSVM_PASS_TIMEOUT:-1200}
 IO_MIB=${HSVM_IO_MIB:-64}
-AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca fail-agent-killed"
+AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed"
 MIXED_SCENARIOS="mixed-nfs-server_handshaked-client_tlshd mixed-nfs-server_tlshd-client_handshaked mixed-nvme-target_handshaked-host_tlshd mixed-nvme-target_tlshd-host_handshaked companion-kernel-test"
 
 scenarios_of() {  # $1 = pass
@@ -43,7 +43,7 @@ mkdir -p "$HSVM_CACHE/runs"
 
 # --- the cached guest image (one builder at a time) --------------------------------------
 exec 9>"$HSVM_CACHE/.build.lock"
-flock -w 3600 9 || die "another run has held $HSVM_CACHE/.build.lock for an hour"
+flock -w 1800 9 || die "another run has held $HSVM_CACHE/.build.lock for 30 minutes"
 t0=$SECONDS
 image=$(bash "$HSVM_DIR/build-rootfs.sh" | tail -1) || exit 2
 [ -s "$image/rootfs.ext4" ] || die "guest image build did not produce $image/rootfs.ext4"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # PID 1 of the test VM (exec'd by the loader after switch_root). Runs one pass — the
 # scenarios named on the kernel command line (hsvm.pass=, hsvm.scenarios=) — and prints one
-#   HSVM-RESULT <pass> <scenario> <ok|fail|skip> <seconds> <kTLS installs> <note>
+#   HSVM-RESULT <pass> <scenario> <ok|fail|skip> <seconds> <kTLS installs> <agent start-up s> <note>
 # line per scenario on the serial console, which the host turns into KTAP. Scenario and
 # agent logs go to the payload disk (/opt/hsvm/results/<pass>/). Then it powers off.
 set -u
@@ -103,7 +103,7 @@ script_for() {  # scenario name -> script path and arguments
 echo "HSVM-PASS-BEGIN $PASS uptime=$(up)s"
 for s in ${SCENARIOS//,/ }; do
   export HSVM_SCENARIO=$s HSVM_AGENT=$PASS HSVM_NOTE=$HSVM_STATE/note.$s
-  rm -f "$HSVM_NOTE"
+  rm -f "$HSVM_NOTE" "$HSVM_STATE/startup.$s"
   echo; echo "=================== [$(up)s] BEGIN $PASS/$s"
   hs0=$(handshakes_total); t0=$(up)
   if [ "$setup_ok" != 1 ]; then
@@ -121,9 +121,10 @@ for s in ${SCENARIOS//,/ }; do
   esac
   stop_all_agents >/dev/null 2>&1
   mountpoint -q /mnt && { umount -f -l /mnt; }
+  start_secs=$(awk '{s += $1} END {printf "%.1f", s}' "$HSVM_STATE/startup.$s" 2>/dev/null)
   note_txt=$(head -c 700 "$HSVM_NOTE" 2>/dev/null | tr '\n#' ' _')
   echo "=================== [$(up)s] END $PASS/$s: $st in ${secs}s"
-  echo "HSVM-RESULT $PASS $s $st $secs $hs ${note_txt:--}"
+  echo "HSVM-RESULT $PASS $s $st $secs $hs ${start_secs:-0} ${note_txt:--}"
 done
 echo "HSVM-PASS-END $PASS uptime=$(up)s"
 

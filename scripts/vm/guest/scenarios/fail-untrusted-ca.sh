@@ -1,10 +1,10 @@
 #!/bin/bash
-# Failure: the client's trust store lacks the server's CA (it holds an unrelated CA). The
-# mount must fail promptly (no hang), the agent must survive, and once the trust store
-# holds the right CA again the same agent process must serve the next mount. This relies on
-# the agent reading trust-store files per handshake, as tlshd does.
+# Failure: the client's trust store lacks the server's CA (it holds an unrelated CA) from the
+# start. The mount must fail promptly (no hang) without installing kTLS, the agent must
+# survive, and the same agent process must then serve other handshakes: an NVMe/TCP TLS PSK
+# connect, which does not depend on the trust store, is the proof.
 source /opt/hsvm/guest/lib.sh
-restore() { cp /etc/tlshd/ca.pem /etc/tlshd/client-trust.pem; stop_all_agents; }
+restore() { nvme disconnect -n "$SUBNQN" >/dev/null 2>&1; cp /etc/tlshd/ca.pem /etc/tlshd/client-trust.pem; stop_all_agents; }
 trap restore EXIT
 cp /etc/tlshd/other-ca.pem /etc/tlshd/client-trust.pem
 start_agent main "$HSVM_AGENT" || fail "$AGENT_ERROR"
@@ -19,7 +19,12 @@ bad_secs=$MOUNT_SECS bad_rc=$MOUNT_RC
 sleep 1
 agent_alive main || fail "agent died after the failed handshake"
 [ "$(agent_pid main)" = "$pid" ] || fail "agent was restarted"
-cp /etc/tlshd/ca.pem /etc/tlshd/client-trust.pem
-nfs_roundtrip 127.0.0.1 tls "" 4 || fail "after the failure, with the right CA back: $RT_ERROR"
-agent_alive main || fail "agent exited during the follow-up mount"
-note "untrusted mount failed in ${bad_secs}s (rc=$bad_rc); same agent pid served the next mount"
+nvme_target 127.0.0.1 1 || fail "nvmet target or PSK setup failed"
+hs1=$(handshakes_total)
+in_ns "" timeout -k 5 150 nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$SUBNQN" \
+  --hostnqn="$HOSTNQN" --hostid="$HOSTID" --tls --nr-io-queues=1 || fail "after the failed mount, the agent did not serve an NVMe TLS connect"
+nvme_disconnect || fail "nvme disconnect failed"
+hs2=$(handshakes_total)
+[ "$hs2" -ge $((hs1 + 4)) ] || fail "NVMe connect after the failure installed only $((hs2 - hs1)) kTLS contexts (expected 4)"
+agent_alive main && [ "$(agent_pid main)" = "$pid" ] || fail "agent exited while serving the NVMe connect"
+note "untrusted mount failed in ${bad_secs}s (rc=$bad_rc, no kTLS); same agent then served an NVMe TLS connect (+$((hs2 - hs1)) kTLS)"
