@@ -480,12 +480,15 @@ export class SeqpacketServer extends EventEmitter {
     const isPath = !name.startsWith('@');
     if (isPath && opts.replace) removeStaleSocket(name);
     const fd = seqpacketSocket();
+    let bound = false;
     try {
       bind(fd, name);
+      bound = true;
       if (isPath && opts.mode !== undefined) fs.chmodSync(name, opts.mode);
       listen(fd, opts.backlog ?? 128);
     } catch (e) {
       closeQuietly(fd);
+      if (bound && isPath) fs.rmSync(name, { force: true }); // the socket file we just made
       throw e;
     }
     return new SeqpacketServer(fd, name, opts);
