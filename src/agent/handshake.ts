@@ -94,7 +94,7 @@ const IPPROTO_TCP = 6;
 /** kernel keeps at most 5 remote-auth ids. */
 const MAX_REMOTE_AUTH = 5;
 /** Errors of the socket that mean the peer is gone, not that we failed. */
-const PEER_GONE = new Set(['EOF', 'ECONNRESET', 'EPIPE', 'ENOTCONN', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED']);
+const PEER_GONE = new Set(['EOF', 'EOF_MID_RECORD', 'ECONNRESET', 'EPIPE', 'ENOTCONN', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED']);
 
 /** A failure with the status to report. */
 class Outcome extends Error {
@@ -234,6 +234,8 @@ function classify(e: unknown): Outcome {
   }
   const code = (e as { code?: unknown })?.code;
   if (typeof code === 'string' && PEER_GONE.has(code)) return new Outcome(Status.ETIMEDOUT, `the peer went away (${code})`);
+  // The record reader refuses a header announcing more than TLS allows: the peer does not speak TLS.
+  if (code === 'RECORD_OVERFLOW') return new Outcome(Status.EACCES, `the peer does not speak TLS: ${errText(e)}`, 'record_overflow');
   return new Outcome(Status.EIO, `local failure: ${errText(e)}`);
 }
 

@@ -1,0 +1,265 @@
+/**
+ * `handshaked companion agent-test`: plays the kernel against an agent that speaks the unix
+ * transport. Each case makes a loopback TCP connection, hands one end to the agent (READY with
+ * SCM_RIGHTS) and lets a real TLS peer drive the other; it checks the DONE's status and
+ * remote-auth and then the session keys: by exchanging data through kTLS when the agent
+ * installed it, else by finding the peer's traffic secrets in the agent's key log.
+ */
+import fs from 'node:fs';
+import { AgentConnection, type AgentReply } from '../client';
+import { errnoName } from '../sys/errno';
+import { AF_UNIX, SOCK_CLOEXEC, close, getsockoptBytes, socketpair } from '../sys/libc';
+import { KtapWriter, type CaseResult } from './ktap';
+import { LinkFactory } from './peers';
+import { Pki } from './pki';
+import { type Env, type MalformedCase, type Scenario, EACCES, SUITES, X509_VERIFIED, failureScenarios, handshakeScenarios, malformedCases } from './scenarios';
+
+const SOL_TCP = 6;
+const TCP_ULP = 31;
+const APP_SECRETS = ['CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'];
+const ALL_SECRETS = [...APP_SECRETS, 'CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET'];
+
+export interface AgentTestOptions {
+  agentSocket: string;
+  pkiDir: string;
+  /** Only this cipher suite (default: all four). */
+  suite?: string;
+  /** The agent's --keylog file, for the key check when the socket has no kTLS. */
+  agentKeylog?: string;
+  /** Only cases whose name contains this. */
+  filter?: string;
+  write: (line: string) => void;
+}
+
+/** Runs every case; resolves with the number of failed cases (0 = exit status 0). */
+export async function runAgentTest(o: AgentTestOptions): Promise<number> {
+  const pki = new Pki(o.pkiDir);
+  pki.check();
+  if (o.suite && !(SUITES as readonly string[]).includes(o.suite)) throw new Error(`unknown suite ${o.suite} (known: ${SUITES.join(', ')})`);
+  const suites = o.suite ? [o.suite] : [...SUITES];
+  const match = (n: string) => !o.filter || n.includes(o.filter);
+  const scenarios = [...handshakeScenarios(suites), ...failureScenarios()].filter((s) => match(s.name));
+  const malformed = malformedCases().filter((m) => match(m.name));
+  const extras = ['many_requests_in_flight', 'consumer_close_aborts'].filter(match);
+  const ktap = new KtapWriter(o.write, scenarios.length + malformed.length + extras.length);
+  ktap.diag(`agent socket ${o.agentSocket}; PKI ${pki.dir}; suites ${suites.join(' ')}`);
+  ktap.diag(`key check: data through kTLS when the agent installed it, else the agent key log ${o.agentKeylog ?? '(none given: --agent-keylog)'}`);
+
+  const links = await LinkFactory.open();
+  const env: Env = { pki, links };
+  let conn: AgentConnection;
+  try {
+    conn = await AgentConnection.connect(o.agentSocket);
+  } catch (e) {
+    links.close();
+    ktap.diag((e as Error).message);
+    return 1;
+  }
+  try {
+    for (const sc of scenarios) ktap.result(await runScenario(conn, env, sc, o));
+    for (const m of malformed) ktap.result(await runMalformed(conn, env, m));
+    if (extras.includes('many_requests_in_flight')) ktap.result(await runMany(conn, env, o));
+    if (extras.includes('consumer_close_aborts')) ktap.result(await runConsumerClose(env, o));
+  } finally {
+    conn.close();
+    links.close();
+  }
+  ktap.totals();
+  return ktap.failures;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+const statusName = (s: number) => (s === 0 ? '0' : `${errnoName(s)} (${s})`);
+
+async function runScenario(conn: AgentConnection, env: Env, sc: Scenario, o: AgentTestOptions): Promise<CaseResult> {
+  const diagnostics: string[] = [];
+  if (sc.skip) return { name: sc.name, ok: true, skip: sc.skip, diagnostics };
+  let setup;
+  try {
+    setup = await sc.setup(env);
+  } catch (e) {
+    return { name: sc.name, ok: false, diagnostics: [`${sc.name}: cannot set up the peer: ${(e as Error).message}`] };
+  }
+  const { link, peer } = setup;
+  try {
+    const budget = (sc.params.timeoutMs ?? 10000) + 20000;
+    const out = await withTimeout(conn.handshake(link.fd, sc.params), budget, 'DONE');
+    const fail = (msg: string): CaseResult => ({ name: sc.name, ok: false, diagnostics: [...diagnostics, `${sc.name}: ${msg}`] });
+    if (out.status !== sc.status) {
+      const peerSide = await withTimeout(peer.done, 3000, 'peer').catch(() => ({ ok: false, error: 'no result' }));
+      return fail(`status ${statusName(out.status)}, expected ${statusName(sc.status)} (peer ${peer.label}: ${peerSide.ok ? 'handshake done' : peerSide.error})`);
+    }
+    const raProblem = checkRemoteAuth(out.remoteAuth, sc.remoteAuth);
+    if (raProblem) return fail(raProblem);
+    if (out.status === 0 && sc.keyCheck) {
+      const problem = await checkKeys(link.agentEnd, link.fd, peer, o.agentKeylog);
+      if (problem) return fail(problem);
+      diagnostics.push(`${sc.name}: keys agree (${ktlsOn(link.fd) ? 'data through kTLS' : 'key logs'})`);
+    }
+    return { name: sc.name, ok: true, diagnostics };
+  } catch (e) {
+    return { name: sc.name, ok: false, diagnostics: [...diagnostics, `${sc.name}: ${(e as Error).message}`] };
+  } finally {
+    peer.destroy();
+    link.close();
+  }
+}
+
+function checkRemoteAuth(got: number[], want: Scenario['remoteAuth']): string | undefined {
+  if (want === undefined) return undefined;
+  const shown = `[${got.map((x) => `0x${x.toString(16)}`).join(', ')}]`;
+  if (want === 'x509-verified') {
+    if (got.length >= 1 && got.length <= 5 && got.every((x) => x === X509_VERIFIED)) return undefined;
+    return `remote-auth ${shown}, expected 1 to 5 entries of 0xffffffff (one per verified client certificate)`;
+  }
+  if (JSON.stringify(got) !== JSON.stringify(want)) return `remote-auth ${shown}, expected [${want.map((x) => `0x${x.toString(16)}`).join(', ')}]`;
+  return undefined;
+}
+
+/** TCP_ULP of the socket is "tls": the agent installed kTLS on it. */
+function ktlsOn(fd: number): boolean {
+  try {
+    return getsockoptBytes(fd, SOL_TCP, TCP_ULP, 16).toString('latin1').replace(/\0.*$/, '') === 'tls';
+  } catch {
+    return false;
+  }
+}
+
+async function checkKeys(agentEnd: import('node:net').Socket, fd: number, peer: import('./peers').Peer, agentKeylog?: string): Promise<string | undefined> {
+  const peerResult = await withTimeout(peer.done, 10000, `peer ${peer.label}`);
+  if (!peerResult.ok) return `the agent reported success but the peer (${peer.label}) failed: ${peerResult.error}`;
+  if (ktlsOn(fd)) {
+    if (!peer.echo) return `kTLS is installed but ${peer.label} cannot exchange data in this companion`;
+    const line = `handshaked-companion ${process.pid} ${Date.now()}`;
+    const heard = peer.echo();
+    const back = new Promise<string>((resolve) => {
+      let got = '';
+      agentEnd.on('data', (d: Buffer) => {
+        got += d.toString();
+        if (got.includes('\n')) resolve(got.trim());
+      });
+    });
+    agentEnd.resume();
+    agentEnd.write(`${line}\n`);
+    const [h, b] = await withTimeout(Promise.all([heard, back]), 10000, 'data through kTLS');
+    if (h !== line) return `the peer decrypted ${JSON.stringify(h)}, expected ${JSON.stringify(line)}`;
+    if (b !== `echo:${line}`) return `kTLS decrypted ${JSON.stringify(b)} from the peer, expected ${JSON.stringify(`echo:${line}`)}`;
+    return undefined;
+  }
+  if (!agentKeylog) return 'no kTLS on this socket and no --agent-keylog: the session keys cannot be checked';
+  // Process peers write their key log as the handshake goes: wait for the application secrets.
+  let mine: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    mine = peer.keylog().filter((l) => ALL_SECRETS.includes(l.split(' ')[0]));
+    if (APP_SECRETS.every((label) => mine.some((l) => l.startsWith(`${label} `)))) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!APP_SECRETS.every((label) => mine.some((l) => l.startsWith(`${label} `)))) return `${peer.label} logged no application traffic secrets`;
+  let theirs: Set<string>;
+  try {
+    theirs = new Set(fs.readFileSync(agentKeylog, 'latin1').split('\n').map((l) => l.trim().toLowerCase()));
+  } catch (e) {
+    return `cannot read the agent key log ${agentKeylog}: ${(e as Error).message}`;
+  }
+  const missing = mine.filter((l) => !theirs.has(l.toLowerCase()));
+  if (missing.length) return `the agent's key log lacks the peer's ${missing.map((l) => l.split(' ')[0]).join(', ')} for this session (keys differ, or the agent logs elsewhere)`;
+  return undefined;
+}
+
+async function runMalformed(conn: AgentConnection, env: Env, m: MalformedCase): Promise<CaseResult> {
+  const link = await env.links.link();
+  const [u1, u2] = socketpair(AF_UNIX, 1 | SOCK_CLOEXEC);
+  const diagnostics: string[] = [];
+  try {
+    const fds = m.fds === 'none' ? [] : m.fds === 'two' ? [link.fd, link.fd] : m.fds === 'unix' ? [u1] : [link.fd];
+    const seq = conn.allocSeq();
+    const packet = m.packet(seq);
+    const replySeq = packet.length >= 16 ? seq : 0;
+    const reply: AgentReply = await withTimeout(conn.exchange(packet, fds, replySeq), 15000, 'reply');
+    if (reply.kind !== 'error') return { name: m.name, ok: false, diagnostics: [`${m.name}: expected NLMSG_ERROR, got DONE status ${statusName(reply.status)}`] };
+    if (!(reply.errno > 0)) return { name: m.name, ok: false, diagnostics: [`${m.name}: NLMSG_ERROR error is ${-reply.errno}, expected a negative errno`] };
+    if (!reply.extack) return { name: m.name, ok: false, diagnostics: [`${m.name}: NLMSG_ERROR -${errnoName(reply.errno)} without an extack message saying what is wrong`] };
+    diagnostics.push(`${m.name}: -${errnoName(reply.errno)}: ${reply.extack}`);
+    if (m.fds === 'tcp' || m.fds === 'two') {
+      // Our copy goes away; if the agent closed its copy too, the peer sees the connection end.
+      const ended = new Promise<void>((resolve) => {
+        link.peerEnd.once('end', resolve);
+        link.peerEnd.once('close', resolve);
+      });
+      link.agentEnd.destroy();
+      link.peerEnd.resume();
+      try {
+        await withTimeout(ended, 5000, 'peer EOF');
+      } catch {
+        return { name: m.name, ok: false, diagnostics: [...diagnostics, `${m.name}: the agent kept the refused request's socket open (the peer saw no EOF)`] };
+      }
+    }
+    return { name: m.name, ok: true, diagnostics };
+  } catch (e) {
+    return { name: m.name, ok: false, diagnostics: [...diagnostics, `${m.name}: ${(e as Error).message}`] };
+  } finally {
+    close(u1);
+    close(u2);
+    link.close();
+  }
+}
+
+/** 16 requests at once on one connection, good and bad mixed: each DONE must match its own request. */
+async function runMany(conn: AgentConnection, env: Env, o: AgentTestOptions): Promise<CaseResult> {
+  const name = 'many_requests_in_flight';
+  const N = 16;
+  const good = handshakeScenarios([o.suite ?? SUITES[0]])[0];
+  const bad = failureScenarios()[0];
+  const plan = Array.from({ length: N }, (_, i) => (i % 3 === 2 ? bad : good));
+  const setups = [];
+  try {
+    for (const sc of plan) setups.push(await sc.setup(env));
+    const outs = await withTimeout(Promise.all(setups.map((s, i) => conn.handshake(s.link.fd, plan[i].params))), 60000, 'DONEs');
+    const wrong = outs.map((r, i) => (r.status === plan[i].status ? undefined : `request ${i}: status ${statusName(r.status)}, expected ${statusName(plan[i].status)}`)).filter(Boolean);
+    if (wrong.length) return { name, ok: false, diagnostics: wrong as string[] };
+    return { name, ok: true, diagnostics: [`${name}: ${N} requests, ${plan.filter((p) => p.status === EACCES).length} expected to fail, all DONEs matched`] };
+  } catch (e) {
+    return { name, ok: false, diagnostics: [`${name}: ${(e as Error).message}`] };
+  } finally {
+    for (const s of setups) {
+      s.peer.destroy();
+      s.link.close();
+    }
+  }
+}
+
+/** A consumer that closes its connection: the agent must abort and close its copy of the socket. */
+async function runConsumerClose(env: Env, o: AgentTestOptions): Promise<CaseResult> {
+  const name = 'consumer_close_aborts';
+  const link = await env.links.link();
+  let conn2: AgentConnection | undefined;
+  try {
+    conn2 = await AgentConnection.connect(o.agentSocket);
+    const hello = new Promise<void>((resolve) => link.peerEnd.once('data', () => resolve()));
+    const ended = new Promise<void>((resolve) => {
+      link.peerEnd.once('end', resolve);
+      link.peerEnd.once('close', resolve);
+    });
+    const pending = conn2.handshake(link.fd, { role: 'client', auth: 'unauth', peername: 'localhost', timeoutMs: 60000 }).catch(() => undefined);
+    await withTimeout(hello, 10000, 'ClientHello from the agent');
+    conn2.close();
+    link.agentEnd.destroy();
+    await pending;
+    await withTimeout(ended, 10000, 'the agent closing the socket after its consumer left');
+    return { name, ok: true, diagnostics: [] };
+  } catch (e) {
+    return { name, ok: false, diagnostics: [`${name}: ${(e as Error).message}`] };
+  } finally {
+    conn2?.close();
+    link.close();
+  }
+}
