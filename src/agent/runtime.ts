@@ -9,7 +9,7 @@ import { installKtls, ktlsAvailable } from './ktls';
 import { createClient, createServer } from '../tls';
 import type { HandshakeEnv } from './handshake';
 import { kernelTransport } from './kernel-transport';
-import { openRecordChannel } from './record-channel';
+import { SocketReader } from './socket-reader';
 import { StartupError, type TransportContext, type TransportFactory } from './transport';
 import * as netlink from '../netlink';
 import type { HandshakeFamilyLink } from '../netlink/link';
@@ -39,7 +39,7 @@ export function defaultHandshakeEnv(overrides: Partial<HandshakeEnv> = {}): Hand
         libc.send(fd, data, libc.MSG_DONTWAIT);
       },
     },
-    openChannel: openRecordChannel,
+    openChannel: (fd) => new SocketReader(fd),
     ktls: {
       available: () => ktlsAvailable().available,
       install: (fd, secrets) => installKtls(fd, secrets),
