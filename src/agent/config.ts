@@ -241,15 +241,16 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   const warnings: ConfigWarning[] = [];
   const known = sections();
   for (const group of kf.groups.values()) {
-    const handlers = known[group.name];
+    // Own properties only: a section or key named "__proto__" or "constructor" must not reach Object.prototype.
+    const handlers = Object.hasOwn(known, group.name) ? known[group.name] : undefined;
     if (!handlers) {
       warnings.push({ file, line: group.line, message: `unknown section [${group.name}] ignored` });
       continue;
     }
     for (const [key, entry] of group.entries) {
-      const handler = handlers[key];
+      const handler = Object.hasOwn(handlers, key) ? handlers[key] : undefined;
       if (handler) handler(cfg, entry, file);
-      else if (UNSUPPORTED[key]) warnings.push({ file, line: entry.line, message: `[${group.name}] ${key}: ${UNSUPPORTED[key]}` });
+      else if (Object.hasOwn(UNSUPPORTED, key)) warnings.push({ file, line: entry.line, message: `[${group.name}] ${key}: ${UNSUPPORTED[key]}` });
       else warnings.push({ file, line: entry.line, message: `unknown key "${key}" in [${group.name}] ignored` });
     }
   }
