@@ -135,7 +135,7 @@ function ktlsOn(fd: number): boolean {
 }
 
 async function checkKeys(agentEnd: import('node:net').Socket, fd: number, peer: import('./peers').Peer, agentKeylog?: string): Promise<string | undefined> {
-  const peerResult = await withTimeout(peer.done, 10000, `peer ${peer.label}`);
+  const peerResult = await withTimeout(peer.done, 10000, 'peer').catch(() => ({ ok: false, error: 'it never finished its handshake (10 s)' }));
   if (!peerResult.ok) return `the agent reported success but the peer (${peer.label}) failed: ${peerResult.error}`;
   if (ktlsOn(fd)) {
     if (!peer.echo) return `kTLS is installed but ${peer.label} cannot exchange data in this companion`;

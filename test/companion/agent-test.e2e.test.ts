@@ -1,0 +1,89 @@
+/**
+ * `handshaked companion agent-test` against `handshaked serve --transport unix --ktls off`, both
+ * spawned from the TypeScript sources: the whole unix-transport path (client library, agent
+ * transport, daemon, engine, key log) against real TLS peers, judged by the KTAP output.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const HOOK = path.join(__dirname, 'ts-register.js');
+const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['-r', HOOK, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+describe('companion agent-test against handshaked serve --transport unix', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handshaked-companion-'));
+  const socket = `@handshaked-e2e-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const conf = path.join(dir, 'agent.conf');
+  const keylog = path.join(dir, 'agent.keylog');
+  let agent: ChildProcess | undefined;
+  let agentLog = '';
+
+  beforeAll(async () => {
+    const printed = await run(['companion', 'print-agent-config', '--unix-socket', socket, '-o', conf], 60000);
+    expect(printed.code).toBe(0);
+    agent = spawn(process.execPath, ['-r', HOOK, MAIN, 'serve', '-c', conf, '--transport', 'unix', '--ktls', 'off', '--keylog', keylog], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`agent did not start: ${agentLog}`)), 60000);
+      agent!.stderr!.on('data', (d: Buffer) => {
+        agentLog += d.toString();
+        if (agentLog.includes('handshaked ready')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      agent!.once('exit', (code) => reject(new Error(`agent exited (${code}): ${agentLog}`)));
+    });
+  }, 90000);
+
+  afterAll(async () => {
+    if (agent && agent.exitCode === null) {
+      const exited = new Promise((r) => agent!.once('exit', r));
+      agent.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 30000);
+
+  test('every case passes: KTAP with a plan, no "not ok", exit status 0', async () => {
+    const r = await run(['companion', 'agent-test', '--agent-socket', socket, '--agent-keylog', keylog], 240000);
+    const lines = r.out.split('\n');
+    expect(lines[0]).toBe('KTAP version 1');
+    const plan = /^1\.\.(\d+)$/.exec(lines[1]);
+    expect(plan).not.toBeNull();
+    const results = lines.filter((l) => /^(not )?ok \d+ /.test(l));
+    expect(results).toHaveLength(Number(plan![1]));
+    expect(results.length).toBeGreaterThan(40);
+    expect(results.filter((l) => l.startsWith('not ok'))).toEqual([]);
+    // the key check really ran against the agent's key log
+    expect(r.out).toMatch(/# client_unauth_TLS_AES_128_GCM_SHA256: keys agree \(key logs\)/);
+    expect(r.out).toMatch(/# server_x509_mtls_TLS_CHACHA20_POLY1305_SHA256: keys agree/);
+    expect(r.code).toBe(0);
+  }, 250000);
+
+  test('a broken agent fails the run: the same companion against an agent that is not there exits non-zero', async () => {
+    const r = await run(['companion', 'agent-test', '--agent-socket', `${socket}-absent`, '--filter', 'client_unauth'], 60000);
+    expect(r.out).toMatch(/cannot connect to the handshake agent/);
+    expect(r.code).toBe(1);
+  }, 70000);
+});
