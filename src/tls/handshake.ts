@@ -64,7 +64,6 @@ export function verifyPeerChain(
   name: string | undefined,
 ): KeyObject {
   if (!trust) fail('internal_error', `no trust anchors configured to verify the ${purpose === 'serverAuth' ? 'server' : 'client'} certificate`);
-  if (!s.verifier) fail('internal_error', 'certificate path validation (src/tls/x509) is not available');
   const res = s.verifier({ chain, trust, now: s.cfg.now(), purpose, name, maxChainLength: s.cfg.maxChain });
   if (!res.ok) fail(res.alert, `certificate verification failed: ${res.reason}`);
   s.peerVerified = true;

@@ -63,7 +63,7 @@ export function resolveCommon(cfg: CommonConfig, crypto: CryptoProvider): Resolv
 export class Session {
   readonly crypto: CryptoProvider;
   readonly records: RecordLayer;
-  readonly verifier: ChainVerifier | undefined;
+  readonly verifier: ChainVerifier;
 
   // Facts for SessionInfo, filled in as the handshake learns them.
   suite?: Suite;
@@ -83,7 +83,7 @@ export class Session {
   constructor(readonly cfg: Resolved, readonly hooks: TestHooks, readonly isClient: boolean) {
     this.crypto = hooks.crypto ?? nodeCrypto;
     this.records = new RecordLayer(this.crypto, cfg.maxMessage, isClient);
-    this.verifier = hooks.verifyChain ?? defaultChainVerifier();
+    this.verifier = hooks.verifyChain ?? defaultChainVerifier;
   }
 
   random(): Buffer {

@@ -1,23 +1,7 @@
-/**
- * Certificate path validation lives in src/tls/x509 (another module owner). It is looked up
- * at run time so the engine builds and runs its own tests while that module is in progress;
- * a missing validator is a local failure (internal_error), never a silent accept.
- */
+/** The engine's certificate path validator: src/tls/x509's verifyChain unless a test hook replaces it. */
 import type { ChainVerifyOptions, ChainVerifyResult } from './api';
+import { verifyChain } from './x509';
 
 export type ChainVerifier = (opts: ChainVerifyOptions) => ChainVerifyResult;
 
-let cached: ChainVerifier | null | undefined;
-
-export function defaultChainVerifier(): ChainVerifier | undefined {
-  if (cached === undefined) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require('./x509') as { verifyChain?: ChainVerifier };
-      cached = typeof mod.verifyChain === 'function' ? mod.verifyChain : null;
-    } catch {
-      cached = null;
-    }
-  }
-  return cached ?? undefined;
-}
+export const defaultChainVerifier: ChainVerifier = verifyChain;
