@@ -63,7 +63,11 @@ export interface AgentConfig {
   readonly logLevel?: LogLevel;
   readonly cipherSuites?: readonly CipherSuiteName[];
   readonly groups?: readonly GroupName[];
+  /** What to do about a private key file that group/other can access or another user owns. */
+  readonly keyFileModeCheck: KeyFileModeCheck;
 }
+
+export type KeyFileModeCheck = 'warn' | 'refuse' | 'off';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -157,6 +161,8 @@ export function defaultConfig(): AgentConfig {
     allowUids: DEFAULTS.allowUids,
     allowGids: [],
     logFormat: 'text',
+    // tlshd does not check; warning keeps existing hosts starting while telling the operator.
+    keyFileModeCheck: 'warn',
   };
 }
 
@@ -224,6 +230,7 @@ function sections(): Record<string, Record<string, KeyHandler>> {
       log_level: (c, e, f) => (c.logLevel = oneOf(e, f, 'log_level', LOG_LEVELS)),
       cipher_suites: (c, e, f) => (c.cipherSuites = nameList(e, f, 'cipher_suites', CIPHER_SUITES)),
       groups: (c, e, f) => (c.groups = nameList(e, f, 'groups', GROUPS)),
+      key_file_mode_check: (c, e, f) => (c.keyFileModeCheck = oneOf(e, f, 'key_file_mode_check', ['warn', 'refuse', 'off'] as const)),
     },
   };
 }

@@ -61,7 +61,7 @@ export class Daemon {
     this.logger = createLogger({ format: config.logFormat, level: levelOf(config), transports: opts.logTransports });
     for (const n of loaded.notices) this.logger.info(n);
     for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
-    this.profile = Object.freeze({ config, identities: loadIdentities(config) });
+    this.profile = Object.freeze({ config, identities: loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)) });
     if (config.metrics) this.metrics = new AgentMetrics({ processMetrics: true });
     if (opts.keylogFile) this.keylogFd = fs.openSync(opts.keylogFile, 'a', 0o600);
     this.dispatcher = new Dispatcher({
@@ -120,7 +120,7 @@ export class Daemon {
       const loaded = loadConfig({ path: this.opts.configPath, searchPaths: this.opts.configSearchPaths });
       const config = applyOverrides(loaded.config, this.opts.overrides);
       for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
-      next = Object.freeze({ config, identities: loadIdentities(config) });
+      next = Object.freeze({ config, identities: loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)) });
     } catch (e) {
       this.logger.error(`reload failed, keeping the previous configuration: ${(e as Error).message}`);
       return false;

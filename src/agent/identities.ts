@@ -9,9 +9,10 @@
  * CA; here that is an error.
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
 import type { CertifiedKey, TrustConfig } from '../tls/api';
 import { loadCertChain, loadCrls, loadPrivateKey, loadTrustStore } from '../tls/x509';
-import { ConfigError, type AgentConfig, type Located, type X509Settings } from './config';
+import { ConfigError, type AgentConfig, type ConfigWarning, type KeyFileModeCheck, type Located, type X509Settings } from './config';
 
 export interface RoleIdentity {
   /** undefined: use the system store. */
@@ -25,11 +26,35 @@ export interface Identities {
   readonly server: RoleIdentity;
 }
 
-export function loadIdentities(config: AgentConfig): Identities {
-  return Object.freeze({ client: loadRole(config.client), server: loadRole(config.server) });
+/** `onWarning` receives what [handshaked] key_file_mode_check = warn reports. */
+export function loadIdentities(config: AgentConfig, onWarning: (w: ConfigWarning) => void = () => undefined): Identities {
+  const check = (loc: Located<string>) => checkKeyFile(loc, config.keyFileModeCheck ?? 'warn', onWarning);
+  return Object.freeze({ client: loadRole(config.client, check), server: loadRole(config.server, check) });
 }
 
-function loadRole(s: X509Settings): RoleIdentity {
+/**
+ * A private key readable or writable by group or other, or owned by someone other than root or
+ * the agent's user, can be read or replaced by that someone: refused or warned about, as configured.
+ */
+function checkKeyFile(loc: Located<string>, mode: KeyFileModeCheck, onWarning: (w: ConfigWarning) => void): void {
+  if (mode === 'off') return;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(loc.value);
+  } catch {
+    return; // the loader reports an unreadable path with its own error
+  }
+  const problems: string[] = [];
+  if ((st.mode & 0o077) !== 0) problems.push(`mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} lets group/other access it (use chmod 600)`);
+  const uid = process.getuid?.();
+  if (st.uid !== 0 && st.uid !== uid) problems.push(`it is owned by uid ${st.uid}, not root or the agent's user (use chown root)`);
+  if (problems.length === 0) return;
+  const message = `x509.private_key ${loc.value}: ${problems.join('; ')}`;
+  if (mode === 'refuse') fail(loc, `${message} ([handshaked] key_file_mode_check = refuse)`);
+  onWarning({ file: loc.file, line: loc.line, message });
+}
+
+function loadRole(s: X509Settings, checkKey: (loc: Located<string>) => void): RoleIdentity {
   const crls = s.crl ? at(s.crl, () => loadCrls(s.crl!.value)) : undefined;
   let trust: TrustConfig | undefined;
   if (s.truststore) {
@@ -41,6 +66,7 @@ function loadRole(s: X509Settings): RoleIdentity {
   let certificate: CertifiedKey | undefined;
   if (s.certificate && s.privateKey) {
     const chain = at(s.certificate, () => loadCertChain(s.certificate!.value));
+    checkKey(s.privateKey);
     const key = at(s.privateKey, () => loadPrivateKey(s.privateKey!.value));
     checkKeyMatches(chain[0], key, s.privateKey);
     certificate = { chain, key };

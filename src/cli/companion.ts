@@ -8,6 +8,9 @@
 import fs from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { runAgentTest } from '../companion/agent-test';
+import { runKernelTest } from '../companion/kernel-test';
+import { KernelNetlinkTransport } from '../netlink/kernel-link';
+import { errnoNumber } from '../netlink/errors';
 import { DEFAULT_PKI_DIR, Pki, agentConfigText } from '../companion/pki';
 import { SUITES } from '../companion/scenarios';
 import { DEFAULT_AGENT_SOCKET } from '../client';
@@ -18,6 +21,14 @@ interface AgentTestArgs {
   'agent-keylog'?: string;
   pki: string;
   filter?: string;
+}
+
+interface KernelTestArgs {
+  wait: number;
+  status: string;
+  'delay-done': number;
+  'late-done': number;
+  consumer: boolean;
 }
 
 interface PrintConfigArgs {
@@ -69,6 +80,47 @@ const agentTest: CommandModule<object, AgentTestArgs> = {
   },
 };
 
+function parseStatus(v: string): number {
+  const n = /^\d+$/.test(v) ? Number(v) : errnoNumber(v.toUpperCase());
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`--status ${v}: expected 0, a positive errno number or a name such as EACCES`);
+  return n;
+}
+
+const kernelTest: CommandModule<object, KernelTestArgs> = {
+  command: 'kernel-test',
+  describe: "play a fault-injecting agent on this kernel's handshake family (needs root and CONFIG_NET_HANDSHAKE; stop the real agent first)",
+  builder: (y: Argv) =>
+    y
+      .option('wait', { type: 'number', default: 60000, describe: 'ms to wait for each handshake request from a consumer' })
+      .option('status', { type: 'string', default: '0', describe: 'status of the DONE sent for a normal request (0, an errno number or name): drives the consumer\'s error paths' })
+      .option('delay-done', { type: 'number', default: 0, describe: 'ms to wait before that DONE (exercise the consumer\'s timeout)' })
+      .option('late-done', { type: 'number', default: 15000, describe: "ms to hold the last request before DONE: longer than the consumer's timeout" })
+      .option('consumer', { type: 'boolean', default: true, describe: 'run the cases that need handshake requests from a consumer (--no-consumer: only the first four)' })
+      .epilog(
+        'Cases after the first four need handshake requests (three) from a kernel consumer, e.g. in a VM:\n' +
+          '  mount -t nfs -o vers=4.2,xprtsec=tls server:/export /mnt   (retry while the test runs)\n' +
+          'Answers that differ between kernel versions pass and are named in a diagnostic. KTAP output; exit 0 only if all pass.',
+      ) as unknown as Argv<KernelTestArgs>,
+  handler: async (argv: ArgumentsCamelCase<KernelTestArgs>) => {
+    try {
+      const failures = await runKernelTest({
+        transport: () => new KernelNetlinkTransport(true),
+        write: out,
+        waitMs: argv.wait,
+        status: parseStatus(argv.status),
+        delayDoneMs: argv['delay-done'],
+        lateDoneMs: argv['late-done'],
+        noConsumer: !argv.consumer,
+        onWaiting: (what) => out(`# waiting up to ${argv.wait} ms for a handshake request (${what}): start a consumer now`),
+      });
+      process.exitCode = failures === 0 ? 0 : 1;
+    } catch (e) {
+      process.stderr.write(`handshaked companion kernel-test: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+    }
+  },
+};
+
 const printConfig: CommandModule<object, PrintConfigArgs> = {
   command: 'print-agent-config',
   describe: 'print the agent configuration (tlshd format) that matches the companion PKI',
@@ -94,6 +146,6 @@ const printConfig: CommandModule<object, PrintConfigArgs> = {
 export const companionCommand: CommandModule = {
   command: 'companion <command>',
   describe: 'kernel-selftest companion: test an agent (agent-test) or a kernel (kernel-test); KTAP output',
-  builder: (y: Argv) => y.command(agentTest).command(printConfig).demandCommand(1, 'Name a companion command: agent-test, kernel-test or print-agent-config.'),
+  builder: (y: Argv) => y.command(agentTest).command(kernelTest).command(printConfig).demandCommand(1, 'Name a companion command: agent-test, kernel-test or print-agent-config.'),
   handler: () => undefined,
 };
