@@ -8,6 +8,7 @@ import { nodeCrypto } from './crypto/node';
 import { Engine } from './connection';
 import type { TestHooks } from './hooks';
 import { startServer } from './server/states';
+import { suitesForPsks } from './psk';
 import { resolveCommon, Session } from './session';
 import type { State } from './state';
 
@@ -23,7 +24,10 @@ class NotStarted implements State {
 }
 
 export function createClient(cfg: ClientConfig, hooks: TestHooks = {}): Connection {
-  const s = new Session(resolveCommon(cfg, hooks.crypto ?? nodeCrypto), hooks, true);
+  const resolved = resolveCommon(cfg, hooks.crypto ?? nodeCrypto);
+  // PSK-only (no trust anchors for a certificate fallback): offer only suites some PSK can use.
+  if (cfg.psks && cfg.psks.length > 0 && !cfg.trust) resolved.suites = suitesForPsks(resolved.suites, cfg.psks);
+  const s = new Session(resolved, hooks, true);
   return new Engine(s, new NotStarted(), () => startClient(s, cfg));
 }
 

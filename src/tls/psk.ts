@@ -22,3 +22,18 @@ export function computeBinder(crypto: CryptoProvider, psk: PskEntry, transcriptH
 export function binderLength(crypto: CryptoProvider, psk: PskEntry): number {
   return crypto.hashLen(psk.hash);
 }
+
+/**
+ * The cipher suites a PSK-only client may offer: those whose hash is the hash of at least one
+ * offered PSK (RFC 8446 §4.2.11: a PSK is usable only with its own hash). Offering more would
+ * let the server pick a suite no PSK can authenticate — e.g. ChaCha20-Poly1305 (SHA-256) for a
+ * SHA-384 PSK, which tlshd's PSK-SHA384 priority list allows. Preference order is kept.
+ */
+export function suitesForPsks<S extends { hash: HashName }>(suites: readonly S[], psks: readonly Pick<PskEntry, 'hash'>[]): S[] {
+  const hashes = new Set<HashName>(psks.map((p) => p.hash));
+  const fit = suites.filter((s) => hashes.has(s.hash));
+  if (fit.length === 0) {
+    throw new Error(`no configured cipher suite uses the hash of any offered PSK (${[...hashes].join(', ')}); enable a suite with that hash`);
+  }
+  return fit;
+}
