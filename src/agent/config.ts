@@ -63,11 +63,16 @@ export interface AgentConfig {
   readonly logLevel?: LogLevel;
   readonly cipherSuites?: readonly CipherSuiteName[];
   readonly groups?: readonly GroupName[];
+  /** `psk_modes`: external PSK key exchange modes offered (client) and accepted (server); default psk_dhe_ke. */
+  readonly pskModes?: readonly PskModeName[];
   /** What to do about a private key file that group/other can access or another user owns. */
   readonly keyFileModeCheck: KeyFileModeCheck;
 }
 
 export type KeyFileModeCheck = 'warn' | 'refuse' | 'off';
+
+export type PskModeName = 'psk_dhe_ke' | 'psk_ke';
+export const PSK_MODES: readonly PskModeName[] = ['psk_dhe_ke', 'psk_ke'];
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -230,6 +235,7 @@ function sections(): Record<string, Record<string, KeyHandler>> {
       log_level: (c, e, f) => (c.logLevel = oneOf(e, f, 'log_level', LOG_LEVELS)),
       cipher_suites: (c, e, f) => (c.cipherSuites = nameList(e, f, 'cipher_suites', CIPHER_SUITES)),
       groups: (c, e, f) => (c.groups = nameList(e, f, 'groups', GROUPS)),
+      psk_modes: (c, e, f) => (c.pskModes = nameList(e, f, 'psk_modes', PSK_MODES)),
       key_file_mode_check: (c, e, f) => (c.keyFileModeCheck = oneOf(e, f, 'key_file_mode_check', ['warn', 'refuse', 'off'] as const)),
     },
   };

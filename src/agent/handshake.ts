@@ -33,6 +33,7 @@ import type { AgentConfig } from './config';
 import { abortKind, type RunContext, type RunOutcome } from './dispatcher';
 import { trustFor, type Identities } from './identities';
 import type { Logger } from './logging';
+import { NvmeIdentityError, pskHashFor } from './nvme-identity';
 import { REMOTE_AUTH_X509_VERIFIED, Status, type HandshakeRequest } from './request';
 
 /** The record-exact view of the socket the engine needs. */
@@ -133,8 +134,9 @@ export async function runHandshake(
   let channel: RecordChannel | undefined;
   let noDelay: boolean | undefined;
   let conn: Connection | undefined;
+  let built: Built | undefined;
   try {
-    const built = buildConnection(req, addr.address, profile, env, opts);
+    built = buildConnection(req, addr.address, profile, env, opts);
     conn = built.conn;
     noDelay = env.sys.getNoDelay(req.fd);
     if (!noDelay) env.sys.setNoDelay(req.fd, true);
@@ -156,7 +158,8 @@ export async function runHandshake(
       group: info.group,
     };
   } catch (e) {
-    const o = classify(e);
+    // A local fault found inside the engine's callbacks (a misdescribed PSK key) is EIO, not the alert it caused.
+    const o = built?.fault?.() ?? classify(e);
     if (o.status === Status.ETIMEDOUT && ctx.signal.aborted && conn && channel) {
       // Tell the peer we gave up (deadline, shutdown, consumer gone) before the socket is handed back.
       try {
@@ -235,12 +238,16 @@ function classify(e: unknown): Outcome {
   const code = (e as { code?: unknown })?.code;
   if (typeof code === 'string' && PEER_GONE.has(code)) return new Outcome(Status.ETIMEDOUT, `the peer went away (${code})`);
   // The record reader refuses a header announcing more than TLS allows: the peer does not speak TLS.
+  if (code === 'EMSGSIZE') return new Outcome(Status.EACCES, `the peer does not speak TLS: ${errText(e)}`, 'record_overflow');
+  // The record reader refuses a header announcing more than TLS allows: the peer does not speak TLS.
   if (code === 'RECORD_OVERFLOW') return new Outcome(Status.EACCES, `the peer does not speak TLS: ${errText(e)}`, 'record_overflow');
   return new Outcome(Status.EIO, `local failure: ${errText(e)}`);
 }
 
 interface Built {
   conn: Connection;
+  /** A local failure the engine only saw as an internal_error (server PSK lookup), if one happened. */
+  fault?: () => Outcome | undefined;
 }
 
 function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile, env: HandshakeEnv, opts: HandshakeOptions): Built {
@@ -257,7 +264,9 @@ function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile
       if (!req.keySerialsAllowed) throw new Outcome(Status.EACCES, 'PSK key serials from this consumer may not be used');
       const psks = req.peerIdentities.filter((s) => s !== 0).map((s) => readPsk(env, s));
       if (psks.length === 0) throw new Outcome(Status.EIO, 'a PSK client request named no key');
+      // All of them in one ClientHello (tlshd tries one handshake per key); the engine offers only suites of their hashes.
       cfg.psks = psks;
+      if (c.pskModes) cfg.pskModes = [...c.pskModes];
       // PSK-only: the server proves itself with the key, no certificate is involved.
     } else {
       cfg.trust = trustFor(role);
@@ -270,18 +279,29 @@ function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile
   }
   const role = profile.identities.server;
   if (req.auth === 'psk') {
+    let fault: Outcome | undefined;
     const cfg: ServerConfig = {
       ...common,
       clientAuth: 'none',
+      ...(c.pskModes ? { pskModes: [...c.pskModes] } : {}),
       pskLookup: (identity) => {
+        let entry: PskEntry | undefined;
         try {
-          return env.keys.findPsk(identity);
+          entry = env.keys.findPsk(identity);
         } catch {
           return undefined;
         }
+        if (!entry) return undefined;
+        try {
+          return { ...entry, hash: pskHashFor(entry.identity.toString('utf8'), entry.key) };
+        } catch (e) {
+          if (!(e instanceof NvmeIdentityError)) throw e;
+          fault = new Outcome(Status.EIO, `PSK key ${entry.tag ?? '?'} cannot be used: ${e.message}`);
+          throw new TlsError('internal_error', fault.message);
+        }
       },
     };
-    return { conn: env.createServer(cfg) };
+    return { conn: env.createServer(cfg), fault: () => fault };
   }
   const certificate = requestCertificate(req, env) ?? role.certificate;
   if (!certificate) {
@@ -293,10 +313,17 @@ function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile
 }
 
 function readPsk(env: HandshakeEnv, serial: number): PskEntry {
+  let entry: PskEntry;
   try {
-    return { ...env.keys.psk(serial), tag: serial };
+    entry = { ...env.keys.psk(serial), tag: serial };
   } catch (e) {
     throw new Outcome(Status.EIO, `PSK key ${serial} cannot be read: ${errText(e)}`);
+  }
+  try {
+    // An NVMe identity names the PSK's hash; the key length rule is only the fallback.
+    return { ...entry, hash: pskHashFor(entry.identity.toString('utf8'), entry.key) };
+  } catch (e) {
+    throw new Outcome(Status.EIO, `PSK key ${serial} cannot be used: ${errText(e)}`);
   }
 }
 

@@ -35,6 +35,8 @@ export interface PskPeerOptions {
   modes?: PeerModes;
   /** TLS 1.3 suites the peer allows (default: the PSK's hash decides for SHA-384, else the peer's own list). */
   suites?: CipherSuiteName[];
+  /** OpenSSL only: write the session's secrets here in NSS key-log format (-keylogfile). */
+  keylogFile?: string;
 }
 
 const made: string[] = [];
@@ -109,6 +111,7 @@ function opensslPskArgs(o: PskPeerOptions, tool: string): string[] {
   const suites = o.suites ?? (sha384(p) ? ['TLS_AES_256_GCM_SHA384'] : undefined);
   if (suites) args.push('-ciphersuites', suites.join(':'));
   if (o.modes === 'ke' || o.modes === 'both') args.push('-allow_no_dhe_kex');
+  if (o.keylogFile) args.push('-keylogfile', o.keylogFile);
   return args;
 }
 
