@@ -171,6 +171,9 @@ export function findPsk(identity: string, keyring: number = KeySpec.SESSION): Ke
   for (const type of ['psk', 'user']) {
     const serial = searchKey(keyring, type, identity);
     if (serial !== undefined) {
+      // The nvme-keyring "psk" type matches a search when the key's description is a *prefix* of
+      // the searched identity (memcmp over the description's length): insist on the whole identity.
+      if (describeKey(serial).description !== identity) continue;
       const psk = pskFromKey(serial);
       return { ...psk, identity };
     }
