@@ -13,6 +13,7 @@ import { FuzzFinding } from './targets/common';
 import { TlsError } from '../../src/tls';
 import { tlsClientFlight, tlsClientRecords, tlsServerFlight, tlsServerRecords, type EngineTarget } from './targets/tls';
 import { checkStep } from './targets/tls-scenario';
+import { runUnixRequest } from './targets/unix-request';
 
 const CORPORA = path.resolve(__dirname, '..', '..', 'fixtures', 'fuzz');
 
@@ -93,5 +94,24 @@ describe('a finding is reported as one', () => {
     expect(() => checkStep('t', { send: Buffer.alloc(0), status: 'failed', error: new TlsError('internal_error', 'internal error: boom') })).toThrow(FuzzFinding);
     // The engine's own deliberate internal_error (no wrapped exception) is not.
     expect(() => checkStep('t', { send: Buffer.alloc(0), status: 'failed', error: new TlsError('internal_error', 'no usable key') })).not.toThrow();
+  });
+});
+
+describe('unix-request seeds reach both outcomes', () => {
+  const seed = (file: string) => fs.readFileSync(path.join(CORPORA, 'unix-request', file));
+  it('the READY fixture with one connected TCP fd is accepted as the request it encodes', () => {
+    const out = runUnixRequest('unix-request', seed('unix-ready.fds1'));
+    expect(out && 'accepted' in out ? out.accepted : out).toMatchObject({ role: 'client', auth: 'x509', peername: 'storage.example.net', timeoutMs: 5000 });
+  });
+  it.each([
+    ['unix-ready.fds0', 9, /no file descriptor/],
+    ['unix-ready.fds2', 22, /2 file descriptors/],
+    ['unix-ready.udp', 95, /not TCP/],
+    ['unix-ready.not-a-socket', 95, /not a socket/],
+    ['unix-ready.tcp-unconnected', 107, /not connected/],
+    ['unix-done.fds1', 22, /lacks NLM_F_REQUEST/],
+  ])('%s is refused with errno %d and says why', (file, errno, text) => {
+    const out = runUnixRequest('unix-request', seed(file));
+    expect(out && 'refused' in out ? [out.refused.errno, out.refused.message] : out).toEqual([errno, expect.stringMatching(text)]);
   });
 });

@@ -2,6 +2,7 @@
 import type { FuzzTarget } from './common';
 import { config } from './config';
 import { netlink } from './netlink';
+import { unixRequest } from './unix-request';
 import { tlsClientFlight, tlsClientRecords, tlsServerFlight, tlsServerRecords } from './tls';
 import { x509 } from './x509';
 
@@ -15,6 +16,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   x509,
   netlink,
   config,
+  unixRequest,
 ];
 
 export function targetByName(name: string): FuzzTarget {

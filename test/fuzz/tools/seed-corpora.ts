@@ -18,6 +18,7 @@ import { PKI_DIR } from '../../helpers/pki';
 import { stopAllPeers } from '../../helpers/process-peer';
 import { SocketRecordIO } from '../../helpers/record-io';
 import { RecordProtector, trafficKeysFromSecret } from '../../helpers/record-layer';
+import { unixRequestSeeds } from '../targets/unix-request';
 import { clientConfig, clientHooks, scenario, serverConfig, serverHooks, splitRecords } from '../targets/tls-scenario';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..', '..');
@@ -105,6 +106,10 @@ function netlinkSeeds(): void {
   put('netlink', 'ready.hex', fs.readFileSync(path.join(dir, 'ready.hex')));
 }
 
+function unixRequestSeedFiles(): void {
+  for (const [name, data] of unixRequestSeeds(path.join(ROOT, 'fixtures', 'netlink'))) put('unix-request', name, data);
+}
+
 function x509Seeds(): void {
   for (const f of fs.readdirSync(PKI_DIR)) {
     if (f.endsWith('.crt.der') || f.endsWith('.crl.der')) put('x509', f, fs.readFileSync(path.join(PKI_DIR, f)));
@@ -132,6 +137,7 @@ function configSeeds(): void {
 async function main(): Promise<void> {
   engineSeeds();
   netlinkSeeds();
+  unixRequestSeedFiles();
   x509Seeds();
   configSeeds();
   await recordedSeeds();
