@@ -1,0 +1,57 @@
+/**
+ * CPU and memory of another process, from /proc: utime + stime (all threads) and the peak
+ * resident set (VmHWM). The peak can be reset through clear_refs (Linux ≥ 4.0, needs to own
+ * the process or be root), so each benchmark cell reports its own peak.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+let ticksPerSecond: number | undefined;
+
+/** USER_HZ; 100 on every Linux/x86 build, but ask rather than assume. */
+export function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** CPU time (user + system) the process has used so far, µs (10 ms granularity). */
+export function cpuMicros(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces and parentheses: fields count from the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); utime is field 14, stime field 15.
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return ((utime + stime) * 1e6) / clockTicks();
+}
+
+function statusKb(pid: number, key: string): number {
+  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Peak resident set size since start or the last resetPeakRss, KiB. */
+export function peakRssKb(pid: number): number {
+  return statusKb(pid, 'VmHWM');
+}
+
+export function rssKb(pid: number): number {
+  return statusKb(pid, 'VmRSS');
+}
+
+/** Resets VmHWM to the current RSS; false when the kernel or our privileges do not allow it. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
