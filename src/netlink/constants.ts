@@ -63,5 +63,6 @@ export const NETLINK_EXT_ACK = 11;
 export const NETLINK_GET_STRICT_CHK = 12;
 
 export function align4(n: number): number {
-  return (n + 3) & ~3;
+  // Arithmetic, not `& ~3`: lengths are u32 and a bitwise op would wrap 0xfffffffd.. to negative.
+  return n + ((4 - (n % 4)) % 4);
 }
