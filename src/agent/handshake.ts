@@ -130,7 +130,9 @@ export async function runHandshake(
   if (!addr) return fail(Status.ETIMEDOUT, 'the socket is no longer connected');
   const peer = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
 
-  const unlink = env.keys.linkKeyrings(req, profile.config.keyrings);
+  // Keyrings matter only to handshakes that read keys (PSKs, or key serials the consumer may
+  // use); linking costs a dozen keyctl calls and a read of /proc/keys per handshake.
+  const unlink = usesKeys(req) ? env.keys.linkKeyrings(req, profile.config.keyrings) : () => undefined;
   let channel: RecordChannel | undefined;
   let noDelay: boolean | undefined;
   let conn: Connection | undefined;
@@ -195,6 +197,11 @@ export async function runHandshake(
   }
 }
 
+/** Whether the handshake reads keys from the keyrings (see buildConnection/requestCertificate). */
+function usesKeys(req: HandshakeRequest): boolean {
+  return req.auth === 'psk' || (req.keySerialsAllowed && req.certificate !== undefined);
+}
+
 /** Runs the engine to 'done' or throws an Outcome. */
 async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, log: Logger): Promise<SessionInfo> {
   const aborted = new Promise<never>((_, reject) => {
@@ -237,8 +244,6 @@ function classify(e: unknown): Outcome {
   }
   const code = (e as { code?: unknown })?.code;
   if (typeof code === 'string' && PEER_GONE.has(code)) return new Outcome(Status.ETIMEDOUT, `the peer went away (${code})`);
-  // The record reader refuses a header announcing more than TLS allows: the peer does not speak TLS.
-  if (code === 'EMSGSIZE') return new Outcome(Status.EACCES, `the peer does not speak TLS: ${errText(e)}`, 'record_overflow');
   // The record reader refuses a header announcing more than TLS allows: the peer does not speak TLS.
   if (code === 'RECORD_OVERFLOW') return new Outcome(Status.EACCES, `the peer does not speak TLS: ${errText(e)}`, 'record_overflow');
   return new Outcome(Status.EIO, `local failure: ${errText(e)}`);
