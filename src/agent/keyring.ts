@@ -274,8 +274,27 @@ export const DEFAULT_KEYRINGS: readonly string[] = ['.nvme', '.nfs', '.nfsd'];
  */
 export class KeyringLinker {
   private readonly refs = new Map<number, { count: number; ours: boolean }>();
+  /**
+   * Keyring names resolved recently. Resolving a name that does not exist (.nfs without nfs.ko)
+   * costs three failed keyctl searches and a read of /proc/keys; in a storm that was the
+   * largest cost of a PSK handshake after the crypto. A keyring created meanwhile is seen at
+   * most `nameTtlMs` later.
+   */
+  private readonly names = new Map<string, { serial: number | undefined; until: number }>();
 
-  constructor(private readonly into: number = KeySpec.SESSION) {}
+  constructor(
+    private readonly into: number = KeySpec.SESSION,
+    private readonly nameTtlMs = 1000,
+  ) {}
+
+  private resolve(name: string): number | undefined {
+    const now = Date.now();
+    const hit = this.names.get(name);
+    if (hit && hit.until > now) return hit.serial;
+    const serial = findKeyringByName(name);
+    this.names.set(name, { serial, until: now + this.nameTtlMs });
+    return serial;
+  }
 
   /**
    * Link `serials` and the keyrings named in `names` (missing names are skipped: .nfs exists only
@@ -287,7 +306,7 @@ export class KeyringLinker {
     const targets = new Set<number>(serials.filter((s) => s > 0));
     for (const name of names) {
       try {
-        const serial = findKeyringByName(name);
+        const serial = this.resolve(name);
         if (serial !== undefined) targets.add(serial);
       } catch (e) {
         onError?.(e as Error);
@@ -306,6 +325,8 @@ export class KeyringLinker {
         this.refs.set(serial, { count: 1, ours: !already });
         taken.push(serial);
       } catch (e) {
+        // A cached name may point at a keyring that has gone: look it up afresh next time.
+        for (const [name, n] of this.names) if (n.serial === serial) this.names.delete(name);
         onError?.(e as Error);
       }
     }
