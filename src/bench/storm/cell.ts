@@ -4,7 +4,7 @@
  * handshake (request sent → reply), the wall time, and the side's CPU and peak RSS from /proc.
  */
 import net from 'node:net';
-import { cpuMicros, peakRssKb, resetPeakRss } from './proc';
+import { cpuTimes, peakRssKb, resetPeakRss } from './proc';
 import type { AuthMode, Role } from './shape';
 import type { Side } from './sides';
 import type { PeerProcess } from './peer-process';
@@ -19,8 +19,9 @@ export interface CellSample {
   failed: number;
   firstError?: string;
   wallMs: number;
-  /** CPU of the side's process over the cell, µs. */
+  /** CPU of the side's process over the cell, µs: total, and the part spent in the kernel. */
   cpuUs: number;
+  systemCpuUs: number;
   /** Peak RSS of the side's process during the cell (since its reset), KiB. */
   peakRssKb: number;
   /** ms, one per successful handshake, in completion order. */
@@ -45,7 +46,7 @@ export async function runCell(side: Side, peer: PeerProcess, role: Role, auth: A
   };
 
   resetPeakRss(side.pid);
-  const cpu0 = cpuMicros(side.pid);
+  const cpu0 = cpuTimes(side.pid);
   const t0 = now();
   if (role === 'client') {
     const port = await peer.serverPort(auth);
@@ -84,7 +85,7 @@ export async function runCell(side: Side, peer: PeerProcess, role: Role, auth: A
     }
   }
   const wallMs = now() - t0;
-  const cpuUs = cpuMicros(side.pid) - cpu0;
+  const cpu1 = cpuTimes(side.pid);
   return {
     side: side.name,
     role,
@@ -95,7 +96,8 @@ export async function runCell(side: Side, peer: PeerProcess, role: Role, auth: A
     failed,
     firstError,
     wallMs,
-    cpuUs,
+    cpuUs: cpu1.user + cpu1.system - cpu0.user - cpu0.system,
+    systemCpuUs: cpu1.system - cpu0.system,
     peakRssKb: peakRssKb(side.pid),
     latenciesMs: latencies,
   };

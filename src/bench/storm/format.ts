@@ -29,7 +29,7 @@ export function formatStorm(s: StormSummary): string {
     ),
   );
   out.push('');
-  out.push('Storm cells (hs = handshaked, node = Node tls/OpenSSL; latency request→done p50/p99/max ms; CPU µs per handshake of the side process):');
+  out.push('Storm cells (hs = handshaked, node = Node tls/OpenSSL; latency request→done p50/p99/max ms; CPU µs per handshake of the side process (of which kernel)):');
   const rows = s.cells.map((c: CellFigures) => [
     c.role,
     c.auth,
@@ -39,8 +39,8 @@ export function formatStorm(s: StormSummary): string {
     x2(c.ratios.throughputVsNode),
     lat(c.handshaked),
     lat(c.node),
-    f0(c.handshaked?.cpuUsPerHandshake),
-    f0(c.node?.cpuUsPerHandshake),
+    c.handshaked ? `${f0(c.handshaked.cpuUsPerHandshake)} (${f0(c.handshaked.systemCpuUsPerHandshake)})` : '-',
+    c.node ? `${f0(c.node.cpuUsPerHandshake)} (${f0(c.node.systemCpuUsPerHandshake)})` : '-',
     f0(c.floorCpuUs),
     x2(c.ratios.cpuVsFloor),
     x2(c.ratios.cpuVsNode),

@@ -20,15 +20,20 @@ export function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** CPU time (user + system) the process has used so far, µs (10 ms granularity). */
-export function cpuMicros(pid: number): number {
+/** CPU time the process has used so far, µs (10 ms granularity), in user and kernel mode. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces and parentheses: fields count from the last ')'.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); utime is field 14, stime field 15.
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  return ((utime + stime) * 1e6) / clockTicks();
+  const tick = 1e6 / clockTicks();
+  return { user: Number(rest[11]) * tick, system: Number(rest[12]) * tick };
+}
+
+/** CPU time (user + system) the process has used so far, µs. */
+export function cpuMicros(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 function statusKb(pid: number, key: string): number {

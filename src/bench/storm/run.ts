@@ -34,6 +34,7 @@ Environment:
   BENCH_MAX_INFLIGHT=N       handshaked's [handshaked] max_inflight (default 1024: all in flight)
   BENCH_OUT=DIR              where storm.json, storm.txt and latency.svg go (default bench-results)
   BENCH_PROFILE=DIR          run both sides under node --cpu-prof, profiles into DIR
+  BENCH_AGENT_NODE_ARGS=…    extra node options for the agent, space-separated (e.g. --perf-basic-prof)
   BENCH_JSON=1               print only the JSON
 Needs a built tree (npm run build) and root (the PSK lives in a kernel keyring; clear_refs).
 `;
@@ -49,6 +50,7 @@ export interface StormOptions {
   maxInflight: number;
   outDir: string;
   profileDir?: string;
+  agentNodeArgs: string[];
   json: boolean;
   quick: boolean;
 }
@@ -81,6 +83,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StormOptio
     maxInflight: num('BENCH_MAX_INFLIGHT', env.BENCH_MAX_INFLIGHT, 1024),
     outDir: path.resolve(env.BENCH_OUT ?? path.join(ROOT_DIR, 'bench-results')),
     profileDir: env.BENCH_PROFILE ? path.resolve(env.BENCH_PROFILE) : undefined,
+    agentNodeArgs: (env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean),
     json: env.BENCH_JSON === '1',
     quick,
   };
@@ -107,7 +110,7 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
   const started = Date.now();
   try {
     peer = await PeerProcess.start(keys.psk);
-    if (o.sides.includes('handshaked')) sides.push(await AgentSide.start({ keys, maxInflight: o.maxInflight, cpuProfDir: o.profileDir, workDir }));
+    if (o.sides.includes('handshaked')) sides.push(await AgentSide.start({ keys, maxInflight: o.maxInflight, cpuProfDir: o.profileDir, nodeArgs: o.agentNodeArgs, workDir }));
     if (o.sides.includes('node')) sides.push(await NodeSide.start(keys.psk, o.profileDir));
     let flip = false;
     for (const role of o.roles) {

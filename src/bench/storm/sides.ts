@@ -73,6 +73,8 @@ export interface AgentSideOptions {
   maxInflight: number;
   /** Directory for `node --cpu-prof` output, when profiling. */
   cpuProfDir?: string;
+  /** More node options for the agent (e.g. --perf-basic-prof to profile with perf). */
+  nodeArgs?: string[];
   workDir: string;
 }
 
@@ -113,7 +115,7 @@ export class AgentSide implements Side {
     );
     const logFile = path.join(o.workDir, 'handshaked.log');
     const log = fs.openSync(logFile, 'w');
-    const nodeArgs = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+    const nodeArgs = [...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.nodeArgs ?? [])];
     const main = path.join(ROOT_DIR, 'dist', 'cli', 'main.js');
     const child = spawn(process.execPath, [...nodeArgs, main, 'serve', '-c', configFile, '--transport', 'unix', '--unix-socket', socketName, '--ktls', 'off'], {
       stdio: ['ignore', log, log],

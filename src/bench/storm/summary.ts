@@ -14,6 +14,8 @@ export interface SideFigures {
   handshakesPerSec: number;
   latencyMs: { p50: number; p99: number; max: number };
   cpuUsPerHandshake: number;
+  /** The part of cpuUsPerHandshake spent in the kernel (system time). */
+  systemCpuUsPerHandshake: number;
   peakRssMiB: number;
 }
 
@@ -82,6 +84,7 @@ export function sideFigures(s: CellSample): SideFigures {
     handshakesPerSec: s.ok / (s.wallMs / 1000),
     latencyMs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.length ? lat[lat.length - 1] : NaN },
     cpuUsPerHandshake: s.cpuUs / Math.max(1, s.ok),
+    systemCpuUsPerHandshake: s.systemCpuUs / Math.max(1, s.ok),
     peakRssMiB: s.peakRssKb / 1024,
   };
 }
