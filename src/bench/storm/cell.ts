@@ -4,7 +4,7 @@
  * handshake (request sent → reply), the wall time, and the side's CPU and peak RSS from /proc.
  */
 import net from 'node:net';
-import { cpuTimes, peakRssKb, resetPeakRss } from './proc';
+import { cpuMicros, cpuTimes, peakRssKb, resetPeakRss } from './proc';
 import type { AuthMode, Role } from './shape';
 import type { Side } from './sides';
 import type { PeerProcess } from './peer-process';
@@ -22,6 +22,9 @@ export interface CellSample {
   /** CPU of the side's process over the cell, µs: total, and the part spent in the kernel. */
   cpuUs: number;
   systemCpuUs: number;
+  /** CPU of the peer process and of this (driver) process over the cell, µs: the harness's share of the machine. */
+  peerCpuUs: number;
+  driverCpuUs: number;
   /** Peak RSS of the side's process during the cell (since its reset), KiB. */
   peakRssKb: number;
   /** ms, one per successful handshake, in completion order. */
@@ -47,6 +50,8 @@ export async function runCell(side: Side, peer: PeerProcess, role: Role, auth: A
 
   resetPeakRss(side.pid);
   const cpu0 = cpuTimes(side.pid);
+  const peer0 = cpuMicros(peer.pid);
+  const driver0 = process.cpuUsage();
   const t0 = now();
   if (role === 'client') {
     const port = await peer.serverPort(auth);
@@ -86,6 +91,8 @@ export async function runCell(side: Side, peer: PeerProcess, role: Role, auth: A
   }
   const wallMs = now() - t0;
   const cpu1 = cpuTimes(side.pid);
+  const driver = process.cpuUsage(driver0);
+  const peerCpuUs = cpuMicros(peer.pid) - peer0;
   return {
     side: side.name,
     role,
@@ -98,6 +105,8 @@ export async function runCell(side: Side, peer: PeerProcess, role: Role, auth: A
     wallMs,
     cpuUs: cpu1.user + cpu1.system - cpu0.user - cpu0.system,
     systemCpuUs: cpu1.system - cpu0.system,
+    peerCpuUs,
+    driverCpuUs: driver.user + driver.system,
     peakRssKb: peakRssKb(side.pid),
     latenciesMs: latencies,
   };

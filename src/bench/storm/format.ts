@@ -12,6 +12,8 @@ function table(header: string[], rows: string[][]): string[] {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
 
+/** CPU µs per handshake of the peer + the driver during the side's cell. */
+const harness = (s?: SideFigures) => (s ? `${f0(s.harnessCpuUsPerHandshake.peer)}+${f0(s.harnessCpuUsPerHandshake.driver)}` : '-');
 const lat = (s?: SideFigures) => (s ? `${f1(s.latencyMs.p50)}/${f1(s.latencyMs.p99)}/${f1(s.latencyMs.max)}` : '-');
 
 export function formatStorm(s: StormSummary): string {
@@ -29,7 +31,7 @@ export function formatStorm(s: StormSummary): string {
     ),
   );
   out.push('');
-  out.push('Storm cells (hs = handshaked, node = Node tls/OpenSSL; latency request→done p50/p99/max ms; CPU µs per handshake of the side process (of which kernel)):');
+  out.push('Storm cells (hs = handshaked, node = Node tls/OpenSSL; latency request→done p50/p99/max ms; CPU µs per handshake of the side process (of which kernel); harness = CPU µs per handshake of peer+driver):');
   const rows = s.cells.map((c: CellFigures) => [
     c.role,
     c.auth,
@@ -46,11 +48,13 @@ export function formatStorm(s: StormSummary): string {
     x2(c.ratios.cpuVsNode),
     f1(c.handshaked?.peakRssMiB),
     f1(c.node?.peakRssMiB),
+    harness(c.handshaked),
+    harness(c.node),
     String((c.handshaked?.failed ?? 0) + (c.node?.failed ?? 0)),
   ]);
   out.push(
     ...table(
-      ['role', 'auth', 'in flight', 'hs/s', 'node/s', 'hs/node', 'hs latency', 'node latency', 'hs CPU', 'node CPU', 'floor', 'hs/floor', 'hs/node CPU', 'hs RSS MiB', 'node RSS', 'failed'],
+      ['role', 'auth', 'in flight', 'hs/s', 'node/s', 'hs/node', 'hs latency', 'node latency', 'hs CPU', 'node CPU', 'floor', 'hs/floor', 'hs/node CPU', 'hs RSS MiB', 'node RSS', 'hs harness', 'node harness', 'failed'],
       rows,
     ),
   );

@@ -8,6 +8,10 @@ export class PeerProcess {
   private pending: Array<(m: FromPeer) => void> = [];
   private readonly ports = new Map<AuthMode, Promise<number>>();
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   private constructor(private readonly child: ChildProcess) {
     child.on('message', (m: FromPeer) => this.pending.shift()?.(m));
     child.once('exit', (code) => {

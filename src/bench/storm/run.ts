@@ -29,7 +29,7 @@ Environment:
   BENCH_ROLES=server,client  roles of the side under test (default both)
   BENCH_AUTHS=x509,mtls,psk  auth modes (default all three)
   BENCH_SIDES=handshaked,node  which sides to run (default both)
-  BENCH_WARMUP=N             unmeasured handshakes per side, role and auth first (default 64)
+  BENCH_WARMUP=N             unmeasured handshakes per side, role and auth first (default 200: JIT warm)
   BENCH_FLOOR_ITERATIONS=N   iterations per crypto-floor measurement (default 400)
   BENCH_MAX_INFLIGHT=N       handshaked's [handshaked] max_inflight (default 1024: all in flight)
   BENCH_OUT=DIR              where storm.json, storm.txt and latency.svg go (default bench-results)
@@ -78,7 +78,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StormOptio
     roles: list('BENCH_ROLES', env.BENCH_ROLES, ROLES, ROLES),
     auths: list('BENCH_AUTHS', env.BENCH_AUTHS, AUTH_MODES, AUTH_MODES),
     sides: list('BENCH_SIDES', env.BENCH_SIDES, ['handshaked', 'node'] as const, ['handshaked', 'node']),
-    warmup: env.BENCH_WARMUP === '0' ? 0 : num('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 8 : 64),
+    warmup: env.BENCH_WARMUP === '0' ? 0 : num('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 8 : 200),
     floorIterations: num('BENCH_FLOOR_ITERATIONS', env.BENCH_FLOOR_ITERATIONS, quick ? 20 : 400),
     maxInflight: num('BENCH_MAX_INFLIGHT', env.BENCH_MAX_INFLIGHT, 1024),
     outDir: path.resolve(env.BENCH_OUT ?? path.join(ROOT_DIR, 'bench-results')),

@@ -16,6 +16,8 @@ export interface SideFigures {
   cpuUsPerHandshake: number;
   /** The part of cpuUsPerHandshake spent in the kernel (system time). */
   systemCpuUsPerHandshake: number;
+  /** CPU per handshake of the Node tls peer and of the driver (the process playing the kernel). */
+  harnessCpuUsPerHandshake: { peer: number; driver: number };
   peakRssMiB: number;
 }
 
@@ -85,6 +87,7 @@ export function sideFigures(s: CellSample): SideFigures {
     latencyMs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.length ? lat[lat.length - 1] : NaN },
     cpuUsPerHandshake: s.cpuUs / Math.max(1, s.ok),
     systemCpuUsPerHandshake: s.systemCpuUs / Math.max(1, s.ok),
+    harnessCpuUsPerHandshake: { peer: s.peerCpuUs / Math.max(1, s.ok), driver: s.driverCpuUs / Math.max(1, s.ok) },
     peakRssMiB: s.peakRssKb / 1024,
   };
 }
