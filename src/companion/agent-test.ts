@@ -12,7 +12,8 @@ import { AF_UNIX, SOCK_CLOEXEC, close, getsockoptBytes, socketpair } from '../sy
 import { KtapWriter, type CaseResult } from './ktap';
 import { LinkFactory } from './peers';
 import { Pki } from './pki';
-import { type Env, type MalformedCase, type Scenario, EACCES, SUITES, X509_VERIFIED, failureScenarios, handshakeScenarios, malformedCases } from './scenarios';
+import { type Env, type MalformedCase, type Scenario, EACCES, SUITES, X509_VERIFIED, failureScenarios, handshakeScenarios, malformedCases, pskScenarios } from './scenarios';
+import { PskKeys } from './psk-keys';
 
 const SOL_TCP = 6;
 const TCP_ULP = 31;
@@ -38,20 +39,39 @@ export async function runAgentTest(o: AgentTestOptions): Promise<number> {
   if (o.suite && !(SUITES as readonly string[]).includes(o.suite)) throw new Error(`unknown suite ${o.suite} (known: ${SUITES.join(', ')})`);
   const suites = o.suite ? [o.suite] : [...SUITES];
   const match = (n: string) => !o.filter || n.includes(o.filter);
-  const scenarios = [...handshakeScenarios(suites), ...failureScenarios()].filter((s) => match(s.name));
+  const scenarios = [...handshakeScenarios(suites), ...pskScenarios(), ...failureScenarios()].filter((s) => match(s.name));
   const malformed = malformedCases().filter((m) => match(m.name));
   const extras = ['many_requests_in_flight', 'consumer_close_aborts'].filter(match);
   const ktap = new KtapWriter(o.write, scenarios.length + malformed.length + extras.length);
   ktap.diag(`agent socket ${o.agentSocket}; PKI ${pki.dir}; suites ${suites.join(' ')}`);
   ktap.diag(`key check: data through kTLS when the agent installed it, else the agent key log ${o.agentKeylog ?? '(none given: --agent-keylog)'}`);
 
+  // PSKs only when a PSK case runs: creating keys is a visible change to the host's keyrings.
+  let psks: PskKeys | Error | undefined;
+  if (scenarios.some((s) => s.psk && !s.skip)) {
+    try {
+      psks = PskKeys.create();
+      ktap.diag(`PSK keys: type "${psks.type}" in keyring ${psks.keyringName} (${psks.keyring}), named in each PSK request's keyring attribute; removed after the run`);
+    } catch (e) {
+      psks = e as Error;
+      ktap.diag(`PSK cases will fail: ${psks.message}`);
+    }
+  }
   const links = await LinkFactory.open();
-  const env: Env = { pki, links };
+  const env: Env = {
+    pki,
+    links,
+    psks: () => {
+      if (psks instanceof PskKeys) return psks;
+      throw psks ?? new Error('no PSK keys were created for this run');
+    },
+  };
   let conn: AgentConnection;
   try {
     conn = await AgentConnection.connect(o.agentSocket);
   } catch (e) {
     links.close();
+    if (psks instanceof PskKeys) psks.remove();
     ktap.diag((e as Error).message);
     return 1;
   }
@@ -63,6 +83,7 @@ export async function runAgentTest(o: AgentTestOptions): Promise<number> {
   } finally {
     conn.close();
     links.close();
+    if (psks instanceof PskKeys) psks.remove();
   }
   ktap.totals();
   return ktap.failures;
@@ -90,15 +111,16 @@ async function runScenario(conn: AgentConnection, env: Env, sc: Scenario, o: Age
     return { name: sc.name, ok: false, diagnostics: [`${sc.name}: cannot set up the peer: ${(e as Error).message}`] };
   }
   const { link, peer } = setup;
+  const params = setup.params ?? sc.params;
   try {
-    const budget = (sc.params.timeoutMs ?? 10000) + 20000;
-    const out = await withTimeout(conn.handshake(link.fd, sc.params), budget, 'DONE');
+    const budget = (params.timeoutMs ?? 10000) + 20000;
+    const out = await withTimeout(conn.handshake(link.fd, params), budget, 'DONE');
     const fail = (msg: string): CaseResult => ({ name: sc.name, ok: false, diagnostics: [...diagnostics, `${sc.name}: ${msg}`] });
     if (out.status !== sc.status) {
       const peerSide = await withTimeout(peer.done, 3000, 'peer').catch(() => ({ ok: false, error: 'no result' }));
       return fail(`status ${statusName(out.status)}, expected ${statusName(sc.status)} (peer ${peer.label}: ${peerSide.ok ? 'handshake done' : peerSide.error})`);
     }
-    const raProblem = checkRemoteAuth(out.remoteAuth, sc.remoteAuth);
+    const raProblem = checkRemoteAuth(out.remoteAuth, setup.remoteAuth ?? sc.remoteAuth);
     if (raProblem) return fail(raProblem);
     if (out.status === 0 && sc.keyCheck) {
       const problem = await checkKeys(link.agentEnd, link.fd, peer, o.agentKeylog);

@@ -133,7 +133,8 @@ function tlsOptions(o: NodePeerOptions): tls.SecureContextOptions {
   };
 }
 
-function nodePeer(label: string, sock: tls.TLSSocket, secureEvent: 'secure' | 'secureConnect'): Peer {
+/** A Node TLS socket as a Peer: key log from its 'keylog' event, echo once kTLS carries data. */
+export function nodePeer(label: string, sock: tls.TLSSocket, secureEvent: 'secure' | 'secureConnect'): Peer {
   const lines: string[] = [];
   sock.on('keylog', (l: Buffer) => lines.push(l.toString('latin1').trim()));
   const done = new Promise<PeerResult>((resolve) => {
@@ -225,7 +226,7 @@ export function haveCommand(cmd: string): boolean {
   return false;
 }
 
-class ProcessPeer implements Peer {
+export class ProcessPeer implements Peer {
   readonly done: Promise<PeerResult>;
   readonly closed: Promise<void>;
   private out = '';
@@ -238,6 +239,8 @@ class ProcessPeer implements Peer {
     private readonly keylogFile: string,
     success: RegExp,
     env: NodeJS.ProcessEnv = process.env,
+    /** More files of this peer's (PSK session files) to remove with it. */
+    private readonly scratch: string[] = [],
   ) {
     this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.proc.stdin?.on('error', () => undefined);
@@ -259,6 +262,38 @@ class ProcessPeer implements Peer {
     });
   }
 
+  /** The first match of `re` in the process's output, once it appears. */
+  waitFor(re: RegExp, timeoutMs = 20000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const m = re.exec(this.out);
+        if (!m) return false;
+        cleanup();
+        resolve(m);
+        return true;
+      };
+      const onExit = () => {
+        if (check()) return;
+        cleanup();
+        reject(new Error(`${this.label} exited before printing ${re}: ${this.out.trim().split('\n').slice(-3).join(' | ')}`));
+      };
+      const t = setTimeout(() => {
+        cleanup();
+        reject(new Error(`${this.label} did not print ${re} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(t);
+        this.proc.stdout?.off('data', check);
+        this.proc.stderr?.off('data', check);
+        this.proc.off('close', onExit);
+      };
+      if (check()) return;
+      this.proc.stdout?.on('data', check);
+      this.proc.stderr?.on('data', check);
+      this.proc.once('close', onExit);
+    });
+  }
+
   keylog(): string[] {
     try {
       return fs.readFileSync(this.keylogFile, 'latin1').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
@@ -269,15 +304,17 @@ class ProcessPeer implements Peer {
 
   destroy(): void {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
-    try {
-      fs.unlinkSync(this.keylogFile);
-    } catch {
-      // never written
+    for (const f of [this.keylogFile, ...this.scratch]) {
+      try {
+        fs.unlinkSync(f);
+      } catch {
+        // never written
+      }
     }
   }
 }
 
-function tmpKeylog(tag: string): string {
+export function tmpKeylog(tag: string): string {
   return path.join(os.tmpdir(), `handshaked-companion-${process.pid}-${tag}-${Math.random().toString(16).slice(2)}.keylog`);
 }
 

@@ -9,6 +9,9 @@ import { handshakeFamily } from '../netlink/families/handshake';
 import { encodeUnixReady } from '../netlink/handshake-messages';
 import { encodeMessage } from '../netlink/message';
 import type { Pki } from './pki';
+import { engineUnknownPskServer, nodePskClient, nodePskServer, opensslPskClient, opensslPskServer } from './psk-peers';
+import type { PskKeys, PskName } from './psk-keys';
+import net from 'node:net';
 import { type Link, type LinkFactory, type Misbehaviour, type Peer, gnutlsClient, haveCommand, misbehavingPeer, nodeClient, nodeServer, opensslClient } from './peers';
 
 export const SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256'] as const;
@@ -21,12 +24,18 @@ export const X509_VERIFIED = 0xffffffff;
 export interface Env {
   pki: Pki;
   links: LinkFactory;
+  /** The companion's PSKs in their keyring (created for the run when a PSK case is selected); throws when they could not be made. */
+  psks(): PskKeys;
 }
 
 /** The consumer's end (fd to the agent) and the peer on the other end. */
 export interface Setup {
   link: Pick<Link, 'agentEnd' | 'fd' | 'close'>;
   peer: Peer;
+  /** Request parameters known only once the set-up ran (PSK key serials, the keyring). */
+  params?: HandshakeParams;
+  /** The remote-auth expected, when it depends on the set-up (the serial of the PSK used). */
+  remoteAuth?: number[];
 }
 
 export interface Scenario {
@@ -40,6 +49,8 @@ export interface Scenario {
   keyCheck: boolean;
   /** Skip with this reason (shown as KTAP SKIP). */
   skip?: string;
+  /** Needs the companion's PSK keyring. */
+  psk?: boolean;
 }
 
 function inproc(make: (link: Link, env: Env) => Peer) {
@@ -62,6 +73,38 @@ function processClient(make: (port: number, env: Env) => Peer) {
     }
     const { fdOf } = await import('./peers');
     return { link: { agentEnd, fd: fdOf(agentEnd), close: () => agentEnd.destroy() }, peer };
+  };
+}
+
+/**
+ * A peer that is a listening process (openssl s_server): the companion connects the link's peer
+ * end to it and relays bytes both ways, so the agent's end stays a socket nobody else reads.
+ */
+function processServer(start: (env: Env) => Promise<{ peer: Peer; port: number }>) {
+  return async (env: Env): Promise<Setup> => {
+    const { peer, port } = await start(env);
+    let link: Link;
+    try {
+      link = await env.links.link();
+    } catch (e) {
+      peer.destroy();
+      throw e;
+    }
+    const upstream = net.connect(port, '127.0.0.1');
+    upstream.on('error', () => link.peerEnd.destroy());
+    link.peerEnd.pipe(upstream);
+    upstream.pipe(link.peerEnd);
+    return {
+      link: {
+        agentEnd: link.agentEnd,
+        fd: link.fd,
+        close: () => {
+          upstream.destroy();
+          link.close();
+        },
+      },
+      peer,
+    };
   };
 }
 
@@ -179,14 +222,6 @@ export function failureScenarios(): Scenario[] {
       keyCheck: false,
     },
     {
-      name: 'fail_client_psk_unknown_identity',
-      params: { role: 'client', auth: 'psk', peername: 'localhost', peerIdentities: [1] },
-      setup: inproc((link) => misbehavingPeer(link, 'stall')),
-      status: EKEYREJECTED,
-      keyCheck: false,
-      skip: 'PSK scenarios need PSKs in a keyring the agent can read (not part of this companion yet)',
-    },
-    {
       name: 'fail_peer_closes_mid_handshake',
       params: { role: 'client', auth: 'unauth', peername: 'localhost' },
       setup: misbehaving('close-after-hello'),
@@ -214,6 +249,58 @@ export function failureScenarios(): Scenario[] {
       status: EACCES,
       keyCheck: false,
     },
+  ];
+}
+
+/**
+ * PSK cases (see psk-keys.ts for the keyring): the agent as client offers several key serials,
+ * the one the peer knows not first, and must report that key's serial as remote-auth; the agent
+ * as server gets peer-identity 0 and finds the key by the identity the client sends. Every
+ * request names the companion's keyring in its keyring attribute, as the kernel does.
+ */
+export function pskScenarios(): Scenario[] {
+  const noOpenssl = haveCommand('openssl') ? undefined : 'openssl is not installed';
+  type PeerSetup = (env: Env, keys: PskKeys) => Promise<Setup>;
+  const client = (name: string, offer: PskName[], used: PskName | undefined, setup: PeerSetup, status: number, skip?: string): Scenario => ({
+    name,
+    params: { role: 'client', auth: 'psk', peername: 'localhost' },
+    setup: async (env) => {
+      const keys = env.psks();
+      const s = await setup(env, keys);
+      return {
+        ...s,
+        params: { role: 'client', auth: 'psk', peername: 'localhost', peerIdentities: offer.map((n) => keys.get(n).serial), keyring: keys.keyring },
+        remoteAuth: used ? [keys.get(used).serial] : undefined,
+      };
+    },
+    status,
+    keyCheck: status === 0,
+    psk: true,
+    ...(skip ? { skip } : {}),
+  });
+  const server = (name: string, used: PskName, setup: PeerSetup, status: number, skip?: string): Scenario => ({
+    name,
+    params: { role: 'server', auth: 'psk' },
+    setup: async (env) => {
+      const keys = env.psks();
+      const s = await setup(env, keys);
+      return { ...s, params: { role: 'server', auth: 'psk', peerIdentities: [0], keyring: keys.keyring }, remoteAuth: status === 0 ? [keys.get(used).serial] : undefined };
+    },
+    status,
+    keyCheck: status === 0,
+    psk: true,
+    ...(skip ? { skip } : {}),
+  });
+  const peerPsk = (keys: PskKeys, n: PskName) => ({ identity: keys.get(n).identity, key: keys.get(n).key });
+  return [
+    client('client_psk_sha256_node_tls', ['decoy-sha256', 'decoy-sha384', 'sha256'], 'sha256', (env, keys) => inproc((link) => nodePskServer(link, env.pki, peerPsk(keys, 'sha256')))(env), 0),
+    client('client_psk_sha384_openssl_s_server', ['decoy-sha256', 'decoy-sha384', 'sha384'], 'sha384', (env, keys) => processServer(() => opensslPskServer(env.pki, peerPsk(keys, 'sha384')))(env), 0, noOpenssl),
+    server('server_psk_sha256_node_tls', 'sha256', (env, keys) => inproc((link) => nodePskClient(link, peerPsk(keys, 'sha256')))(env), 0),
+    server('server_psk_sha384_openssl_s_client', 'sha384', (env, keys) => processClient((port) => opensslPskClient(port, peerPsk(keys, 'sha384')))(env), 0, noOpenssl),
+    client('fail_client_psk_unknown_identity_sha256', ['unknown-sha256'], undefined, (env) => inproc((link) => engineUnknownPskServer(link))(env), EKEYREJECTED),
+    client('fail_client_psk_unknown_identity_sha384', ['unknown-sha384', 'decoy-sha384'], undefined, (env) => inproc((link) => engineUnknownPskServer(link))(env), EKEYREJECTED),
+    // The client's identity is in no keyring: the agent refuses it (unknown_psk_identity) and fails.
+    server('fail_server_psk_identity_not_in_keyring', 'sha256', (env) => inproc((link) => nodePskClient(link, { identity: 'NVMe0R01 nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000000 nqn.2024-01.io.handshaked:nobody', key: Buffer.alloc(32, 1) }))(env), EACCES),
   ];
 }
 

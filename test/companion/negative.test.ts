@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { runAgentTest } from '../../src/companion/agent-test';
 import { Agent } from '../unix/harness';
+import { liveCompanionKeys } from './keys';
 
 const PKI = path.resolve(__dirname, '..', '..', 'fixtures', 'pki');
 
@@ -37,4 +38,30 @@ test('a wrong status or remote-auth is reported with both values', async () => {
   const s = await companion(agent, 'server_x509_mtls_TLS');
   expect(s.out).toMatch(/remote-auth \[0x7\], expected 1 to 5 entries of 0xffffffff/);
   expect(s.failures).toBe(1);
+}, 60000);
+
+test('PSK: an agent that names the wrong key serial in remote-auth fails, and the request named the keyring and three serials', async () => {
+  agent = await Agent.start();
+  // A lying agent: "success" with the first serial offered (a decoy the server does not know).
+  agent.behaviour = async (req) => ({ status: 0, remoteAuth: req.peerIdentities.slice(0, 1) });
+  const r = await companion(agent, 'client_psk_sha256_node_tls');
+  expect(r.out).toMatch(/^not ok 1 client_psk_sha256_node_tls$/m);
+  expect(r.out).toMatch(/remote-auth \[0x[0-9a-f]+\], expected \[0x[0-9a-f]+\]/);
+  expect(r.failures).toBe(1);
+  const req = agent.seen[0].req;
+  expect(req).toMatchObject({ role: 'client', auth: 'psk', keySerialsAllowed: true });
+  expect(req.peerIdentities).toHaveLength(3);
+  expect(req.keyring).toBeGreaterThan(0);
+  // The keyring and its keys were removed after the run.
+  const ring = /^# PSK keys: type "(?:psk|user)" in keyring (handshaked-companion-\d+-[0-9a-f]+) /m.exec(r.out);
+  expect(ring).not.toBeNull();
+  expect(liveCompanionKeys(ring![1])).toEqual([]);
+}, 60000);
+
+test('PSK: an agent that reports EACCES where the server sent unknown_psk_identity fails (EKEYREJECTED expected)', async () => {
+  agent = await Agent.start();
+  agent.behaviour = async () => ({ status: 13, remoteAuth: [] });
+  const r = await companion(agent, 'fail_client_psk_unknown_identity_sha256');
+  expect(r.out).toMatch(/status EACCES \(13\), expected EKEYREJECTED \(129\)/);
+  expect(r.failures).toBe(1);
 }, 60000);
