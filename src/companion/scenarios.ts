@@ -345,6 +345,21 @@ export function malformedCases(): MalformedCase[] {
       },
       fds: 'tcp',
     },
+    {
+      // A READY followed by an NLMSG_ERROR whose echoed request claims 0xffffff00 bytes. Lengths
+      // are u32: 32-bit arithmetic on them once gave handshaked a negative byte offset for the
+      // broken extack behind it, and the refusal then threw instead of being sent.
+      name: 'malformed_trailing_error_with_huge_echoed_length',
+      packet: (s) => {
+        const err = Buffer.alloc(16 + 4 + 16 + 8);
+        err.writeUInt32LE(err.length, 0);
+        err.writeUInt16LE(2, 4); // NLMSG_ERROR
+        err.writeUInt16LE(0x0200, 6); // NLM_F_ACK_TLVS: extack attributes follow
+        err.writeUInt32LE(0xffffff00, 20); // the echoed request's nlmsg_len
+        return Buffer.concat([ready(s), err]);
+      },
+      fds: 'tcp',
+    },
     { name: 'malformed_no_fd', packet: (s) => ready(s), fds: 'none' },
     { name: 'malformed_two_fds', packet: (s) => ready(s), fds: 'two' },
     { name: 'malformed_non_tcp_fd', packet: (s) => ready(s), fds: 'unix' },
