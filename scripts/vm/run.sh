@@ -13,7 +13,15 @@
 #   HSVM_PASS_TIMEOUT    seconds one VM may run before it is killed (default 1200)
 #   HSVM_MIRROR          Debian mirror URL (default: the one in the host's apt sources)
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+# Run from a private copy: this file lives in a shared work tree where it may be edited during a
+# ten-minute run, and bash reads a script as it executes it.
+if [ -z "${HSVM_RUN_COPY:-}" ]; then
+  copy=$(mktemp /tmp/hsvm-run.XXXXXX)
+  cp "$0" "$copy"
+  HSVM_RUN_COPY=$copy HSVM_SELF_DIR=$(cd "$(dirname "$0")" && pwd) exec bash "$copy" "$@"
+fi
+rm -f "$HSVM_RUN_COPY"
+source "$HSVM_SELF_DIR/lib.sh"
 
 PASSES=${HSVM_PASSES:-tlshd handshaked mixed}
 PASS_TIMEOUT=${HSVM_PASS_TIMEOUT:-1200}
