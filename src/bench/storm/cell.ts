@@ -19,7 +19,7 @@ export interface CellSample {
   failed: number;
   firstError?: string;
   wallMs: number;
-  /** CPU of the side's process over the cell, µs: total, and the part spent in the kernel. */
+  /** CPU of the side's process over the cell, µs: total (schedstat), and the part spent in the kernel (stime, 10 ms ticks). */
   cpuUs: number;
   systemCpuUs: number;
   /** CPU of the peer process and of this (driver) process over the cell, µs: the harness's share of the machine. */
@@ -50,6 +50,7 @@ export async function runCell(side: Side, peer: PeerProcess, role: Role, auth: A
 
   resetPeakRss(side.pid);
   const cpu0 = cpuTimes(side.pid);
+  const side0 = cpuMicros(side.pid);
   const peer0 = cpuMicros(peer.pid);
   const driver0 = process.cpuUsage();
   const t0 = now();
@@ -91,6 +92,7 @@ export async function runCell(side: Side, peer: PeerProcess, role: Role, auth: A
   }
   const wallMs = now() - t0;
   const cpu1 = cpuTimes(side.pid);
+  const sideCpuUs = cpuMicros(side.pid) - side0;
   const driver = process.cpuUsage(driver0);
   const peerCpuUs = cpuMicros(peer.pid) - peer0;
   return {
@@ -103,7 +105,7 @@ export async function runCell(side: Side, peer: PeerProcess, role: Role, auth: A
     failed,
     firstError,
     wallMs,
-    cpuUs: cpu1.user + cpu1.system - cpu0.user - cpu0.system,
+    cpuUs: sideCpuUs,
     systemCpuUs: cpu1.system - cpu0.system,
     peerCpuUs,
     driverCpuUs: driver.user + driver.system,

@@ -11,7 +11,11 @@ import { loadPkiFiles, nodeClientContext, nodeClientSocketOptions, nodeServerCon
 export type ToNodeAgent = { type: 'hs'; id: number; role: Role; auth: AuthMode } | { type: 'exit' };
 export type FromNodeAgent = { type: 'ready' } | { type: 'done'; id: number; ok: boolean; error?: string };
 
+const HANDSHAKE_TIMEOUT_MS = 60_000;
+
 export function runNodeAgent(psk: BenchPsk): void {
+  // The driver went away (killed, crashed): nothing left to serve.
+  process.on('disconnect', () => process.exit(0));
   const pki = loadPkiFiles();
   const ctx = new Map<string, tls.SecureContext>();
   const context = (role: Role, auth: AuthMode): tls.SecureContext => {
@@ -34,9 +38,12 @@ export function runNodeAgent(psk: BenchPsk): void {
       return;
     }
     let settled = false;
+    // A stuck handshake must show up as a failure, not hang the benchmark.
+    const timer = setTimeout(() => finish(t, new Error(`no handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)), HANDSHAKE_TIMEOUT_MS);
     const finish = (s: tls.TLSSocket, error?: Error): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       reply({ type: 'done', id: m.id, ok: !error, error: error?.message });
       s.destroy();
     };

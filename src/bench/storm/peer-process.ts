@@ -55,6 +55,10 @@ export class PeerProcess {
     return m;
   }
 
+  kill(): void {
+    this.child.kill('SIGTERM');
+  }
+
   stop(): Promise<void> {
     return new Promise((resolve) => {
       if (this.child.exitCode !== null) return resolve();

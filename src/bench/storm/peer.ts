@@ -86,6 +86,8 @@ function serve(auth: AuthMode, psk: BenchPsk): Promise<net.Server> {
 
 export function runPeer(psk: BenchPsk): void {
   const servers: net.Server[] = [];
+  // The driver went away (killed, crashed): nothing left to serve.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (m: ToPeer) => {
     if (m.type === 'exit') {
       for (const s of servers) s.close();

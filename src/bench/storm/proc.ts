@@ -1,5 +1,5 @@
 /**
- * CPU and memory of another process, from /proc: utime + stime (all threads) and the peak
+ * CPU and memory of another process, from /proc: run time of all threads and the peak
  * resident set (VmHWM). The peak can be reset through clear_refs (Linux ≥ 4.0, needs to own
  * the process or be root), so each benchmark cell reports its own peak.
  */
@@ -30,8 +30,26 @@ export function cpuTimes(pid: number): { user: number; system: number } {
   return { user: Number(rest[11]) * tick, system: Number(rest[12]) * tick };
 }
 
-/** CPU time (user + system) the process has used so far, µs. */
+/**
+ * CPU time (user + system) the process has used so far, µs. utime + stime tick at 10 ms, too
+ * coarse for short cells, so the run time the scheduler keeps per thread (schedstat, ns) is
+ * summed when the kernel offers it; threads that already exited are not counted (Node's
+ * threads live as long as the process).
+ */
 export function cpuMicros(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread ended between readdir and read
+      }
+    }
+    if (ns > 0) return ns / 1000;
+  } catch {
+    // no /proc/<pid>/task or no schedstat: fall back to the tick counters
+  }
   const t = cpuTimes(pid);
   return t.user + t.system;
 }

@@ -108,6 +108,17 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
   let peer: PeerProcess | undefined;
   const samples: CellSample[] = [];
   const started = Date.now();
+  // Interrupted (Ctrl-C, timeout): take the agent, the baseline and the peer down too.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    for (const side of sides) side.kill();
+    peer?.kill();
+    keys.dispose();
+    fs.rmSync(workDir, { recursive: true, force: true });
+    process.stderr.write(`bench: interrupted by ${sig}\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     peer = await PeerProcess.start(keys.psk);
     if (o.sides.includes('handshaked')) sides.push(await AgentSide.start({ keys, maxInflight: o.maxInflight, cpuProfDir: o.profileDir, nodeArgs: o.agentNodeArgs, workDir }));
@@ -129,6 +140,8 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
       }
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     for (const side of sides) await side.stop().catch(() => undefined);
     await peer?.stop();
     keys.dispose();

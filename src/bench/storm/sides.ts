@@ -25,6 +25,8 @@ export interface Side {
   /** Runs one handshake on `socket` (which the side now owns); rejects with the reason on failure. */
   handshake(socket: net.Socket, role: Role, auth: AuthMode): Promise<void>;
   stop(): Promise<void>;
+  /** Signal the process to go, now (the driver is being interrupted). */
+  kill(): void;
 }
 
 const REQUEST_TIMEOUT_MS = 120_000;
@@ -151,6 +153,10 @@ export class AgentSide implements Side {
     }
   }
 
+  kill(): void {
+    this.child.kill('SIGTERM');
+  }
+
   async stop(): Promise<void> {
     this.conn.close();
     this.child.kill('SIGTERM');
@@ -202,6 +208,10 @@ export class NodeSide implements Side {
 
   handshake(socket: net.Socket, role: Role, auth: AuthMode): Promise<void> {
     const id = this.nextId++;
+    // Our copy of the handle stays open until the child acknowledges it; if it were still
+    // reading, it could swallow the peer's first flight meant for the child (seen: 3 in 1000
+    // PSK handshakes hung). pause() alone lets libuv keep reading; stop the read itself.
+    stopReading(socket);
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.child.send({ type: 'hs', id, role, auth } satisfies ToNodeAgent, socket, (err) => {
@@ -213,9 +223,22 @@ export class NodeSide implements Side {
     });
   }
 
+  kill(): void {
+    this.child.kill('SIGTERM');
+  }
+
   async stop(): Promise<void> {
     if (this.child.connected) this.child.send({ type: 'exit' } satisfies ToNodeAgent);
     await waitExit(this.child, 5_000);
+  }
+}
+
+function stopReading(socket: net.Socket): void {
+  socket.pause();
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle;
+  if (handle?.reading && handle.readStop) {
+    handle.readStop();
+    handle.reading = false;
   }
 }
 
