@@ -27,12 +27,14 @@ PASSES=${HSVM_PASSES:-tlshd handshaked mixed}
 PASS_TIMEOUT=${HSVM_PASS_TIMEOUT:-1200}
 IO_MIB=${HSVM_IO_MIB:-64}
 AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed"
+# Benchmarks measure rather than test: they run only when HSVM_ONLY names them.
+BENCH_SCENARIOS="nvme-storm"
 MIXED_SCENARIOS="mixed-nfs-server_handshaked-client_tlshd mixed-nfs-server_tlshd-client_handshaked mixed-nvme-target_handshaked-host_tlshd mixed-nvme-target_tlshd-host_handshaked companion-kernel-test"
 
 scenarios_of() {  # $1 = pass
   local all s out=()
   case $1 in
-    tlshd|handshaked) all=$AGENT_SCENARIOS ;;
+    tlshd|handshaked) all="$AGENT_SCENARIOS${HSVM_ONLY:+ $BENCH_SCENARIOS}" ;;
     # HSVM_ONLY may name other agent pairings too, e.g. mixed-nfs-server_tlshd-client_tlshd
     # to check the two-namespace plumbing with one known-good agent.
     mixed) all="$MIXED_SCENARIOS $(tr ',' '\n' <<< "${HSVM_ONLY:-}" | grep -E '^mixed-(nfs-server|nvme-target)_[a-z]+-(client|host)_[a-z]+$' | grep -vxF -f <(tr ' ' '\n' <<< "$MIXED_SCENARIOS") | paste -sd' ')" ;;
