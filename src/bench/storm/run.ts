@@ -25,7 +25,7 @@ export const HELP = `npm run bench — handshaked under upcall storms, against t
 Environment:
   BENCH_QUICK=1              smoke run: concurrency 1,16,32, tiny counts, short floor
   BENCH_CONCURRENCY=1,16,…   handshakes in flight per cell (default 1,16,256,1024)
-  BENCH_SCALE=F              multiply handshakes per cell (default 1: 200 at 1, else max(400, 3×in flight))
+  BENCH_SCALE=F              multiply handshakes per cell (default 1: 300 at 1, else max(800, 3×in flight))
   BENCH_ROLES=server,client  roles of the side under test (default both)
   BENCH_AUTHS=x509,mtls,psk  auth modes (default all three)
   BENCH_SIDES=handshaked,node  which sides to run (default both)
@@ -34,7 +34,8 @@ Environment:
   BENCH_MAX_INFLIGHT=N       handshaked's [handshaked] max_inflight (default 1024: all in flight)
   BENCH_OUT=DIR              where storm.json, storm.txt and latency.svg go (default bench-results)
   BENCH_PROFILE=DIR          run both sides under node --cpu-prof, profiles into DIR
-  BENCH_AGENT_NODE_ARGS=…    extra node options for the agent, space-separated (e.g. --perf-basic-prof)
+  BENCH_AGENT_NODE_ARGS=…    node options for the agent, space-separated (default: the NODE_OPTIONS of
+                             systemd/handshaked.service, so the shipped heap sizing is measured; "none": none)
   BENCH_JSON=1               print only the JSON
 Needs a built tree (npm run build) and root (the PSK lives in a kernel keyring; clear_refs).
 `;
@@ -83,15 +84,25 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StormOptio
     maxInflight: num('BENCH_MAX_INFLIGHT', env.BENCH_MAX_INFLIGHT, 1024),
     outDir: path.resolve(env.BENCH_OUT ?? path.join(ROOT_DIR, 'bench-results')),
     profileDir: env.BENCH_PROFILE ? path.resolve(env.BENCH_PROFILE) : undefined,
-    agentNodeArgs: (env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    agentNodeArgs: env.BENCH_AGENT_NODE_ARGS === 'none' ? [] : (env.BENCH_AGENT_NODE_ARGS ?? unitNodeOptions()).split(' ').filter(Boolean),
     json: env.BENCH_JSON === '1',
     quick,
   };
 }
 
+/** The NODE_OPTIONS the systemd unit runs the agent with, so the benchmark measures the same heap. */
+export function unitNodeOptions(): string {
+  try {
+    const unit = fs.readFileSync(path.join(ROOT_DIR, 'systemd', 'handshaked.service'), 'utf8');
+    return /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1]?.trim() ?? '';
+  } catch {
+    return '';
+  }
+}
+
 /** Handshakes per cell: enough for a p99 and at least three full waves at high concurrency. */
 export function cellCount(concurrency: number, scale: number): number {
-  const base = concurrency === 1 ? 200 : Math.max(400, 3 * concurrency);
+  const base = concurrency === 1 ? 300 : Math.max(800, 3 * concurrency);
   return Math.max(concurrency, Math.ceil(base * scale));
 }
 
@@ -154,6 +165,7 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
     concurrency: o.concurrency.join(','),
     scale: o.scale,
     agentMaxInflight: o.maxInflight,
+    agentNodeOptions: o.agentNodeArgs.join(' ') || '(none)',
     quick: o.quick,
     node: process.version,
     openssl: process.versions.openssl,
