@@ -10,6 +10,15 @@
 # HSVM_ONLY=nvme-storm) and compare the notes: the target is handshaked >= 3x tlshd.
 source /opt/hsvm/guest/lib.sh
 CTRLS=${HSVM_STORM_CTRLS:-8}
+# Both agents as they ship: the harness's default runs handshaked at --log-level debug (a line
+# per record), and the systemd unit sets the V8 heap options; tlshd keeps its default level.
+agent_cmd() {
+  case $1 in
+    tlshd) echo "/usr/sbin/tlshd -s -c /etc/tlshd/config" ;;
+    handshaked) echo "node ${HSVM_STORM_NODE_FLAGS:---max-semi-space-size=2 --max-old-space-size=128} $HANDSHAKED_MAIN serve -c /etc/tlshd/config" ;;
+    *) echo "false unknown-agent-$1" ;;
+  esac
+}
 trap 'nvme disconnect-all >/dev/null 2>&1; stop_all_agents' EXIT
 start_agent main "$HSVM_AGENT" || fail "$AGENT_ERROR"
 nvme_target 127.0.0.1 1 || fail "nvmet target or PSK setup failed"
