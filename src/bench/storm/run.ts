@@ -32,6 +32,7 @@ Environment:
   BENCH_WARMUP=N             unmeasured handshakes per side, role and auth first (default 200: JIT warm)
   BENCH_FLOOR_ITERATIONS=N   iterations per crypto-floor measurement (default 400)
   BENCH_MAX_INFLIGHT=N       handshaked's [handshaked] max_inflight (default 1024: all in flight)
+  BENCH_AGENT_LOG_LEVEL=L    the agent's log_level (default info: one line per handshake, as shipped)
   BENCH_OUT=DIR              where storm.json, storm.txt and latency.svg go (default bench-results)
   BENCH_PROFILE=DIR          run both sides under node --cpu-prof, profiles into DIR
   BENCH_AGENT_NODE_ARGS=…    node options for the agent, space-separated (default: the NODE_OPTIONS of
@@ -52,6 +53,7 @@ export interface StormOptions {
   outDir: string;
   profileDir?: string;
   agentNodeArgs: string[];
+  agentLogLevel?: string;
   json: boolean;
   quick: boolean;
 }
@@ -85,6 +87,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StormOptio
     outDir: path.resolve(env.BENCH_OUT ?? path.join(ROOT_DIR, 'bench-results')),
     profileDir: env.BENCH_PROFILE ? path.resolve(env.BENCH_PROFILE) : undefined,
     agentNodeArgs: env.BENCH_AGENT_NODE_ARGS === 'none' ? [] : (env.BENCH_AGENT_NODE_ARGS ?? unitNodeOptions()).split(' ').filter(Boolean),
+    agentLogLevel: env.BENCH_AGENT_LOG_LEVEL || undefined,
     json: env.BENCH_JSON === '1',
     quick,
   };
@@ -132,7 +135,7 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
   process.once('SIGTERM', onSignal);
   try {
     peer = await PeerProcess.start(keys.psk);
-    if (o.sides.includes('handshaked')) sides.push(await AgentSide.start({ keys, maxInflight: o.maxInflight, cpuProfDir: o.profileDir, nodeArgs: o.agentNodeArgs, workDir }));
+    if (o.sides.includes('handshaked')) sides.push(await AgentSide.start({ keys, maxInflight: o.maxInflight, logLevel: o.agentLogLevel, cpuProfDir: o.profileDir, nodeArgs: o.agentNodeArgs, workDir }));
     if (o.sides.includes('node')) sides.push(await NodeSide.start(keys.psk, o.profileDir));
     let flip = false;
     for (const role of o.roles) {

@@ -73,6 +73,8 @@ export interface AgentSideOptions {
   keys: BenchKeys;
   /** [handshaked] max_inflight for the run. */
   maxInflight: number;
+  /** [handshaked] log_level (default: the agent's, info: one line per handshake). */
+  logLevel?: string;
   /** Directory for `node --cpu-prof` output, when profiling. */
   cpuProfDir?: string;
   /** More node options for the agent (e.g. --perf-basic-prof to profile with perf). */
@@ -109,6 +111,7 @@ export class AgentSide implements Side {
         `x509.private_key=${pkiPath('server-key')}`,
         '[handshaked]',
         `max_inflight=${o.maxInflight}`,
+        ...(o.logLevel ? [`log_level=${o.logLevel}`] : []),
         `default_timeout_ms=${REQUEST_TIMEOUT_MS}`,
         'cipher_suites=TLS_AES_128_GCM_SHA256',
         'groups=x25519',
