@@ -11,7 +11,7 @@ import type winston from 'winston';
 import { loadConfig, type AgentConfig, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
 import { Dispatcher } from './dispatcher';
 import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
-import { loadIdentities } from './identities';
+import { identityFilesStamp, loadIdentities } from './identities';
 import { createLogger, type Logger } from './logging';
 import { AgentMetrics } from './metrics';
 import type { AgentTransport, TransportFactory } from './transport';
@@ -51,6 +51,7 @@ export class Daemon {
   private transports: AgentTransport[] = [];
   private keylogFd?: number;
   private stopping?: Promise<void>;
+  private identityStamp: string;
 
   /** Loads configuration and identities; throws ConfigError (file:line: why) when they are unusable. */
   private constructor(
@@ -62,11 +63,12 @@ export class Daemon {
     for (const n of loaded.notices) this.logger.info(n);
     for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
     this.profile = Object.freeze({ config, identities: loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)) });
+    this.identityStamp = identityFilesStamp(config);
     if (config.metrics) this.metrics = new AgentMetrics({ processMetrics: true });
     if (opts.keylogFile) this.keylogFd = fs.openSync(opts.keylogFile, 'a', 0o600);
     this.dispatcher = new Dispatcher({
       run: (req, ctx) => {
-        const profile = this.profile;
+        const profile = this.currentProfile();
         return runHandshake(req, ctx, profile, opts.env, {
           ktls: opts.ktls,
           logger: this.logger,
@@ -126,9 +128,32 @@ export class Daemon {
       return false;
     }
     this.profile = next;
+    this.identityStamp = identityFilesStamp(next.config);
     this.logger.level = levelOf(next.config);
     this.logger.info('configuration reloaded', { config: next.config.file ?? '(defaults)' });
     return true;
+  }
+
+  /**
+   * The profile for a new handshake. When a configured certificate, key, CRL or trust store was
+   * replaced on disk since it was loaded, the identities are loaded again first (tlshd reads them
+   * per handshake, so hosts rotate certificates without signalling the agent). Files that do not
+   * load (say, a key written before its certificate) are logged and the previous identities kept
+   * until the files change again. The check is a few stat() calls, small beside a handshake.
+   */
+  private currentProfile(): Profile {
+    const { config } = this.profile;
+    const stamp = identityFilesStamp(config);
+    if (stamp === this.identityStamp) return this.profile;
+    this.identityStamp = stamp;
+    try {
+      const identities = loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`));
+      this.profile = Object.freeze({ config, identities });
+      this.logger.info('identity files changed on disk; certificates, keys and trust reloaded');
+    } catch (e) {
+      this.logger.error(`identity files changed on disk but do not load, keeping the previous ones: ${(e as Error).message}`);
+    }
+    return this.profile;
   }
 
   /** Stop taking requests, give running handshakes the grace period, send every reply, release everything. */

@@ -74,6 +74,29 @@ function loadRole(s: X509Settings, checkKey: (loc: Located<string>) => void): Ro
   return Object.freeze({ trust, crls, certificate });
 }
 
+/**
+ * What the identity files look like on disk (inode, size, mtime of each configured path), so a
+ * certificate, key, CRL or trust store replaced in place is noticed without a SIGHUP: tlshd
+ * re-reads them for every handshake, and hosts rotate certificates relying on that. Comparing a
+ * stamp costs a few stat() calls; re-parsing everything per handshake would cost milliseconds.
+ * A trust-store directory is stamped by the directory itself (files added or removed).
+ */
+export function identityFilesStamp(config: AgentConfig): string {
+  const parts: string[] = [];
+  for (const role of [config.client, config.server]) {
+    for (const loc of [role.truststore, role.crl, role.certificate, role.privateKey]) {
+      if (!loc) continue;
+      try {
+        const st = fs.statSync(loc.value);
+        parts.push(`${loc.value}:${st.ino}:${st.size}:${st.mtimeMs}`);
+      } catch {
+        parts.push(`${loc.value}:-`);
+      }
+    }
+  }
+  return parts.join('|');
+}
+
 const systemStores = new Map<Buffer[] | undefined, TrustConfig>();
 
 /** The system trust store, parsed on first use and kept (with the role's CRLs, if any). */

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { MISSING_FAMILY_HINT, NO_PRIVILEGE_HINT } from '../../src/agent/kernel-transport';
@@ -11,7 +12,7 @@ import { Status } from '../../src/agent/request';
 import { StartupError } from '../../src/agent/transport';
 import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { NetlinkError, type DoneArgs } from '../../src/netlink/link';
-import { configText, consumerListener, openFds, pki, sleep, startAgent, tlsPeerServer, type Agent } from './harness';
+import { PKI, configText, consumerListener, openFds, pki, sleep, startAgent, tlsPeerServer, type Agent } from './harness';
 
 jest.setTimeout(90000);
 
@@ -266,6 +267,42 @@ describe('reload and shutdown', () => {
       expect(agent.daemon.config.server.certificate?.value).toMatch(/server-p384/);
     } finally {
       await l.close();
+    }
+  });
+
+  it('certificate rotated on disk: the next handshake uses it without a SIGHUP; a half-written pair keeps the old one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-rotate-'));
+    const chain = path.join(dir, 'server.pem');
+    const key = path.join(dir, 'server.key');
+    const install = (name: string) => {
+      fs.copyFileSync(path.join(PKI, `${name}.chain.pem`), chain);
+      fs.copyFileSync(path.join(PKI, `${name}.key.pem`), key);
+      fs.chmodSync(key, 0o600);
+    };
+    install('server-p256');
+    const config = configText().replace(`${PKI}/server-p256.chain.pem`, chain).replace(`${PKI}/server-p256.key.pem`, key);
+    agent = await startAgent({ config });
+    const l = await consumerListener();
+    try {
+      const connect = (port: number) => tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost' });
+      const curveOfNext = async () => {
+        const c = await l.accept(connect);
+        expect((await agent!.kernel.submit({ sock: c.fd, messageType: 'serverhello', authMode: 'x509' })).status).toBe(Status.OK);
+        return (c.peer as tls.TLSSocket).getPeerCertificate().asn1Curve;
+      };
+      expect(await curveOfNext()).toBe('prime256v1');
+
+      install('server-p384');
+      expect(await curveOfNext()).toBe('secp384r1');
+      expect(agent.lines.join('\n')).toMatch(/identity files changed on disk; certificates, keys and trust reloaded/);
+
+      // A key that no longer matches its certificate (rotation caught half-way): keep serving the old pair.
+      fs.copyFileSync(path.join(PKI, 'server-p256.key.pem'), key);
+      expect(await curveOfNext()).toBe('secp384r1');
+      expect(agent.lines.join('\n')).toMatch(/identity files changed on disk but do not load, keeping the previous ones/);
+    } finally {
+      await l.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

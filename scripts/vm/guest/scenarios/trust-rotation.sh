@@ -2,8 +2,8 @@
 # Trust-store rotation without a restart: the agent serves a mount with the right CA, the
 # client trust-store file is replaced by an unrelated CA (the next mount must fail), then the
 # right CA is put back (the next mount must work again), all with the same agent process.
-# tlshd 1.0 re-reads the files per handshake; an agent that reads them at (re)load gets a
-# SIGHUP after each change. The note says which happened, so the difference stays visible.
+# tlshd 1.0 re-reads the files per handshake; handshaked notices a replaced file before each
+# handshake. An agent that does neither gets a SIGHUP after each change, and the note says so.
 source /opt/hsvm/guest/lib.sh
 restore() { cp /etc/tlshd/ca.pem /etc/tlshd/client-trust.pem; stop_all_agents; }
 trap restore EXIT
