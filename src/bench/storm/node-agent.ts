@@ -45,7 +45,16 @@ export function runNodeAgent(psk: BenchPsk): void {
       settled = true;
       clearTimeout(timer);
       reply({ type: 'done', id: m.id, ok: !error, error: error?.message });
-      s.destroy();
+      if (error) {
+        s.destroy();
+        return;
+      }
+      // A TLS 1.3 client's last flight (Certificate, CertificateVerify, Finished) may still sit
+      // in the TLS layer when 'secureConnect' fires; destroy() would drop it and the peer would
+      // never finish (nor verify our certificate), unlike with the agent, whose flight is in the
+      // kernel before DONE. end() flushes it (plus a close_notify) before the FIN.
+      s.end();
+      setTimeout(() => s.destroy(), 2000).unref();
     };
     let t: tls.TLSSocket;
     if (m.role === 'server') {
