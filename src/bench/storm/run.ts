@@ -33,7 +33,8 @@ Environment:
   BENCH_FLOOR_ITERATIONS=N   iterations per crypto-floor measurement (default 400)
   BENCH_MAX_INFLIGHT=N       handshaked's [handshaked] max_inflight (default 1024: all in flight)
   BENCH_AGENT_LOG_LEVEL=L    the agent's log_level (default info: one line per handshake, as shipped)
-  BENCH_OUT=DIR              where storm.json, storm.txt and latency.svg go (default bench-results)
+  BENCH_OUT=DIR              where storm.json, storm.txt and latency.svg go (default bench-results;
+                             quick runs: $TMPDIR/handshaked-bench-quick)
   BENCH_PROFILE=DIR          run both sides under node --cpu-prof, profiles into DIR
   BENCH_AGENT_NODE_ARGS=…    node options for the agent, space-separated (default: the NODE_OPTIONS of
                              systemd/handshaked.service, so the shipped heap sizing is measured; "none": none)
@@ -84,7 +85,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StormOptio
     warmup: env.BENCH_WARMUP === '0' ? 0 : num('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 8 : 200),
     floorIterations: num('BENCH_FLOOR_ITERATIONS', env.BENCH_FLOOR_ITERATIONS, quick ? 20 : 400),
     maxInflight: num('BENCH_MAX_INFLIGHT', env.BENCH_MAX_INFLIGHT, 1024),
-    outDir: path.resolve(env.BENCH_OUT ?? path.join(ROOT_DIR, 'bench-results')),
+    // A smoke run must not overwrite the committed example results.
+    outDir: path.resolve(env.BENCH_OUT ?? (quick ? path.join(os.tmpdir(), 'handshaked-bench-quick') : path.join(ROOT_DIR, 'bench-results'))),
     profileDir: env.BENCH_PROFILE ? path.resolve(env.BENCH_PROFILE) : undefined,
     agentNodeArgs: env.BENCH_AGENT_NODE_ARGS === 'none' ? [] : (env.BENCH_AGENT_NODE_ARGS ?? unitNodeOptions()).split(' ').filter(Boolean),
     agentLogLevel: env.BENCH_AGENT_LOG_LEVEL || undefined,
