@@ -32,12 +32,11 @@ awk -v plan="$plan" -v passes="$passes" -v run="$run" '
         printf "not ok %d %s\n", i, key; bad++; continue
       }
       printf "# %s: %ss (agent start-up %ss), %d kTLS installs: %s\n", key, secs[key], su[key], hs[key], nt[key]
-      # The companion prints its own KTAP: nest it as the subtest of this line.
-      if (SC[i] == "companion-kernel-test") {
-        f = run "/results/" P[i] "/companion-kernel-test.ktap"
-        while ((getline l < f) > 0) print "    " l
-        close(f)
-      }
+      # Scenarios that run the companion keep its KTAP in <scenario>.ktap: nest it as the
+      # subtest of this line.
+      f = run "/results/" P[i] "/" SC[i] ".ktap"
+      while ((getline l < f) > 0) print "    " l
+      close(f)
       if (st[key] == "ok") printf "ok %d %s\n", i, key
       else if (st[key] == "skip") printf "ok %d %s # SKIP %s\n", i, key, nt[key]
       else { printf "not ok %d %s\n", i, key; bad++ }

@@ -26,7 +26,7 @@ source "$HSVM_SELF_DIR/lib.sh"
 PASSES=${HSVM_PASSES:-tlshd handshaked mixed}
 PASS_TIMEOUT=${HSVM_PASS_TIMEOUT:-1200}
 IO_MIB=${HSVM_IO_MIB:-64}
-AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed"
+AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed unix-ktls"
 # Benchmarks measure rather than test: they run only when HSVM_ONLY names them.
 BENCH_SCENARIOS="nvme-storm"
 MIXED_SCENARIOS="mixed-nfs-server_handshaked-client_tlshd mixed-nfs-server_tlshd-client_handshaked mixed-nvme-target_handshaked-host_tlshd mixed-nvme-target_tlshd-host_handshaked companion-kernel-test"
@@ -69,6 +69,8 @@ say "run directory: $RUN"
 # --- per-run payload: harness, PKI, the freshly built project ----------------------------
 t0=$SECONDS
 cp -a "$HSVM_DIR/guest/." "$S/guest/"
+# unix-ktls runs the client example from the document itself
+cp "$HSVM_REPO/docs/client.md" "$S/guest/client.md"
 bash "$HSVM_DIR/make-pki.sh" "$RUN/pki" || die "PKI generation with openssl failed"
 cp "$RUN/pki"/{ca.pem,other-ca.pem,server.pem,server.key,client.pem,client.key} "$S/pki/"
 
@@ -96,6 +98,9 @@ if [ ! -d "$mods/node_modules" ]; then
 fi
 cp -a "$mods/node_modules" "$S/handshaked/"
 cp "$HSVM_REPO/package.json" "$S/handshaked/"
+# the companion's PKI (its default --pki is fixtures/pki next to dist/)
+mkdir -p "$S/handshaked/fixtures"
+cp -a "$HSVM_REPO/fixtures/pki" "$S/handshaked/fixtures/"
 
 payload_mb=$(( $(du -sm "$S" | cut -f1) + 768 ))
 mke2fs -q -t ext4 -L hsvmpayload -d "$S" "$RUN/payload.ext4" "${payload_mb}M" || die "mke2fs of the payload image failed"
