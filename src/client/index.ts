@@ -28,11 +28,14 @@ export interface RequestOptions {
  * during the handshake belongs to the agent, and after it to kTLS.
  */
 function takeSocketFd(socket: net.Socket): { fd: number; restore: () => void } {
-  const handle = (socket as unknown as { _handle?: { fd?: number; reading?: boolean; readStop?: () => number } })._handle;
+  const handle = (socket as unknown as { _handle?: { fd?: number; reading?: boolean; readStop?: () => number; readStart?: () => number } })._handle;
   const fd = handle?.fd;
   if (!handle || typeof fd !== 'number' || fd < 0) {
     throw new TypeError('requestHandshake: the socket has no file descriptor (not connected, destroyed, or not a TCP socket)');
   }
+  // A client calling this from its 'connect' listener (the documented way) runs before Node
+  // starts reading: remember whether the caller had paused it, not only whether libuv read.
+  const wasPaused = socket.isPaused();
   socket.pause();
   const wasReading = handle.reading === true;
   if (wasReading && handle.readStop) {
@@ -43,7 +46,15 @@ function takeSocketFd(socket: net.Socket): { fd: number; restore: () => void } {
   return {
     fd,
     restore: () => {
-      if (wasReading) socket.resume();
+      // resume() alone does not restart a libuv read stopped above (the stream still counts its
+      // earlier read as pending), and a socket left paused is never read: either way the
+      // docs/client.md example printed nothing and exited 0 on the real kernel.
+      if (wasReading && handle.readStart && !handle.reading && !socket.destroyed) {
+        handle.reading = true;
+        const err = handle.readStart();
+        if (err) socket.destroy(new Error(`cannot restart reading the socket after the handshake (${err})`));
+      }
+      if (!wasPaused) socket.resume();
     },
   };
 }
