@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { decodeCertificate, decodeCrl, DerReader, parseCertificate, parseDer, X509Error } from '../../src/tls/x509';
-import { certOf, pkiFile } from './pki';
+import { certOf, pkiFile, x509Error } from './pki';
 
 /** Runs f; passes if it returns or throws an X509Error; anything else fails the test. */
 function onlyX509Errors(f: () => unknown): void {
@@ -13,15 +13,6 @@ function onlyX509Errors(f: () => unknown): void {
   }
 }
 
-function derError(f: () => unknown): X509Error {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(X509Error);
-    return err as X509Error;
-  }
-  throw new Error('expected an X509Error');
-}
 
 describe('DER framing', () => {
   test('reads nested values and reports offsets', () => {
@@ -47,7 +38,7 @@ describe('DER framing', () => {
     ['trailing bytes', '3000 00'.replace(' ', ''), /trailing/],
   ];
   test.each(bad)('%s → X509Error', (_what, hex, message) => {
-    const err = derError(() => parseDer(Buffer.from(hex, 'hex'), 'test'));
+    const err = x509Error(() => parseDer(Buffer.from(hex, 'hex'), 'test'));
     expect(err.code).toBe('X509_DER');
     expect(err.message).toMatch(message);
     expect(err.message).toMatch(/at byte \d+/);
@@ -98,14 +89,14 @@ describe('certificate decoding', () => {
   test('every truncation of a real certificate is an X509Error', () => {
     const der = certOf('server-rsa2048');
     for (let n = 0; n < der.length; n++) {
-      const err = derError(() => decodeCertificate(der.subarray(0, n)));
+      const err = x509Error(() => decodeCertificate(der.subarray(0, n)));
       expect(err.code).toBe('X509_DER');
     }
   });
 
   test('every truncation of a real CRL is an X509Error', () => {
     const der = pkiFile('intermediate-ca.crl.der');
-    for (let n = 0; n < der.length; n++) derError(() => decodeCrl(der.subarray(0, n)));
+    for (let n = 0; n < der.length; n++) x509Error(() => decodeCrl(der.subarray(0, n)));
     expect(decodeCrl(der).revoked.size).toBe(1);
   });
 
@@ -114,7 +105,7 @@ describe('certificate decoding', () => {
     // The tbsCertificate header sits at offset 4 (30 82 xx xx | 30 82 yy yy): claim 0x7fff bytes.
     expect(der[4]).toBe(0x30);
     der.writeUInt16BE(0x7fff, 6);
-    expect(derError(() => decodeCertificate(der)).message).toMatch(/tbsCertificate.*exceeds/);
+    expect(x509Error(() => decodeCertificate(der)).message).toMatch(/tbsCertificate.*exceeds/);
   });
 });
 

@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  derToPem, loadCertChain, loadCrls, loadPrivateKey, loadTrustStore, pemBlocks, pemToDer, SYSTEM_TRUST_STORE, X509Error,
+  derToPem, loadCertChain, loadCrls, loadPrivateKey, loadTrustStore, pemBlocks, pemToDer, SYSTEM_TRUST_STORE,
 } from '../../src/tls/x509';
-import { certOf, pkiFile, pkiPath } from './pki';
+import { certOf, pkiFile, pkiPath, x509Error } from './pki';
 
 let dir: string;
 beforeAll(() => {
@@ -14,15 +14,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function x509Error(f: () => unknown): X509Error {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(X509Error);
-    return err as X509Error;
-  }
-  throw new Error('expected an X509Error');
-}
 
 describe('PEM', () => {
   test('round trip and labels', () => {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrustConfig } from '../../src/tls/api';
-import { pemToDer } from '../../src/tls/x509';
+import { pemToDer, X509Error } from '../../src/tls/x509';
 
 export const PKI_DIR = join(__dirname, '..', '..', 'fixtures', 'pki');
 
@@ -18,3 +18,14 @@ export const rootBundle = (): TrustConfig => ({ anchors: pkiCerts('ca-bundle.pem
 
 /** A moment inside every good certificate's validity (2025-01-01 .. 2045-01-01). */
 export const NOW = new Date('2030-06-15T12:00:00Z');
+
+/** Runs f, which must throw an X509Error, and returns that error for further checks. */
+export function x509Error(f: () => unknown): X509Error {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(X509Error);
+    return err as X509Error;
+  }
+  throw new Error('expected an X509Error');
+}
