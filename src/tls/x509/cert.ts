@@ -291,16 +291,42 @@ function decodeExtension(cert: Certificate, ext: Extension): void {
   }
 }
 
+/** The field names a signed object's envelope is reported by in errors. */
+export interface EnvelopeNames {
+  outer: string;
+  tbs: string;
+  algorithm: string;
+  signature: string;
+}
+
+/**
+ * The envelope certificates and CRLs share (RFC 5280 §4.1, §5.1): SEQUENCE { to-be-signed
+ * SEQUENCE, signatureAlgorithm, signatureValue BIT STRING } and nothing after it.
+ */
+export function decodeSignedEnvelope(
+  der: Buffer,
+  what: string,
+  names: EnvelopeNames,
+): { tbsNode: Der; signatureAlgorithm: AlgorithmIdentifier; signature: Buffer } {
+  const top = parseDer(der, what);
+  if (top.tag !== Tag.SEQUENCE) derFail(top, what, `${names.outer} (SEQUENCE) expected`);
+  const r = DerReader.of(top, what);
+  const tbsNode = r.expect(Tag.SEQUENCE, names.tbs);
+  const signatureAlgorithm = parseAlgorithm(r.read(names.algorithm), names.algorithm);
+  const signature = readOctetAlignedBits(r.expect(Tag.BIT_STRING, names.signature), names.signature);
+  r.finish(what);
+  return { tbsNode, signatureAlgorithm, signature };
+}
+
 /** Decodes a DER certificate. Throws X509Error (X509_DER) on anything malformed. */
 export function decodeCertificate(der: Buffer): Certificate {
   const what = 'certificate';
-  const top = parseDer(der, what);
-  if (top.tag !== Tag.SEQUENCE) derFail(top, what, 'Certificate (SEQUENCE) expected');
-  const r = DerReader.of(top, what);
-  const tbsNode = r.expect(Tag.SEQUENCE, 'tbsCertificate');
-  const signatureAlgorithm = parseAlgorithm(r.read('signatureAlgorithm'), 'signatureAlgorithm');
-  const signature = readOctetAlignedBits(r.expect(Tag.BIT_STRING, 'signatureValue'), 'signatureValue');
-  r.finish(what);
+  const { tbsNode, signatureAlgorithm, signature } = decodeSignedEnvelope(der, what, {
+    outer: 'Certificate',
+    tbs: 'tbsCertificate',
+    algorithm: 'signatureAlgorithm',
+    signature: 'signatureValue',
+  });
 
   const t = DerReader.of(tbsNode, 'tbsCertificate');
   let version: 1 | 2 | 3 = 1;

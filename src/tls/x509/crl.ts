@@ -1,6 +1,6 @@
 /** Certificate revocation lists (RFC 5280 §5): decoding and lookup by serial number. */
-import { AlgorithmIdentifier, Extension, parseAlgorithm, parseExtensions } from './cert';
-import { ctx, DerReader, derFail, parseDer, readIntegerBytes, readOctetAlignedBits, readSmallInt, readTime, Tag } from './der';
+import { AlgorithmIdentifier, decodeSignedEnvelope, Extension, parseAlgorithm, parseExtensions } from './cert';
+import { ctx, DerReader, derFail, readIntegerBytes, readSmallInt, readTime, Tag } from './der';
 import { DistinguishedName, parseName } from './dn';
 import { OID } from './oids';
 
@@ -43,13 +43,12 @@ function noteCritical(exts: Extension[], understood: Set<string>, into: string[]
 
 export function decodeCrl(der: Buffer): Crl {
   const what = 'CRL';
-  const top = parseDer(der, what);
-  if (top.tag !== Tag.SEQUENCE) derFail(top, what, 'CertificateList (SEQUENCE) expected');
-  const r = DerReader.of(top, what);
-  const tbsNode = r.expect(Tag.SEQUENCE, 'tbsCertList');
-  const signatureAlgorithm = parseAlgorithm(r.read('CRL signatureAlgorithm'), 'CRL signatureAlgorithm');
-  const signature = readOctetAlignedBits(r.expect(Tag.BIT_STRING, 'CRL signatureValue'), 'CRL signatureValue');
-  r.finish(what);
+  const { tbsNode, signatureAlgorithm, signature } = decodeSignedEnvelope(der, what, {
+    outer: 'CertificateList',
+    tbs: 'tbsCertList',
+    algorithm: 'CRL signatureAlgorithm',
+    signature: 'CRL signatureValue',
+  });
 
   const t = DerReader.of(tbsNode, 'tbsCertList');
   const versionNode = t.optional(Tag.INTEGER, 'CRL version');
