@@ -8,7 +8,7 @@
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
 import {
   children, ctx, Der, derFail, DerReader, parseDer, readBitString, readBoolean, readIntegerBytes,
-  readOctetAlignedBits, readOid, readSmallInt, readTimeDetailed, Tag,
+  readOctetAlignedBits, readOid, readSmallInt, readTime, Tag,
 } from './der';
 import { DistinguishedName, parseName } from './dn';
 import { X509Error } from './errors';
@@ -117,8 +117,6 @@ export interface Certificate {
   policyConstraints?: PolicyConstraints;
   /** inhibitAnyPolicy SkipCerts. */
   inhibitAnyPolicy?: number;
-  /** notBefore or notAfter carried fractional seconds (RFC 5280 forbids; only the strict profile refuses). */
-  fractionalTime: boolean;
   /** Critical extensions this library does not process (path validation must reject these). */
   unknownCritical: string[];
 }
@@ -452,8 +450,8 @@ export function decodeCertificate(der: Buffer): Certificate {
   const issuer = parseName(t.read('issuer'), 'issuer');
   const validity = t.expect(Tag.SEQUENCE, 'validity');
   const vr = DerReader.of(validity, 'validity');
-  const notBefore = readTimeDetailed(vr.read('notBefore'), 'notBefore');
-  const notAfter = readTimeDetailed(vr.read('notAfter'), 'notAfter');
+  const notBefore = readTime(vr.read('notBefore'), 'notBefore');
+  const notAfter = readTime(vr.read('notAfter'), 'notAfter');
   vr.finish('validity');
   const subject = parseName(t.read('subject'), 'subject');
   const spkiNode = t.expect(Tag.SEQUENCE, 'subjectPublicKeyInfo');
@@ -471,8 +469,8 @@ export function decodeCertificate(der: Buffer): Certificate {
   }
   const cert: Certificate = {
     der, tbs: tbsNode.raw, signatureAlgorithm, signature, version, serial, issuer, subject,
-    notBefore: notBefore.date, notAfter: notAfter.date, spki: spkiNode.raw, publicKeyAlgorithm, publicKeyBits,
-    extensions: [], unknownCritical: [], fractionalTime: notBefore.fractional || notAfter.fractional,
+    notBefore, notAfter, spki: spkiNode.raw, publicKeyAlgorithm, publicKeyBits, extensions: [],
+    unknownCritical: [],
   };
   if (extNode) {
     if (version !== 3) derFail(extNode, what, 'extensions in a certificate that is not version 3');

@@ -238,20 +238,14 @@ function digits(s: string, from: number, n: number): number {
 }
 
 /**
- * UTCTime (YYMMDDHHMMSSZ, RFC 5280 window 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSS[.f]Z).
- *
- * Fractional seconds: X.690 §11.7 (DER) allows them in the canonical form ("." then digits, no
- * trailing zero); RFC 5280 §4.1.2.5.2 says certificates MUST NOT carry them. OpenSSL and GnuTLS
- * read them, and so do we (to the millisecond; later digits are dropped), reporting `fractional`
- * so that the strict profile can refuse them. A fraction that is not canonical DER (",", a
- * trailing zero, no digit) is malformed in every mode.
+ * UTCTime (YYMMDDHHMMSSZ, RFC 5280 window 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ).
+ * RFC 5280 §4.1.2.5.2 and §5.1.2.4 forbid fractional seconds in certificates and CRLs; OpenSSL
+ * and GnuTLS refuse them too, so they get their own message here rather than a generic one.
  */
-export function readTimeDetailed(node: Der, what: string): { date: Date; fractional: boolean } {
+export function readTime(node: Der, what: string): Date {
   const s = node.value.toString('latin1');
   let year: number;
   let rest: number;
-  let ms = 0;
-  let fractional = false;
   if (node.tag === Tag.UTC_TIME) {
     if (s.length !== 13) derFail(node, what, `UTCTime "${printable(s)}" is not YYMMDDHHMMSSZ`);
     const yy = digits(s, 0, 2);
@@ -259,15 +253,9 @@ export function readTimeDetailed(node: Der, what: string): { date: Date; fractio
     rest = 2;
   } else if (node.tag === Tag.GENERALIZED_TIME) {
     if (s.length > 15 && s[14] === '.') {
-      const frac = s.slice(15, -1);
-      if (!/^[0-9]*[1-9]$/.test(frac) || frac.length > 30) {
-        derFail(node, what, `GeneralizedTime "${printable(s)}" has a fraction that is not canonical DER (digits without a trailing zero)`);
-      }
-      ms = Number(frac.slice(0, 3).padEnd(3, '0'));
-      fractional = true;
-    } else if (s.length !== 15) {
-      derFail(node, what, `GeneralizedTime "${printable(s)}" is not YYYYMMDDHHMMSSZ`);
+      derFail(node, what, `GeneralizedTime "${printable(s)}" has fractional seconds, which RFC 5280 §4.1.2.5.2 forbids`);
     }
+    if (s.length !== 15) derFail(node, what, `GeneralizedTime "${printable(s)}" is not YYYYMMDDHHMMSSZ`);
     year = digits(s, 0, 4);
     rest = 4;
   } else {
@@ -283,13 +271,9 @@ export function readTimeDetailed(node: Der, what: string): { date: Date; fractio
     [year, month, day, hour, minute, second].every(Number.isInteger) &&
     month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59;
   if (!ok) derFail(node, what, `invalid time "${printable(s)}"`);
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
   if (date.getUTCDate() !== day) derFail(node, what, `invalid date "${printable(s)}"`);
-  return { date, fractional };
-}
-
-export function readTime(node: Der, what: string): Date {
-  return readTimeDetailed(node, what).date;
+  return date;
 }
 
 function printable(s: string): string {

@@ -37,6 +37,14 @@ function each(path: Certificate[], from: number, to: number, test: (c: Certifica
 }
 
 const RULES: Rule[] = [
+  // RFC 5280 §4.2.1.2: SKI MUST be in CA certificates, SHOULD be in others, MUST NOT be critical.
+  (path) =>
+    each(path, 0, path.length, (c, i) => {
+      const ski = extension(c, OID.subjectKeyIdentifier);
+      if (!ski && i > 0) return 'is a CA without subjectKeyIdentifier';
+      if (ski?.critical) return 'has a critical subjectKeyIdentifier';
+      return undefined;
+    }),
   // RFC 5280 §4.2.1.1: AKI MUST be present except in self-signed certificates, and MUST NOT be critical.
   (path) =>
     each(path, 0, path.length - 1, (c) => {
@@ -44,14 +52,6 @@ const RULES: Rule[] = [
       if (!aki && !isSelfIssued(c)) return 'has no authorityKeyIdentifier';
       if (aki?.critical) return 'has a critical authorityKeyIdentifier';
       if (aki && !c.authorityKeyId) return 'has an authorityKeyIdentifier without keyIdentifier';
-      return undefined;
-    }),
-  // RFC 5280 §4.2.1.2: SKI MUST be in CA certificates, SHOULD be in others, MUST NOT be critical.
-  (path) =>
-    each(path, 0, path.length, (c, i) => {
-      const ski = extension(c, OID.subjectKeyIdentifier);
-      if (!ski && i > 0) return 'is a CA without subjectKeyIdentifier';
-      if (ski?.critical) return 'has a critical subjectKeyIdentifier';
       return undefined;
     }),
   // CA/B Forum BR 7.1.2.1: a self-signed root's AKI, if any, is its own key identifier only.
@@ -100,8 +100,6 @@ const RULES: Rule[] = [
   (path) => each(path, 0, path.length, (c) => (isZeroOrNegative(c.serial) ? 'has a serial number that is not positive' : undefined)),
   // RFC 5280 §4.1.2.6: CAs have a non-empty subject; a leaf with an empty one relies on SAN alone.
   (path) => each(path, 0, path.length, (c) => (c.subject.rdns.length === 0 ? 'has an empty subject' : undefined)),
-  // RFC 5280 §4.1.2.5.2: no fractional seconds in validity times.
-  (path) => each(path, 0, path.length, (c) => (c.fractionalTime ? 'has a validity time with fractional seconds' : undefined)),
 ];
 
 /** undefined when the path keeps every strict-profile rule, else the first broken one. */

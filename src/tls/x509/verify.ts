@@ -80,7 +80,14 @@ function keyIdsCompatible(child: Certificate, issuer: Certificate): boolean {
   return !child.authorityKeyId || !issuer.subjectKeyId || child.authorityKeyId.equals(issuer.subjectKeyId);
 }
 
-function checkValidity(path: Certificate[], now: Date): Failure | undefined {
+/**
+ * Validity is inclusive at both ends (RFC 5280 §4.1.2.5) and certificate times have whole seconds,
+ * so the check runs at whole seconds too: `now` is floored. A certificate is then valid through
+ * the entire last second its notAfter names (12:00:00.005 is still 12:00:00), and not valid
+ * during the second before its notBefore (00:00:00.999 is before 00:00:01).
+ */
+function checkValidity(path: Certificate[], at: Date): Failure | undefined {
+  const now = new Date(Math.floor(at.getTime() / 1000) * 1000);
   for (const c of path) {
     if (now < c.notBefore) return { alert: 'certificate_expired', reason: `certificate ${describe(c)} is not valid before ${c.notBefore.toISOString()}` };
     if (now > c.notAfter) return { alert: 'certificate_expired', reason: `certificate ${describe(c)} expired at ${c.notAfter.toISOString()}` };
