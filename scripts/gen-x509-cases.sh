@@ -303,8 +303,9 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 subjectAltName = DNS:server.test,DNS:localhost,IP:127.0.0.1
 
+# A pathLenConstraint in a leaf means nothing; a large one must not make the certificate unreadable.
 [leaf_pathlen]
-basicConstraints = critical,CA:FALSE,pathlen:0
+basicConstraints = critical,CA:FALSE,pathlen:1000
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash

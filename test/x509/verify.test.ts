@@ -99,6 +99,14 @@ describe('verifyChain on the fixture PKI', () => {
     expectAlert(base(chainOf('server-p256'), { now: new Date('2024-12-31T23:59:59Z') }), 'certificate_expired');
     expectOk(base(chainOf('server-p256'), { now: new Date('2045-01-01T00:00:00Z') }));
   });
+
+  test('validity is judged at whole seconds: notAfter covers its whole second, notBefore starts at its second', () => {
+    expectOk(base(chainOf('server-p256'), { now: new Date('2045-01-01T00:00:00.005Z') }));
+    expectOk(base(chainOf('server-p256'), { now: new Date('2045-01-01T00:00:00.999Z') }));
+    expectAlert(base(chainOf('server-p256'), { now: new Date('2045-01-01T00:00:01.000Z') }), 'certificate_expired');
+    expectAlert(base(chainOf('server-p256'), { now: new Date('2024-12-31T23:59:59.999Z') }), 'certificate_expired', /not valid before 2025/);
+    expectOk(base(chainOf('server-p256'), { now: new Date('2025-01-01T00:00:00.000Z') }));
+  });
 });
 
 describe('path building', () => {
