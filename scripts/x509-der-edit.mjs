@@ -6,7 +6,9 @@
 // Usage: node scripts/x509-der-edit.mjs IN.pem ISSUER-KEY.pem OLD-ASCII NEW-ASCII > OUT.pem
 // The value whose content is exactly OLD-ASCII is replaced by NEW-ASCII (first match only).
 import { createPrivateKey, sign } from 'node:crypto';
+import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
 
 const [inFile, keyFile, oldText, newText] = process.argv.slice(2);
 if (!newText) {
