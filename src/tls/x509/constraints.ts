@@ -23,7 +23,12 @@ import { formatIp } from './names';
 const lower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 const stripDot = (s: string): string => (s.endsWith('.') ? s.slice(0, -1) : s);
 
-/** Name-vs-subtree comparisons one verifyChain call may spend: 65,536 (each at most ~253 characters). */
+/**
+ * Name-vs-subtree comparisons one verifyChain call may spend. Names and subtrees are normalised
+ * once per check, so a comparison costs at most the shorter string's length: a DNS constraint is
+ * at most 253 characters, and all names and constraints together fit in the 64 KiB handshake
+ * message that carried them.
+ */
 export const MAX_NAME_CONSTRAINT_CHECKS = 1 << 16;
 
 export interface ConstraintBudget {
@@ -38,9 +43,7 @@ function dnsSubtree(n: string, c: string): boolean {
  * Is `name` (or, for a wildcard, some name it can stand for) inside subtree `constraint`?
  * `any` = could any match be inside (for excluded subtrees); otherwise all matches must be.
  */
-function dnsWithin(name: string, constraint: string, any: boolean): boolean {
-  const n = stripDot(lower(name));
-  const c = stripDot(lower(constraint));
+function dnsWithin(n: string, c: string, any: boolean): boolean {
   const dot = n.indexOf('.');
   if (dot > 0 && n.slice(0, dot).includes('*')) {
     const base = n.slice(dot + 1);
@@ -57,12 +60,12 @@ function ipWithin(addr: Buffer, address: Buffer, mask: Buffer): boolean {
   return true;
 }
 
-function emailWithin(mailbox: string, constraint: string): boolean {
+/** `mailbox` with its domain lower-cased, `c` lower-cased. */
+function emailWithin(mailbox: string, c: string): boolean {
   const at = mailbox.lastIndexOf('@');
   if (at < 0) return false;
-  const c = lower(constraint);
-  if (c.includes('@')) return mailbox.slice(0, at) === c.slice(0, c.indexOf('@')) && lower(mailbox.slice(at + 1)) === c.slice(c.indexOf('@') + 1);
-  const host = lower(mailbox.slice(at + 1));
+  if (c.includes('@')) return mailbox.slice(0, at) === c.slice(0, c.indexOf('@')) && mailbox.slice(at + 1) === c.slice(c.indexOf('@') + 1);
+  const host = mailbox.slice(at + 1);
   return c.startsWith('.') ? host.endsWith(c) : host === c;
 }
 
@@ -75,11 +78,22 @@ function uriHost(uri: string): string | undefined {
   }
 }
 
-function uriWithin(uri: string, constraint: string): boolean {
-  const host = uriHost(uri);
-  if (host === undefined) return false;
-  const c = lower(constraint);
-  return c.startsWith('.') ? lower(host).endsWith(c) : lower(host) === c;
+/** `host`: the URI's host, lower-cased ('' when it has none); `c` lower-cased. */
+function uriWithin(host: string, c: string): boolean {
+  if (host === '') return false;
+  return c.startsWith('.') ? host.endsWith(c) : host === c;
+}
+
+/** A subtree with its strings in the form the comparisons expect. */
+function normalised(st: GeneralSubtree): GeneralSubtree {
+  if (st.kind === 'dns') return { kind: 'dns', value: stripDot(lower(st.value)) };
+  if (st.kind === 'email' || st.kind === 'uri') return { kind: st.kind, value: lower(st.value) };
+  return st;
+}
+
+function mailbox(e: string): string {
+  const at = e.lastIndexOf('@');
+  return at < 0 ? e : `${e.slice(0, at)}@${lower(e.slice(at + 1))}`;
 }
 
 function dirWithin(name: DistinguishedName, constraint: DistinguishedName): boolean {
@@ -122,13 +136,13 @@ function namesOf(cert: Certificate): Named[] {
   if (cert.subject.rdns.length > 0) out.push({ kind: 'dirName', value: cert.subject, label: `subject "${cert.subject.text}"` });
   const san = cert.subjectAltName;
   if (!san || san.dns.length === 0) {
-    for (const cn of hostNameCNs(cert)) out.push({ kind: 'dns', value: cn, label: `subject commonName "${cn}"` });
+    for (const cn of hostNameCNs(cert)) out.push({ kind: 'dns', value: stripDot(cn), label: `subject commonName "${cn}"` });
   }
   if (!san) return out;
-  for (const d of san.dns) out.push({ kind: 'dns', value: d, label: `DNS name "${d}"` });
+  for (const d of san.dns) out.push({ kind: 'dns', value: stripDot(lower(d)), label: `DNS name "${d}"` });
   for (const a of san.ip) out.push({ kind: 'ip', value: a, label: `IP address ${formatIp(a)}` });
-  for (const e of san.email) out.push({ kind: 'email', value: e, label: `email "${e}"` });
-  for (const u of san.uri) out.push({ kind: 'uri', value: u, label: `URI "${u}"` });
+  for (const e of san.email) out.push({ kind: 'email', value: mailbox(e), label: `email "${e}"` });
+  for (const u of san.uri) out.push({ kind: 'uri', value: lower(uriHost(u) ?? ''), label: `URI "${u}"` });
   for (const d of san.dirNames) out.push({ kind: 'dirName', value: d, label: `directoryName "${d.text}"` });
   return out;
 }
@@ -149,10 +163,12 @@ export function checkNameConstraints(
   if (budget.left < 0) {
     return `checking them would take more than ${MAX_NAME_CONSTRAINT_CHECKS} name comparisons (too many names or constraints)`;
   }
+  const excludedSubtrees = nc.excluded.map(normalised);
+  const permittedSubtrees = nc.permitted.map(normalised);
   for (const n of names) {
-    const excluded = nc.excluded.find((st) => within(n, st, true));
+    const excluded = excludedSubtrees.find((st) => within(n, st, true));
     if (excluded) return `${n.label} is in an excluded subtree`;
-    const permittedOfKind = nc.permitted.filter((st) => st.kind === n.kind);
+    const permittedOfKind = permittedSubtrees.filter((st) => st.kind === n.kind);
     if (permittedOfKind.length > 0 && !permittedOfKind.some((st) => within(n, st, false))) {
       return `${n.label} is outside the permitted subtrees`;
     }
