@@ -97,7 +97,7 @@ export interface CommonConfig {
   alpn?: string[];
   /** Largest handshake message accepted, bytes (default 65536: a 10-certificate chain fits). */
   maxHandshakeMessageSize?: number;
-  /** Longest peer certificate chain accepted (default 10). */
+  /** Most certificates on the peer's path besides the trust anchor (default 10; RFC 5280 §6.1 counts so). */
   maxChainLength?: number;
   /** Clock for certificate validity (default: new Date()). */
   now?: () => Date;
