@@ -14,14 +14,11 @@
  */
 import type { AcceptReply, DoneArgs, HandshakeFamilyLink } from '../netlink/link';
 import { NetlinkError } from '../netlink/link';
+import { Errno } from '../sys/errno';
 import { close as closeFd } from '../sys/libc';
 import type { HandshakeRequest, HandshakeResult } from './request';
 import { Status } from './request';
 import { StartupError, type AgentTransport, type TransportContext } from './transport';
-
-const EPERM = 1;
-const ENOENT = 2;
-const EOPNOTSUPP = 95;
 
 /** DONE attributes every mainline kernel since 6.4 accepts; used when the policy cannot be read. */
 const BASE_DONE_ATTRIBUTES = new Set(['status', 'sockfd', 'remote-auth']);
@@ -72,7 +69,7 @@ export class KernelTransport implements AgentTransport {
     try {
       await this.link.open();
     } catch (e) {
-      if (e instanceof NetlinkError && (e.errno === ENOENT || e.errno === EOPNOTSUPP)) throw new StartupError(MISSING_FAMILY_HINT);
+      if (e instanceof NetlinkError && (e.errno === Errno.ENOENT || e.errno === Errno.EOPNOTSUPP)) throw new StartupError(MISSING_FAMILY_HINT);
       throw e;
     }
     try {
@@ -133,8 +130,8 @@ export class KernelTransport implements AgentTransport {
           } catch (e) {
             if (!(e instanceof NetlinkError)) throw e;
             this.ctx.metrics?.netlinkError('accept', e.code);
-            if (e.errno === EPERM && startup) throw new StartupError(NO_PRIVILEGE_HINT);
-            if (e.errno === EPERM) this.ctx.logger.error(NO_PRIVILEGE_HINT);
+            if (e.errno === Errno.EPERM && startup) throw new StartupError(NO_PRIVILEGE_HINT);
+            if (e.errno === Errno.EPERM) this.ctx.logger.error(NO_PRIVILEGE_HINT);
             else this.ctx.logger.warn('ACCEPT failed; waiting for the next READY', { code: e.code, error: e.extack ?? e.message });
             return;
           }

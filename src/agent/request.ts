@@ -1,3 +1,5 @@
+import { Errno } from '../sys/errno';
+
 /**
  * The one shape every transport turns an upcall into, and the one result it sends back.
  * The kernel transport builds it from an ACCEPT reply, the unix transport from a READY packet.
@@ -35,12 +37,12 @@ export interface HandshakeResult {
 /** Status codes as tlshd sends them to the kernel (positive errno values, x86-64/arm64 Linux). */
 export const Status = {
   OK: 0,
-  EIO: 5,
-  EACCES: 13,
-  EINVAL: 22,
-  EOPNOTSUPP: 95,
-  ETIMEDOUT: 110,
-  EKEYREJECTED: 129,
+  EIO: Errno.EIO,
+  EACCES: Errno.EACCES,
+  EINVAL: Errno.EINVAL,
+  EOPNOTSUPP: Errno.EOPNOTSUPP,
+  ETIMEDOUT: Errno.ETIMEDOUT,
+  EKEYREJECTED: Errno.EKEYREJECTED,
 } as const;
 
 /** remote-auth value tlshd returns per verified client certificate (x509 server role). */

@@ -23,7 +23,7 @@ import { HANDSHAKE_FAMILY_NAME, HANDSHAKE_MCGRP_TLSHD, handshakeFamily } from '.
 import { toAcceptReply } from '../netlink/handshake-messages';
 import { type AcceptReply, NetlinkError } from '../netlink/link';
 import type { NetlinkTransport } from '../netlink/transport';
-import { errnoName } from '../sys/errno';
+import { Errno, errnoName } from '../sys/errno';
 import { close as closeFd } from '../sys/libc';
 import { KtapWriter, type CaseResult } from './ktap';
 
@@ -86,7 +86,7 @@ class Family {
     const r = await this.errnoOf('accept', { 'handler-class': 'tlshd' });
     if (r.errno) return r.errno;
     const reply = r.replies.find((m) => m.cmdName === 'accept');
-    if (!reply) return 71;
+    if (!reply) return Errno.EPROTO;
     return toAcceptReply(reply.attrs);
   }
 
@@ -96,7 +96,7 @@ class Family {
     for (;;) {
       const r = await this.accept();
       if (typeof r !== 'number') return r;
-      if (r !== 11) throw new Error(`ACCEPT failed with ${errnoName(r)}`);
+      if (r !== Errno.EAGAIN) throw new Error(`ACCEPT failed with ${errnoName(r)}`);
       const left = end - Date.now();
       if (left <= 0) throw new Error(`no handshake request within ${waitMs} ms`);
       await new Promise<void>((resolve) => {
@@ -171,22 +171,22 @@ export async function runKernelTest(o: KernelTestOptions): Promise<number> {
   try {
     ktap.diag(`handshake family id ${fam.fam.id}, group tlshd ${fam.fam.mcastGroups.get(HANDSHAKE_MCGRP_TLSHD)}`);
     // 1. nothing pending
-    ktap.result(expectOne('accept_nothing_pending', await fam.errnoOf('accept', { 'handler-class': 'tlshd' }), 11, 'no request is queued'));
+    ktap.result(expectOne('accept_nothing_pending', await fam.errnoOf('accept', { 'handler-class': 'tlshd' }), Errno.EAGAIN, 'no request is queued'));
     // 2. DONE without the required sockfd
-    ktap.result(expectOne('done_without_sockfd', await fam.errnoOf('done', { status: 0 }), 22, 'sockfd is a required attribute'));
+    ktap.result(expectOne('done_without_sockfd', await fam.errnoOf('done', { status: 0 }), Errno.EINVAL, 'sockfd is a required attribute'));
     // 3. DONE naming an fd that is not open
     {
       const t = await unsubmittedSocket();
       const fd = t.fd;
       t.close();
       await new Promise((r) => setImmediate(r));
-      ktap.result(expectOne('done_closed_fd', await fam.errnoOf('done', { status: 0, sockfd: fd }), 9, `fd ${fd} is closed`));
+      ktap.result(expectOne('done_closed_fd', await fam.errnoOf('done', { status: 0, sockfd: fd }), Errno.EBADF, `fd ${fd} is closed`));
     }
     // 4. DONE on a socket that has no request
     {
       const t = await unsubmittedSocket();
       try {
-        ktap.result(expectOne('done_no_request', await fam.errnoOf('done', { status: 0, sockfd: t.fd }), 16, 'no handshake request exists for this socket'));
+        ktap.result(expectOne('done_no_request', await fam.errnoOf('done', { status: 0, sockfd: t.fd }), Errno.EBUSY, 'no handshake request exists for this socket'));
       } finally {
         t.close();
       }
@@ -217,7 +217,7 @@ async function consumerCases(fam: Family, ktap: KtapWriter, o: KernelTestOptions
     const over = await fam.errnoOf('done', { status: 5000, sockfd: req.sockfd });
     ktap.result(
       expectEither('done_status_over_max_errno', over, [
-        [34, 'this kernel has the 2026 fix (status policy max 4095)'],
+        [Errno.ERANGE, 'this kernel has the 2026 fix (status policy max 4095)'],
         [0, 'this kernel predates the 2026 fix: the consumer received status 5000'],
       ]),
     );
@@ -232,7 +232,7 @@ async function consumerCases(fam: Family, ktap: KtapWriter, o: KernelTestOptions
     ktap.result(
       expectEither('done_duplicate', await fam.errnoOf('done', { status: o.status, sockfd: req.sockfd }), [
         [0, 'the duplicate was ignored'],
-        [16, 'the duplicate was refused: the request is gone'],
+        [Errno.EBUSY, 'the duplicate was refused: the request is gone'],
       ]),
     );
   } catch (e) {
@@ -255,7 +255,7 @@ async function consumerCases(fam: Family, ktap: KtapWriter, o: KernelTestOptions
     ktap.result(
       expectEither('done_after_consumer_timeout', await fam.errnoOf('done', { status: 0, sockfd: late.sockfd }), [
         [0, 'the late DONE was ignored'],
-        [16, 'the late DONE was refused: the consumer had cancelled'],
+        [Errno.EBUSY, 'the late DONE was refused: the consumer had cancelled'],
       ]),
     );
   } finally {

@@ -8,6 +8,7 @@ import { NLM_F_REQUEST, UNIX_TRANSPORT_FAMILY_ID } from '../netlink/constants';
 import { handshakeFamily } from '../netlink/families/handshake';
 import { encodeUnixReady } from '../netlink/handshake-messages';
 import { encodeMessage } from '../netlink/message';
+import { Errno } from '../sys/errno';
 import type { Pki } from './pki';
 import { engineUnknownPskServer, nodePskClient, nodePskServer, opensslPskClient, opensslPskServer } from './psk-peers';
 import type { PskKeys, PskName } from './psk-keys';
@@ -16,9 +17,7 @@ import { type Link, type LinkFactory, type Misbehaviour, type Peer, gnutlsClient
 
 export const SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256'] as const;
 
-export const EACCES = 13;
-export const ETIMEDOUT = 110;
-export const EKEYREJECTED = 129;
+export const { EACCES, ETIMEDOUT, EKEYREJECTED } = Errno;
 export const X509_VERIFIED = 0xffffffff;
 
 export interface Env {

@@ -26,7 +26,8 @@
 import { AttributeDecoder } from './attributes';
 import type { AttrObject } from './codec';
 import { GENL_HDRLEN, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from './constants';
-import { errnoName, NetlinkFormatError } from './errors';
+import { Errno as E, errnoName } from '../sys/errno';
+import { NetlinkFormatError } from './errors';
 import { closeFd, dupFd, fdKind } from './fd';
 import { handshakeFamily } from './families/handshake';
 import { nlctrlFamily } from './families/nlctrl';
@@ -36,8 +37,6 @@ import { type AuthModeName, type MessageType, NetlinkError } from './link';
 import { type Extack, type GenlMessage, decodeMessages, encodeDone, encodeError, encodeMessage } from './message';
 import type { FamilySpec } from './spec';
 import type { NetlinkTransport } from './transport';
-
-const E = { EPERM: 1, ENOENT: 2, ESRCH: 3, EBADF: 9, EAGAIN: 11, EBUSY: 16, EINVAL: 22, ERANGE: 34, ENOTSOCK: 88, EOPNOTSUPP: 95, ETIMEDOUT: 110 } as const;
 
 /** What a kernel consumer (NFS, NVMe, ...) passes to tls_client_hello_* / tls_server_hello_*. */
 export interface SubmitRequest {
@@ -389,7 +388,7 @@ export class FakeKernel {
     this.unqueue(r);
     r.state = 'completed';
     this.release(r);
-    const status = typeof attrs.status === 'number' ? attrs.status : 5; // absent status is a failure (EIO)
+    const status = typeof attrs.status === 'number' ? attrs.status : E.EIO; // absent status is a failure
     const ra = Array.isArray(attrs['remote-auth']) ? (attrs['remote-auth'] as number[]).slice(0, 5) : [];
     r.resolve({ status, remoteAuth: ra, cancelled: false });
   }

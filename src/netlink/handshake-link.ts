@@ -2,6 +2,7 @@
  * HandshakeFamilyLink over a GenlClient: the part shared by the real kernel link and the fake
  * one. Subclasses only say how to open the transport.
  */
+import { Errno } from '../sys/errno';
 import type { AttrObject } from './codec';
 import { handshakeFamily, HANDSHAKE_FAMILY_NAME, HANDSHAKE_MCGRP_TLSHD } from './families/handshake';
 import { CTRL_CMD_GETPOLICY, nlctrlFamily } from './families/nlctrl';
@@ -66,7 +67,7 @@ export abstract class GenlHandshakeLink implements HandshakeFamilyLink {
     try {
       const replies = await client.request(family.id, handshakeFamily, 'accept', { 'handler-class': 'tlshd' }, { timeoutMs: this.opts.requestTimeoutMs });
       const reply = replies.find((r) => r.cmdName === 'accept');
-      if (!reply) throw new NetlinkError(71, 'EPROTO', 'ACCEPT: the kernel acknowledged without a reply message');
+      if (!reply) throw new NetlinkError(Errno.EPROTO, 'EPROTO', 'ACCEPT: the kernel acknowledged without a reply message');
       return toAcceptReply(reply.attrs, reply.offset);
     } catch (e) {
       if (e instanceof NetlinkError && e.code === 'EAGAIN') return null;
@@ -140,7 +141,7 @@ export abstract class GenlHandshakeLink implements HandshakeFamilyLink {
   }
 
   private ready(): { client: GenlClient; family: ResolvedFamily } {
-    if (!this.client || !this.family) throw new NetlinkError(9, 'EBADF', 'handshake link is not open: call open() first');
+    if (!this.client || !this.family) throw new NetlinkError(Errno.EBADF, 'EBADF', 'handshake link is not open: call open() first');
     return { client: this.client, family: this.family };
   }
 }

@@ -1,8 +1,11 @@
 /**
- * errno numbers and names (Linux x86-64 / arm64 generic ABI). A small table instead of a
- * dependency: the agent only ever needs to name the errnos its syscalls can return, and Node's
- * os.constants.errno lacks the keyring errnos (ENOKEY, EKEYEXPIRED, …).
+ * errno numbers and names (Linux x86-64 / arm64 generic ABI): the one table every layer names
+ * errnos from. A small table instead of a dependency: the agent only ever needs the errnos its
+ * syscalls and the handshake family can return, and Node's os.constants.errno lacks the keyring
+ * errnos (ENOKEY, EKEYEXPIRED, …). Names outside the table fall back to os.constants.errno so a
+ * kernel reply with any errno still renders with its name.
  */
+import os from 'node:os';
 
 export const Errno = {
   EPERM: 1,
@@ -61,8 +64,16 @@ export const Errno = {
 export type ErrnoName = keyof typeof Errno;
 
 const NAMES = new Map<number, string>(Object.entries(Errno).map(([name, num]) => [num, name]));
+// os.constants.errno has aliases (EWOULDBLOCK = EAGAIN, ENOTSUP = EOPNOTSUPP): the table's name wins, then the first one.
+for (const [name, num] of Object.entries(os.constants.errno)) if (!NAMES.has(num)) NAMES.set(num, name);
 
-/** 'EBADF' for 9; 'E<number>' for errnos outside the table, so a code is always present. */
+/** 'EBADF' for 9 (or -9, as netlink carries it); 'E<number>' for an unnamed errno, so a code is always present. */
 export function errnoName(errno: number): string {
-  return NAMES.get(errno) ?? `E${errno}`;
+  const n = Math.abs(errno);
+  return NAMES.get(n) ?? `E${n}`;
+}
+
+/** 11 for 'EAGAIN'; undefined for an unknown name. */
+export function errnoNumber(name: string): number | undefined {
+  return (Errno as Record<string, number>)[name] ?? (os.constants.errno as Record<string, number | undefined>)[name];
 }
