@@ -15,6 +15,7 @@ export {
   type HandshakeOutcome,
   type HandshakeParams,
 } from './agent-connection';
+import { socketHandle } from '../sys/socket-fd';
 
 export interface RequestOptions {
   /** The agent's socket (default /run/handshaked/upcall.sock; '@name' for the abstract namespace). */
@@ -28,7 +29,7 @@ export interface RequestOptions {
  * during the handshake belongs to the agent, and after it to kTLS.
  */
 function takeSocketFd(socket: net.Socket): { fd: number; restore: () => void } {
-  const handle = (socket as unknown as { _handle?: { fd?: number; reading?: boolean; readStop?: () => number; readStart?: () => number } })._handle;
+  const handle = socketHandle(socket);
   const fd = handle?.fd;
   if (!handle || typeof fd !== 'number' || fd < 0) {
     throw new TypeError('requestHandshake: the socket has no file descriptor (not connected, destroyed, or not a TCP socket)');

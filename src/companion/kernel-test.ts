@@ -26,6 +26,7 @@ import type { NetlinkTransport } from '../netlink/transport';
 import { Errno, errnoName } from '../sys/errno';
 import { close as closeFd } from '../sys/libc';
 import { KtapWriter, type CaseResult } from './ktap';
+import { socketFd } from '../sys/socket-fd';
 
 export interface KernelTestOptions {
   /** Opens the netlink socket (real kernel: KernelNetlinkTransport). */
@@ -146,7 +147,7 @@ async function unsubmittedSocket(): Promise<{ fd: number; close: () => void }> {
   await new Promise<void>((r, j) => c.once('connect', r).once('error', j));
   const s = await accepted;
   server.close();
-  const fd = (s as unknown as { _handle: { fd: number } })._handle.fd;
+  const fd = socketFd(s);
   return {
     fd,
     close: () => {

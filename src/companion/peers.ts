@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { socketFd } from '../sys/socket-fd';
 
 export interface Link {
   /** The consumer's (our) end: its fd goes to the agent. Never read by Node until kTLS is up. */
@@ -77,11 +78,8 @@ export class LinkFactory {
   }
 }
 
-export function fdOf(s: net.Socket): number {
-  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new Error('socket has no fd');
-  return fd;
-}
+/** The fd of a connected socket (kept for the companion's importers; see sys/socket-fd). */
+export const fdOf = socketFd;
 
 function wrap(agentEnd: net.Socket, peerEnd: net.Socket): Link {
   return {

@@ -14,6 +14,7 @@ import { captureTransport } from '../../src/agent/logging';
 import { defaultHandshakeEnv } from '../../src/agent/runtime';
 import type { HandshakeEnv } from '../../src/agent/handshake';
 import { FakeHandshakeLink, FakeKernel, type FakeKernelOptions } from '../../src/netlink/fake-kernel';
+import { socketFd } from '../../src/sys/socket-fd';
 
 export const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
 export const pki = (name: string) => fs.readFileSync(path.join(PKI, name));
@@ -155,9 +156,7 @@ export async function consumerListener() {
   };
 }
 
-export function fdOf(s: net.Socket): number {
-  return (s as unknown as { _handle: { fd: number } })._handle.fd;
-}
+export const fdOf = socketFd;
 
 export function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;

@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import { CIPHER_LAYOUTS, KtlsError, buildCryptoInfo, installKtls, ktlsAvailable } from '../../src/agent/ktls';
 import { AF_UNIX, SOCK_STREAM, close, socketpair } from '../../src/sys/libc';
 import type { CipherSuiteName, ExtractedSecrets, TrafficKeys } from '../../src/tls/api';
+import { socketFd } from '../../src/sys/socket-fd';
 
 const seqBytes = (seq: bigint): Buffer => {
   const b = Buffer.alloc(8);
@@ -82,7 +83,7 @@ describe('installKtls on this kernel (no CONFIG_TLS)', () => {
     await new Promise<void>((r) => client.once('connect', () => r()));
     const peer = await accepted;
     try {
-      const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+      const fd = socketFd(client);
       let err: unknown;
       try {
         installKtls(fd, secrets);

@@ -13,6 +13,7 @@ import { StartupError } from '../../src/agent/transport';
 import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { NetlinkError, type DoneArgs } from '../../src/netlink/link';
 import { PKI, configText, consumerListener, openFds, pki, sleep, startAgent, tlsPeerServer, type Agent } from './harness';
+import { socketFd } from '../../src/sys/socket-fd';
 
 jest.setTimeout(90000);
 
@@ -33,7 +34,7 @@ async function silentPeer() {
       const socket = net.connect(port, '127.0.0.1');
       socket.pause();
       await new Promise<void>((r, j) => socket.once('connect', r).once('error', j));
-      return { socket, fd: (socket as unknown as { _handle: { fd: number } })._handle.fd };
+      return { socket, fd: socketFd(socket) };
     },
     async close() {
       conns.forEach((c) => c.destroy());

@@ -17,6 +17,7 @@ import {
 } from '../../src/sys/libc';
 import { recvmsg, sendmsg } from '../../src/sys/unix';
 import { MAX_RECORD_BODY } from '../../src/tls/api';
+import { socketFd } from '../../src/sys/socket-fd';
 
 interface Harness {
   /** The agent side: Node never reads this socket; its fd plays the kernel's fd. */
@@ -38,7 +39,7 @@ async function harness(): Promise<Harness> {
   const peer = await accepted;
   peer.on('error', () => undefined);
   peer.setNoDelay(true); // dribbled writes must leave as separate segments
-  const agentFd = (agent as unknown as { _handle: { fd: number } })._handle.fd;
+  const agentFd = socketFd(agent);
   const reader = new SocketReader(dup(agentFd));
   return {
     agent,

@@ -14,6 +14,7 @@ import { captureTransport } from '../../src/agent/logging';
 import type { HandshakeRequest, HandshakeResult } from '../../src/agent/request';
 import { defaultHandshakeEnv } from '../../src/agent/runtime';
 import { configText } from '../agent/harness';
+import { socketFd } from '../../src/sys/socket-fd';
 
 export interface DirectAgent {
   daemon: Daemon;
@@ -82,9 +83,7 @@ export async function consumerServer() {
   };
 }
 
-export function fdOf(s: net.Socket): number {
-  return (s as unknown as { _handle: { fd: number } })._handle.fd;
-}
+export const fdOf = socketFd;
 
 export function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;

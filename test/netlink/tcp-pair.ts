@@ -1,5 +1,6 @@
 /** Connected loopback TCP pairs for tests that need a real consumer socket fd. */
 import net from 'node:net';
+import { socketFd } from '../../src/sys/socket-fd';
 
 export interface TcpPair {
   client: net.Socket;
@@ -18,7 +19,7 @@ export async function tcpPair(): Promise<TcpPair> {
   await new Promise<void>((r, j) => client.once('connect', r).once('error', j));
   const server = await accepted;
   listener.close();
-  const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+  const fd = socketFd(client);
   return {
     client,
     server,

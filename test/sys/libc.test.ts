@@ -36,12 +36,7 @@ import {
   tcpLoopbackPair,
 } from '../../src/sys/libc';
 import { errnoName } from '../../src/sys/errno';
-
-function socketFd(s: net.Socket): number {
-  const handle = (s as unknown as { _handle?: { fd?: number } })._handle;
-  if (!handle || typeof handle.fd !== 'number') throw new Error('no fd on socket handle');
-  return handle.fd;
-}
+import { socketFd } from '../../src/sys/socket-fd';
 
 async function tcpPair(): Promise<{ server: net.Server; a: net.Socket; b: net.Socket }> {
   const server = net.createServer();

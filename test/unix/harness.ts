@@ -11,6 +11,7 @@ import { Dispatcher, type RunContext, type RunOutcome } from '../../src/agent/di
 import { silentLogger } from '../../src/agent/logging';
 import type { HandshakeRequest } from '../../src/agent/request';
 import { UnixTransport } from '../../src/agent/unix-transport';
+import { socketFd } from '../../src/sys/socket-fd';
 
 export const uniqueName = (): string => `@handshaked-unix-test-${process.pid}-${randomBytes(6).toString('hex')}`;
 export const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
@@ -64,7 +65,7 @@ export async function tcpPair(): Promise<{ agentEnd: net.Socket; peer: net.Socke
   await new Promise<void>((r, j) => peer.once('connect', r).once('error', j));
   const agentEnd = await accepted;
   server.close();
-  const fd = (agentEnd as unknown as { _handle: { fd: number } })._handle.fd;
+  const fd = socketFd(agentEnd);
   return {
     agentEnd,
     peer,

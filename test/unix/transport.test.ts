@@ -8,6 +8,7 @@ import { AF_UNIX, SOCK_CLOEXEC, close, isFdOpen, socketpair } from '../../src/sy
 import { AgentConnection, AgentRequestError, type AgentReply } from '../../src/client';
 import { HandshakeAborted } from '../../src/agent/dispatcher';
 import { Agent, openFds, tcpPair, until } from './harness';
+import { socketFd } from '../../src/sys/socket-fd';
 
 const CLIENT: AcceptParams = { messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' };
 
@@ -193,7 +194,7 @@ describe('unix transport: malformed requests get NLMSG_ERROR with errno and exta
     const [u1, u2] = socketpair(AF_UNIX, 1 | SOCK_CLOEXEC);
     try {
       const fds =
-        fdKind === 'none' ? [] : fdKind === 'two' ? [pair.fd, pair.fd] : fdKind === 'unix' ? [u1] : fdKind === 'listening' ? [(listener as unknown as { _handle: { fd: number } })._handle.fd] : [pair.fd];
+        fdKind === 'none' ? [] : fdKind === 'two' ? [pair.fd, pair.fd] : fdKind === 'unix' ? [u1] : fdKind === 'listening' ? [socketFd(listener)] : [pair.fd];
       const base = openFds();
       const bytes = packet(7);
       const seq = bytes.length >= 16 ? 7 : 0;

@@ -16,6 +16,7 @@ import { AgentConnection, requestHandshake, type HandshakeParams } from '../../c
 import { addKey, invalidateKey, joinSessionKeyring, KeySpec } from '../../sys/keyctl';
 import type { FromNodeAgent, ToNodeAgent } from './node-agent';
 import { pkiPath, ROOT_DIR, SERVER_NAME, type AuthMode, type BenchPsk, type Role } from './shape';
+import { stopReading } from '../../sys/socket-fd';
 
 export type SideName = 'handshaked' | 'node';
 
@@ -233,15 +234,6 @@ export class NodeSide implements Side {
   async stop(): Promise<void> {
     if (this.child.connected) this.child.send({ type: 'exit' } satisfies ToNodeAgent);
     await waitExit(this.child, 5_000);
-  }
-}
-
-function stopReading(socket: net.Socket): void {
-  socket.pause();
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle;
-  if (handle?.reading && handle.readStop) {
-    handle.readStop();
-    handle.reading = false;
   }
 }
 
