@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import { CIPHER_LAYOUTS, KtlsError, buildCryptoInfo, installKtls, ktlsAvailable } from '../../src/agent/ktls';
 import { AF_UNIX, SOCK_STREAM, close, socketpair } from '../../src/sys/libc';
 import type { CipherSuiteName, ExtractedSecrets, TrafficKeys } from '../../src/tls/api';
 import { socketFd } from '../../src/sys/socket-fd';
+import { tcpPair } from '../helpers/loopback';
 
 const seqBytes = (seq: bigint): Buffer => {
   const b = Buffer.alloc(8);
@@ -76,12 +76,7 @@ describe('installKtls on this kernel (no CONFIG_TLS)', () => {
   };
 
   test('fails at TCP_ULP with the "no kTLS" message, and the connection still works', async () => {
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-    await new Promise<void>((r) => client.once('connect', () => r()));
-    const peer = await accepted;
+    const { client, server: peer, close: closePair } = await tcpPair();
     try {
       const fd = socketFd(client);
       let err: unknown;
@@ -98,9 +93,7 @@ describe('installKtls on this kernel (no CONFIG_TLS)', () => {
       client.write('still plain');
       expect((await got).toString()).toBe('still plain');
     } finally {
-      client.destroy();
-      peer.destroy();
-      await new Promise((r) => server.close(r));
+      await closePair();
     }
   });
 

@@ -1,6 +1,7 @@
 /**
  * Loopback TCP plumbing: a listening server on an ephemeral port, connected socket pairs, and
- * an "accept the next connection" queue. Everything binds 127.0.0.1 port 0.
+ * an "accept the next connection" queue. Everything binds an ephemeral port on 127.0.0.1 (or
+ * the host asked for). tcpPair() is the one TCP-pair helper of the test suite.
  */
 import net from 'node:net';
 
@@ -11,8 +12,8 @@ export class LoopbackListener {
   private waiting: Array<(s: net.Socket) => void> = [];
   private readonly all = new Set<net.Socket>();
 
-  private constructor() {
-    this.server = net.createServer((s) => {
+  private constructor(pauseOnConnect: boolean) {
+    this.server = net.createServer({ pauseOnConnect }, (s) => {
       this.all.add(s);
       s.on('close', () => this.all.delete(s));
       const w = this.waiting.shift();
@@ -21,11 +22,12 @@ export class LoopbackListener {
     });
   }
 
-  static async open(): Promise<LoopbackListener> {
-    const l = new LoopbackListener();
+  /** `pauseOnConnect`: Node never reads the accepted sockets (their bytes belong to whoever takes the fd). */
+  static async open(opts: { host?: string; pauseOnConnect?: boolean } = {}): Promise<LoopbackListener> {
+    const l = new LoopbackListener(opts.pauseOnConnect ?? false);
     await new Promise<void>((resolve, reject) => {
       l.server.once('error', reject);
-      l.server.listen(0, '127.0.0.1', () => resolve());
+      l.server.listen(0, opts.host ?? '127.0.0.1', () => resolve());
     });
     return l;
   }
@@ -68,10 +70,19 @@ export function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
   });
 }
 
-/** Two ends of one loopback TCP connection. */
-export async function tcpPair(): Promise<{ client: net.Socket; server: net.Socket; close: () => Promise<void> }> {
-  const l = await LoopbackListener.open();
-  const [client, server] = await Promise.all([connect(l.port), l.accept()]);
+export interface TcpPair {
+  /** The connecting end. */
+  client: net.Socket;
+  /** The accepted end; never read by Node when opened with `pauseAccepted`. */
+  server: net.Socket;
+  /** Destroys both ends. */
+  close(): Promise<void>;
+}
+
+/** Two ends of one loopback TCP connection; the listener is closed once the connection is accepted. */
+export async function tcpPair(opts: { host?: string; pauseAccepted?: boolean } = {}): Promise<TcpPair> {
+  const l = await LoopbackListener.open({ host: opts.host, pauseOnConnect: opts.pauseAccepted });
+  const [client, server] = await Promise.all([connect(l.port, opts.host), l.accept()]);
   // Stop listening; the accepted socket lives on (close()'s callback would wait for it).
   l.server.close();
   return {

@@ -37,17 +37,7 @@ import {
 } from '../../src/sys/libc';
 import { errnoName } from '../../src/sys/errno';
 import { socketFd } from '../../src/sys/socket-fd';
-
-async function tcpPair(): Promise<{ server: net.Server; a: net.Socket; b: net.Socket }> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const a = net.connect(port, '127.0.0.1');
-  await new Promise<void>((r) => a.once('connect', () => r()));
-  const b = await accepted;
-  return { server, a, b };
-}
+import { tcpPair } from '../helpers/loopback';
 
 describe('libc bindings', () => {
   test('errno names', () => {
@@ -108,7 +98,7 @@ describe('libc bindings', () => {
   });
 
   test('TCP: protocol, names, TCP_NODELAY, int options', async () => {
-    const { server, a, b } = await tcpPair();
+    const { client: a, server: b, close } = await tcpPair();
     try {
       const fd = socketFd(a);
       expect(getSocketProtocol(fd)).toBe(IPPROTO_TCP);
@@ -124,26 +114,16 @@ describe('libc bindings', () => {
       setsockoptInt(fd, SOL_SOCKET, SO_SNDBUF, 65536);
       expect(getsockoptInt(fd, SOL_SOCKET, SO_SNDBUF)).toBe(131072);
     } finally {
-      a.destroy();
-      b.destroy();
-      await new Promise((r) => server.close(r));
+      await close();
     }
   });
 
   test('IPv6 names', async () => {
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '::1', r));
-    const port = (server.address() as net.AddressInfo).port;
-    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-    const a = net.connect(port, '::1');
-    await new Promise<void>((r) => a.once('connect', () => r()));
-    const b = await accepted;
+    const { client, server, close } = await tcpPair({ host: '::1' });
     try {
-      expect(getpeername(socketFd(a))).toEqual({ family: 'IPv6', address: '::1', port });
+      expect(getpeername(socketFd(client))).toEqual({ family: 'IPv6', address: '::1', port: server.localPort });
     } finally {
-      a.destroy();
-      b.destroy();
-      await new Promise((r) => server.close(r));
+      await close();
     }
   });
 

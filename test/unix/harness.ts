@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/agent/logging';
 import type { HandshakeRequest } from '../../src/agent/request';
 import { UnixTransport } from '../../src/agent/unix-transport';
 import { socketFd } from '../../src/sys/socket-fd';
+import { tcpPair as loopbackPair } from '../helpers/loopback';
 
 export const uniqueName = (): string => `@handshaked-unix-test-${process.pid}-${randomBytes(6).toString('hex')}`;
 export const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
@@ -57,24 +58,8 @@ export class Agent {
 
 /** A connected loopback TCP pair; `agentEnd` is never read by Node (pauseOnConnect). */
 export async function tcpPair(): Promise<{ agentEnd: net.Socket; peer: net.Socket; fd: number; close: () => void }> {
-  const server = net.createServer({ pauseOnConnect: true });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const peer = net.connect(port, '127.0.0.1');
-  await new Promise<void>((r, j) => peer.once('connect', r).once('error', j));
-  const agentEnd = await accepted;
-  server.close();
-  const fd = socketFd(agentEnd);
-  return {
-    agentEnd,
-    peer,
-    fd,
-    close: () => {
-      agentEnd.destroy();
-      peer.destroy();
-    },
-  };
+  const pair = await loopbackPair({ pauseAccepted: true });
+  return { agentEnd: pair.server, peer: pair.client, fd: socketFd(pair.server), close: () => void pair.close() };
 }
 
 export function until(cond: () => boolean, timeoutMs = 10000): Promise<void> {
