@@ -15,6 +15,7 @@ import { defaultHandshakeEnv } from '../../src/agent/runtime';
 import type { HandshakeEnv } from '../../src/agent/handshake';
 import { FakeHandshakeLink, FakeKernel, type FakeKernelOptions } from '../../src/netlink/fake-kernel';
 import { socketFd } from '../../src/sys/socket-fd';
+import { openFds } from '../helpers/fds';
 
 export const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
 export const pki = (name: string) => fs.readFileSync(path.join(PKI, name));
@@ -158,8 +159,6 @@ export async function consumerListener() {
 
 export const fdOf = socketFd;
 
-export function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
+export { openFds };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

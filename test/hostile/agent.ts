@@ -15,6 +15,7 @@ import type { HandshakeRequest, HandshakeResult } from '../../src/agent/request'
 import { defaultHandshakeEnv } from '../../src/agent/runtime';
 import { configText } from '../agent/harness';
 import { socketFd } from '../../src/sys/socket-fd';
+import { openFds } from '../helpers/fds';
 
 export interface DirectAgent {
   daemon: Daemon;
@@ -85,9 +86,7 @@ export async function consumerServer() {
 
 export const fdOf = socketFd;
 
-export function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
+export { openFds };
 
 /**
  * Raise RLIMIT_NOFILE (soft and, as root, hard) to `want`; returns the soft limit in force after.

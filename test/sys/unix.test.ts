@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { openFds } from '../helpers/fds';
 import {
   SeqpacketClient,
   accept,
@@ -28,7 +29,7 @@ import {
   socketpair,
 } from '../../src/sys/libc';
 
-const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+
 const uniqueName = (): string => `@handshaked-test-${process.pid}-${randomBytes(6).toString('hex')}`;
 
 function nextMessage(conn: SeqpacketConn): Promise<SeqpacketMessage> {

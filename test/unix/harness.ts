@@ -3,7 +3,6 @@
  * fd handling and connection life cycle are tested without TLS (the companion end-to-end test
  * covers the handshakes).
  */
-import fs from 'node:fs';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { defaultConfig, type AgentConfig } from '../../src/agent/config';
@@ -12,10 +11,11 @@ import { silentLogger } from '../../src/agent/logging';
 import type { HandshakeRequest } from '../../src/agent/request';
 import { UnixTransport } from '../../src/agent/unix-transport';
 import { socketFd } from '../../src/sys/socket-fd';
+import { openFds } from '../helpers/fds';
 import { tcpPair as loopbackPair } from '../helpers/loopback';
 
 export const uniqueName = (): string => `@handshaked-unix-test-${process.pid}-${randomBytes(6).toString('hex')}`;
-export const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+export { openFds };
 
 export interface Seen {
   req: HandshakeRequest;
