@@ -30,7 +30,16 @@ export interface X509Settings {
   readonly crl?: Located<string>;
   readonly certificate?: Located<string>;
   readonly privateKey?: Located<string>;
+  /**
+   * `[authenticate.server] x509.client_certificate`: whether the server sends CertificateRequest
+   * (`request`, the default, as tlshd always does), demands a certificate (`require`: a client
+   * without one gets certificate_required and the consumer EACCES) or sends none (`none`).
+   */
+  readonly clientCertificate?: ClientCertificatePolicy;
 }
+
+export type ClientCertificatePolicy = 'request' | 'require' | 'none';
+export const CLIENT_CERTIFICATE_POLICIES: readonly ClientCertificatePolicy[] = ['request', 'require', 'none'];
 
 export interface HostPort {
   readonly host: string;
@@ -213,7 +222,10 @@ function sections(): Record<string, Record<string, KeyHandler>> {
       keyrings: (c, e) => (c.keyrings = splitList(e.value)),
     },
     'authenticate.client': x509('client'),
-    'authenticate.server': x509('server'),
+    'authenticate.server': {
+      ...x509('server'),
+      'x509.client_certificate': (c, e, f) => (c.server.clientCertificate = oneOf(e, f, 'x509.client_certificate', CLIENT_CERTIFICATE_POLICIES)),
+    },
     handshaked: {
       max_inflight: (c, e, f) => (c.maxInflight = int(e, f, 'max_inflight', 1, 100_000)),
       default_timeout_ms: (c, e, f) => (c.defaultTimeoutMs = int(e, f, 'default_timeout_ms', 1, 3_600_000)),

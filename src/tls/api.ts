@@ -96,7 +96,7 @@ export interface PskEntry {
 export interface CommonConfig {
   /** Preference order; default: all four, AES-128-GCM first. */
   cipherSuites?: CipherSuiteName[];
-  /** Preference order; the client sends a key share for the first. Default x25519, secp256r1, secp384r1. */
+  /** Preference order; the client sends a key share for the first. Default: every implemented group (crypto/groups.ts order). */
   groups?: GroupName[];
   signatureSchemes?: SignatureSchemeName[];
   /** ALPN protocol names; off when undefined. */

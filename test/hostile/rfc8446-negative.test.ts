@@ -245,7 +245,7 @@ describe('key shares (RFC 8446 §4.1.4, §4.2.8)', () => {
     const hrr = serverHelloRecord({
       ...sh,
       random: hrrRandom,
-      extensions: [{ type: 43, body: u16(0x0304) }, { type: 51, body: u16(0x001e) /* x448, not offered */ }],
+      extensions: [{ type: 43, body: u16(0x0304) }, { type: 51, body: u16(0x0016) /* secp256k1, not offered */ }],
     });
     expectAlert(feedAll(client(), [hrr]), 'illegal_parameter');
   });
