@@ -170,6 +170,15 @@ export async function runHandshake(
         // The peer may be gone already; the status says so either way.
       }
     }
+    if (o.alert === 'record_overflow' && conn && channel && !(e instanceof TlsError)) {
+      // The reader refused an oversized record header before the engine saw it: the engine has
+      // not answered, so send the alert RFC 8446 §5.1/§5.2 names (protected once keys exist).
+      try {
+        await channel.write(conn.abort('record_overflow'));
+      } catch {
+        // The peer may be gone already; the status says so either way.
+      }
+    }
     if (o.alert && !conn) {
       // Failed before the engine existed (server misconfiguration): still tell the client why.
       try {

@@ -8,6 +8,8 @@
 import { createClient, createServer, type Connection, type Step } from '../../src/tls';
 import { decodeClientHello, decodeServerHello } from '../../src/tls/wire/handshake';
 import type { Extension } from '../../src/tls/wire/extensions';
+import { groupByName } from '../../src/tls/crypto/groups';
+import { HRR_RANDOM } from '../../src/tls/wire/codes';
 import {
   clientConfig,
   clientHooks,
@@ -353,6 +355,155 @@ describe('record layer (RFC 8446 §5)', () => {
 
   it('an alert record of the wrong length is decode_error', () => {
     expectAlert(server().receiveRecord(record(21, Buffer.from([2, 40, 0]))), 'decode_error');
+  });
+});
+
+/** The server's first answer: 'ServerHello', 'HelloRetryRequest' or the alert it sent. */
+function answer(step: Step): string {
+  if (step.status === 'failed') return `alert:${step.error?.alert}`;
+  const sh = decodeServerHello(step.send.subarray(9, 5 + step.send.readUInt16BE(3)));
+  return sh.random.equals(HRR_RANDOM) ? 'HelloRetryRequest' : 'ServerHello';
+}
+
+function selectedGroup(step: Step): number {
+  const sh = decodeServerHello(step.send.subarray(9, 5 + step.send.readUInt16BE(3)));
+  return sh.extensions.get(51)!.readUInt16BE(0);
+}
+
+const keyShare = (entries: Array<[number, Buffer]>) => vec(2, Buffer.concat(entries.map(([g, k]) => Buffer.concat([u16(g), vec(2, k)]))));
+const groupList = (codes: number[]) => vec(2, Buffer.concat(codes.map(u16)));
+const x25519Share = () => groupByName('x25519')!.generate().publicKey;
+const p256Share = () => groupByName('secp256r1')!.generate().publicKey;
+
+describe('ClientHello extensions: count, order, unknown values (RFC 8446 §4.1.2, §4.2)', () => {
+  it.each([65, 200, 2000])('%i extensions (mostly unknown, GREASE-like) are answered', (n) => {
+    const h = scenarioHello();
+    const unknown = Array.from({ length: n - h.extensions.length }, (_, i) => ({ type: 0x3000 + i, body: Buffer.alloc(i % 7, i & 0xff) }));
+    // pre_shared_key is absent here, so any place is fine: put the unknown ones first.
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: [...unknown, ...h.extensions] })))).toBe('ServerHello');
+  });
+
+  it('a ClientHello spanning several records (many extensions, 40 KB) is answered', () => {
+    const h = scenarioHello();
+    const big = Array.from({ length: 40 }, (_, i) => ({ type: 0x4000 + i, body: Buffer.alloc(1000, i) }));
+    const rec = clientHelloRecord({ ...h, extensions: [...h.extensions, ...big] });
+    const msg = rec.subarray(5);
+    const s = server();
+    let step: Step = { send: Buffer.alloc(0), status: 'continue' };
+    for (let off = 0; off < msg.length; off += 16384) step = s.receiveRecord(record(22, msg.subarray(off, off + 16384)));
+    expect(answer(step)).toBe('ServerHello');
+  });
+
+  it('extensions in reverse order are accepted', () => {
+    const h = scenarioHello();
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: [...h.extensions].reverse() })))).toBe('ServerHello');
+  });
+
+  it('pre_shared_key anywhere but last is illegal_parameter (§4.2.11)', () => {
+    const h = scenarioHello();
+    const psk = { type: 41, body: Buffer.concat([vec(2, Buffer.concat([vec(2, Buffer.from('id')), Buffer.alloc(4)])), vec(2, vec(1, Buffer.alloc(32)))]) };
+    const modes = { type: 45, body: vec(1, Buffer.from([1])) };
+    expectAlert(server().receiveRecord(clientHelloRecord({ ...h, extensions: [psk, ...h.extensions, modes] })), 'illegal_parameter');
+  });
+
+  it('unknown values inside known extensions are ignored', () => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 43, vec(1, Buffer.concat([u16(0x7f1c), u16(0x0304), u16(0xfafa)])));
+    e = replace(e, 10, groupList([0x2a2a, 0x001d, 0x0017]));
+    e = replace(e, 51, keyShare([[0x2a2a, Buffer.from([0])], [0x001d, x25519Share()]]));
+    e = replace(e, 13, vec(2, Buffer.concat([u16(0xfefe), ...[0x0403, 0x0807, 0x0804].map(u16)])));
+    e = [...e, { type: 45, body: vec(1, Buffer.from([7, 1])) }, { type: 0xfafa, body: Buffer.alloc(0) }];
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: e })))).toBe('ServerHello');
+  });
+
+  it('a duplicate extension is still illegal_parameter, however many others there are', () => {
+    const h = scenarioHello();
+    const many = Array.from({ length: 100 }, (_, i) => ({ type: 0x3000 + i, body: Buffer.alloc(0) }));
+    expectAlert(server().receiveRecord(clientHelloRecord({ ...h, extensions: [...many, ...h.extensions, many[50]] })), 'illegal_parameter');
+  });
+});
+
+describe('group selection (RFC 8446 §4.1.1, §4.2.8)', () => {
+  it('key shares only for groups we do not support, supported_groups names one we do: HelloRetryRequest', () => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([0x2a2a, 0x001d]));
+    e = replace(e, 51, keyShare([[0x2a2a, Buffer.alloc(32, 1)]]));
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: e })))).toBe('HelloRetryRequest');
+  });
+
+  it('an empty key_share list with a supported group: HelloRetryRequest', () => {
+    const h = scenarioHello();
+    const e = replace(h.extensions, 51, vec(2, Buffer.alloc(0)));
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: e })))).toBe('HelloRetryRequest');
+  });
+
+  it('no group in common at all is handshake_failure', () => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([0x2a2a]));
+    e = replace(e, 51, keyShare([[0x2a2a, Buffer.alloc(32, 1)]]));
+    expectAlert(server().receiveRecord(clientHelloRecord({ ...h, extensions: e })), 'handshake_failure');
+  });
+
+  it.each([
+    [['x25519', 'secp256r1'] as const, 0x001d],
+    [['secp256r1', 'x25519'] as const, 0x0017],
+  ])('the server\'s preference %j decides between two shares', (groups, want) => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([0x001d, 0x0017]));
+    e = replace(e, 51, keyShare([[0x001d, x25519Share()], [0x0017, p256Share()]]));
+    const s = createServer({ ...serverConfig(), groups: [...groups] }, serverHooks);
+    s.start();
+    expect(selectedGroup(s.receiveRecord(clientHelloRecord({ ...h, extensions: e })))).toBe(want);
+  });
+
+  it.each([
+    ['ffdhe2048', 0x0100, 256],
+    ['x448', 0x001e, 56],
+    ['secp521r1', 0x0019, 133],
+  ] as const)('a client offering only %s is answered with a ServerHello for it', (name, code, len) => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([code]));
+    const share = groupByName(name)!.generate().publicKey;
+    expect(share.length).toBe(len);
+    e = replace(e, 51, keyShare([[code, share]]));
+    const s = createServer({ ...serverConfig(), groups: undefined }, serverHooks);
+    s.start();
+    const step = s.receiveRecord(clientHelloRecord({ ...h, extensions: e }));
+    expect(answer(step)).toBe('ServerHello');
+    expect(selectedGroup(step)).toBe(code);
+  });
+
+  it.each([
+    ['ffdhe2048 Y = 1', 0x0100, (() => { const b = Buffer.alloc(256); b[255] = 1; return b; })()],
+    ['ffdhe2048 Y of 255 bytes (not left-padded)', 0x0100, Buffer.alloc(255, 0x55)],
+    ['x448 all zero', 0x001e, Buffer.alloc(56)],
+    ['x25519 all zero', 0x001d, Buffer.alloc(32)],
+    ['P-521 point off the curve', 0x0019, Buffer.concat([Buffer.from([4]), Buffer.alloc(132, 1)])],
+  ])('%s is illegal_parameter', (_what, code, share) => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([code]));
+    e = replace(e, 51, keyShare([[code, share]]));
+    const s = createServer({ ...serverConfig(), groups: undefined }, serverHooks);
+    s.start();
+    expectAlert(s.receiveRecord(clientHelloRecord({ ...h, extensions: e })), 'illegal_parameter');
+  });
+});
+
+describe('Finished (RFC 8446 §4.4.4)', () => {
+  const c = () => messages(scenario().clientFlight);
+  const m = () => messages(scenario().serverFlight);
+
+  it.each([31, 33, 0])('server: a client Finished of %i bytes is decode_error', (n) => {
+    expectAlert(serverAfterHello(Buffer.concat([c().get(CERT)!, c().get(CV)!, handshake(FIN, Buffer.alloc(n, 1))])), 'decode_error');
+  });
+
+  it('server: a client Finished of the right length but wrong value is decrypt_error', () => {
+    expectAlert(serverAfterHello(Buffer.concat([c().get(CERT)!, c().get(CV)!, handshake(FIN, Buffer.alloc(32, 1))])), 'decrypt_error');
+  });
+
+  it.each([31, 48])('client: a server Finished of %i bytes is decode_error', (n) => {
+    const flight = Buffer.concat([m().get(EE)!, m().get(CR)!, m().get(CERT)!, m().get(CV)!, handshake(FIN, Buffer.alloc(n, 1))]);
+    expectAlert(clientAfterHello(flight), 'decode_error');
   });
 });
 

@@ -189,6 +189,8 @@ class ExpectClientHello implements State {
     const { s } = this.ctx;
     const offer = parseOffer(decodeClientHello(msg.body));
     s.clientRandom = offer.ch.random;
+    // We never accept 0-RTT (no tickets are issued); RFC 8446 §4.2.10 says how to skip it.
+    s.records.skipRejectedEarlyData(offer.ch.extensions.has(ExtensionType.early_data));
     const p = plan(this.ctx, offer);
     const needsKx = p.auth.kind === 'certificate' || p.auth.dhe;
     const g = needsKx ? chooseGroup(s, offer) : {};
@@ -238,6 +240,9 @@ class ExpectClientHelloAgain implements State {
     const offer = parseOffer(decodeClientHello(msg.body));
     if (!offer.ch.sessionId.equals(this.first.sessionId)) fail('illegal_parameter', 'second ClientHello changed legacy_session_id');
     if (!offer.ch.random.equals(this.first.random)) fail('illegal_parameter', 'second ClientHello changed its random');
+    // RFC 8446 §4.2.10: no early data after a HelloRetryRequest; 0-RTT records end here.
+    if (offer.ch.extensions.has(ExtensionType.early_data)) fail('illegal_parameter', 'second ClientHello offers early_data');
+    this.ctx.s.records.skipRejectedEarlyData(false);
     if (!offer.ch.cipherSuites.includes(SUITE_CODES[this.suite.name])) {
       fail('illegal_parameter', 'second ClientHello no longer offers the cipher suite we selected');
     }
