@@ -29,6 +29,8 @@ export interface PeerOptions {
   tls12Only?: boolean;
   /** Client: the name to send as SNI and verify the server's certificate against. */
   serverName?: string;
+  /** Server: keep accepting connections, one after another (default: exactly one). */
+  persistent?: boolean;
   /** An external TLS 1.3 PSK (SHA-256, as OpenSSL's command-line tools and GnuTLS use it). */
   psk?: { identity: string; key: Buffer };
 }
@@ -101,7 +103,7 @@ function opensslCommon(o: PeerOptions): string[] {
 
 /** `openssl s_server` for one connection; resolves once it is listening. */
 export async function startOpensslServer(o: PeerOptions): Promise<{ peer: ProcessPeer; port: number }> {
-  const args = ['s_server', '-accept', '127.0.0.1:0', '-naccept', '1', ...opensslCommon(o), ...opensslCertArgs(o.cert ?? 'server-p256')];
+  const args = ['s_server', '-accept', '127.0.0.1:0', ...(o.persistent ? [] : ['-naccept', '1']), ...opensslCommon(o), ...opensslCertArgs(o.cert ?? 'server-p256')];
   if (o.requireClientCert) args.push('-Verify', '5', '-verifyCAfile', o.caFile ?? CA_BUNDLE, '-verify_return_error');
   args.push(...opensslPsk(o));
   const peer = new ProcessPeer('openssl s_server', 'openssl', args);

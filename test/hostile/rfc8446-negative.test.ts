@@ -11,6 +11,19 @@ import type { Extension } from '../../src/tls/wire/extensions';
 import { groupByName } from '../../src/tls/crypto/groups';
 import { HRR_RANDOM } from '../../src/tls/wire/codes';
 import {
+  clientHelloRecord,
+  exts,
+  handshake,
+  type HelloFields,
+  keyShareList,
+  record,
+  replace,
+  u16,
+  u16Vector,
+  vec,
+  without,
+} from '../helpers/tls-bytes';
+import {
   clientConfig,
   clientHooks,
   flightRecords,
@@ -20,50 +33,7 @@ import {
   splitRecords,
 } from '../fuzz/targets/tls-scenario';
 
-// --- builders --------------------------------------------------------------------------------
-
-function u16(n: number): Buffer {
-  return Buffer.from([n >> 8, n & 0xff]);
-}
-
-function vec(lenBytes: 1 | 2 | 3, body: Buffer): Buffer {
-  const h = Buffer.alloc(lenBytes);
-  h.writeUIntBE(body.length, 0, lenBytes);
-  return Buffer.concat([h, body]);
-}
-
-function exts(list: Extension[]): Buffer {
-  return vec(2, Buffer.concat(list.map((e) => Buffer.concat([u16(e.type), vec(2, e.body)]))));
-}
-
-function handshake(type: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([type]), vec(3, body)]);
-}
-
-function record(type: number, body: Buffer, version = 0x0303): Buffer {
-  return Buffer.concat([Buffer.from([type]), u16(version), vec(2, body)]);
-}
-
-interface HelloFields {
-  legacyVersion?: number;
-  random?: Buffer;
-  sessionId?: Buffer;
-  suites?: number[];
-  compression?: Buffer;
-  extensions: Extension[];
-}
-
-function clientHelloRecord(f: HelloFields): Buffer {
-  const body = Buffer.concat([
-    u16(f.legacyVersion ?? 0x0303),
-    f.random ?? Buffer.alloc(32, 7),
-    vec(1, f.sessionId ?? Buffer.alloc(32, 8)),
-    vec(2, Buffer.concat((f.suites ?? [0x1301]).map(u16))),
-    vec(1, f.compression ?? Buffer.from([0])),
-    exts(f.extensions),
-  ]);
-  return record(22, handshake(1, body), 0x0301);
-}
+// --- builders ---------------------------------------------------------------------------------
 
 /** The scenario client's ClientHello, field by field, for editing. */
 function scenarioHello(): HelloFields & { extensions: Extension[] } {
@@ -102,9 +72,6 @@ function scenarioServerHello() {
     extensions: sh.extensions.list.map((e) => ({ type: e.type, body: Buffer.from(e.body) })),
   };
 }
-
-const without = (list: Extension[], type: number) => list.filter((e) => e.type !== type);
-const replace = (list: Extension[], type: number, body: Buffer) => list.map((e) => (e.type === type ? { type, body } : e));
 
 // --- drivers ---------------------------------------------------------------------------------
 
@@ -256,6 +223,8 @@ describe('key shares (RFC 8446 §4.1.4, §4.2.8)', () => {
     ['a compressed P-256 point', 0x0017, Buffer.concat([Buffer.from([0x02]), Buffer.alloc(32, 1)])],
     ['a P-256 point of the wrong length', 0x0017, Buffer.concat([Buffer.from([0x04]), Buffer.alloc(40, 1)])],
     ['an X25519 share of 31 bytes', 0x001d, Buffer.alloc(31, 9)],
+    ['an empty X25519 share', 0x001d, Buffer.alloc(0)],
+    ['an empty P-256 share', 0x0017, Buffer.alloc(0)],
   ])('%s in the ClientHello is illegal_parameter', (_what, group, share) => {
     const h = scenarioHello();
     const body = vec(2, Buffer.concat([u16(group), vec(2, share)]));
@@ -370,8 +339,8 @@ function selectedGroup(step: Step): number {
   return sh.extensions.get(51)!.readUInt16BE(0);
 }
 
-const keyShare = (entries: Array<[number, Buffer]>) => vec(2, Buffer.concat(entries.map(([g, k]) => Buffer.concat([u16(g), vec(2, k)]))));
-const groupList = (codes: number[]) => vec(2, Buffer.concat(codes.map(u16)));
+const keyShare = keyShareList;
+const groupList = u16Vector;
 const x25519Share = () => groupByName('x25519')!.generate().publicKey;
 const p256Share = () => groupByName('secp256r1')!.generate().publicKey;
 

@@ -187,6 +187,9 @@ export class RecordLayer {
 
   private peerAlert(body: Buffer): never {
     if (this.pending.length > 0) fail('unexpected_message', 'alert inside a fragmented handshake message');
+    // RFC 8446 §5.4: an alert record with no content is unexpected_message; any other length
+    // cannot be parsed as the one alert a record must hold (§5.1, §6: decode_error).
+    if (body.length === 0) fail('unexpected_message', 'empty alert record');
     if (body.length !== 2) fail('decode_error', `alert record of ${body.length} bytes`);
     const name: AlertName = alertName(body[1]) ?? 'internal_error';
     if (body[1] === 0 || body[1] === 90) {

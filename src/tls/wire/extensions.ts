@@ -100,7 +100,9 @@ export function clientKeyShares(body: Buffer): KeyShareEntry[] {
     r.scope(2, 'client_shares', () => {
       while (r.remaining() > 0) {
         const group = r.u16('group');
-        out.push({ group, key: r.vector(2, 'key_exchange', 1) });
+        // An empty key_exchange is a malformed key share, refused as illegal_parameter by the
+        // group when it is the one we use (what peers expect), not a framing error.
+        out.push({ group, key: r.vector(2, 'key_exchange') });
       }
     });
     return out;
@@ -114,7 +116,7 @@ export function encodeClientKeyShares(entries: KeyShareEntry[]): Buffer {
 export function serverKeyShare(body: Buffer): KeyShareEntry {
   return parse(body, 'key_share', (r) => {
     const group = r.u16('group');
-    return { group, key: r.vector(2, 'key_exchange', 1) };
+    return { group, key: r.vector(2, 'key_exchange') };
   });
 }
 
