@@ -225,6 +225,14 @@ const helloProbes: HelloProbe[] = [
       return [Buffer.concat([record(HS, msg.subarray(0, 40), 0x0301), CCS_RECORD, record(HS, msg.subarray(40))])];
     },
   },
+  {
+    id: 'rec-version-0305', kind: 'hello', what: 'the ClientHello in a record with legacy_record_version 0x0305', section: '5.1', rfc: 'ServerHello',
+    bytes: () => [record(HS, clientHelloMessage(baseHello()), 0x0305)],
+  },
+  {
+    id: 'rec-version-0000', kind: 'hello', what: 'the ClientHello in a record with legacy_record_version 0x0000', section: '5.1', short: true,
+    bytes: () => [record(HS, clientHelloMessage(baseHello()), 0x0000)],
+  },
   { id: 'rec-ccs-first', kind: 'hello', what: 'change_cipher_spec before the ClientHello', section: '5', rfc: 'alert:unexpected_message', bytes: () => [CCS_RECORD, clientHelloRecord(baseHello())] },
   { id: 'rec-unknown-type', kind: 'hello', what: 'a record of content type 99', section: '5', rfc: 'alert:unexpected_message', bytes: () => [record(99, Buffer.from([1, 2, 3]))] },
   { id: 'rec-appdata-first', kind: 'hello', what: 'application data before the ClientHello', section: '5', rfc: 'alert:unexpected_message', bytes: () => [record(APP, Buffer.alloc(20, 1))] },

@@ -476,6 +476,126 @@ describe('Finished (RFC 8446 §4.4.4)', () => {
   });
 });
 
+describe('HelloRetryRequest, client side (RFC 8446 §4.1.4, §4.2.8)', () => {
+  const hrr = (extensions: Extension[], suite = 0x1301) =>
+    serverHelloRecord({ ...scenarioServerHello(), random: HRR_RANDOM, suite, extensions });
+  const askP256 = [{ type: 43, body: u16(0x0304) }, { type: 51, body: u16(0x0017) }];
+
+  it('the ServerHello after a HelloRetryRequest with another cipher suite is illegal_parameter', () => {
+    const c = client();
+    expect(c.receiveRecord(hrr(askP256)).status).toBe('continue');
+    const sh = scenarioServerHello();
+    const p256 = { type: 51, body: Buffer.concat([u16(0x0017), vec(2, groupByName('secp256r1')!.generate().publicKey)]) };
+    expectAlert(c.receiveRecord(serverHelloRecord({ ...sh, suite: 0x1302, extensions: [...without(sh.extensions, 51), p256] })), 'illegal_parameter');
+  });
+
+  it('a ServerHello whose group is not the one the HelloRetryRequest named is illegal_parameter', () => {
+    const c = client();
+    expect(c.receiveRecord(hrr(askP256)).status).toBe('continue');
+    // The scenario's x25519 share: the client sent none for x25519 in its second ClientHello.
+    expectAlert(c.receiveRecord(serverHelloRecord(scenarioServerHello())), 'illegal_parameter');
+  });
+
+  it('an extension the client did not offer in a HelloRetryRequest is unsupported_extension', () => {
+    expectAlert(client().receiveRecord(hrr([...askP256, { type: 0x1234, body: Buffer.alloc(0) }])), 'unsupported_extension');
+  });
+
+  it('a HelloRetryRequest selecting a cipher suite the client did not offer is illegal_parameter', () => {
+    expectAlert(client().receiveRecord(hrr(askP256, 0x00ff)), 'illegal_parameter');
+  });
+
+  it('a HelloRetryRequest that does not echo legacy_session_id is illegal_parameter', () => {
+    const rec = serverHelloRecord({ ...scenarioServerHello(), random: HRR_RANDOM, sessionId: Buffer.alloc(0), extensions: askP256 });
+    expectAlert(client().receiveRecord(rec), 'illegal_parameter');
+  });
+});
+
+describe('ServerHello and server flight, client side (RFC 8446 §4.1.3, §4.2, §4.3, §4.4)', () => {
+  const m = () => messages(scenario().serverFlight);
+  const sigalgs = { type: 13, body: u16Vector([0x0403, 0x0807]) };
+
+  it('a non-null compression method is illegal_parameter', () => {
+    expectAlert(feedAll(client(), [serverHelloRecord({ ...scenarioServerHello(), compression: 1 })]), 'illegal_parameter');
+  });
+
+  it('a ServerHello extension the client did not offer is unsupported_extension', () => {
+    const sh = scenarioServerHello();
+    expectAlert(feedAll(client(), [serverHelloRecord({ ...sh, extensions: [...sh.extensions, { type: 0x1234, body: Buffer.alloc(0) }] })]), 'unsupported_extension');
+  });
+
+  it('a CertificateRequest with a non-empty context during the handshake is illegal_parameter (§4.3.2)', () => {
+    const cr = handshake(CR, Buffer.concat([vec(1, Buffer.from([1])), exts([sigalgs])]));
+    expectAlert(clientAfterHello(Buffer.concat([m().get(EE)!, cr])), 'illegal_parameter');
+  });
+
+  it('a CertificateRequest without signature_algorithms is missing_extension (§4.3.2)', () => {
+    const cr = handshake(CR, Buffer.concat([vec(1, Buffer.alloc(0)), exts([])]));
+    expectAlert(clientAfterHello(Buffer.concat([m().get(EE)!, cr])), 'missing_extension');
+  });
+
+  it('a server Certificate with a non-empty request context is illegal_parameter (§4.4.2)', () => {
+    const cert = m().get(CERT)!;
+    const bad = handshake(CERT, Buffer.concat([vec(1, Buffer.from([7])), cert.subarray(5)]));
+    expectAlert(clientAfterHello(Buffer.concat([m().get(EE)!, m().get(CR)!, bad])), 'illegal_parameter');
+  });
+
+  it.each([
+    ['rsa_pkcs1_sha256 (not allowed in TLS 1.3 CertificateVerify)', 0x0401],
+    ['a scheme the client did not offer (ecdsa_sha1)', 0x0203],
+  ])('a CertificateVerify signed with %s is illegal_parameter (§4.4.3)', (_what, scheme) => {
+    const cv = handshake(CV, Buffer.concat([u16(scheme), vec(2, Buffer.alloc(64, 1))]));
+    expectAlert(clientAfterHello(Buffer.concat([m().get(EE)!, m().get(CR)!, m().get(CERT)!, cv])), 'illegal_parameter');
+  });
+});
+
+describe('client flight, server side (RFC 8446 §4.4.2)', () => {
+  const c = () => messages(scenario().clientFlight);
+
+  it('a client Certificate whose context is not the (empty) one requested is illegal_parameter', () => {
+    const cert = c().get(CERT)!;
+    const bad = handshake(CERT, Buffer.concat([vec(1, Buffer.from([7])), cert.subarray(5)]));
+    expectAlert(serverAfterHello(Buffer.concat([bad, c().get(CV)!, c().get(FIN)!])), 'illegal_parameter');
+  });
+});
+
+describe('alerts received (RFC 8446 §6)', () => {
+  it.each([
+    ['an unknown alert description', [2, 200], 'internal_error'],
+    ['handshake_failure with the warning level', [1, 40], 'handshake_failure'],
+  ])('%s is treated as fatal: the handshake stops and nothing is sent back', (_what, bytes, alert) => {
+    const step = server().receiveRecord(record(21, Buffer.from(bytes)));
+    expect(step.status).toBe('failed');
+    expect(step.error?.peerAlert).toBe(true);
+    expect(step.error?.alert).toBe(alert);
+    expect(step.send.length).toBe(0);
+  });
+
+  it('an alert between two fragments of a handshake message is unexpected_message (§5.1: no interleaving)', () => {
+    const ch = scenario().clientHello.subarray(5);
+    const s = server();
+    expect(s.receiveRecord(record(22, ch.subarray(0, 50))).status).toBe('continue');
+    expectAlert(s.receiveRecord(record(21, Buffer.from([2, 40]))), 'unexpected_message');
+  });
+
+  it('an empty alert record is unexpected_message (§5.4)', () => {
+    expectAlert(server().receiveRecord(record(21, Buffer.alloc(0))), 'unexpected_message');
+  });
+
+  it('a protected alert record with no content is unexpected_message (§5.4)', () => {
+    expectAlert(serverAfterHello(Buffer.alloc(0), 0xfa /* alert content type */), 'unexpected_message');
+  });
+});
+
+describe('record header (RFC 8446 §5.1)', () => {
+  it('legacy_record_version is ignored within TLS (0x0305 is accepted)', () => {
+    expect(answer(server().receiveRecord(record(22, scenario().clientHello.subarray(5), 0x0305)))).toBe('ServerHello');
+  });
+
+  it('a major version other than 3 is not TLS: protocol_version', () => {
+    expectAlert(server().receiveRecord(record(22, scenario().clientHello.subarray(5), 0x0000)), 'protocol_version');
+  });
+});
+
 describe('splitRecords is what the fuzz targets use (sanity)', () => {
   it('keeps a truncated tail as one short record', () => {
     expect(splitRecords(Buffer.from([22, 3, 3, 0, 9, 1]))).toHaveLength(1);

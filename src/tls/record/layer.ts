@@ -137,7 +137,9 @@ export class RecordLayer {
     if (len !== record.length - RECORD_HEADER_LEN) {
       fail('decode_error', `record header says ${len} bytes, record has ${record.length - RECORD_HEADER_LEN}`);
     }
-    if (version >> 8 !== 3) fail('decode_error', `record version 0x${version.toString(16)} is not TLS`);
+    // RFC 8446 §5.1 has the minor version ignored; a major version other than 3 is not TLS at
+    // all, which OpenSSL and GnuTLS answer with protocol_version.
+    if (version >> 8 !== 3) fail('protocol_version', `record version 0x${version.toString(16)} is not TLS`);
     if (len > MAX_RECORD_BODY) fail('record_overflow', `record body of ${len} bytes exceeds 2^14+256`);
     let body = record.subarray(RECORD_HEADER_LEN);
     let content = type;
