@@ -70,7 +70,7 @@ const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
  * client certificate request (neither openssl s_server nor gnutls-serv --disable-client-cert
  * sends one), and a short handshake deadline so a probe that leaves it waiting ends quickly.
  */
-export async function handshakedTarget(deadlineMs = 4000): Promise<Target> {
+export async function handshakedTarget(deadlineMs = 10000): Promise<Target> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-conformance-'));
   const socketName = `@hsd-conformance-${process.pid}-${randomBytes(4).toString('hex')}`;
   const conf = path.join(dir, 'agent.conf');
