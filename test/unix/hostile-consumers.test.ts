@@ -4,8 +4,6 @@
  * whatever it does; a refused peer is answered and closed; one uid cannot hold more than its
  * share of connections; lines a peer can trigger at will are rate-limited.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { AgentConnection } from '../../src/client/agent-connection';
 import { createLogger, captureTransport } from '../../src/agent/logging';
 import { LogLimiter } from '../../src/agent/log-limit';
@@ -21,6 +19,7 @@ import {
   REFUSED_IDLE_MS,
   UnixTransport,
 } from '../../src/agent/unix-transport';
+import { spawnTs } from '../helpers/ts-child';
 import { Agent, openFds, tcpPair, uniqueName, until } from './harness';
 
 jest.setTimeout(60_000);
@@ -187,28 +186,19 @@ describe('log lines peers can trigger are rate-limited', () => {
 describe('the agent out of file descriptors', () => {
   it('answers EMFILE saying the kernel dropped the passed socket, not EMSGSIZE', async () => {
     const name = uniqueName();
-    // ts-jest is not available to a plain child: compile the child's TypeScript with typescript itself.
-    const hook =
-      "const ts=require('typescript'),fs=require('fs');require.extensions['.ts']=(m,f)=>m._compile(ts.transpileModule(fs.readFileSync(f,'utf8'),{compilerOptions:{module:ts.ModuleKind.CommonJS,target:ts.ScriptTarget.ES2022,esModuleInterop:true}}).outputText,f);require(process.env.HSD_CHILD)";
-    const child = spawn('prlimit', ['--nofile=128:128', process.execPath, '-e', hook], {
-      env: { ...process.env, HSD_SOCKET: name, HSD_CHILD: path.join(__dirname, 'emfile-child.ts') },
-      cwd: path.join(__dirname, '..', '..'),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const agentProc = spawnTs({ entry: 'test/unix/emfile-child.ts', env: { HSD_SOCKET: name }, nofile: 128 });
+    const { child } = agentProc;
+    const out = agentProc.stdout;
     const pair = await tcpPair();
     let c: AgentConnection | undefined;
     try {
-      await until(() => out.includes('listening') || child.exitCode !== null, 30_000);
-      expect(err).toBe('');
+      await until(() => out().includes('listening') || child.exitCode !== null, 30_000);
+      expect(agentProc.stderr()).toBe('');
       c = await AgentConnection.connect(name);
       // The connection works while fds are left.
       expect((await c.handshake(pair.fd, { role: 'client', auth: 'unauth', peername: 'localhost' })).status).toBe(0);
       child.stdin.write('fill\n');
-      await until(() => out.includes('full'), 10_000);
+      await until(() => out().includes('full'), 10_000);
       const reply = await c.exchange(encodeUnixReady(9, CLIENT), [pair.fd], 9);
       expect(reply.kind).toBe('error');
       if (reply.kind !== 'error') return;
