@@ -65,6 +65,9 @@ export interface UnixTransportOptions {
   mode?: number;
   /** fd checks (tests may pass fake fds). */
   inspect?: FdInspector;
+  /** Connection caps; default MAX_CONNECTIONS_PER_UID and MAX_CONNECTIONS (tests lower them). */
+  maxConnectionsPerUid?: number;
+  maxConnections?: number;
 }
 
 interface InFlight {
@@ -148,8 +151,10 @@ export class UnixTransport implements AgentTransport {
     const cfg = this.ctx.config();
     const cred = conn.peerCred;
     const fromUid = this.perUid.get(cred.uid) ?? 0;
-    if (this.conns.size >= MAX_CONNECTIONS || fromUid >= MAX_CONNECTIONS_PER_UID) {
-      const which = this.conns.size >= MAX_CONNECTIONS ? `${MAX_CONNECTIONS} connections are open (the agent's limit)` : `uid ${cred.uid} has ${MAX_CONNECTIONS_PER_UID} connections open (the per-uid limit)`;
+    const total = this.opts.maxConnections ?? MAX_CONNECTIONS;
+    const perUid = this.opts.maxConnectionsPerUid ?? MAX_CONNECTIONS_PER_UID;
+    if (this.conns.size >= total || fromUid >= perUid) {
+      const which = this.conns.size >= total ? `${total} connections are open (the agent's limit)` : `uid ${cred.uid} has ${perUid} connections open (the per-uid limit)`;
       this.logLimit.log(`cap:${cred.uid}`, (n) => this.ctx.logger.warn(`unix transport: connection refused: ${which}`, { pid: cred.pid, uid: cred.uid, ...suppressedMeta(n) }));
       // Told why on the socket (an NLMSG_ERROR with seq 0), then closed; the send cannot block on a new socket.
       conn.send(encodeUnixError({ seq: 0 }, Errno.EUSERS, { msg: `connection refused: ${which}; reuse a connection (many requests may be in flight on one)` })).catch(() => undefined);

@@ -5,7 +5,7 @@
  * share of connections; lines a peer can trigger at will are rate-limited.
  */
 import { AgentConnection } from '../../src/client/agent-connection';
-import { createLogger, captureTransport } from '../../src/agent/logging';
+import { captureTransport, createLogger, silentLogger } from '../../src/agent/logging';
 import { LogLimiter } from '../../src/agent/log-limit';
 import { Dispatcher } from '../../src/agent/dispatcher';
 import { defaultConfig, type AgentConfig } from '../../src/agent/config';
@@ -21,6 +21,8 @@ import {
 } from '../../src/agent/unix-transport';
 import { spawnTs } from '../helpers/ts-child';
 import { Agent, openFds, tcpPair, uniqueName, until } from './harness';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 jest.setTimeout(60_000);
 
@@ -149,6 +151,29 @@ describe('connection caps', () => {
   });
 });
 
+describe('the total connection cap', () => {
+  it('counts every uid: at the cap the next connection is told why and closed', async () => {
+    const config: AgentConfig = { ...defaultConfig(), unixSocket: uniqueName() };
+    const dispatcher = new Dispatcher({ run: async () => ({ status: 0, remoteAuth: [] }), limits: () => ({ maxInflight: 4, defaultTimeoutMs: 1000 }) });
+    const t = new UnixTransport({ dispatcher, logger: silentLogger(), config: () => config, ktls: 'off' }, { maxConnections: 3 });
+    await t.start();
+    try {
+      for (let i = 0; i < 3; i++) await deafConsumer(config.unixSocket!);
+      await until(() => t.connectionCount === 3);
+      const extra = await SeqpacketClient.connect(config.unixSocket!);
+      conns.push(extra);
+      const m = await new Promise<SeqpacketMessage>((r) => extra.once('message', r));
+      const [err] = decodeMessages(m.data);
+      expect(err.kind === 'error' && err.extack?.msg).toMatch(/3 connections are open \(the agent's limit\)/);
+      await closed(extra);
+      expect(t.connectionCount).toBe(3);
+    } finally {
+      await dispatcher.shutdown(100);
+      await t.close();
+    }
+  });
+});
+
 describe('log lines peers can trigger are rate-limited', () => {
   it('LogLimiter: one line per kind per interval, the next says how many were left out', () => {
     let t = 0;
@@ -193,7 +218,6 @@ describe('the agent out of file descriptors', () => {
     let c: AgentConnection | undefined;
     try {
       await until(() => out().includes('listening') || child.exitCode !== null, 30_000);
-      expect(agentProc.stderr()).toBe('');
       c = await AgentConnection.connect(name);
       // The connection works while fds are left.
       expect((await c.handshake(pair.fd, { role: 'client', auth: 'unauth', peername: 'localhost' })).status).toBe(0);
@@ -204,6 +228,12 @@ describe('the agent out of file descriptors', () => {
       if (reply.kind !== 'error') return;
       expect(reply.errno).toBe(24);
       expect(reply.extack).toMatch(/the agent is out of file descriptors: the kernel dropped the attached socket \(MSG_CTRUNC\)/);
+      // A new consumer now cannot be accepted (EMFILE); the retry every 100 ms logs one line, not ten a second.
+      const waiting = await SeqpacketClient.connect(name);
+      conns.push(waiting);
+      await sleep(1500);
+      expect(agentProc.stderr().match(/accept failed/g) ?? []).toHaveLength(1);
+      expect(agentProc.stderr()).toMatch(/accept failed; retrying in 100 ms.*EMFILE/);
     } finally {
       c?.close();
       pair.close();
