@@ -22,15 +22,17 @@ const MiB = 1024 * 1024;
 /**
  * Size caps per kind. Generous beside real files (a configuration is a few hundred bytes, a
  * 10-certificate chain about 20 KiB, Debian's whole CA bundle about 220 KiB), small enough that
- * reading and parsing one takes a bounded time (tens of milliseconds) and memory.
- * For a trust-store directory the cap is on the sum of its files.
+ * reading and parsing one is bounded in time and memory: parsing is synchronous, so the caps
+ * are what bound how long a reload can hold the event loop (a 16 MiB PEM bundle took seconds,
+ * hence 4 MiB, some 18 times Debian's bundle). For a trust-store directory the cap is on the sum
+ * of its files.
  */
 export const FILE_LIMITS: Readonly<Record<FileKind, number>> = Object.freeze({
   config: 1 * MiB,
   certificate: 1 * MiB,
   'private-key': 1 * MiB,
-  'trust-store': 16 * MiB,
-  crl: 32 * MiB,
+  'trust-store': 4 * MiB,
+  crl: 16 * MiB,
 });
 
 const KIND_NAMES: Record<FileKind, string> = {

@@ -85,7 +85,7 @@ describe('readRegularFile', () => {
   });
 
   it('states a cap for every kind', () => {
-    expect(FILE_LIMITS).toEqual({ config: 1 << 20, certificate: 1 << 20, 'private-key': 1 << 20, 'trust-store': 16 << 20, crl: 32 << 20 });
+    expect(FILE_LIMITS).toEqual({ config: 1 << 20, certificate: 1 << 20, 'private-key': 1 << 20, 'trust-store': 4 << 20, crl: 16 << 20 });
   });
 });
 
