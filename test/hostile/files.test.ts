@@ -12,6 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { loadConfig } from '../../src/agent/config';
+import { Daemon } from '../../src/agent/daemon';
+import { defaultHandshakeEnv } from '../../src/agent/runtime';
+import { captureTransport } from '../../src/agent/logging';
 import { Status } from '../../src/agent/request';
 import { FILE_LIMITS, FileRefusedError, readRegularFile } from '../../src/sys/files';
 import { PKI, configText, consumerListener, pki, startAgent, type Agent } from '../agent/harness';
@@ -95,6 +98,26 @@ describe('configuration file', () => {
     ['/dev/zero', () => '/dev/zero', /cannot read the configuration file: it is a character device/],
   ])('a %s as the configuration file is refused, not read', (_n, p, why) => {
     expect(() => loadConfig({ path: p() })).toThrow(why);
+  });
+});
+
+describe('the key log (--keylog / SSLKEYLOGFILE)', () => {
+  it.each([
+    ['a FIFO', () => fifo, /cannot open the key log .*ENXIO/],
+    ['/dev/null', () => '/dev/null', /key log file "\/dev\/null" is a character device; a regular file is expected/],
+  ])('%s is refused at start-up without blocking', async (_n, p, why) => {
+    const configPath = path.join(dir, 'keylog-config');
+    fs.writeFileSync(configPath, configText());
+    const started = Date.now();
+    const err = await Daemon.start({ configPath, transports: [], ktls: 'off', env: defaultHandshakeEnv(), keylogFile: p(), logTransports: [captureTransport().transport] }).then(
+      async (d) => {
+        await d.stop();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(why);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 
