@@ -142,9 +142,9 @@ export class UnixTransport implements AgentTransport {
     })();
     await Promise.race([drained, margin]);
     clearTimeout(timer);
+    // Closing rejects the sends still queued, which settles what was waiting on them; a reply
+    // held back by [debug] delay_done is dropped when its timer fires.
     for (const c of [...this.conns]) c.close();
-    // Closing rejects the sends still queued, which settles whatever was still outstanding.
-    await drained;
   }
 
   private onConnection(conn: SeqpacketConn): void {
@@ -313,7 +313,8 @@ class ConsumerConnection {
     try {
       if (controller.signal.aborted || this.conn.isClosed) return;
       const delay = this.transport.context.config().debug.delayDoneMs;
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      // Unref'd: a debugging delay must not keep a stopping agent alive.
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay).unref());
       if (this.conn.isClosed) return;
       await this.send(encodeUnixDone(seq, result.status, result.status === 0 ? result.remoteAuth : []));
     } finally {

@@ -93,6 +93,25 @@ describe('a consumer that stops reading its replies', () => {
   });
 });
 
+describe('shutdown with a reply held back by [debug] delay_done', () => {
+  it('does not wait for the delay', async () => {
+    agent = await Agent.start({ debug: { ...defaultConfig().debug, delayDoneMs: 3_600_000 } });
+    const pair = await tcpPair();
+    const c = await AgentConnection.connect(agent.name);
+    try {
+      void c.handshake(pair.fd, { role: 'client', auth: 'unauth', peername: 'localhost' }).catch(() => undefined);
+      await until(() => agent!.seen.length === 1);
+      const started = Date.now();
+      await agent.stop();
+      agent = undefined;
+      expect(Date.now() - started).toBeLessThan(1000 + CLOSE_MARGIN_MS + 2000);
+    } finally {
+      c.close();
+      pair.close();
+    }
+  });
+});
+
 describe('refused consumers (uid not allowed)', () => {
   it('get EPERM for their request, then the connection is closed', async () => {
     agent = await Agent.start({ allowUids: [4242] });
