@@ -8,19 +8,14 @@ import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-const HOOK = [
-  "const ts=require('typescript'),fs=require('fs'),E=process.env;",
-  "require.extensions['.ts']=(m,f)=>m._compile(ts.transpileModule(fs.readFileSync(f,'utf8'),",
-  '{compilerOptions:{module:ts.ModuleKind.CommonJS,target:ts.ScriptTarget.ES2022,esModuleInterop:true}}).outputText,f);',
-  'const m=require(E.HSD_CHILD);',
-  'if(E.HSD_CLI)m.buildCli(JSON.parse(E.HSD_CLI)).parseAsync();',
-].join('');
+/** The require hook that compiles .ts on load (shared with the companion's end-to-end test). */
+const HOOK = path.join(ROOT, 'test', 'companion', 'ts-register.js');
 
 export interface TsChildOptions {
-  /** The module to load, relative to the repository root. */
+  /** The script to run, relative to the repository root. */
   entry: string;
-  /** Run the handshaked command line with these arguments (entry must be src/cli/main.ts). */
-  cli?: string[];
+  /** Its command-line arguments. */
+  args?: string[];
   env?: NodeJS.ProcessEnv;
   /** RLIMIT_NOFILE (soft and hard) for the child, through prlimit(1). */
   nofile?: number;
@@ -35,11 +30,11 @@ export interface TsChild {
 }
 
 export function spawnTs(opts: TsChildOptions): TsChild {
-  const node = [process.execPath, '-e', HOOK];
+  const node = [process.execPath, '-r', HOOK, path.join(ROOT, opts.entry), ...(opts.args ?? [])];
   const [cmd, ...args] = opts.nofile !== undefined ? ['prlimit', `--nofile=${opts.nofile}:${opts.nofile}`, ...node] : node;
   const child = spawn(cmd, args, {
     cwd: ROOT,
-    env: { ...process.env, ...opts.env, HSD_CHILD: path.join(ROOT, opts.entry), ...(opts.cli ? { HSD_CLI: JSON.stringify(opts.cli) } : {}) },
+    env: { ...process.env, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';

@@ -18,7 +18,7 @@ import { PKI, configText, consumerListener, pki, sleep } from '../agent/harness'
 import { spawnTs } from '../helpers/ts-child';
 import { until } from '../unix/harness';
 
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
 
 it('a FIFO swapped in for the certificate and a consumer that never reads: still answering, and SIGTERM ends it in time', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-serve-proc-'));
@@ -28,11 +28,11 @@ it('a FIFO swapped in for the certificate and a consumer that never reads: still
   const grace = 500;
   fs.writeFileSync(config, configText(`[handshaked]\nshutdown_grace_ms=${grace}\n`).replace(`${PKI}/server-p256.chain.pem`, chain));
   const socket = `@hsd-serve-proc-${process.pid}`;
-  const agent = spawnTs({ entry: 'src/cli/main.ts', cli: ['serve', '-c', config, '--transport', 'unix', '--unix-socket', socket, '--ktls', 'off'] });
+  const agent = spawnTs({ entry: 'src/cli/main.ts', args: ['serve', '-c', config, '--transport', 'unix', '--unix-socket', socket, '--ktls', 'off'] });
   const l = await consumerListener();
   let conn: AgentConnection | undefined;
   try {
-    await until(() => agent.stderr().includes('handshaked ready') || agent.child.exitCode !== null, 60_000);
+    await until(() => agent.stderr().includes('handshaked ready') || agent.child.exitCode !== null, 120_000);
     conn = await AgentConnection.connect(socket);
     const connect = (port: number) => tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost' });
     const serve = async () => {

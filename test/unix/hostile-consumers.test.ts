@@ -24,7 +24,7 @@ import { Agent, openFds, tcpPair, uniqueName, until } from './harness';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-jest.setTimeout(60_000);
+jest.setTimeout(180_000);
 
 const CLIENT: AcceptParams = { messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' };
 
@@ -236,12 +236,12 @@ describe('the agent out of file descriptors', () => {
     const pair = await tcpPair();
     let c: AgentConnection | undefined;
     try {
-      await until(() => out().includes('listening') || child.exitCode !== null, 30_000);
+      await until(() => out().includes('listening') || child.exitCode !== null, 90_000);
       c = await AgentConnection.connect(name);
       // The connection works while fds are left.
       expect((await c.handshake(pair.fd, { role: 'client', auth: 'unauth', peername: 'localhost' })).status).toBe(0);
       child.stdin.write('fill\n');
-      await until(() => out().includes('full'), 10_000);
+      await until(() => out().includes('full'), 30_000);
       const reply = await c.exchange(encodeUnixReady(9, CLIENT), [pair.fd], 9);
       expect(reply.kind).toBe('error');
       if (reply.kind !== 'error') return;
