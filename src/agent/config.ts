@@ -8,6 +8,7 @@
  * The result is deeply frozen: a reload builds a new object and in-flight handshakes keep theirs.
  */
 import fs from 'node:fs';
+import { FileRefusedError, readRegularFile } from '../sys/files';
 import type { CipherSuiteName, GroupName } from '../tls/api';
 import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
@@ -159,9 +160,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
 export function parseConfigFile(path: string): LoadedConfig {
   let text: string;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'config').toString('utf8');
   } catch (e) {
-    throw new ConfigError(path, undefined, `cannot read the configuration file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    const why = e instanceof FileRefusedError ? e.detail : ((e as NodeJS.ErrnoException).code ?? String(e));
+    throw new ConfigError(path, undefined, `cannot read the configuration file: ${why}`);
   }
   return parseConfigText(text, path);
 }

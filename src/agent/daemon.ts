@@ -14,7 +14,8 @@ import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
 import { identityFilesStamp, loadIdentities } from './identities';
 import { createLogger, type Logger } from './logging';
 import { AgentMetrics } from './metrics';
-import type { AgentTransport, TransportFactory } from './transport';
+import { openAppendRegular } from '../sys/files';
+import { StartupError, type AgentTransport, type TransportFactory } from './transport';
 
 export interface DaemonOptions {
   /** `-c FILE`. */
@@ -52,6 +53,8 @@ export class Daemon {
   private keylogFd?: number;
   private stopping?: Promise<void>;
   private identityStamp: string;
+  /** The reload a SIGHUP asked for, not started yet: further SIGHUPs join it. */
+  private queuedReload?: Promise<boolean>;
 
   /** Loads configuration and identities; throws ConfigError (file:line: why) when they are unusable. */
   private constructor(
@@ -65,7 +68,7 @@ export class Daemon {
     this.profile = Object.freeze({ config, identities: loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)) });
     this.identityStamp = identityFilesStamp(config);
     if (config.metrics) this.metrics = new AgentMetrics({ processMetrics: true });
-    if (opts.keylogFile) this.keylogFd = fs.openSync(opts.keylogFile, 'a', 0o600);
+    if (opts.keylogFile) this.keylogFd = openKeylog(opts.keylogFile);
     this.dispatcher = new Dispatcher({
       run: (req, ctx) => {
         const profile = this.currentProfile();
@@ -115,7 +118,22 @@ export class Daemon {
     return this.profile.config;
   }
 
-  /** SIGHUP: re-read the file and identities. A broken new configuration is logged and the old one kept. */
+  /**
+   * SIGHUP: a reload on the next turn of the event loop. Signals that arrive before it starts
+   * (including those delivered while the previous reload ran) join it, so a burst of SIGHUPs
+   * costs at most one reload beyond the one running, and handshakes get the loop in between.
+   */
+  requestReload(): Promise<boolean> {
+    this.queuedReload ??= new Promise<boolean>((resolve) => {
+      setImmediate(() => {
+        this.queuedReload = undefined;
+        resolve(this.stopping ? false : this.reload());
+      });
+    });
+    return this.queuedReload;
+  }
+
+  /** Re-read the file and identities now. A broken new configuration is logged and the old one kept. */
   reload(): boolean {
     let next: Profile;
     try {
@@ -187,6 +205,16 @@ export class Daemon {
     } catch (e) {
       this.logger.warn('cannot write the key log', { error: (e as Error).message });
     }
+  }
+}
+
+/** The NSS key log: appended to, never a FIFO or device (a FIFO without a reader would block start-up). */
+function openKeylog(file: string): number {
+  try {
+    return openAppendRegular(file, 'key log file');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new StartupError(`cannot open the key log (--keylog / SSLKEYLOGFILE): ${err.code === undefined ? err.message : `"${file}": ${err.code}`}`);
   }
 }
 

@@ -13,6 +13,19 @@ import type { HandshakeMessage } from '../wire/handshake';
 
 /** RFC 8446 §5.1: TLSPlaintext.length MUST NOT exceed 2^14. */
 export const MAX_PLAINTEXT = 16384;
+/**
+ * Records one handshake message may span. A sender packs a message into as few records as its
+ * fragment size allows: 64 KiB (our largest accepted message) in 512-byte fragments, the
+ * smallest max_fragment_length (RFC 6066), is 128 records; 256 leaves room for 128 KiB messages.
+ * Beyond it a peer is paying the record overhead on purpose (1-byte records) and is cut off.
+ */
+export const MAX_RECORDS_PER_MESSAGE = 256;
+/**
+ * Handshake records the peer may send in all before its Finished (the agent hands the socket
+ * off at Finished, so that is every handshake record it ever reads): a full handshake is 1–6
+ * messages, a HelloRetryRequest adds one, so 4 × 256 bounds any honest sender.
+ */
+export const MAX_HANDSHAKE_RECORDS = 1024;
 const TAG_LEN = 16;
 
 class Protection {
@@ -67,9 +80,20 @@ const EARLY_RECORD_OVERHEAD = TAG_LEN + 1;
 export class RecordLayer {
   private reader?: Protection;
   private writer?: Protection;
-  private pending: Buffer = Buffer.alloc(0);
   /** Bytes of rejected 0-RTT data still to skip; undefined when the client sent none. */
   private earlySkip?: number;
+  /**
+   * Handshake bytes received but not yet handed out, as the record bodies they came in: joining
+   * them per record would copy the whole partial message again for every record (quadratic in
+   * the record count); they are joined once, when a message is complete.
+   */
+  private chunks: Buffer[] = [];
+  private pendingLen = 0;
+  /** 4 + length of the message at the front of `chunks`, once its header has arrived. */
+  private expected?: number;
+  /** Records that carried part of the message at the front (0 when nothing is buffered). */
+  private spanned = 0;
+  private handshakeRecords = 0;
   private readonly out: Buffer[] = [];
   /**
    * RFC 8446 §5.1: legacy_record_version is 0x0303 except on the client's initial ClientHello,
@@ -99,11 +123,11 @@ export class RecordLayer {
 
   /** Bytes of handshake messages received but not yet handed out. */
   get buffered(): number {
-    return this.pending.length;
+    return this.pendingLen;
   }
 
   setReadKeys(suite: Suite, keys: RecordKeys): void {
-    if (this.pending.length > 0) {
+    if (this.pendingLen > 0) {
       fail('unexpected_message', 'handshake data straddles a key change');
     }
     this.reader = new Protection(this.crypto.aead(suite.aead, keys.key), keys.iv);
@@ -146,7 +170,7 @@ export class RecordLayer {
 
     if (type === ContentType.change_cipher_spec) {
       if (len !== 1 || body[0] !== 1) fail('unexpected_message', 'change_cipher_spec record is not the single byte 0x01');
-      if (this.pending.length > 0) fail('unexpected_message', 'change_cipher_spec inside a fragmented handshake message');
+      if (this.pendingLen > 0) fail('unexpected_message', 'change_cipher_spec inside a fragmented handshake message');
       return { kind: 'change_cipher_spec' };
     }
     if (this.reader && type === ContentType.alert && !this.reader.used) {
@@ -174,7 +198,7 @@ export class RecordLayer {
     switch (content) {
       case ContentType.handshake:
         if (body.length === 0) fail('unexpected_message', 'empty handshake record');
-        this.pending = this.pending.length === 0 ? Buffer.from(body) : Buffer.concat([this.pending, body]);
+        this.bufferHandshake(body);
         return { kind: 'handshake' };
       case ContentType.alert:
         return this.peerAlert(body);
@@ -187,8 +211,25 @@ export class RecordLayer {
     }
   }
 
+  /**
+   * The record-count bounds use unexpected_message: each record is well-formed, what is wrong is
+   * the sequence (RFC 8446 §6.2: "an inappropriate message ... was received"); decode_error and
+   * record_overflow speak of one malformed or oversized record, which these are not.
+   */
+  private bufferHandshake(body: Buffer): void {
+    if (++this.handshakeRecords > MAX_HANDSHAKE_RECORDS) {
+      fail('unexpected_message', `more than ${MAX_HANDSHAKE_RECORDS} handshake records before the peer's Finished`);
+    }
+    if (++this.spanned > MAX_RECORDS_PER_MESSAGE) {
+      fail('unexpected_message', `a handshake message spans more than ${MAX_RECORDS_PER_MESSAGE} records`);
+    }
+    // A copy: the caller may reuse the record's buffer once receive() returns.
+    this.chunks.push(Buffer.from(body));
+    this.pendingLen += body.length;
+  }
+
   private peerAlert(body: Buffer): never {
-    if (this.pending.length > 0) fail('unexpected_message', 'alert inside a fragmented handshake message');
+    if (this.pendingLen > 0) fail('unexpected_message', 'alert inside a fragmented handshake message');
     // RFC 8446 §5.4: an alert record with no content is unexpected_message; any other length
     // cannot be parsed as the one alert a record must hold (§5.1, §6: decode_error).
     if (body.length === 0) fail('unexpected_message', 'empty alert record');
@@ -203,15 +244,30 @@ export class RecordLayer {
 
   /** The next complete handshake message, or undefined when more records are needed. */
   nextMessage(): HandshakeMessage | undefined {
-    if (this.pending.length < 4) return undefined;
-    const len = this.pending.readUIntBE(1, 3);
-    if (len > this.maxMessage) {
-      fail('illegal_parameter', `handshake message of ${len} bytes exceeds the ${this.maxMessage}-byte limit`);
+    if (this.expected === undefined) {
+      if (this.pendingLen < 4) return undefined;
+      const len = this.joined().readUIntBE(1, 3);
+      if (len > this.maxMessage) {
+        fail('illegal_parameter', `handshake message of ${len} bytes exceeds the ${this.maxMessage}-byte limit`);
+      }
+      this.expected = 4 + len;
     }
-    if (this.pending.length < 4 + len) return undefined;
-    const raw = this.pending.subarray(0, 4 + len);
-    this.pending = this.pending.subarray(4 + len);
+    if (this.pendingLen < this.expected) return undefined;
+    const all = this.joined();
+    const raw = all.subarray(0, this.expected);
+    const rest = all.subarray(this.expected);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.pendingLen = rest.length;
+    this.expected = undefined;
+    // What is left began in the last record received: it has spanned one record so far.
+    this.spanned = rest.length > 0 ? 1 : 0;
     return { type: raw[0], body: raw.subarray(4), raw };
+  }
+
+  /** The buffered bytes as one Buffer (joined at most once per message). */
+  private joined(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.pendingLen)];
+    return this.chunks[0];
   }
 
   private writeRecord(type: number, payload: Buffer): void {
