@@ -8,10 +8,10 @@
  * the system store when the configured path cannot be read, which quietly trusts every public
  * CA; here that is an error.
  */
-import { X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import type { CertifiedKey, TrustConfig } from '../tls/api';
-import { loadCertChain, loadCrls, loadPrivateKey, loadTrustStore } from '../tls/x509';
+import type { AsymmetricKey, CertifiedKey, TrustConfig } from '../tls/api';
+import { MlDsaKey } from '../tls/crypto/pq';
+import { keyMatchesCertificate, loadCertChain, loadCrls, loadPrivateKey, loadTrustStore } from '../tls/x509';
 import { ConfigError, type AgentConfig, type ConfigWarning, type KeyFileModeCheck, type Located, type X509Settings } from './config';
 
 export interface RoleIdentity {
@@ -19,6 +19,8 @@ export interface RoleIdentity {
   readonly trust?: TrustConfig;
   readonly crls?: Buffer[];
   readonly certificate?: CertifiedKey;
+  /** x509.pq.*: an ML-DSA certificate, presented when the peer accepts ML-DSA. */
+  readonly pqCertificate?: CertifiedKey;
 }
 
 export interface Identities {
@@ -63,15 +65,24 @@ function loadRole(s: X509Settings, checkKey: (loc: Located<string>) => void): Ro
     const all = [...(store.crls ?? []), ...(crls ?? [])];
     trust = { anchors: store.anchors, ...(all.length ? { crls: all } : {}) };
   }
-  let certificate: CertifiedKey | undefined;
-  if (s.certificate && s.privateKey) {
-    const chain = at(s.certificate, () => loadCertChain(s.certificate!.value));
-    checkKey(s.privateKey);
-    const key = at(s.privateKey, () => loadPrivateKey(s.privateKey!.value));
-    checkKeyMatches(chain[0], key, s.privateKey);
-    certificate = { chain, key };
+  const certificate = s.certificate && s.privateKey ? loadCertified(s.certificate, s.privateKey, checkKey, 'x509.') : undefined;
+  let pqCertificate: CertifiedKey | undefined;
+  if (s.pqCertificate && s.pqPrivateKey) {
+    pqCertificate = loadCertified(s.pqCertificate, s.pqPrivateKey, checkKey, 'x509.pq.');
+    // tlshd uses the pq identity only for ML-DSA; anything else there is a mistake worth stopping on.
+    if (!(pqCertificate.key instanceof MlDsaKey)) {
+      fail(s.pqPrivateKey, `x509.pq.private_key ${s.pqPrivateKey.value} is a ${pqCertificate.key.asymmetricKeyType} key; x509.pq.* must name an ML-DSA-44/65/87 certificate and key`);
+    }
   }
-  return Object.freeze({ trust, crls, certificate });
+  return Object.freeze({ trust, crls, certificate, pqCertificate });
+}
+
+function loadCertified(cert: Located<string>, keyLoc: Located<string>, checkKey: (loc: Located<string>) => void, prefix: string): CertifiedKey {
+  const chain = at(cert, () => loadCertChain(cert.value));
+  checkKey(keyLoc);
+  const key = at(keyLoc, () => loadPrivateKey(keyLoc.value));
+  checkKeyMatches(chain[0], key, keyLoc, prefix);
+  return { chain, key };
 }
 
 /**
@@ -84,7 +95,7 @@ function loadRole(s: X509Settings, checkKey: (loc: Located<string>) => void): Ro
 export function identityFilesStamp(config: AgentConfig): string {
   const parts: string[] = [];
   for (const role of [config.client, config.server]) {
-    for (const loc of [role.truststore, role.crl, role.certificate, role.privateKey]) {
+    for (const loc of [role.truststore, role.crl, role.certificate, role.privateKey, role.pqCertificate, role.pqPrivateKey]) {
       if (!loc) continue;
       try {
         const st = fs.statSync(loc.value);
@@ -125,9 +136,9 @@ function at<T>(loc: Located<string>, load: () => T): T {
   }
 }
 
-function checkKeyMatches(leaf: Buffer, key: KeyObject, loc: Located<string>): void {
-  if (!new X509Certificate(leaf).checkPrivateKey(key)) {
-    fail(loc, `x509.private_key ${loc.value} does not belong to the first certificate of x509.certificate`);
+function checkKeyMatches(leaf: Buffer, key: AsymmetricKey, loc: Located<string>, prefix: string): void {
+  if (!keyMatchesCertificate(leaf, key)) {
+    fail(loc, `${prefix}private_key ${loc.value} does not belong to the first certificate of ${prefix}certificate`);
   }
 }
 

@@ -8,13 +8,20 @@ import tls from 'node:tls';
 import type { CipherSuiteName, GroupName } from '../tls/api';
 import type { BenchPki } from './pki';
 
-export const NODE_GROUP: Record<GroupName, string> = {
+/** Node 20's OpenSSL 3.0 has no ML-KEM: the hybrid groups are missing here on purpose. */
+export const NODE_GROUP: Partial<Record<GroupName, string>> = {
   x25519: 'X25519',
   secp256r1: 'P-256',
   secp384r1: 'P-384',
   x448: 'X448',
   secp521r1: 'P-521',
 };
+
+export function nodeGroup(group: GroupName): string {
+  const name = NODE_GROUP[group];
+  if (!name) throw new Error(`Node's tls (OpenSSL ${process.versions.openssl}) does not support the ${group} group`);
+  return name;
+}
 
 export interface HandshakeShape {
   suite: CipherSuiteName;
@@ -24,7 +31,7 @@ export interface HandshakeShape {
 }
 
 function base(shape: HandshakeShape): tls.SecureContextOptions {
-  return { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: shape.suite, ecdhCurve: NODE_GROUP[shape.group] };
+  return { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: shape.suite, ecdhCurve: nodeGroup(shape.group) };
 }
 
 export function nodeServerOptions(shape: HandshakeShape, pki: BenchPki): tls.TlsOptions {

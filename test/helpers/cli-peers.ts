@@ -38,6 +38,9 @@ const OPENSSL_GROUP: Record<GroupName, string> = {
   secp384r1: 'P-384',
   x448: 'X448',
   secp521r1: 'P-521',
+  X25519MLKEM768: 'X25519MLKEM768',
+  SecP256r1MLKEM768: 'SecP256r1MLKEM768',
+  SecP384r1MLKEM1024: 'SecP384r1MLKEM1024',
 };
 
 const GNUTLS_GROUP: Record<GroupName, string> = {
@@ -46,6 +49,9 @@ const GNUTLS_GROUP: Record<GroupName, string> = {
   secp384r1: 'GROUP-SECP384R1',
   x448: 'GROUP-X448',
   secp521r1: 'GROUP-SECP521R1',
+  X25519MLKEM768: 'GROUP-X25519-MLKEM768',
+  SecP256r1MLKEM768: 'GROUP-SECP256R1-MLKEM768',
+  SecP384r1MLKEM1024: 'GROUP-SECP384R1-MLKEM1024',
 };
 
 const GNUTLS_CIPHER: Record<CipherSuiteName, string> = {

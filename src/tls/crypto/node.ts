@@ -14,14 +14,15 @@ import {
   sign as cryptoSign,
   timingSafeEqual,
   verify as cryptoVerify,
-  type KeyObject,
+  KeyObject,
   type CipherCCMTypes,
   type CipherGCMTypes,
   type CipherChaCha20Poly1305Types,
 } from 'node:crypto';
-import type { GroupName, SignatureSchemeName } from '../api';
+import type { AsymmetricKey, GroupName, SignatureSchemeName } from '../api';
 import { fail } from '../errors';
-import type { Aead, AeadName, CryptoProvider, HashName, KeyShare, RunningHash } from './provider';
+import { answerHybrid, HybridClientShare, HYBRIDS, ML_KEM_SEED_LEN, MlDsaKey } from './pq';
+import type { Aead, AeadName, CryptoProvider, HashName, KeyShare, KeyShareReply, RunningHash } from './provider';
 
 const TAG_LEN = 16;
 
@@ -168,16 +169,26 @@ export const SCHEME_PARAMS: Record<SignatureSchemeName, SchemeParams> = {
   rsa_pss_pss_sha384: { hash: 'sha384', keyType: 'rsa-pss', pss: true },
   rsa_pss_pss_sha512: { hash: 'sha512', keyType: 'rsa-pss', pss: true },
   ed25519: { hash: null, keyType: 'ed25519' },
+  mldsa44: { hash: null, keyType: 'ml-dsa-44' },
+  mldsa65: { hash: null, keyType: 'ml-dsa-65' },
+  mldsa87: { hash: null, keyType: 'ml-dsa-87' },
 };
 
 const HASH_LEN: Record<string, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
 /** True when `key` can make or check signatures of `scheme`. */
-export function schemeFitsKey(scheme: SignatureSchemeName, key: KeyObject): boolean {
+export function schemeFitsKey(scheme: SignatureSchemeName, key: AsymmetricKey): boolean {
   const p = SCHEME_PARAMS[scheme];
   if (key.asymmetricKeyType !== p.keyType) return false;
-  if (p.curve && key.asymmetricKeyDetails?.namedCurve !== p.curve) return false;
+  if (p.curve && (!(key instanceof KeyObject) || key.asymmetricKeyDetails?.namedCurve !== p.curve)) return false;
   return true;
+}
+
+/** A classical share, for the hybrids' classical half. */
+function classicShare(group: GroupName, privateKey?: Buffer): KeyShare {
+  if (group === 'x25519') return new X25519Share(privateKey);
+  if (group in ECDH_CURVES) return new EcdhShare(group, privateKey);
+  throw new Error(`key exchange group ${group} is not implemented`);
 }
 
 function signOptions(scheme: SignatureSchemeName, key: KeyObject) {
@@ -215,22 +226,32 @@ export class NodeCryptoProvider implements CryptoProvider {
   }
 
   supportsGroup(group: GroupName): boolean {
-    return group === 'x25519' || group in ECDH_CURVES;
+    return group === 'x25519' || group in ECDH_CURVES || group in HYBRIDS;
   }
 
   keyShare(group: GroupName, privateKey?: Buffer): KeyShare {
-    if (group === 'x25519') return new X25519Share(privateKey);
-    if (group in ECDH_CURVES) return new EcdhShare(group, privateKey);
-    throw new Error(`key exchange group ${group} is not implemented`);
+    const hybrid = HYBRIDS[group];
+    if (hybrid) return new HybridClientShare(hybrid, classicShare, privateKey);
+    return classicShare(group, privateKey);
   }
 
-  sign(scheme: SignatureSchemeName, key: KeyObject, data: Buffer): Buffer {
+  answerShare(group: GroupName, clientShare: Buffer, privateKey?: Buffer): KeyShareReply {
+    const hybrid = HYBRIDS[group];
+    // For a hybrid, a test's private key is the classical part only: there is no ML-KEM key pair on this side.
+    if (hybrid) return answerHybrid(hybrid, clientShare, classicShare, privateKey?.subarray(ML_KEM_SEED_LEN));
+    const ours = classicShare(group, privateKey);
+    return { secret: ours.agree(clientShare), publicKey: ours.publicKey };
+  }
+
+  sign(scheme: SignatureSchemeName, key: AsymmetricKey, data: Buffer): Buffer {
     if (!schemeFitsKey(scheme, key)) throw new Error(`key of type ${key.asymmetricKeyType} cannot sign ${scheme}`);
+    if (key instanceof MlDsaKey) return key.sign(data);
     return cryptoSign(SCHEME_PARAMS[scheme].hash, data, signOptions(scheme, key));
   }
 
-  verify(scheme: SignatureSchemeName, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  verify(scheme: SignatureSchemeName, key: AsymmetricKey, data: Buffer, signature: Buffer): boolean {
     if (!schemeFitsKey(scheme, key)) return false;
+    if (key instanceof MlDsaKey) return key.verify(data, signature);
     try {
       return cryptoVerify(SCHEME_PARAMS[scheme].hash, data, signOptions(scheme, key), signature);
     } catch {

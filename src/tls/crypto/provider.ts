@@ -3,8 +3,7 @@
  * synchronous; the node:crypto implementation lives in ./node.ts. Keeping it this small
  * lets a test or a future provider (a FIPS module, a hardware key) replace it whole.
  */
-import type { KeyObject } from 'node:crypto';
-import type { GroupName, SignatureSchemeName } from '../api';
+import type { AsymmetricKey, GroupName, SignatureSchemeName } from '../api';
 
 export type HashName = 'sha256' | 'sha384';
 export type AeadName = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305' | 'aes-128-ccm';
@@ -32,6 +31,12 @@ export interface KeyShare {
   agree(peerPublic: Buffer): Buffer;
 }
 
+/** The server's answer to a client key share: the bytes for ServerHello, and the shared secret. */
+export interface KeyShareReply {
+  readonly publicKey: Buffer;
+  readonly secret: Buffer;
+}
+
 export interface CryptoProvider {
   hashLen(alg: HashName): number;
   hash(alg: HashName): RunningHash;
@@ -42,8 +47,14 @@ export interface CryptoProvider {
   supportsGroup(group: GroupName): boolean;
   /** A fresh key share; `privateKey` (raw scalar) only from test hooks. */
   keyShare(group: GroupName, privateKey?: Buffer): KeyShare;
-  sign(scheme: SignatureSchemeName, key: KeyObject, data: Buffer): Buffer;
-  verify(scheme: SignatureSchemeName, key: KeyObject, data: Buffer, signature: Buffer): boolean;
+  /**
+   * Server side: answers the client's share. (EC)DH: a fresh share of our own and the agreed
+   * secret. KEM hybrids: an encapsulation to the client's key, so the reply is a ciphertext.
+   * Throws TlsError(illegal_parameter) for an invalid client share. `privateKey` only from tests.
+   */
+  answerShare(group: GroupName, clientShare: Buffer, privateKey?: Buffer): KeyShareReply;
+  sign(scheme: SignatureSchemeName, key: AsymmetricKey, data: Buffer): Buffer;
+  verify(scheme: SignatureSchemeName, key: AsymmetricKey, data: Buffer, signature: Buffer): boolean;
   /** Constant-time comparison for MACs and binders. */
   equal(a: Buffer, b: Buffer): boolean;
 }

@@ -30,7 +30,7 @@ export const DEFAULT_SUITES: CipherSuiteName[] = [
   'TLS_AES_128_CCM_SHA256',
 ];
 
-export const DEFAULT_GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1'];
+export const DEFAULT_GROUPS: GroupName[] = ['X25519MLKEM768', 'x25519', 'secp256r1', 'secp384r1'];
 
 export const DEFAULT_SCHEMES: SignatureSchemeName[] = [
   'ecdsa_secp256r1_sha256',
@@ -42,4 +42,7 @@ export const DEFAULT_SCHEMES: SignatureSchemeName[] = [
   'rsa_pss_pss_sha256',
   'rsa_pss_pss_sha384',
   'rsa_pss_pss_sha512',
+  'mldsa65',
+  'mldsa87',
+  'mldsa44',
 ];

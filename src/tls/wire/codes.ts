@@ -53,6 +53,9 @@ export const GROUP_CODES: Record<GroupName, number> = {
   secp521r1: 0x0019,
   x25519: 0x001d,
   x448: 0x001e,
+  SecP256r1MLKEM768: 0x11eb,
+  X25519MLKEM768: 0x11ec,
+  SecP384r1MLKEM1024: 0x11ed,
 };
 
 export const SCHEME_CODES: Record<SignatureSchemeName, number> = {
@@ -65,6 +68,9 @@ export const SCHEME_CODES: Record<SignatureSchemeName, number> = {
   rsa_pss_pss_sha256: 0x0809,
   rsa_pss_pss_sha384: 0x080a,
   rsa_pss_pss_sha512: 0x080b,
+  mldsa44: 0x0904,
+  mldsa65: 0x0905,
+  mldsa87: 0x0906,
 };
 
 function invert<K extends string>(m: Record<K, number>): Map<number, K> {

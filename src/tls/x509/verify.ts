@@ -16,8 +16,7 @@
  * forged CRL must not silently switch it off. CRL freshness (nextUpdate) is not enforced: an
  * old CRL still revokes what it lists.
  */
-import { KeyObject } from 'node:crypto';
-import type { AlertName, ChainVerifyOptions, ChainVerifyResult } from '../api';
+import type { AlertName, AsymmetricKey, ChainVerifyOptions, ChainVerifyResult } from '../api';
 import { Certificate, decodeCertificateCached, isSelfIssued, KeyUsage, knownVerified, publicKeyOf, rememberVerified } from './cert';
 import { checkNameConstraints } from './constraints';
 import { Crl, decodeCrlCached, serialKey } from './crl';
@@ -251,7 +250,7 @@ function verifyChainInner(opts: ChainVerifyOptions): ChainVerifyResult {
         return undefined;
       }
       if (!knownVerified(cur, c)) {
-        let key: KeyObject;
+        let key: AsymmetricKey;
         try {
           key = publicKeyOf(c);
         } catch (err) {
@@ -280,7 +279,7 @@ function verifyChainInner(opts: ChainVerifyOptions): ChainVerifyResult {
     };
     return fail(failure);
   }
-  let leafPublicKey: KeyObject;
+  let leafPublicKey: AsymmetricKey;
   try {
     leafPublicKey = publicKeyOf(leaf);
   } catch (err) {
