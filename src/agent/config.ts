@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import type { CipherSuiteName, GroupName } from '../tls/api';
+import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
 
 export const CONFIG_PATH = '/etc/tlshd/config';
@@ -86,7 +87,7 @@ export const CIPHER_SUITES: readonly CipherSuiteName[] = [
   'TLS_CHACHA20_POLY1305_SHA256',
   'TLS_AES_128_CCM_SHA256',
 ];
-export const GROUPS: readonly GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448', 'secp521r1'];
+export const GROUPS: readonly GroupName[] = GROUP_NAMES;
 
 export const DEFAULTS = {
   maxInflight: 64,

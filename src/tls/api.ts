@@ -19,12 +19,18 @@ export type CipherSuiteName =
   | 'TLS_CHACHA20_POLY1305_SHA256'
   | 'TLS_AES_128_CCM_SHA256';
 
+/** Key-exchange groups (RFC 8446 §4.2.7); each has one entry in src/tls/crypto/groups.ts. */
 export type GroupName =
   | 'x25519'
   | 'secp256r1'
   | 'secp384r1'
-  | 'x448'
   | 'secp521r1'
+  | 'x448'
+  | 'ffdhe2048'
+  | 'ffdhe3072'
+  | 'ffdhe4096'
+  | 'ffdhe6144'
+  | 'ffdhe8192'
   // Hybrid post-quantum groups (draft-ietf-tls-ecdhe-mlkem), by their IANA names.
   | 'X25519MLKEM768'
   | 'SecP256r1MLKEM768'

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { NODE_GROUP } from '../../src/bench/node-tls';
 import type { CipherSuiteName, GroupName } from '../../src/tls/api';
 import { CA_BUNDLE, files, pemBlocks, pkiPath } from './pki';
 import { ProcessPeer } from './process-peer';
@@ -32,16 +33,7 @@ export interface PeerOptions {
   psk?: { identity: string; key: Buffer };
 }
 
-const OPENSSL_GROUP: Record<GroupName, string> = {
-  x25519: 'X25519',
-  secp256r1: 'P-256',
-  secp384r1: 'P-384',
-  x448: 'X448',
-  secp521r1: 'P-521',
-  X25519MLKEM768: 'X25519MLKEM768',
-  SecP256r1MLKEM768: 'SecP256r1MLKEM768',
-  SecP384r1MLKEM1024: 'SecP384r1MLKEM1024',
-};
+const OPENSSL_GROUP = NODE_GROUP;
 
 const GNUTLS_GROUP: Record<GroupName, string> = {
   x25519: 'GROUP-X25519',
@@ -49,6 +41,11 @@ const GNUTLS_GROUP: Record<GroupName, string> = {
   secp384r1: 'GROUP-SECP384R1',
   x448: 'GROUP-X448',
   secp521r1: 'GROUP-SECP521R1',
+  ffdhe2048: 'GROUP-FFDHE2048',
+  ffdhe3072: 'GROUP-FFDHE3072',
+  ffdhe4096: 'GROUP-FFDHE4096',
+  ffdhe6144: 'GROUP-FFDHE6144',
+  ffdhe8192: 'GROUP-FFDHE8192',
   X25519MLKEM768: 'GROUP-X25519-MLKEM768',
   SecP256r1MLKEM768: 'GROUP-SECP256R1-MLKEM768',
   SecP384r1MLKEM1024: 'GROUP-SECP384R1-MLKEM1024',

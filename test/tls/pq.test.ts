@@ -8,12 +8,12 @@ import {
   createClient,
   createServer,
   type ClientConfig,
-  type GroupName,
   type ServerConfig,
   type Step,
 } from '../../src/tls';
 import { nodeCrypto } from '../../src/tls/crypto/node';
-import { HYBRIDS, MlDsaKey } from '../../src/tls/crypto/pq';
+import { groupByName } from '../../src/tls/crypto/groups';
+import { MlDsaKey, mlKemComponent } from '../../src/tls/crypto/pq';
 import type { CryptoProvider } from '../../src/tls/crypto/provider';
 import type { TestHooks } from '../../src/tls/hooks';
 import { clientKeyShares, encodeClientKeyShares } from '../../src/tls/wire/extensions';
@@ -130,18 +130,24 @@ describe('hybrid ML-KEM key exchange', () => {
     expect(step.error?.message).toMatch(/keyShares names X25519MLKEM768, which groups does not list/);
   });
 
-  it('the shared secret is ML-KEM secret || X25519 secret for X25519MLKEM768, ECDH first for the NIST hybrids', () => {
-    for (const [group, spec] of Object.entries(HYBRIDS)) {
-      const client = nodeCrypto.keyShare(group as GroupName);
-      const reply = nodeCrypto.answerShare(group as GroupName, client.publicKey);
-      const secret = client.agree(reply.publicKey);
-      expect(secret).toEqual(reply.secret);
-      const ecdhLen = spec!.classic === 'secp384r1' ? 48 : 32;
-      expect(secret.length).toBe(32 + ecdhLen);
-      // The classical part is recomputable from the two classical halves of the shares.
-      const classicPub = spec!.kemFirst ? client.publicKey.subarray(spec!.kem.ekLen) : client.publicKey.subarray(0, spec!.classicLen);
-      expect(classicPub.length).toBe(spec!.classicLen);
-    }
+  it.each([
+    ['X25519MLKEM768', 'ML-KEM-768', 'x25519', true],
+    ['SecP256r1MLKEM768', 'ML-KEM-768', 'secp256r1', false],
+    ['SecP384r1MLKEM1024', 'ML-KEM-1024', 'secp384r1', false],
+  ] as const)('%s concatenates shares and secrets in the draft order (ML-KEM first: %s)', (name, kemName, classicName, kemFirst) => {
+    const hybrid = groupByName(name)!;
+    const kem = mlKemComponent(kemName, name, hybrid.code);
+    const classic = groupByName(classicName)!;
+    // A client assembled from the two halves, in the order the draft gives.
+    const k = kem.generate();
+    const c = classic.generate();
+    const share = kemFirst ? Buffer.concat([k.publicKey, c.publicKey]) : Buffer.concat([c.publicKey, k.publicKey]);
+    const reply = hybrid.respond(share);
+    const split = kemFirst ? kem.serverShareLen : classic.serverShareLen;
+    const [a, b] = [reply.publicKey.subarray(0, split), reply.publicKey.subarray(split)];
+    const secret = kemFirst ? Buffer.concat([k.agree(a), c.agree(b)]) : Buffer.concat([c.agree(a), k.agree(b)]);
+    expect(reply.secret).toEqual(secret);
+    expect(secret.length).toBe(32 + (classicName === 'secp384r1' ? 48 : 32));
   });
 });
 
@@ -186,9 +192,13 @@ describe('hybrid key exchange: bad shares, keys and ciphertexts', () => {
 
   const serverReply = (edit: (publicKey: Buffer) => Buffer): TestHooks => {
     const crypto: CryptoProvider = Object.create(nodeCrypto) as CryptoProvider;
-    crypto.answerShare = (group, share, priv) => {
-      const r = nodeCrypto.answerShare(group, share, priv);
-      return { secret: r.secret, publicKey: edit(r.publicKey) };
+    crypto.keyExchange = (group) => {
+      const g = nodeCrypto.keyExchange(group);
+      if (!g) return g;
+      return { ...g, respond: (share, priv) => {
+        const r = g.respond(share, priv);
+        return { secret: r.secret, publicKey: edit(r.publicKey) };
+      } };
     };
     return { crypto };
   };

@@ -3,13 +3,8 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
-  createECDH,
   createHash,
   createHmac,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
   randomBytes,
   sign as cryptoSign,
   timingSafeEqual,
@@ -20,9 +15,9 @@ import {
   type CipherChaCha20Poly1305Types,
 } from 'node:crypto';
 import type { AsymmetricKey, GroupName, SignatureSchemeName } from '../api';
-import { fail } from '../errors';
-import { answerHybrid, HybridClientShare, HYBRIDS, ML_KEM_SEED_LEN, MlDsaKey } from './pq';
-import type { Aead, AeadName, CryptoProvider, HashName, KeyShare, KeyShareReply, RunningHash } from './provider';
+import { groupByName, type KeyExchangeGroup } from './groups';
+import { MlDsaKey } from './pq';
+import type { Aead, AeadName, CryptoProvider, HashName, RunningHash } from './provider';
 
 const TAG_LEN = 16;
 
@@ -78,80 +73,6 @@ class NodeAead implements Aead {
   }
 }
 
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const ECDH_CURVES: Partial<Record<GroupName, { curve: string; pointLen: number }>> = {
-  secp256r1: { curve: 'prime256v1', pointLen: 65 },
-  secp384r1: { curve: 'secp384r1', pointLen: 97 },
-  secp521r1: { curve: 'secp521r1', pointLen: 133 },
-};
-
-class X25519Share implements KeyShare {
-  readonly group = 'x25519' as const;
-  readonly publicKey: Buffer;
-  private readonly priv: KeyObject;
-
-  constructor(privateKey?: Buffer) {
-    if (privateKey) {
-      this.priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
-      const jwk = createPublicKey(this.priv).export({ format: 'jwk' });
-      this.publicKey = Buffer.from(jwk.x as string, 'base64url');
-    } else {
-      // Encoding at generation time: exporting a KeyObject in a loop hung (platform-notes §6).
-      // @types/node lacks the 'jwk' overload; the runtime returns the public key as a JWK object.
-      const gen = generateKeyPairSync as unknown as (
-        type: 'x25519',
-        opts: { publicKeyEncoding: { format: 'jwk' } },
-      ) => { publicKey: { x: string }; privateKey: KeyObject };
-      const pair = gen('x25519', { publicKeyEncoding: { format: 'jwk' } });
-      this.priv = pair.privateKey;
-      this.publicKey = Buffer.from(pair.publicKey.x, 'base64url');
-    }
-  }
-
-  agree(peerPublic: Buffer): Buffer {
-    if (peerPublic.length !== 32) fail('illegal_parameter', `x25519 key share is ${peerPublic.length} bytes, want 32`);
-    let secret: Buffer;
-    try {
-      const pub = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: peerPublic.toString('base64url') }, format: 'jwk' });
-      secret = diffieHellman({ privateKey: this.priv, publicKey: pub });
-    } catch {
-      // OpenSSL refuses low-order points itself (all-zero result).
-      return fail('illegal_parameter', 'x25519 key share is a low-order point (all-zero shared secret)');
-    }
-    if (secret.every((b) => b === 0)) fail('illegal_parameter', 'x25519 shared secret is all zero');
-    return secret;
-  }
-}
-
-class EcdhShare implements KeyShare {
-  readonly publicKey: Buffer;
-  private readonly ecdh;
-  private readonly pointLen: number;
-
-  constructor(readonly group: GroupName, privateKey?: Buffer) {
-    const c = ECDH_CURVES[group];
-    if (!c) throw new Error(`no ECDH curve for ${group}`);
-    this.pointLen = c.pointLen;
-    this.ecdh = createECDH(c.curve);
-    if (privateKey) this.ecdh.setPrivateKey(privateKey);
-    else this.ecdh.generateKeys();
-    this.publicKey = this.ecdh.getPublicKey();
-  }
-
-  agree(peerPublic: Buffer): Buffer {
-    // RFC 8446 §4.2.8.2: only the uncompressed form.
-    if (peerPublic.length !== this.pointLen || peerPublic[0] !== 4) {
-      fail('illegal_parameter', `${this.group} key share is not an uncompressed point of ${this.pointLen} bytes`);
-    }
-    try {
-      // computeSecret checks that the point is on the curve.
-      return this.ecdh.computeSecret(peerPublic);
-    } catch {
-      return fail('illegal_parameter', `${this.group} key share is not a point on the curve`);
-    }
-  }
-}
-
 interface SchemeParams {
   hash: HashName | 'sha512' | null;
   keyType: string;
@@ -182,13 +103,6 @@ export function schemeFitsKey(scheme: SignatureSchemeName, key: AsymmetricKey): 
   if (key.asymmetricKeyType !== p.keyType) return false;
   if (p.curve && (!(key instanceof KeyObject) || key.asymmetricKeyDetails?.namedCurve !== p.curve)) return false;
   return true;
-}
-
-/** A classical share, for the hybrids' classical half. */
-function classicShare(group: GroupName, privateKey?: Buffer): KeyShare {
-  if (group === 'x25519') return new X25519Share(privateKey);
-  if (group in ECDH_CURVES) return new EcdhShare(group, privateKey);
-  throw new Error(`key exchange group ${group} is not implemented`);
 }
 
 function signOptions(scheme: SignatureSchemeName, key: KeyObject) {
@@ -225,22 +139,8 @@ export class NodeCryptoProvider implements CryptoProvider {
     return new NodeAead(alg, key);
   }
 
-  supportsGroup(group: GroupName): boolean {
-    return group === 'x25519' || group in ECDH_CURVES || group in HYBRIDS;
-  }
-
-  keyShare(group: GroupName, privateKey?: Buffer): KeyShare {
-    const hybrid = HYBRIDS[group];
-    if (hybrid) return new HybridClientShare(hybrid, classicShare, privateKey);
-    return classicShare(group, privateKey);
-  }
-
-  answerShare(group: GroupName, clientShare: Buffer, privateKey?: Buffer): KeyShareReply {
-    const hybrid = HYBRIDS[group];
-    // For a hybrid, a test's private key is the classical part only: there is no ML-KEM key pair on this side.
-    if (hybrid) return answerHybrid(hybrid, clientShare, classicShare, privateKey?.subarray(ML_KEM_SEED_LEN));
-    const ours = classicShare(group, privateKey);
-    return { secret: ours.agree(clientShare), publicKey: ours.publicKey };
+  keyExchange(group: GroupName): KeyExchangeGroup | undefined {
+    return groupByName(group);
   }
 
   sign(scheme: SignatureSchemeName, key: AsymmetricKey, data: Buffer): Buffer {

@@ -5,25 +5,25 @@
  * @noble/post-quantum (pure JavaScript, ACVP/Wycheproof-tested; see docs/pq.md for the choice
  * and its cost). Everything here is synchronous, like the rest of the provider.
  *
- * The classical half of each hybrid stays on node:crypto: this module only combines it.
+ * The classical half of each hybrid stays on node:crypto (./groups.ts puts the two together).
  */
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768, ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
 import type { GroupName } from '../api';
 import { fail } from '../errors';
-import type { KeyShare, KeyShareReply } from './provider';
+import type { KeyExchangeGroup, KeyShareResponse } from './groups';
+import type { KeyShare } from './provider';
 
 function buf(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
 // ---------------------------------------------------------------------------------------------
-// ML-KEM and the hybrid groups
+// ML-KEM, as the post-quantum half of the hybrid groups (./groups.ts composes the hybrids)
 
 export type MlKemName = 'ML-KEM-768' | 'ML-KEM-1024';
 
 interface MlKem {
-  readonly name: MlKemName;
   /** Encapsulation key (client share part) and ciphertext (server share part) lengths. */
   readonly ekLen: number;
   readonly ctLen: number;
@@ -31,110 +31,64 @@ interface MlKem {
 }
 
 const ML_KEM: Record<MlKemName, MlKem> = {
-  'ML-KEM-768': { name: 'ML-KEM-768', ekLen: 1184, ctLen: 1088, impl: ml_kem768 },
-  'ML-KEM-1024': { name: 'ML-KEM-1024', ekLen: 1568, ctLen: 1568, impl: ml_kem1024 },
+  'ML-KEM-768': { ekLen: 1184, ctLen: 1088, impl: ml_kem768 },
+  'ML-KEM-1024': { ekLen: 1568, ctLen: 1568, impl: ml_kem1024 },
 };
 
-/** The hybrid groups: which KEM, which classical group, and in which order they concatenate. */
-export interface HybridSpec {
-  readonly group: GroupName;
-  readonly kem: MlKem;
-  readonly classic: GroupName;
-  /** Length of the classical share (x25519: 32; uncompressed P-256/P-384 points: 65/97). */
-  readonly classicLen: number;
-  /**
-   * draft-ietf-tls-ecdhe-mlkem §4: X25519MLKEM768 puts the ML-KEM part first (in shares and in
-   * the shared secret); the two NIST-curve hybrids put the ECDH part first.
-   */
-  readonly kemFirst: boolean;
-}
-
-export const HYBRIDS: Partial<Record<GroupName, HybridSpec>> = {
-  X25519MLKEM768: { group: 'X25519MLKEM768', kem: ML_KEM['ML-KEM-768'], classic: 'x25519', classicLen: 32, kemFirst: true },
-  SecP256r1MLKEM768: { group: 'SecP256r1MLKEM768', kem: ML_KEM['ML-KEM-768'], classic: 'secp256r1', classicLen: 65, kemFirst: false },
-  SecP384r1MLKEM1024: { group: 'SecP384r1MLKEM1024', kem: ML_KEM['ML-KEM-1024'], classic: 'secp384r1', classicLen: 97, kemFirst: false },
-};
+/** The hybrid groups (draft-ietf-tls-ecdhe-mlkem); their entries live in ./groups.ts. */
+const HYBRID_NAMES: ReadonlySet<GroupName> = new Set<GroupName>(['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024']);
 
 /** True for the post-quantum hybrid groups. */
 export function isHybrid(group: GroupName): boolean {
-  return HYBRIDS[group] !== undefined;
-}
-
-/** Splits a hybrid share into its KEM and classical parts after checking its exact length. */
-function split(spec: HybridSpec, share: Buffer, kemLen: number, what: string): { kem: Buffer; classic: Buffer } {
-  const want = kemLen + spec.classicLen;
-  if (share.length !== want) fail('illegal_parameter', `${spec.group} ${what} is ${share.length} bytes, want ${want}`);
-  return spec.kemFirst
-    ? { kem: share.subarray(0, kemLen), classic: share.subarray(kemLen) }
-    : { classic: share.subarray(0, spec.classicLen), kem: share.subarray(spec.classicLen) };
-}
-
-function join(spec: HybridSpec, kem: Buffer, classic: Buffer): Buffer {
-  return spec.kemFirst ? Buffer.concat([kem, classic]) : Buffer.concat([classic, kem]);
-}
-
-export type ClassicShareFactory = (group: GroupName, privateKey?: Buffer) => KeyShare;
-
-/** ML-KEM keygen seed (d || z, FIPS 203 §7.1) length, for deterministic test shares. */
-export const ML_KEM_SEED_LEN = 64;
-
-/** The client's half of a hybrid exchange: an ML-KEM key pair plus a classical share. */
-export class HybridClientShare implements KeyShare {
-  readonly group: GroupName;
-  readonly publicKey: Buffer;
-  readonly #secretKey: Uint8Array;
-  readonly #classic: KeyShare;
-
-  /** `privateKey` (tests only): the 64-byte ML-KEM seed followed by the classical private key. */
-  constructor(private readonly spec: HybridSpec, classic: ClassicShareFactory, privateKey?: Buffer) {
-    this.group = spec.group;
-    const seed = privateKey?.subarray(0, ML_KEM_SEED_LEN);
-    const pair = spec.kem.impl.keygen(seed);
-    this.#secretKey = pair.secretKey;
-    this.#classic = classic(spec.classic, privateKey?.subarray(ML_KEM_SEED_LEN));
-    this.publicKey = join(spec, buf(pair.publicKey), this.#classic.publicKey);
-  }
-
-  agree(serverShare: Buffer): Buffer {
-    // draft-ietf-tls-mlkem §4.2 / ecdhe-mlkem: a ciphertext of the wrong length is illegal_parameter.
-    const parts = split(this.spec, serverShare, this.spec.kem.ctLen, 'server key share');
-    const classicSecret = this.#classic.agree(parts.classic);
-    let kemSecret: Buffer;
-    try {
-      kemSecret = buf(this.spec.kem.impl.decapsulate(parts.kem, this.#secretKey));
-    } catch (err) {
-      // Lengths were checked above; any other decapsulation failure is ours (internal_error).
-      return fail('internal_error', `${this.spec.kem.name} decapsulation failed: ${(err as Error).message}`);
-    }
-    return join(this.spec, kemSecret, classicSecret);
-  }
+  return HYBRID_NAMES.has(group);
 }
 
 /**
- * The server's answer to a hybrid share: encapsulate to the client's ML-KEM key (after the
- * FIPS 203 §7.2 encapsulation-key checks) and answer the classical part with a fresh share.
- * `encapsulationRandom` (tests only) is the 32-byte message m of ML-KEM.Encaps.
+ * ML-KEM as one half of the hybrid `hybrid` (named after it in errors; not a group on its own).
+ * Client: a key pair (`generate`), then decapsulation of the server's ciphertext (`agree`).
+ * Server: encapsulation to the client's key (`respond`), whose bytes are the ciphertext.
+ * draft-ietf-tls-mlkem §4.2 and ecdhe-mlkem: a failed encapsulation-key check (FIPS 203 §7.2)
+ * or a ciphertext of the wrong length is illegal_parameter; any other decapsulation failure is
+ * internal_error. A wrong ciphertext of the right length is not detectable (implicit rejection):
+ * it yields a different secret and the handshake fails at the first protected record.
  */
-export function answerHybrid(
-  spec: HybridSpec,
-  clientShare: Buffer,
-  classic: ClassicShareFactory,
-  classicPrivate?: Buffer,
-  encapsulationRandom?: Buffer,
-): KeyShareReply {
-  const parts = split(spec, clientShare, spec.kem.ekLen, 'client key share');
-  const ours = classic(spec.classic, classicPrivate);
-  const classicSecret = ours.agree(parts.classic);
-  let enc: { cipherText: Uint8Array; sharedSecret: Uint8Array };
-  try {
-    // noble checks the length and the modulus (every coefficient < q) of the key: FIPS 203 §7.2.
-    enc = spec.kem.impl.encapsulate(parts.kem, encapsulationRandom);
-  } catch (err) {
-    return fail('illegal_parameter', `${spec.group} client share: the ${spec.kem.name} encapsulation key fails the FIPS 203 check (${(err as Error).message})`);
-  }
+export function mlKemComponent(kemName: MlKemName, hybrid: GroupName, code: number): KeyExchangeGroup {
+  const kem = ML_KEM[kemName];
+  const checkLen = (b: Buffer, want: number, what: string) => {
+    if (b.length !== want) fail('illegal_parameter', `${hybrid}: ${kemName} ${what} is ${b.length} bytes, want ${want}`);
+  };
   return {
-    publicKey: join(spec, buf(enc.cipherText), ours.publicKey),
-    secret: join(spec, buf(enc.sharedSecret), classicSecret),
+    name: hybrid,
+    code,
+    clientShareLen: kem.ekLen,
+    serverShareLen: kem.ctLen,
+    /** `seed` (tests only): d || z of ML-KEM.KeyGen, 64 bytes. */
+    generate(seed?: Buffer): KeyShare {
+      const pair = kem.impl.keygen(seed);
+      return {
+        group: hybrid,
+        publicKey: buf(pair.publicKey),
+        agree(cipherText: Buffer): Buffer {
+          checkLen(cipherText, kem.ctLen, 'ciphertext');
+          try {
+            return buf(kem.impl.decapsulate(cipherText, pair.secretKey));
+          } catch (err) {
+            return fail('internal_error', `${hybrid}: ${kemName} decapsulation failed: ${(err as Error).message}`);
+          }
+        },
+      };
+    },
+    /** `m` (tests only): the 32-byte message of ML-KEM.Encaps. */
+    respond(encapsulationKey: Buffer, m?: Buffer): KeyShareResponse {
+      checkLen(encapsulationKey, kem.ekLen, 'encapsulation key');
+      try {
+        // noble checks the length and the modulus (every coefficient below q) of the key: FIPS 203 §7.2.
+        const enc = kem.impl.encapsulate(encapsulationKey, m);
+        return { publicKey: buf(enc.cipherText), secret: buf(enc.sharedSecret) };
+      } catch (err) {
+        return fail('illegal_parameter', `${hybrid}: the ${kemName} encapsulation key fails the FIPS 203 check (${(err as Error).message})`);
+      }
+    },
   };
 }
 

@@ -3,7 +3,7 @@
  * a message and returns the next state. The server never sends NewSessionTicket.
  */
 import type { AsymmetricKey, CertifiedKey, GroupName, PskEntry, ServerConfig, SignatureSchemeName } from '../api';
-import type { KeyShareReply } from '../crypto/provider';
+import type { KeyShareResponse } from '../crypto/groups';
 import { isHybrid } from '../crypto/pq';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
@@ -21,7 +21,7 @@ import type { Session } from '../session';
 import { Done, expectType, type State } from '../state';
 import { Transcript } from '../transcript';
 import { computeBinder, type PskMode } from '../psk';
-import { ExtensionType, GROUP_CODES, HandshakeType, HRR_RANDOM, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
+import { ExtensionType, HandshakeType, HRR_RANDOM, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
 import {
   alpnList,
   clientKeyShares,
@@ -174,15 +174,15 @@ export function startServer(ctx: Ctx): State {
  * recorded session must not be left to a classical exchange the client was willing to upgrade.
  */
 function chooseGroup(s: Session, offer: Offer): { share?: GroupName; retry?: GroupName } {
-  const sent = (g: GroupName) => offer.shares.some((k) => k.group === GROUP_CODES[g]);
-  const hybrid = s.cfg.groups.find((g) => isHybrid(g) && offer.groups.includes(GROUP_CODES[g]));
+  const sent = (g: GroupName) => offer.shares.some((k) => k.group === s.kx(g).code);
+  const hybrid = s.cfg.groups.find((g) => isHybrid(g) && offer.groups.includes(s.kx(g).code));
   if (hybrid) {
     const hybridShare = s.cfg.groups.find((g) => isHybrid(g) && sent(g));
     return hybridShare ? { share: hybridShare } : { retry: hybrid };
   }
   const share = s.cfg.groups.find(sent);
   if (share) return { share };
-  const retry = s.cfg.groups.find((g) => offer.groups.includes(GROUP_CODES[g]));
+  const retry = s.cfg.groups.find((g) => offer.groups.includes(s.kx(g).code));
   if (!retry) fail('handshake_failure', 'no key exchange group in common with the client');
   return { retry };
 }
@@ -212,7 +212,7 @@ class ExpectClientHello implements State {
     transcript.rewriteForHelloRetry();
     let exts: Extension[] = [
       { type: ExtensionType.supported_versions, body: encodeU16(TLS13) },
-      { type: ExtensionType.key_share, body: encodeU16(GROUP_CODES[group]) },
+      { type: ExtensionType.key_share, body: encodeU16(s.kx(group).code) },
     ];
     if (s.hooks.helloRetryExtensions) exts = s.hooks.helloRetryExtensions(exts);
     const hrr = encodeServerHello({
@@ -252,7 +252,7 @@ class ExpectClientHelloAgain implements State {
     if (!offer.ch.cipherSuites.includes(SUITE_CODES[this.suite.name])) {
       fail('illegal_parameter', 'second ClientHello no longer offers the cipher suite we selected');
     }
-    if (offer.shares.length !== 1 || offer.shares[0].group !== GROUP_CODES[this.group]) {
+    if (offer.shares.length !== 1 || offer.shares[0].group !== this.ctx.s.kx(this.group).code) {
       fail('illegal_parameter', `second ClientHello must carry exactly one key share, for ${this.group}`);
     }
     const p = plan(this.ctx, offer);
@@ -283,10 +283,11 @@ function serverFlight(
   const { s, cfg } = ctx;
   const { suite, auth } = p;
   if (auth.kind === 'psk') checkBinder(s, offer, auth, chMsg, retryTranscript);
-  let ours: KeyShareReply | undefined;
+  let ours: KeyShareResponse | undefined;
   if (group) {
-    const peer = offer.shares.find((k) => k.group === GROUP_CODES[group]) as KeyShareEntry;
-    ours = s.crypto.answerShare(group, peer.key, s.hooks.keySharePrivate?.[group]);
+    const kx = s.kx(group);
+    const peer = offer.shares.find((k) => k.group === kx.code) as KeyShareEntry;
+    ours = kx.respond(peer.key, s.hooks.keySharePrivate?.[group]);
   }
   const shared = ours?.secret;
 
@@ -299,7 +300,7 @@ function serverFlight(
   transcript.add(chMsg.raw);
   const shExts: Extension[] = [];
   if (ours && group) {
-    shExts.push({ type: ExtensionType.key_share, body: encodeServerKeyShare({ group: GROUP_CODES[group], key: ours.publicKey }) });
+    shExts.push({ type: ExtensionType.key_share, body: encodeServerKeyShare({ group: s.kx(group).code, key: ours.publicKey }) });
   }
   if (auth.kind === 'psk') shExts.push({ type: ExtensionType.pre_shared_key, body: encodeU16(auth.index) });
   shExts.push({ type: ExtensionType.supported_versions, body: encodeU16(TLS13) });
