@@ -30,7 +30,7 @@ export const DEFAULT_SUITES: CipherSuiteName[] = [
   'TLS_AES_128_CCM_SHA256',
 ];
 
-export const DEFAULT_GROUPS: GroupName[] = ['X25519MLKEM768', 'x25519', 'secp256r1', 'secp384r1'];
+export const DEFAULT_GROUPS: GroupName[] = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024', 'x25519', 'secp256r1', 'secp384r1'];
 
 export const DEFAULT_SCHEMES: SignatureSchemeName[] = [
   'ecdsa_secp256r1_sha256',
