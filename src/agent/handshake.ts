@@ -160,6 +160,8 @@ export async function runHandshake(
       peer,
       suite: info.suite,
       group: info.group,
+      signatureScheme: info.signatureScheme,
+      clientSignatureScheme: info.clientSignatureScheme,
     };
   } catch (e) {
     // A local fault found inside the engine's callbacks (a misdescribed PSK key) is EIO, not the alert it caused.
