@@ -26,7 +26,7 @@ source "$HSVM_SELF_DIR/lib.sh"
 PASSES=${HSVM_PASSES:-tlshd handshaked mixed}
 PASS_TIMEOUT=${HSVM_PASS_TIMEOUT:-1200}
 IO_MIB=${HSVM_IO_MIB:-64}
-AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed unix-ktls"
+AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-pq nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed unix-ktls"
 # Benchmarks measure rather than test: they run only when HSVM_ONLY names them.
 BENCH_SCENARIOS="nvme-storm"
 MIXED_SCENARIOS="mixed-nfs-server_handshaked-client_tlshd mixed-nfs-server_tlshd-client_handshaked mixed-nvme-target_handshaked-host_tlshd mixed-nvme-target_tlshd-host_handshaked companion-kernel-test"
@@ -101,6 +101,8 @@ cp "$HSVM_REPO/package.json" "$S/handshaked/"
 # the companion's PKI (its default --pki is fixtures/pki next to dist/)
 mkdir -p "$S/handshaked/fixtures"
 cp -a "$HSVM_REPO/fixtures/pki" "$S/handshaked/fixtures/"
+# the ML-DSA identities of the nfs-pq scenario
+cp -a "$HSVM_REPO/fixtures/pki-pq" "$S/handshaked/fixtures/"
 
 payload_mb=$(( $(du -sm "$S" | cut -f1) + 768 ))
 mke2fs -q -t ext4 -L hsvmpayload -d "$S" "$RUN/payload.ext4" "${payload_mb}M" || die "mke2fs of the payload image failed"

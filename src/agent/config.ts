@@ -39,6 +39,9 @@ export interface X509Settings {
    * without one gets certificate_required and the consumer EACCES) or sends none (`none`).
    */
   readonly clientCertificate?: ClientCertificatePolicy;
+  /** `x509.pq.certificate` / `x509.pq.private_key`: the ML-DSA identity presented to peers that accept it. */
+  readonly pqCertificate?: Located<string>;
+  readonly pqPrivateKey?: Located<string>;
 }
 
 export type ClientCertificatePolicy = 'request' | 'require' | 'none';
@@ -195,13 +198,12 @@ const X509_KEYS: Record<string, keyof X509Settings> = {
   'x509.crl': 'crl',
   'x509.certificate': 'certificate',
   'x509.private_key': 'privateKey',
+  'x509.pq.certificate': 'pqCertificate',
+  'x509.pq.private_key': 'pqPrivateKey',
 };
 
-/** tlshd keys we read past on purpose: a warning says what is not supported. */
-const UNSUPPORTED: Record<string, string> = {
-  'x509.pq.certificate': 'post-quantum (ML-DSA) certificates are not supported; the classic certificate is used',
-  'x509.pq.private_key': 'post-quantum (ML-DSA) certificates are not supported; the classic certificate is used',
-};
+/** tlshd keys we read past on purpose: a warning says what is not supported. None at present. */
+const UNSUPPORTED: Record<string, string> = {};
 
 function sections(): Record<string, Record<string, KeyHandler>> {
   const x509 = (role: 'client' | 'server'): Record<string, KeyHandler> =>
@@ -286,12 +288,12 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   }
   for (const role of ['client', 'server'] as const) {
     const s = cfg[role];
-    if ((s.certificate === undefined) !== (s.privateKey === undefined)) {
-      const given = s.certificate ?? s.privateKey;
+    for (const [cert, key, prefix] of [[s.certificate, s.privateKey, 'x509.'], [s.pqCertificate, s.pqPrivateKey, 'x509.pq.']] as const) {
+      if ((cert === undefined) === (key === undefined)) continue;
       throw new ConfigError(
         file,
-        given?.line,
-        `[authenticate.${role}] sets ${s.certificate ? 'x509.certificate' : 'x509.private_key'} without ${s.certificate ? 'x509.private_key' : 'x509.certificate'}; set both or neither`,
+        (cert ?? key)?.line,
+        `[authenticate.${role}] sets ${prefix}${cert ? 'certificate' : 'private_key'} without ${prefix}${cert ? 'private_key' : 'certificate'}; set both or neither`,
       );
     }
   }

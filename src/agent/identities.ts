@@ -8,10 +8,10 @@
  * the system store when the configured path cannot be read, which quietly trusts every public
  * CA; here that is an error.
  */
-import { X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import type { CertifiedKey, TrustConfig } from '../tls/api';
-import { loadCertChain, loadCrls, loadPrivateKey, loadTrustStore } from '../tls/x509';
+import type { AsymmetricKey, CertifiedKey, TrustConfig } from '../tls/api';
+import { MlDsaKey } from '../tls/crypto/pq';
+import { keyMatchesCertificate, loadCertChain, loadCrls, loadPrivateKey, loadTrustStore } from '../tls/x509';
 import { ConfigError, type AgentConfig, type ConfigWarning, type KeyFileModeCheck, type Located, type X509Settings } from './config';
 
 export interface RoleIdentity {
@@ -21,6 +21,8 @@ export interface RoleIdentity {
   readonly certificate?: CertifiedKey;
   /** `x509.strict`: verify peers with the strict certificate profile. */
   readonly strict?: boolean;
+  /** x509.pq.*: an ML-DSA certificate, presented when the peer accepts ML-DSA. */
+  readonly pqCertificate?: CertifiedKey;
 }
 
 export interface Identities {
@@ -66,15 +68,30 @@ function loadRole(s: X509Settings, role: 'client' | 'server', checkKey: (loc: Lo
     const all = [...(store.crls ?? []), ...(crls ?? [])];
     trust = { anchors: store.anchors, ...(all.length ? { crls: all } : {}), ...(s.strict ? { strict: true } : {}) };
   }
-  let certificate: CertifiedKey | undefined;
-  if (s.certificate && s.privateKey) {
-    const chain = at(s.certificate, setting('x509.certificate'), () => loadCertChain(s.certificate!.value));
-    checkKey(s.privateKey);
-    const key = at(s.privateKey, setting('x509.private_key'), () => loadPrivateKey(s.privateKey!.value));
-    checkKeyMatches(chain[0], key, s.privateKey);
-    certificate = { chain, key };
+  const certificate = s.certificate && s.privateKey ? loadCertified(s.certificate, s.privateKey, checkKey, 'x509.', setting) : undefined;
+  let pqCertificate: CertifiedKey | undefined;
+  if (s.pqCertificate && s.pqPrivateKey) {
+    pqCertificate = loadCertified(s.pqCertificate, s.pqPrivateKey, checkKey, 'x509.pq.', setting);
+    // tlshd uses the pq identity only for ML-DSA; anything else there is a mistake worth stopping on.
+    if (!(pqCertificate.key instanceof MlDsaKey)) {
+      fail(s.pqPrivateKey, `x509.pq.private_key ${s.pqPrivateKey.value} is a ${pqCertificate.key.asymmetricKeyType} key; x509.pq.* must name an ML-DSA-44/65/87 certificate and key`);
+    }
   }
-  return Object.freeze({ trust, crls, certificate, strict: s.strict });
+  return Object.freeze({ trust, crls, certificate, pqCertificate, strict: s.strict });
+}
+
+function loadCertified(
+  cert: Located<string>,
+  keyLoc: Located<string>,
+  checkKey: (loc: Located<string>) => void,
+  prefix: string,
+  setting: (key: string) => string,
+): CertifiedKey {
+  const chain = at(cert, setting(`${prefix}certificate`), () => loadCertChain(cert.value));
+  checkKey(keyLoc);
+  const key = at(keyLoc, setting(`${prefix}private_key`), () => loadPrivateKey(keyLoc.value));
+  checkKeyMatches(chain[0], key, keyLoc, prefix);
+  return { chain, key };
 }
 
 /**
@@ -87,7 +104,7 @@ function loadRole(s: X509Settings, role: 'client' | 'server', checkKey: (loc: Lo
 export function identityFilesStamp(config: AgentConfig): string {
   const parts: string[] = [];
   for (const role of [config.client, config.server]) {
-    for (const loc of [role.truststore, role.crl, role.certificate, role.privateKey]) {
+    for (const loc of [role.truststore, role.crl, role.certificate, role.privateKey, role.pqCertificate, role.pqPrivateKey]) {
       if (!loc) continue;
       try {
         const st = fs.statSync(loc.value);
@@ -138,9 +155,9 @@ function at<T>(loc: Located<string>, setting: string, load: () => T): T {
   }
 }
 
-function checkKeyMatches(leaf: Buffer, key: KeyObject, loc: Located<string>): void {
-  if (!new X509Certificate(leaf).checkPrivateKey(key)) {
-    fail(loc, `x509.private_key ${loc.value} does not belong to the first certificate of x509.certificate`);
+function checkKeyMatches(leaf: Buffer, key: AsymmetricKey, loc: Located<string>, prefix: string): void {
+  if (!keyMatchesCertificate(leaf, key)) {
+    fail(loc, `${prefix}private_key ${loc.value} does not belong to the first certificate of ${prefix}certificate`);
   }
 }
 

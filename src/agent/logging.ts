@@ -109,6 +109,8 @@ export interface HandshakeSummary {
   peername?: string;
   suite?: string;
   group?: string;
+  signatureScheme?: string;
+  clientSignatureScheme?: string;
   durationMs: number;
   status: number;
   remoteAuth: number[];
@@ -128,6 +130,9 @@ export function logHandshake(logger: Logger, s: HandshakeSummary): void {
     peername: s.peername,
     suite: s.suite,
     group: s.group,
+    // Whether the key exchange and the authentication were post-quantum is visible from these two.
+    signature_scheme: s.signatureScheme,
+    client_signature_scheme: s.clientSignatureScheme,
     duration_ms: Math.round(s.durationMs * 10) / 10,
     status: statusName(s.status),
     remote_auth: s.remoteAuth.map((n) => `0x${n.toString(16)}`),

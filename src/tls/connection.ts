@@ -91,6 +91,7 @@ export class Engine implements Connection {
       suite: s.suite.name,
       group: s.group,
       signatureScheme: s.signatureScheme,
+      clientSignatureScheme: s.clientSignatureScheme,
       peerCertificates: s.peerCertificates,
       peerVerified: s.peerVerified,
       psk: s.psk,

@@ -70,6 +70,7 @@ export class Session {
   suite?: Suite;
   group?: GroupName;
   signatureScheme?: SignatureSchemeName;
+  clientSignatureScheme?: SignatureSchemeName;
   peerCertificates: Buffer[] = [];
   peerVerified = false;
   psk?: PskEntry;

@@ -3,8 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfigText } from '../../src/agent/config';
 import { loadIdentities, systemTrust, trustFor } from '../../src/agent/identities';
+import { MlDsaKey } from '../../src/tls/crypto/pq';
 
 const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
+const PQ = path.join(__dirname, '..', '..', 'fixtures', 'pki-pq');
 const F = '/etc/tlshd/config';
 
 function load(text: string) {
@@ -39,6 +41,41 @@ describe('identities from the configuration', () => {
     expect(trustFor(ids.client)).toBe(client); // one object per store: the anchor index stays cached
     expect(systemTrust().strict).toBeUndefined();
     expect(trustFor(load('').client).strict).toBeUndefined();
+  });
+
+  it('loads x509.pq.* as an ML-DSA identity beside the classic one, in both roles', () => {
+    const ids = load(
+      ['client', 'server']
+        .map((role) =>
+          [
+            `[authenticate.${role}]`,
+            `x509.certificate=${PKI}/${role}-p256.chain.pem`,
+            `x509.private_key=${PKI}/${role}-p256.key.pem`,
+            `x509.pq.certificate=${PQ}/${role}-mldsa65.chain.pem`,
+            `x509.pq.private_key=${PQ}/${role}-mldsa65.key.pem`,
+          ].join('\n'),
+        )
+        .join('\n'),
+    );
+    for (const role of [ids.client, ids.server]) {
+      expect(role.certificate?.key.asymmetricKeyType).toBe('ec');
+      expect(role.pqCertificate?.key).toBeInstanceOf(MlDsaKey);
+      expect(role.pqCertificate?.key.asymmetricKeyType).toBe('ml-dsa-65');
+      expect(role.pqCertificate?.chain).toHaveLength(1);
+    }
+  });
+
+  it.each([
+    [
+      `x509.pq.certificate=${PQ}/server-mldsa65.chain.pem\nx509.pq.private_key=${PQ}/server-mldsa44.key.pem`,
+      `${F}:3: x509.pq.private_key ${PQ}/server-mldsa44.key.pem does not belong to the first certificate of x509.pq.certificate`,
+    ],
+    [
+      `x509.pq.certificate=${PQ}/server-p256.chain.pem\nx509.pq.private_key=${PQ}/server-p256.key.pem`,
+      `${F}:3: x509.pq.private_key ${PQ}/server-p256.key.pem is a ec key; x509.pq.* must name an ML-DSA-44/65/87 certificate and key`,
+    ],
+  ])('refuses a pq identity it cannot use: %s', (lines, message) => {
+    expect(() => load(`[authenticate.server]\n${lines}\n`)).toThrow(message);
   });
 
   it('uses the system store only when no truststore is set', () => {

@@ -13,14 +13,17 @@ describe('logging', () => {
       peer: '127.0.0.1:2049',
       peername: 'nfs.example',
       suite: 'TLS_AES_128_GCM_SHA256',
-      group: 'x25519',
+      group: 'X25519MLKEM768',
+      signatureScheme: 'mldsa65',
+      clientSignatureScheme: 'ecdsa_secp256r1_sha256',
       durationMs: 12.345,
       status: Status.OK,
       remoteAuth: [0xffffffff],
     });
     expect(cap.lines).toEqual([
       'info handshake succeeded transport=kernel role=client auth=x509 peer=127.0.0.1:2049 peername=nfs.example ' +
-        'suite=TLS_AES_128_GCM_SHA256 group=x25519 duration_ms=12.3 status=OK remote_auth=0xffffffff',
+        'suite=TLS_AES_128_GCM_SHA256 group=X25519MLKEM768 signature_scheme=mldsa65 client_signature_scheme=ecdsa_secp256r1_sha256 ' +
+        'duration_ms=12.3 status=OK remote_auth=0xffffffff',
     ]);
   });
 

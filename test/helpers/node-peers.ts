@@ -3,10 +3,9 @@
  * configured from the same PeerOptions as the command-line peers.
  */
 import tls from 'node:tls';
-import { NODE_GROUP } from '../../src/bench/node-tls';
+import { nodeGroup } from '../../src/bench/node-tls';
 import type { PeerOptions } from './cli-peers';
 import { CA_BUNDLE, files, pem } from './pki';
-
 
 function commonOptions(o: PeerOptions): tls.SecureContextOptions {
   const opts: tls.SecureContextOptions = {
@@ -16,7 +15,7 @@ function commonOptions(o: PeerOptions): tls.SecureContextOptions {
   };
   // TLS 1.3 suite names given in `ciphers` go to SSL_CTX_set_ciphersuites (Node splits them out).
   if (o.suites && !o.tls12Only) opts.ciphers = o.suites.join(':');
-  if (o.groups) opts.ecdhCurve = o.groups.map((g) => NODE_GROUP[g]).join(':');
+  if (o.groups) opts.ecdhCurve = o.groups.map(nodeGroup).join(':');
   return opts;
 }
 

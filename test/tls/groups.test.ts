@@ -19,14 +19,16 @@ function alertOf(f: () => unknown): string {
 }
 
 describe('key-exchange group registry', () => {
-  it('has the RFC 8446 / RFC 7919 code points, each once', () => {
+  it('has the RFC 8446 / RFC 7919 / draft-ietf-tls-ecdhe-mlkem code points, each once', () => {
     const codes = Object.fromEntries(KEY_EXCHANGE_GROUPS.map((g) => [g.name, g.code]));
     expect(codes).toEqual({
       x25519: 0x1d, secp256r1: 0x17, secp384r1: 0x18, secp521r1: 0x19, x448: 0x1e,
       ffdhe2048: 0x100, ffdhe3072: 0x101, ffdhe4096: 0x102, ffdhe6144: 0x103, ffdhe8192: 0x104,
+      SecP256r1MLKEM768: 0x11eb, X25519MLKEM768: 0x11ec, SecP384r1MLKEM1024: 0x11ed,
     });
     for (const g of KEY_EXCHANGE_GROUPS) expect(groupByCode(g.code)).toBe(g);
-    expect(groupByCode(0x11ec)).toBeUndefined();
+    // Pure ML-KEM groups (draft-ietf-tls-mlkem) are not offered.
+    expect(groupByCode(0x0201)).toBeUndefined();
   });
 
   it.each([2048, 3072, 4096, 6144, 8192])('ffdhe%i prime equals OpenSSL\'s built-in copy', (bits) => {

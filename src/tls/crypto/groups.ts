@@ -21,6 +21,7 @@ import {
 } from 'node:crypto';
 import type { GroupName } from '../api';
 import { fail } from '../errors';
+import { mlKemComponent } from './pq';
 import type { KeyShare } from './provider';
 
 /** The server's answer to one client key share. */
@@ -287,11 +288,22 @@ function ffdhe(name: GroupName, code: number, bits: number): KeyExchangeGroup {
   });
 }
 
-/** Every group the engine implements; the order is the default server preference. */
+const X25519 = montgomery('x25519', 0x001d);
+const P256 = nistCurve('secp256r1', 0x0017, 'prime256v1', 32);
+const P384 = nistCurve('secp384r1', 0x0018, 'secp384r1', 48);
+
+/**
+ * Every group the engine implements; the order is the default server preference. The hybrids
+ * (draft-ietf-tls-ecdhe-mlkem §4) concatenate in the order the draft gives each: X25519MLKEM768
+ * puts ML-KEM first, the two NIST-curve hybrids put the ECDH part first.
+ */
 export const KEY_EXCHANGE_GROUPS: readonly KeyExchangeGroup[] = [
-  montgomery('x25519', 0x001d),
-  nistCurve('secp256r1', 0x0017, 'prime256v1', 32),
-  nistCurve('secp384r1', 0x0018, 'secp384r1', 48),
+  hybridGroup('X25519MLKEM768', 0x11ec, mlKemComponent('ML-KEM-768', 'X25519MLKEM768', 0x11ec), X25519),
+  hybridGroup('SecP256r1MLKEM768', 0x11eb, P256, mlKemComponent('ML-KEM-768', 'SecP256r1MLKEM768', 0x11eb)),
+  hybridGroup('SecP384r1MLKEM1024', 0x11ed, P384, mlKemComponent('ML-KEM-1024', 'SecP384r1MLKEM1024', 0x11ed)),
+  X25519,
+  P256,
+  P384,
   nistCurve('secp521r1', 0x0019, 'secp521r1', 66),
   montgomery('x448', 0x001e),
   ffdhe('ffdhe2048', 0x0100, 2048),

@@ -9,13 +9,14 @@ import {
   sign as cryptoSign,
   timingSafeEqual,
   verify as cryptoVerify,
-  type KeyObject,
+  KeyObject,
   type CipherCCMTypes,
   type CipherGCMTypes,
   type CipherChaCha20Poly1305Types,
 } from 'node:crypto';
-import type { GroupName, SignatureSchemeName } from '../api';
+import type { AsymmetricKey, GroupName, SignatureSchemeName } from '../api';
 import { groupByName, type KeyExchangeGroup } from './groups';
+import { MlDsaKey } from './pq';
 import type { Aead, AeadName, CryptoProvider, HashName, RunningHash } from './provider';
 
 const TAG_LEN = 16;
@@ -89,15 +90,18 @@ export const SCHEME_PARAMS: Record<SignatureSchemeName, SchemeParams> = {
   rsa_pss_pss_sha384: { hash: 'sha384', keyType: 'rsa-pss', pss: true },
   rsa_pss_pss_sha512: { hash: 'sha512', keyType: 'rsa-pss', pss: true },
   ed25519: { hash: null, keyType: 'ed25519' },
+  mldsa44: { hash: null, keyType: 'ml-dsa-44' },
+  mldsa65: { hash: null, keyType: 'ml-dsa-65' },
+  mldsa87: { hash: null, keyType: 'ml-dsa-87' },
 };
 
 const HASH_LEN: Record<string, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
 /** True when `key` can make or check signatures of `scheme`. */
-export function schemeFitsKey(scheme: SignatureSchemeName, key: KeyObject): boolean {
+export function schemeFitsKey(scheme: SignatureSchemeName, key: AsymmetricKey): boolean {
   const p = SCHEME_PARAMS[scheme];
   if (key.asymmetricKeyType !== p.keyType) return false;
-  if (p.curve && key.asymmetricKeyDetails?.namedCurve !== p.curve) return false;
+  if (p.curve && (!(key instanceof KeyObject) || key.asymmetricKeyDetails?.namedCurve !== p.curve)) return false;
   return true;
 }
 
@@ -139,13 +143,15 @@ export class NodeCryptoProvider implements CryptoProvider {
     return groupByName(group);
   }
 
-  sign(scheme: SignatureSchemeName, key: KeyObject, data: Buffer): Buffer {
+  sign(scheme: SignatureSchemeName, key: AsymmetricKey, data: Buffer): Buffer {
     if (!schemeFitsKey(scheme, key)) throw new Error(`key of type ${key.asymmetricKeyType} cannot sign ${scheme}`);
+    if (key instanceof MlDsaKey) return key.sign(data);
     return cryptoSign(SCHEME_PARAMS[scheme].hash, data, signOptions(scheme, key));
   }
 
-  verify(scheme: SignatureSchemeName, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  verify(scheme: SignatureSchemeName, key: AsymmetricKey, data: Buffer, signature: Buffer): boolean {
     if (!schemeFitsKey(scheme, key)) return false;
+    if (key instanceof MlDsaKey) return key.verify(data, signature);
     try {
       return cryptoVerify(SCHEME_PARAMS[scheme].hash, data, signOptions(scheme, key), signature);
     } catch {

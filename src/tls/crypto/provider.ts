@@ -3,8 +3,7 @@
  * synchronous; the node:crypto implementation lives in ./node.ts. Keeping it this small
  * lets a test or a future provider (a FIPS module, a hardware key) replace it whole.
  */
-import type { KeyObject } from 'node:crypto';
-import type { GroupName, SignatureSchemeName } from '../api';
+import type { AsymmetricKey, GroupName, SignatureSchemeName } from '../api';
 import type { KeyExchangeGroup } from './groups';
 
 export type HashName = 'sha256' | 'sha384';
@@ -42,8 +41,8 @@ export interface CryptoProvider {
   aead(alg: AeadName, key: Buffer): Aead;
   /** The registry entry of a key-exchange group (./groups.ts), undefined when not implemented. */
   keyExchange(group: GroupName): KeyExchangeGroup | undefined;
-  sign(scheme: SignatureSchemeName, key: KeyObject, data: Buffer): Buffer;
-  verify(scheme: SignatureSchemeName, key: KeyObject, data: Buffer, signature: Buffer): boolean;
+  sign(scheme: SignatureSchemeName, key: AsymmetricKey, data: Buffer): Buffer;
+  verify(scheme: SignatureSchemeName, key: AsymmetricKey, data: Buffer, signature: Buffer): boolean;
   /** Constant-time comparison for MACs and binders. */
   equal(a: Buffer, b: Buffer): boolean;
 }

@@ -32,10 +32,12 @@ export const DEFAULT_SUITES: CipherSuiteName[] = [
 ];
 
 /**
- * Every implemented group, in the registry's order: a server answers any client OpenSSL would;
- * a client sends one key share (for the first) and lists the rest in supported_groups.
+ * Post-quantum hybrids first (docs/pq.md has the costs behind that order), then the classical
+ * groups most peers use, then every other implemented group, so a server answers any client
+ * OpenSSL would. A client sends key shares as `ClientConfig.keyShares` says.
  */
-export const DEFAULT_GROUPS: GroupName[] = [...GROUP_NAMES];
+const PREFERRED_GROUPS: GroupName[] = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024', 'x25519', 'secp256r1', 'secp384r1'];
+export const DEFAULT_GROUPS: GroupName[] = [...PREFERRED_GROUPS, ...GROUP_NAMES.filter((g) => !PREFERRED_GROUPS.includes(g))];
 
 export const DEFAULT_SCHEMES: SignatureSchemeName[] = [
   'ecdsa_secp256r1_sha256',
@@ -47,4 +49,7 @@ export const DEFAULT_SCHEMES: SignatureSchemeName[] = [
   'rsa_pss_pss_sha256',
   'rsa_pss_pss_sha384',
   'rsa_pss_pss_sha512',
+  'mldsa65',
+  'mldsa87',
+  'mldsa44',
 ];

@@ -2,9 +2,9 @@
  * The server's handshake states (RFC 8446 §2, §4). One class per state; handle() consumes
  * a message and returns the next state. The server never sends NewSessionTicket.
  */
-import type { KeyObject } from 'node:crypto';
-import type { CertifiedKey, GroupName, PskEntry, ServerConfig, SignatureSchemeName } from '../api';
+import type { AsymmetricKey, CertifiedKey, GroupName, PskEntry, ServerConfig, SignatureSchemeName } from '../api';
 import type { KeyShareResponse } from '../crypto/groups';
+import { isHybrid } from '../crypto/pq';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
 import {
@@ -12,7 +12,7 @@ import {
   checkFinished,
   exportSecrets,
   finishedMessage,
-  pickScheme,
+  pickCertificate,
   signCertificateVerify,
   verifyPeerChain,
 } from '../handshake';
@@ -145,31 +145,42 @@ function plan(ctx: Ctx, offer: Offer): Plan {
         const suite = s.cfg.suites.find((x) => offered(x) && x.hash === entry.hash);
         if (suite) return { suite, auth: { kind: 'psk', entry, index, dhe } };
       }
-      if (!cfg.certificate) {
+      if (!cfg.certificate && !cfg.pqCertificate) {
         if (!known) fail('unknown_psk_identity', 'none of the PSK identities the client offered is known');
         fail('handshake_failure', 'no cipher suite fits the hash of the client PSK');
       }
-    } else if (!cfg.certificate) {
+    } else if (!cfg.certificate && !cfg.pqCertificate) {
       fail('handshake_failure', 'no PSK key exchange mode in common with the client');
     }
   }
   const suite = s.cfg.suites.find(offered);
   if (!suite) fail('handshake_failure', 'no cipher suite in common with the client');
-  const cert = cfg.certificate;
-  if (!cert) fail('handshake_failure', offer.psks ? 'no usable PSK offered' : 'client offered no PSK, and no server certificate is configured');
+  if (!cfg.certificate && !cfg.pqCertificate) {
+    fail('handshake_failure', offer.psks ? 'no usable PSK offered' : 'client offered no PSK, and no server certificate is configured');
+  }
   if (!offer.schemes) fail('missing_extension', 'ClientHello has no signature_algorithms');
-  const scheme = pickScheme(s.cfg.schemes, offer.schemes, cert.key);
-  if (!scheme) fail('handshake_failure', 'no signature scheme fits both our key and the client signature_algorithms');
-  return { suite, auth: { kind: 'certificate', cert, scheme } };
+  const picked = pickCertificate(s.cfg.schemes, offer.schemes, [cfg.pqCertificate, cfg.certificate]);
+  if (!picked) fail('handshake_failure', 'no signature scheme fits both our key and the client signature_algorithms');
+  return { suite, auth: { kind: 'certificate', cert: picked.cert, scheme: picked.scheme } };
 }
 
 export function startServer(ctx: Ctx): State {
   return new ExpectClientHello(ctx);
 }
 
-/** Which group to use: a share the client sent (our preference), else one to ask for by HRR. */
+/**
+ * Which group to use: a share the client sent (our preference), else one to ask for by HRR.
+ * A post-quantum hybrid both sides support wins even when it costs a HelloRetryRequest: a
+ * recorded session must not be left to a classical exchange the client was willing to upgrade.
+ */
 function chooseGroup(s: Session, offer: Offer): { share?: GroupName; retry?: GroupName } {
-  const share = s.cfg.groups.find((g) => offer.shares.some((k) => k.group === s.kx(g).code));
+  const sent = (g: GroupName) => offer.shares.some((k) => k.group === s.kx(g).code);
+  const hybrid = s.cfg.groups.find((g) => isHybrid(g) && offer.groups.includes(s.kx(g).code));
+  if (hybrid) {
+    const hybridShare = s.cfg.groups.find((g) => isHybrid(g) && sent(g));
+    return hybridShare ? { share: hybridShare } : { retry: hybrid };
+  }
+  const share = s.cfg.groups.find(sent);
   if (share) return { share };
   const retry = s.cfg.groups.find((g) => offer.groups.includes(s.kx(g).code));
   if (!retry) fail('handshake_failure', 'no key exchange group in common with the client');
@@ -399,13 +410,13 @@ class ExpectCertificateVerify implements State {
     private readonly ctx: Ctx,
     private readonly transcript: Transcript,
     private readonly keys: Keys,
-    private readonly leafKey: KeyObject,
+    private readonly leafKey: AsymmetricKey,
   ) {}
 
   handle(msg: HandshakeMessage): State {
     expectType(msg, this.name, HandshakeType.certificate_verify);
     const s = this.ctx.s;
-    checkCertificateVerify(s, 'client', msg, this.transcript.current(), this.leafKey, s.cfg.schemes);
+    s.clientSignatureScheme = checkCertificateVerify(s, 'client', msg, this.transcript.current(), this.leafKey, s.cfg.schemes);
     this.transcript.add(msg.raw);
     return new ExpectFinished(this.ctx, this.transcript, this.keys);
   }

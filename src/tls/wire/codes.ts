@@ -57,6 +57,9 @@ export const SCHEME_CODES: Record<SignatureSchemeName, number> = {
   rsa_pss_pss_sha256: 0x0809,
   rsa_pss_pss_sha384: 0x080a,
   rsa_pss_pss_sha512: 0x080b,
+  mldsa44: 0x0904,
+  mldsa65: 0x0905,
+  mldsa87: 0x0906,
 };
 
 function invert<K extends string>(m: Record<K, number>): Map<number, K> {

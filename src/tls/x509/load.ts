@@ -3,16 +3,17 @@
  * name the file and say what to fix. Unlike tlshd, a configured path that cannot be used is an
  * error, never a silent fall-back to the system store.
  */
-import { createPrivateKey, KeyObject } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILE_LIMITS, FileRefusedError, readRegularFile, statOf, type FileKind } from '../../sys/files';
-import type { TrustConfig } from '../api';
+import type { AsymmetricKey, TrustConfig } from '../api';
 import { decodeCertificate } from './cert';
 import { decodeCrl } from './crl';
 import { DerReader } from './der';
 import { X509Error } from './errors';
 import { looksLikePem, pemBlocks } from './pem';
+import { mlDsaPrivateKey, privateKeyFromDer } from './privkey';
 
 /** Debian's (and Ubuntu's) consolidated CA bundle. */
 export const SYSTEM_TRUST_STORE = '/etc/ssl/certs/ca-certificates.crt';
@@ -171,10 +172,10 @@ const KEY_LABELS = new Set(['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY'])
 
 /**
  * A private key: PEM PKCS#8 ("PRIVATE KEY"), SEC1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE
- * KEY"), or the same as DER. Encrypted keys are refused (the agent runs unattended). Messages
+ * KEY"), or the same as DER; ML-DSA keys in PKCS#8 (RFC 9881) too. Encrypted keys are refused (the agent runs unattended). Messages
  * name the file and never include key bytes.
  */
-export function loadPrivateKey(path: string): KeyObject {
+export function loadPrivateKey(path: string): AsymmetricKey {
   const data = readFile(path, 'private-key');
   if (looksLikePem(data)) {
     const blocks = wrap(path, () => pemBlocks(data.toString('latin1'), path));
@@ -190,17 +191,15 @@ export function loadPrivateKey(path: string): KeyObject {
     const b = keys[0];
     const type = b.label === 'PRIVATE KEY' ? 'pkcs8' : b.label === 'EC PRIVATE KEY' ? 'sec1' : 'pkcs1';
     try {
-      return createPrivateKey({ key: b.der, format: 'der', type });
+      return (type === 'pkcs8' && mlDsaPrivateKey(b.der, `private key file "${path}"`)) || createPrivateKey({ key: b.der, format: 'der', type });
     } catch (err) {
+      if (!(err as NodeJS.ErrnoException).code) throw new X509Error('X509_KEY', (err as Error).message);
       throw new X509Error('X509_KEY', `private key file "${path}": the ${b.label} block cannot be loaded (${(err as NodeJS.ErrnoException).code ?? 'invalid key'})`);
     }
   }
-  for (const type of ['pkcs8', 'sec1', 'pkcs1'] as const) {
-    try {
-      return createPrivateKey({ key: data, format: 'der', type });
-    } catch {
-      // try the next encoding
-    }
+  try {
+    return privateKeyFromDer(data, `private key file "${path}"`);
+  } catch {
+    throw new X509Error('X509_KEY', `private key file "${path}" is neither PEM nor a DER PKCS#8, SEC1, PKCS#1 or ML-DSA private key`);
   }
-  throw new X509Error('X509_KEY', `private key file "${path}" is neither PEM nor a DER PKCS#8, SEC1 or PKCS#1 private key`);
 }
