@@ -29,8 +29,8 @@ for c in debootstrap git node npm; do command -v "$c" >/dev/null || die "$c is n
 
 mirror=${FRESH_MIRROR:-}
 if [ -z "$mirror" ]; then
-  source "$REPO/scripts/vm/lib.sh"   # debian_mirror: the host's Debian mirror
-  mirror=$(debian_mirror) || exit 2
+  # the host's Debian mirror, found the way the VM harness finds it
+  mirror=$(source "$REPO/scripts/vm/lib.sh" && debian_mirror) || exit 2
 fi
 
 # --- the pristine root, cached (debootstrap takes a minute; each check starts from a copy) ----
@@ -65,7 +65,9 @@ if [ "$SUITE" = "$(. /etc/os-release; echo "${VERSION_CODENAME:-}")" ]; then
   cp /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources "$R/etc/apt/sources.list.d/" 2>/dev/null
 fi
 cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null
-[ -f /etc/npmrc ] && cp /etc/npmrc "$R/etc/npmrc"
+# npm reads its global settings from <prefix>/etc/npmrc: /etc/npmrc for a node in /usr, and
+# /usr/local/etc/npmrc for the copy below.
+if [ -f /etc/npmrc ]; then cp /etc/npmrc "$R/etc/npmrc"; install -D -m 0644 /etc/npmrc "$R/usr/local/etc/npmrc"; fi
 [ -f "$HOME/.npmrc" ] && install -D -m 0600 "$HOME/.npmrc" "$R/root/.npmrc"
 
 # Node: the host's binary and its npm (a user would install them from nodejs.org or NodeSource).
