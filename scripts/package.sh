@@ -69,7 +69,8 @@ rm -rf "$N/@koromix/koffi-linux-$node_arch"/musl_*
 find "$N/netlink/prebuilds" -mindepth 1 -maxdepth 1 ! -name "linux-$node_arch" -exec rm -rf {} +
 [ -n "$(find "$N/@koromix" "$N/netlink/prebuilds" -name '*.node')" ] || die "no native modules for $node_arch in node_modules"
 # The prebuilt netlink module keeps its symbol table; nothing at run time needs it.
-find "$N" -name '*.node' -exec strip --strip-unneeded {} +
+if command -v strip >/dev/null; then find "$N" -name '*.node' -exec strip --strip-unneeded {} +
+else say "no strip (binutils): native modules keep their symbol tables (lintian: unstripped-binary-or-object)"; fi
 # What only building or developing a package needs: koffi's C++ sources and its build driver, type
 # declarations (@types packages, *.d.ts), test suites, minified duplicates, VCS and editor files.
 rm -rf "$N/koffi/cnoke.cjs" "$N/koffi/lib" "$N/koffi/vendor" "$N/koffi/src/koffi/CMakeLists.txt" "$N/koffi/doc"
