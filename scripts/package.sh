@@ -45,7 +45,7 @@ if [ -n "${PACKAGE_DIST:-}" ]; then
   [ -f "$PACKAGE_DIST/cli/main.js" ] || die "PACKAGE_DIST=$PACKAGE_DIST holds no cli/main.js"
   cp -a "$PACKAGE_DIST" "$L/dist"
 else
-  npx tsc -p tsconfig.build.json --outDir "$L/dist" >&2 || die "npm run build failed"
+  npm run build --silent -- --outDir "$L/dist" >&2 || die "npm run build failed"
 fi
 # Only the program: no benchmarks (they need the dev tree), no type declarations or source maps.
 rm -rf "$L/dist/bench"
