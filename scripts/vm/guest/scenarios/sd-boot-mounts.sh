@@ -7,9 +7,23 @@ source /opt/hsvm/guest/lib.sh
 u=$AGENT_UNIT
 systemctl status --no-pager "$u" mnt-tls.mount mnt-mtls.mount 2>&1 | head -40
 [ "$(systemctl is-active "$u")" = active ] || fail "$u is $(systemctl is-active "$u") after boot: $(journal_lines "$u" | tail -2 | tr '\n' ' ')"
+# When the mtls mount failed: does it work by hand now, with and without the tls mount in place?
+diagnose_mtls() {
+  local a b
+  mkdir -p /mnt/late
+  timeout -k 5 90 mount -t nfs -o vers=4.2,xprtsec=mtls,retry=0 127.0.0.1:/srv/mtls /mnt/late; a=$?
+  [ $a = 0 ] && umount /mnt/late
+  umount /mnt/tls
+  timeout -k 5 90 mount -t nfs -o vers=4.2,xprtsec=mtls,retry=0 127.0.0.1:/srv/mtls /mnt/late; b=$?
+  [ $b = 0 ] && umount /mnt/late
+  echo "by hand: mtls mount rc=$a with the tls mount of the same server in place, rc=$b without it"
+}
 for m in mnt-tls.mount mnt-mtls.mount; do
   st=$(systemctl is-active "$m")
-  [ "$st" = active ] || fail "$m is $st after boot (fstab retry=0: the first attempt failed): $(journalctl -b -u "$m" -o cat --no-pager | tail -3 | tr '\n' ' ')"
+  [ "$st" = active ] && continue
+  why="$m is $st after boot (fstab retry=0: the first attempt failed): $(journalctl -b -u "$m" -o cat --no-pager | tail -3 | tr '\n' ' ')"
+  [ "$m" = mnt-mtls.mount ] && why="$why; $(diagnose_mtls)"
+  fail "$why"
 done
 exec_us=$(unit_usec "$u" ExecMainStartTimestampMonotonic)
 ready_us=$(unit_usec "$u" ActiveEnterTimestampMonotonic)

@@ -15,7 +15,8 @@ for i in 1 2 3; do
 done
 t0=$(up); held=0
 while awk -v a="$t0" -v b="$(up)" 'BEGIN{exit !(b-a < 60)}'; do
-  held=$(agent_tcp_fds unit | wc -l)
+  # distinct sockets: the agent may hold a socket under more than one fd
+  held=$(agent_tcp_fds unit | cut -d: -f2 | sort -u | wc -l)
   [ "$held" -ge 1 ] && break
   sleep 0.05
 done
