@@ -50,7 +50,9 @@ class FakeManager {
     }
   }
   /** Wait (polling) until a datagram matching `re` arrived; returns all received so far. */
-  async waitFor(re: RegExp, seen: string[], timeoutMs = 30000): Promise<string[]> {
+  // Generous: the agent is spawned from the TypeScript sources, which took over 30 s to load on a
+  // heavily loaded 2-core machine.
+  async waitFor(re: RegExp, seen: string[], timeoutMs = 150000): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
     while (!seen.some((m) => re.test(m))) {
       seen.push(...this.drain());
@@ -138,7 +140,7 @@ describe('notifications over a real datagram socket', () => {
 });
 
 describe('handshaked serve under a service manager', () => {
-  jest.setTimeout(90000);
+  jest.setTimeout(300000);
   const ROOT = path.join(__dirname, '..', '..');
   const HOOK = path.join(ROOT, 'test', 'companion', 'ts-register.js');
   const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
