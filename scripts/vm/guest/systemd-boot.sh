@@ -36,15 +36,15 @@ EOF
   printf '[nfsd]\ngrace-time=10\nlease-time=10\nvers3=n\n' >> /etc/nfs.conf
   # Both mounts at boot, by address (the server certificate names 127.0.0.1 and ::1). The NFS
   # client keeps one connection per server address and xprtsec, so the scenarios' own mounts use
-  # [::1] to get handshakes of their own while these stay mounted. The mtls mount goes first:
-  # mounted side by side, whichever came second shares the first one's session with the server,
-  # and an mtls export refuses a session made without a client certificate (EPERM, with tlshd
-  # exactly as with handshaked), while a tls export takes one made with a certificate. retry=0: a mount that fails once stays failed, so "active" means the first
-  # attempt worked. x-systemd.requires orders them after the local NFS server.
+  # [::1] to get handshakes of their own while these stay mounted. The two use different NFS
+  # minor versions (4.1 and 4.2): with one version, whichever mount came second failed with EPERM
+  # (tlshd and handshaked alike): the client treats the second as the same server and reuses the
+  # first one's session, made under the other xprtsec policy. Different minor versions get
+  # separate client state, so each mount keeps its own TLS session.
   cat > /etc/fstab <<'EOF'
 tmpfs /srv/tls tmpfs size=96m 0 0
 tmpfs /srv/mtls tmpfs size=96m 0 0
-127.0.0.1:/srv/tls /mnt/tls nfs vers=4.2,xprtsec=tls,retry=0,_netdev,x-systemd.requires=nfs-server.service,x-systemd.after=mnt-mtls.mount 0 0
+127.0.0.1:/srv/tls /mnt/tls nfs vers=4.1,xprtsec=tls,retry=0,_netdev,x-systemd.requires=nfs-server.service 0 0
 127.0.0.1:/srv/mtls /mnt/mtls nfs vers=4.2,xprtsec=mtls,retry=0,_netdev,x-systemd.requires=nfs-server.service 0 0
 EOF
   # /dev/nvme-fabrics and friends: modules the nvme scenario needs, loaded at boot like a host would

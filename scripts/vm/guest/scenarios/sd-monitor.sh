@@ -6,7 +6,7 @@ handshaked inspect monitor --json > /tmp/monitor.out 2> /tmp/monitor.err &
 mon=$!
 wait_agent_ready "$mon" handshaked || fail "inspect monitor did not join the tlshd group: $AGENT_WAIT_ERROR $(cat /tmp/monitor.err)"
 mkdir -p /mnt/late
-run timeout -k 5 90 mount -t nfs -o vers=4.2,xprtsec=tls,retry=0 [::1]:/srv/tls /mnt/late || { kill "$mon"; fail "mount failed with the monitor running"; }
+run timeout -k 5 90 mount -t nfs -o vers=4.1,xprtsec=tls,retry=0 [::1]:/srv/tls /mnt/late || { kill "$mon"; fail "mount failed with the monitor running"; }
 umount /mnt/late
 sleep 1; kill -INT "$mon"; wait "$mon"
 echo "--- monitor output:"; cat /tmp/monitor.out /tmp/monitor.err

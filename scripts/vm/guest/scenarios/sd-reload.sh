@@ -8,7 +8,7 @@ r0=$(journal_lines "$u" | grep -c 'configuration reloaded')
 mkdir -p /mnt/late
 ( fails=0
   for i in 1 2 3 4 5 6; do
-    timeout -k 5 90 mount -t nfs -o vers=4.2,xprtsec=tls,retry=0 [::1]:/srv/tls /mnt/late || { fails=$((fails + 1)); continue; }
+    timeout -k 5 90 mount -t nfs -o vers=4.1,xprtsec=tls,retry=0 [::1]:/srv/tls /mnt/late || { fails=$((fails + 1)); continue; }
     dd if=/dev/zero of=/mnt/late/reload-$i bs=64k count=16 conv=fsync status=none || fails=$((fails + 1))
     umount /mnt/late || fails=$((fails + 1))
   done

@@ -11,7 +11,7 @@ run tc qdisc add dev lo root netem delay 1000ms || fail "tc netem on lo failed"
 cursor=$(journalctl -b -u "$u" -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')
 for i in 1 2 3; do
   mkdir -p "/mnt/stop$i"
-  timeout -k 5 200 mount -t nfs -o vers=4.2,xprtsec=tls,retry=0 [::1]:/srv/tls "/mnt/stop$i" > "/tmp/stop-mount$i.out" 2>&1 &
+  timeout -k 5 200 mount -t nfs -o vers=4.1,xprtsec=tls,retry=0 [::1]:/srv/tls "/mnt/stop$i" > "/tmp/stop-mount$i.out" 2>&1 &
 done
 t0=$(up); held=0
 while awk -v a="$t0" -v b="$(up)" 'BEGIN{exit !(b-a < 60)}'; do
