@@ -49,6 +49,9 @@ tmpfs /srv/mtls tmpfs size=96m 0 0
 EOF
   # /dev/nvme-fabrics and friends: modules the nvme scenario needs, loaded at boot like a host would
   printf '%s\n' tls nvmet nvmet-tcp nvme-tcp sch_netem > /etc/modules-load.d/hsvm.conf
+  # nfsd now: on a loaded host, loading it inside proc-fs-nfsd.mount overran that unit's 90 s
+  # timeout and took the NFS server (and both boot mounts) down with it
+  modprobe nfsd
 
   echo "tlshd.service in the image: $(systemctl is-enabled tlshd.service 2>&1)"
   case $PASS in
