@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type winston from 'winston';
+import { monotonicUsec, serviceNotifier, type ServiceNotifier } from '../sys/sd-notify';
 import { loadConfig, type AgentConfig, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
 import { Dispatcher } from './dispatcher';
 import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
@@ -36,6 +37,8 @@ export interface DaemonOptions {
   env: HandshakeEnv;
   /** Log sinks instead of stderr (tests). */
   logTransports?: winston.transport[];
+  /** The service manager's notification socket; default: $NOTIFY_SOCKET, nothing without it. */
+  notifier?: ServiceNotifier;
 }
 
 /** The effective log level: --log-level, else [handshaked] log_level, else tlshd's [debug] loglevel. */
@@ -55,6 +58,7 @@ export class Daemon {
   private identityStamp: string;
   /** The reload a SIGHUP asked for, not started yet: further SIGHUPs join it. */
   private queuedReload?: Promise<boolean>;
+  private readonly notifier: ServiceNotifier;
 
   /** Loads configuration and identities; throws ConfigError (file:line: why) when they are unusable. */
   private constructor(
@@ -62,6 +66,7 @@ export class Daemon {
     loaded: LoadedConfig,
   ) {
     const config = applyOverrides(loaded.config, opts.overrides);
+    this.notifier = opts.notifier ?? serviceNotifier();
     this.logger = createLogger({ format: config.logFormat, level: levelOf(config), transports: opts.logTransports });
     for (const n of loaded.notices) this.logger.info(n);
     for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
@@ -111,6 +116,9 @@ export class Daemon {
       throw e;
     }
     d.logger.info('handshaked ready', { transports: d.transports.map((t) => t.name), ktls: opts.ktls, config: d.profile.config.file ?? '(defaults)' });
+    // Only now: every transport has joined the tlshd group or listens, so units ordered after
+    // this one (remote-fs-pre.target and the NFS mounts behind it) find an agent that answers.
+    d.tellServiceManager({ READY: 1, STATUS: `serving (${d.transports.map((t) => t.name).join(', ')})` });
     return d;
   }
 
@@ -135,6 +143,14 @@ export class Daemon {
 
   /** Re-read the file and identities now. A broken new configuration is logged and the old one kept. */
   reload(): boolean {
+    // The manager shows the unit "reloading" until READY=1; MONOTONIC_USEC ties the two together.
+    this.tellServiceManager({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString() });
+    const ok = this.doReload();
+    this.tellServiceManager({ READY: 1, STATUS: ok ? 'serving (configuration reloaded)' : 'serving (reload failed, previous configuration kept)' });
+    return ok;
+  }
+
+  private doReload(): boolean {
     let next: Profile;
     try {
       const loaded = loadConfig({ path: this.opts.configPath, searchPaths: this.opts.configSearchPaths });
@@ -181,6 +197,7 @@ export class Daemon {
   }
 
   private async doStop(): Promise<void> {
+    this.tellServiceManager({ STOPPING: 1, STATUS: `stopping: ${this.dispatcher.inFlight} handshakes in flight` });
     for (const t of this.transports) t.stopAccepting();
     await this.dispatcher.shutdown(this.profile.config.shutdownGraceMs);
     for (const t of this.transports) {
@@ -196,6 +213,13 @@ export class Daemon {
       this.keylogFd = undefined;
     }
     this.logger.info('handshaked stopped');
+    this.notifier.close();
+  }
+
+  private tellServiceManager(fields: Readonly<Record<string, string | number>>): void {
+    if (!this.notifier.enabled) return;
+    const r = this.notifier.notify(fields);
+    if (!r.sent) this.logger.warn(`cannot notify the service manager: ${r.error}`);
   }
 
   private writeKeylog(line: string): void {

@@ -8,6 +8,7 @@
  * mistake elsewhere prints "[redacted]" instead of key bytes.
  */
 import { KeyObject } from 'node:crypto';
+import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import type { LogFormat, LogLevel } from './config';
@@ -21,13 +22,37 @@ export interface LoggerOptions {
   /** Where lines go; default stderr. Tests pass a capture transport. */
   transports?: winston.transport[];
   /**
-   * Prefix text lines with the sd-daemon priority `<N>` so journald files them at the right
-   * priority. Default: when stderr is connected to the journal (JOURNAL_STREAM is set).
+   * Prefix every line (text or JSON) with the sd-daemon priority `<N>` so journald files it at
+   * the right priority. Default: when stderr is the journal stream (see stderrIsJournal).
    */
   journalPriority?: boolean;
 }
 
 const SYSLOG_PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };
+
+/**
+ * `<N>` for a level: journald strips it from a stream line and stores N as PRIORITY, so
+ * `journalctl -p warning` lists exactly the warn and error lines (failed handshakes among them).
+ */
+export function journalPrefix(level: string): string {
+  return `<${SYSLOG_PRIORITY[level] ?? 6}>`;
+}
+
+/**
+ * True when fd 2 is the journal stream systemd connected: JOURNAL_STREAM ("DEV:INO", decimal)
+ * names the stream it set up, and it must be the very file on fd 2 — an agent started from a
+ * unit's shell with stderr redirected to a file inherits the variable but not the stream.
+ */
+export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env, fd = 2): boolean {
+  const m = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
+  if (!m) return false;
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    return st.dev === BigInt(m[1]) && st.ino === BigInt(m[2]);
+  } catch {
+    return false;
+  }
+}
 
 /** Meta keys winston adds itself or that are carried by the message. */
 const RESERVED = new Set(['level', 'message', 'splat']);
@@ -60,8 +85,7 @@ function textValue(v: unknown): string {
 function textFormat(journalPriority: boolean) {
   return winston.format.printf((info) => {
     const parts: string[] = [];
-    if (journalPriority) parts.push(`<${SYSLOG_PRIORITY[info.level] ?? 6}>${info.level}`);
-    else parts.push(info.level);
+    parts.push(journalPriority ? journalPrefix(info.level) + info.level : info.level);
     parts.push(String(info.message).replace(/\n/g, '\\n'));
     for (const [k, v] of Object.entries(info)) {
       if (RESERVED.has(k) || v === undefined) continue;
@@ -71,11 +95,26 @@ function textFormat(journalPriority: boolean) {
   });
 }
 
+/** JSON lines, behind the priority prefix when the journal reads them. */
+function jsonFormat(journalPriority: boolean) {
+  const json = winston.format.json();
+  if (!journalPriority) return json;
+  const MESSAGE = Symbol.for('message');
+  return winston.format.combine(
+    json,
+    winston.format((info) => {
+      const rec = info as unknown as Record<symbol, unknown>;
+      rec[MESSAGE] = journalPrefix(info.level) + String(rec[MESSAGE]);
+      return info;
+    })(),
+  );
+}
+
 export function createLogger(opts: LoggerOptions): Logger {
-  const journal = opts.journalPriority ?? (process.env.JOURNAL_STREAM !== undefined && opts.format === 'text');
+  const journal = opts.journalPriority ?? stderrIsJournal();
   const format =
     opts.format === 'json'
-      ? winston.format.combine(redact(), winston.format.json())
+      ? winston.format.combine(redact(), jsonFormat(journal))
       : winston.format.combine(redact(), textFormat(journal));
   return winston.createLogger({
     level: opts.level,

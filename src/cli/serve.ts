@@ -6,6 +6,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { CONFIG_PATH, LEGACY_CONFIG_PATH, LOG_LEVELS, parseHostPort, type HostPort, type LogFormat, type LogLevel } from '../agent/config';
 import { Daemon } from '../agent/daemon';
+import { journalPrefix, stderrIsJournal } from '../agent/logging';
 import { defaultHandshakeEnv, kernelLinkTransport, unixTransportFactory } from '../agent/runtime';
 import type { TransportFactory } from '../agent/transport';
 
@@ -148,7 +149,8 @@ async function serve(argv: ServeArgs): Promise<number> {
       env: defaultHandshakeEnv(),
     });
   } catch (e) {
-    process.stderr.write(`handshaked serve: ${e instanceof Error ? e.message : String(e)}\n`);
+    // Under systemd this line is the reason the unit failed: file it at err priority.
+    process.stderr.write(`${stderrIsJournal() ? journalPrefix('error') : ''}handshaked serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
   return new Promise<number>((resolve) => {

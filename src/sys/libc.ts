@@ -116,6 +116,7 @@ const connectFn = libc.func('int connect(int fd, const void *addr, uint32_t len)
 const acceptFn = libc.func('int accept4(int fd, void *addr, void *len, int flags)');
 const recvFn = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)');
 const sendFn = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)');
+const clockGettimeFn = libc.func('int clock_gettime(int clk, void *ts)');
 
 // --- file descriptors ----------------------------------------------------------------------
 
@@ -239,6 +240,17 @@ export function setTcpNoDelay(fd: number, on: boolean): void {
 
 export function getTcpNoDelay(fd: number): boolean {
   return getsockoptInt(fd, IPPROTO_TCP, TCP_NODELAY) !== 0;
+}
+
+// --- clocks --------------------------------------------------------------------------------
+
+export const CLOCK_MONOTONIC = 1;
+
+/** clock_gettime(2) in microseconds (struct timespec is two 64-bit fields on LP64). */
+export function clockUsec(clock: number): bigint {
+  const ts = new BigInt64Array(2);
+  sysCall('clock_gettime', () => clockGettimeFn(clock, ts), `clock ${clock}`);
+  return ts[0] * 1000000n + ts[1] / 1000n;
 }
 
 // --- addresses -----------------------------------------------------------------------------

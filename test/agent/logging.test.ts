@@ -1,5 +1,8 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { captureTransport, createLogger, logHandshake, statusName } from '../../src/agent/logging';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { captureTransport, createLogger, journalPrefix, logHandshake, statusName, stderrIsJournal } from '../../src/agent/logging';
 import { Status } from '../../src/agent/request';
 
 describe('logging', () => {
@@ -41,6 +44,45 @@ describe('logging', () => {
     log.error('boom');
     log.debug('detail', { a: 1 });
     expect(cap.lines).toEqual(['<3>error boom', '<7>debug detail a=1']);
+  });
+
+  it('maps levels to syslog priorities so journalctl -p warning shows warn and error only', () => {
+    expect(['error', 'warn', 'info', 'debug'].map(journalPrefix)).toEqual(['<3>', '<4>', '<6>', '<7>']);
+    const cap = captureTransport();
+    const log = createLogger({ format: 'text', level: 'info', transports: [cap.transport], journalPriority: true });
+    logHandshake(log, { transport: 'kernel', role: 'server', auth: 'x509', durationMs: 1, status: Status.OK, remoteAuth: [] });
+    logHandshake(log, { transport: 'kernel', role: 'server', auth: 'x509', durationMs: 1, status: Status.ETIMEDOUT, remoteAuth: [] });
+    expect(cap.lines.map((l) => l.slice(0, 3))).toEqual(['<6>', '<4>']);
+    // what journald keeps at priority <= 4 (warning): exactly the failed handshake
+    expect(cap.lines.filter((l) => Number(/^<(\d)>/.exec(l)![1]) <= 4)).toEqual([expect.stringMatching(/^<4>warn handshake failed .*status=ETIMEDOUT/)]);
+  });
+
+  it('prefixes JSON lines too when the journal reads them (journald strips the prefix)', () => {
+    const cap = captureTransport();
+    const log = createLogger({ format: 'json', level: 'info', transports: [cap.transport], journalPriority: true });
+    log.warn('handshake failed', { status: 'EACCES' });
+    expect(cap.lines[0].slice(0, 3)).toBe('<4>');
+    expect(JSON.parse(cap.lines[0].slice(3))).toEqual({ level: 'warn', message: 'handshake failed', status: 'EACCES' });
+  });
+
+  it('JOURNAL_STREAM counts only when it names the file on stderr (dev:ino), not when merely inherited', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-journal-'));
+    const file = path.join(dir, 'stream');
+    const fd = fs.openSync(file, 'w');
+    const other = fs.openSync(path.join(dir, 'other'), 'w');
+    try {
+      const st = fs.fstatSync(fd, { bigint: true });
+      expect(stderrIsJournal({ JOURNAL_STREAM: `${st.dev}:${st.ino}` }, fd)).toBe(true);
+      expect(stderrIsJournal({ JOURNAL_STREAM: `${st.dev}:${st.ino}` }, other)).toBe(false);
+      expect(stderrIsJournal({ JOURNAL_STREAM: `${st.dev}:${st.ino + 1n}` }, fd)).toBe(false);
+      expect(stderrIsJournal({}, fd)).toBe(false);
+      expect(stderrIsJournal({ JOURNAL_STREAM: 'garbage' }, fd)).toBe(false);
+      expect(stderrIsJournal({ JOURNAL_STREAM: `${st.dev}:${st.ino}` }, 999)).toBe(false);
+    } finally {
+      fs.closeSync(fd);
+      fs.closeSync(other);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('writes one JSON object per line with --log-format json', () => {
