@@ -261,10 +261,11 @@ describe('SocketReader', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(settled).toBe(false);
     const all = new Promise<Buffer>((resolve) => {
+      let got = 0;
       h.peer.on('data', (d: Buffer) => {
         chunks.push(d);
-        const got = Buffer.concat(chunks);
-        if (got.length >= big.length + tail.length) resolve(got);
+        got += d.length;
+        if (got >= big.length + tail.length) resolve(Buffer.concat(chunks));
       });
     });
     h.peer.resume();
