@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import type { CipherSuiteName, GroupName } from '../tls/api';
+import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
 
 export const CONFIG_PATH = '/etc/tlshd/config';
@@ -31,7 +32,16 @@ export interface X509Settings {
   readonly privateKey?: Located<string>;
   /** `x509.strict`: also enforce the strict certificate profile on the peer's chain (docs/security.md). */
   readonly strict?: boolean;
+  /**
+   * `[authenticate.server] x509.client_certificate`: whether the server sends CertificateRequest
+   * (`request`, the default, as tlshd always does), demands a certificate (`require`: a client
+   * without one gets certificate_required and the consumer EACCES) or sends none (`none`).
+   */
+  readonly clientCertificate?: ClientCertificatePolicy;
 }
+
+export type ClientCertificatePolicy = 'request' | 'require' | 'none';
+export const CLIENT_CERTIFICATE_POLICIES: readonly ClientCertificatePolicy[] = ['request', 'require', 'none'];
 
 export interface HostPort {
   readonly host: string;
@@ -85,7 +95,7 @@ export const CIPHER_SUITES: readonly CipherSuiteName[] = [
   'TLS_CHACHA20_POLY1305_SHA256',
   'TLS_AES_128_CCM_SHA256',
 ];
-export const GROUPS: readonly GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448', 'secp521r1'];
+export const GROUPS: readonly GroupName[] = GROUP_NAMES;
 
 export const DEFAULTS = {
   maxInflight: 64,
@@ -214,7 +224,10 @@ function sections(): Record<string, Record<string, KeyHandler>> {
       keyrings: (c, e) => (c.keyrings = splitList(e.value)),
     },
     'authenticate.client': x509('client'),
-    'authenticate.server': x509('server'),
+    'authenticate.server': {
+      ...x509('server'),
+      'x509.client_certificate': (c, e, f) => (c.server.clientCertificate = oneOf(e, f, 'x509.client_certificate', CLIENT_CERTIFICATE_POLICIES)),
+    },
     handshaked: {
       max_inflight: (c, e, f) => (c.maxInflight = int(e, f, 'max_inflight', 1, 100_000)),
       default_timeout_ms: (c, e, f) => (c.defaultTimeoutMs = int(e, f, 'default_timeout_ms', 1, 3_600_000)),
