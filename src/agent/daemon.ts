@@ -14,7 +14,7 @@ import { Dispatcher } from './dispatcher';
 import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
 import { identityFilesStamp, loadIdentities } from './identities';
 import { createLogger, type Logger } from './logging';
-import { AgentMetrics } from './metrics';
+import type { AgentMetrics } from './metrics';
 import { openAppendRegular } from '../sys/files';
 import { StartupError, type AgentTransport, type TransportFactory } from './transport';
 
@@ -64,6 +64,7 @@ export class Daemon {
   private constructor(
     private readonly opts: DaemonOptions,
     loaded: LoadedConfig,
+    metricsModule: typeof import('./metrics') | undefined,
   ) {
     const config = applyOverrides(loaded.config, opts.overrides);
     this.notifier = opts.notifier ?? serviceNotifier();
@@ -72,7 +73,7 @@ export class Daemon {
     for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
     this.profile = Object.freeze({ config, identities: loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)) });
     this.identityStamp = identityFilesStamp(config);
-    if (config.metrics) this.metrics = new AgentMetrics({ processMetrics: true });
+    if (config.metrics && metricsModule) this.metrics = new metricsModule.AgentMetrics({ processMetrics: true });
     if (opts.keylogFile) this.keylogFd = openKeylog(opts.keylogFile);
     this.dispatcher = new Dispatcher({
       run: (req, ctx) => {
@@ -92,7 +93,9 @@ export class Daemon {
   /** Build, start the metrics endpoint and every transport. On failure everything started is undone. */
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const loaded = loadConfig({ path: opts.configPath, searchPaths: opts.configSearchPaths });
-    const d = new Daemon(opts, loaded);
+    // prom-client and its dependencies are a large share of start-up: loaded only when asked for.
+    const metricsModule = (opts.overrides?.metrics ?? loaded.config.metrics) ? await import('./metrics') : undefined;
+    const d = new Daemon(opts, loaded, metricsModule);
     try {
       const cfg = d.profile.config;
       if (d.metrics && cfg.metrics) {

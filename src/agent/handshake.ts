@@ -3,7 +3,7 @@
  *
  * Steps: check the socket is TCP; choose identities (configuration, or key serials when the
  * request names them and may use them); build the engine; drive it one record at a time on a
- * dup of the fd (Node's I/O owns and closes the dup, the transport keeps the original for
+ * dup of the fd (the record reader owns and closes the dup, the transport keeps the original for
  * DONE); install kTLS on success. TCP_NODELAY is on during the exchange (small flights go out at
  * once) and restored after, as tlshd does.
  *

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildCli } from './main';
+import { buildCli } from './cli';
 
 /** Columns of help text: man indents section bodies by 7, and pages are read at 80. */
 export const MAN_WIDTH = 72;

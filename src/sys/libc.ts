@@ -355,6 +355,30 @@ export function send(fd: number, buf: Buffer, flags = 0): number {
   return Number(sysCall('send', () => sendFn(fd, buf, buf.length, flags | MSG_NOSIGNAL), `fd ${fd}`));
 }
 
+/**
+ * recv(2) without blocking, failure as -errno instead of a throw: the per-record read path,
+ * where EAGAIN is the ordinary "wait for readiness" answer and building a SysError (with its
+ * strerror text) for it would cost more than the call. EINTR is retried.
+ */
+export function recvNoWait(fd: number, buf: Uint8Array): number {
+  for (;;) {
+    const n = Number(recvFn(fd, buf, buf.length, MSG_DONTWAIT));
+    if (n >= 0) return n;
+    const errno = koffi.errno();
+    if (errno !== Errno.EINTR) return -errno;
+  }
+}
+
+/** send(2) without blocking and without SIGPIPE, failure as -errno (see recvNoWait). */
+export function sendNoWait(fd: number, buf: Uint8Array): number {
+  for (;;) {
+    const n = Number(sendFn(fd, buf, buf.length, MSG_DONTWAIT | MSG_NOSIGNAL));
+    if (n >= 0) return n;
+    const errno = koffi.errno();
+    if (errno !== Errno.EINTR) return -errno;
+  }
+}
+
 /** socket(2). */
 export function socket(domain: number, type: number, protocol = 0): number {
   return sysCall('socket', () => socketFn(domain, type, protocol));

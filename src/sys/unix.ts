@@ -250,13 +250,13 @@ function closeQuietly(fd: number): void {
 
 // --- readiness ---------------------------------------------------------------------------------
 
-interface PollEvents {
+export interface PollEvents {
   readable: boolean;
   writable: boolean;
   disconnect: boolean;
 }
 
-interface FdWatcher {
+export interface FdWatcher {
   start(opts: { readable?: boolean; writable?: boolean }, cb: (status: number, ev: PollEvents) => void): void;
   stop(): void;
   close(): void;
@@ -272,7 +272,7 @@ type PollFn = (
 ) => FdWatcher;
 
 /** Start watching fd on the Node event loop (see the header comment for why this mechanism). */
-function watchFd(fd: number, opts: { readable?: boolean; writable?: boolean }, cb: (status: number, ev: PollEvents) => void): FdWatcher {
+export function watchFd(fd: number, opts: { readable?: boolean; writable?: boolean }, cb: (status: number, ev: PollEvents) => void): FdWatcher {
   const poll = koffi.node.poll as unknown as PollFn;
   const w = poll(fd, opts, cb);
   if (!w) throw new SysError('uv_poll_start', Errno.EINVAL, `fd ${fd}`);

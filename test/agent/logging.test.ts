@@ -1,4 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -112,5 +113,74 @@ describe('logging', () => {
     expect(statusName(0)).toBe('OK');
     expect(statusName(129)).toBe('EKEYREJECTED');
     expect(statusName(77)).toBe('77');
+  });
+});
+
+describe('the per-handshake line written without winston', () => {
+  const summaries = fc.record(
+    {
+      transport: fc.constantFrom('kernel', 'unix'),
+      role: fc.constantFrom('client' as const, 'server' as const),
+      auth: fc.constantFrom('unauth' as const, 'x509' as const, 'psk' as const),
+      peer: fc.string({ unit: 'binary' }),
+      peername: fc.string(),
+      suite: fc.constantFrom('TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256'),
+      group: fc.constantFrom('x25519', 'secp256r1'),
+      durationMs: fc.double({ min: 0, max: 1e6, noNaN: true }),
+      status: fc.constantFrom(Status.OK, Status.EACCES, Status.ETIMEDOUT, 999),
+      remoteAuth: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 5 }),
+      reason: fc.string({ unit: 'binary' }),
+      alert: fc.constantFrom('handshake_failure', 'bad_certificate'),
+    },
+    { requiredKeys: ['transport', 'role', 'auth', 'durationMs', 'status', 'remoteAuth'] },
+  );
+
+  /** What the logger's stderr stream receives while fn runs. */
+  function stderrOf(fn: () => void): string {
+    const chunks: string[] = [];
+    // winston's Console transport writes to console._stderr (process.stderr outside jest).
+    const stream = (console as unknown as { _stderr: NodeJS.WriteStream })._stderr;
+    const spy = jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      chunks.push(String(chunk));
+      return true;
+    });
+    try {
+      fn();
+    } finally {
+      spy.mockRestore();
+    }
+    return chunks.join('');
+  }
+
+  it.each([
+    ['text', false],
+    ['text', true],
+    ['json', false],
+  ] as const)('is byte for byte what winston writes (%s, journal %s)', (format, journalPriority) => {
+    const direct = createLogger({ format, level: 'info', journalPriority });
+    const viaWinston = createLogger({ format, level: 'info', journalPriority, direct: false });
+    const winstonLog = jest.spyOn(direct, 'log');
+    fc.assert(
+      fc.property(summaries, (s) => {
+        const fast = stderrOf(() => logHandshake(direct, s));
+        const slow = stderrOf(() => logHandshake(viaWinston, s));
+        expect(fast).toBe(slow);
+        expect(fast.endsWith('\n')).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    expect(winstonLog).not.toHaveBeenCalled();
+  });
+
+  it('follows the level and leaves added transports to winston', () => {
+    const direct = createLogger({ format: 'text', level: 'warn', journalPriority: false });
+    const ok = { transport: 'unix', role: 'client' as const, auth: 'psk' as const, durationMs: 1, status: Status.OK, remoteAuth: [] };
+    expect(stderrOf(() => logHandshake(direct, ok))).toBe('');
+    direct.level = 'info';
+    expect(stderrOf(() => logHandshake(direct, ok))).toMatch(/^info handshake succeeded transport=unix /);
+    const cap = captureTransport();
+    direct.add(cap.transport);
+    stderrOf(() => logHandshake(direct, ok));
+    expect(cap.lines).toHaveLength(1);
   });
 });

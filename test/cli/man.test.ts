@@ -2,7 +2,7 @@
  * The manual pages cannot drift from --help: every line of every command's help (and of its
  * subcommands') is in the page, in order, and every option the user-facing --help names is there.
  */
-import { buildCli } from '../../src/cli/main';
+import { buildCli } from '../../src/cli/cli';
 import { MAN_WIDTH, helpText, listedCommands, manPages, roffEscape, type ManPage } from '../../src/cli/man';
 
 jest.setTimeout(60000);

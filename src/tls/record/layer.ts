@@ -29,23 +29,31 @@ export const MAX_HANDSHAKE_RECORDS = 1024;
 const TAG_LEN = 16;
 
 class Protection {
-  constructor(private readonly aead: Aead, private readonly iv: Buffer, private seqNo = 0n) {}
+  /** The sequence number as a Number: exact far beyond the few records a handshake protects. */
+  private seqNo: number;
+
+  constructor(private readonly aead: Aead, private readonly iv: Buffer, seq = 0n) {
+    this.seqNo = Number(seq);
+  }
 
   get seq(): bigint {
-    return this.seqNo;
+    return BigInt(this.seqNo);
   }
 
   /** True once a record has been protected or opened under these keys. */
   get used(): boolean {
-    return this.seqNo > 0n;
+    return this.seqNo > 0;
   }
 
+  /** RFC 8446 §5.3: the IV XORed with the 64-bit big-endian sequence number. */
   private nonce(): Buffer {
     const n = Buffer.from(this.iv);
-    const s = Buffer.alloc(8);
-    s.writeBigUInt64BE(this.seqNo);
-    for (let i = 0; i < 8; i++) n[n.length - 8 + i] ^= s[i];
-    this.seqNo += 1n;
+    const end = n.length;
+    const hi = Math.floor(this.seqNo / 0x1_0000_0000);
+    const lo = this.seqNo >>> 0;
+    n.writeUInt32BE((n.readUInt32BE(end - 4) ^ lo) >>> 0, end - 4);
+    n.writeUInt32BE((n.readUInt32BE(end - 8) ^ hi) >>> 0, end - 8);
+    this.seqNo += 1;
     return n;
   }
 
@@ -56,7 +64,7 @@ class Protection {
   /** A record that fails authentication leaves the sequence number alone (trial decryption). */
   open(header: Buffer, body: Buffer): Buffer | undefined {
     const plain = this.aead.open(this.nonce(), header, body);
-    if (!plain) this.seqNo -= 1n;
+    if (!plain) this.seqNo -= 1;
     return plain;
   }
 }
@@ -278,7 +286,9 @@ export class RecordLayer {
       header[0] = ContentType.application_data;
       header.writeUInt16BE(0x0303, 1);
       header.writeUInt16BE(payload.length + 1 + TAG_LEN, 3);
-      const inner = Buffer.concat([payload, Buffer.from([type])]);
+      const inner = Buffer.allocUnsafe(payload.length + 1);
+      payload.copy(inner, 0);
+      inner[payload.length] = type;
       this.out.push(header, this.writer.seal(header, inner));
     } else {
       header[0] = type;
