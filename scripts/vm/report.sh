@@ -41,11 +41,13 @@ awk -v plan="$plan" -v passes="$passes" -v run="$run" '
       else if (st[key] == "skip") printf "ok %d %s # SKIP %s\n", i, key, nt[key]
       else { printf "not ok %d %s\n", i, key; bad++ }
     }
-    # Side by side: every scenario both agents ran (neither skipped).
+    # Side by side: every scenario both agents ran (neither skipped); the systemd passes pair
+    # up the same way (their sd-boot-mounts figure is boot to mounted, not wall time).
     hdr = 0
     for (i = 1; i <= n; i++) {
-      if (P[i] != "tlshd") continue
-      t = "tlshd." SC[i]; h = "handshaked." SC[i]
+      if (P[i] != "tlshd" && P[i] != "systemd-tlshd") continue
+      hp = (P[i] == "tlshd") ? "handshaked" : "systemd-handshaked"
+      t = P[i] "." SC[i]; h = hp "." SC[i]
       if (!(t in st) || !(h in st)) continue
       # a scenario one agent skips (unix-ktls: tlshd has no unix transport) has nothing to compare
       if (st[t] == "skip" || st[h] == "skip") continue

@@ -7,7 +7,8 @@
 #
 # Environment:
 #   HANDSHAKED_VM_CACHE  cache and run logs (default /var/cache/handshaked-vm)
-#   HSVM_PASSES          passes to run, in order (default "tlshd handshaked mixed")
+#   HSVM_PASSES          passes to run, in order (default "tlshd handshaked mixed systemd-tlshd
+#                        systemd-handshaked")
 #   HSVM_ONLY            comma-separated scenario names to keep (default: all)
 #   HSVM_IO_MIB          MiB written and read back per NFS round trip (default 64)
 #   HSVM_PASS_TIMEOUT    seconds one VM may run before it is killed (default 1200)
@@ -23,12 +24,15 @@ fi
 rm -f "$HSVM_RUN_COPY"
 source "$HSVM_SELF_DIR/lib.sh"
 
-PASSES=${HSVM_PASSES:-tlshd handshaked mixed}
+PASSES=${HSVM_PASSES:-tlshd handshaked mixed systemd-tlshd systemd-handshaked}
 PASS_TIMEOUT=${HSVM_PASS_TIMEOUT:-1200}
 IO_MIB=${HSVM_IO_MIB:-64}
-AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed unix-ktls"
+AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-pq nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed unix-ktls"
 # Benchmarks measure rather than test: they run only when HSVM_ONLY names them.
 BENCH_SCENARIOS="nvme-storm"
+# Passes booted by systemd, the agent installed as an administrator would (docs/vm.md).
+SYSTEMD_SCENARIOS="sd-boot-mounts sd-journal sd-reload sd-monitor sd-nvme-psk sd-stop sd-security sd-purge"
+SYSTEMD_TLSHD_SCENARIOS="sd-boot-mounts sd-nvme-psk sd-security"
 MIXED_SCENARIOS="mixed-nfs-server_handshaked-client_tlshd mixed-nfs-server_tlshd-client_handshaked mixed-nvme-target_handshaked-host_tlshd mixed-nvme-target_tlshd-host_handshaked companion-kernel-test"
 
 scenarios_of() {  # $1 = pass
@@ -38,7 +42,9 @@ scenarios_of() {  # $1 = pass
     # HSVM_ONLY may name other agent pairings too, e.g. mixed-nfs-server_tlshd-client_tlshd
     # to check the two-namespace plumbing with one known-good agent.
     mixed) all="$MIXED_SCENARIOS $(tr ',' '\n' <<< "${HSVM_ONLY:-}" | grep -E '^mixed-(nfs-server|nvme-target)_[a-z]+-(client|host)_[a-z]+$' | grep -vxF -f <(tr ' ' '\n' <<< "$MIXED_SCENARIOS") | paste -sd' ')" ;;
-    *) die "unknown pass '$1' (passes: tlshd handshaked mixed)" ;;
+    systemd-handshaked) all=$SYSTEMD_SCENARIOS ;;
+    systemd-tlshd) all=$SYSTEMD_TLSHD_SCENARIOS ;;
+    *) die "unknown pass '$1' (passes: tlshd handshaked mixed systemd-tlshd systemd-handshaked)" ;;
   esac
   for s in $all; do
     if [ -z "${HSVM_ONLY:-}" ] || [[ ",$HSVM_ONLY," == *",$s,"* ]]; then out+=("$s"); fi
@@ -101,7 +107,15 @@ cp "$HSVM_REPO/package.json" "$S/handshaked/"
 # the companion's PKI (its default --pki is fixtures/pki next to dist/)
 mkdir -p "$S/handshaked/fixtures"
 cp -a "$HSVM_REPO/fixtures/pki" "$S/handshaked/fixtures/"
+# the ML-DSA identities of the nfs-pq scenario
+cp -a "$HSVM_REPO/fixtures/pki-pq" "$S/handshaked/fixtures/"
 
+# The systemd passes install the Debian package, made by `npm run package` from the build above.
+if [[ " $PASSES " == *" systemd-"* ]]; then
+  say "packaging handshaked (scripts/package.sh) -> $RUN/package.log"
+  PACKAGE_DIST=$S/handshaked/dist timeout 600 bash "$HSVM_REPO/scripts/package.sh" "$S/deb" > "$RUN/package.log" 2>&1 \
+    || say "ERROR: scripts/package.sh failed; the systemd-handshaked pass will fail. See $RUN/package.log"
+fi
 payload_mb=$(( $(du -sm "$S" | cut -f1) + 768 ))
 mke2fs -q -t ext4 -L hsvmpayload -d "$S" "$RUN/payload.ext4" "${payload_mb}M" || die "mke2fs of the payload image failed"
 L=$RUN/loader
@@ -121,7 +135,7 @@ console_tee() {  # $1 = log file
     line=${line%$'\r'}
     printf '[%7.1f] %s\n' "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')" "$line" >> "$1"
     case $line in
-      HSVM-RESULT*|HSVM-PASS*|HSVM-INIT*|HSVM-WATCHDOG*|*"Kernel panic"*|LOADER:*) say "  guest: $line" ;;
+      HSVM-RESULT*|HSVM-PASS*|HSVM-INIT*|HSVM-SETUP*|HSVM-WATCHDOG*|*"Kernel panic"*|LOADER:*) say "  guest: $line" ;;
     esac
   done
 }
@@ -131,7 +145,9 @@ for pass in $PASSES; do
   scen=$(scenarios_of "$pass")
   [ -n "$scen" ] || continue
   log=$RUN/$pass.console.log
-  append="console=ttyS0 loglevel=5 panic=-1 realinit=/opt/hsvm/guest/init.sh hsvm.pass=$pass hsvm.scenarios=${scen// /,} hsvm.watchdog=$((PASS_TIMEOUT - 60)) hsvm.io=$IO_MIB"
+  realinit=/opt/hsvm/guest/init.sh
+  [[ $pass == systemd-* ]] && realinit=/opt/hsvm/guest/systemd-boot.sh
+  append="console=ttyS0 loglevel=5 panic=-1 realinit=$realinit hsvm.pass=$pass hsvm.scenarios=${scen// /,} hsvm.watchdog=$((PASS_TIMEOUT - 60)) hsvm.io=$IO_MIB"
   qemu=(qemu-system-x86_64 -nodefaults -no-user-config -M pc -accel tcg,thread=multi -cpu max -smp 2 -m 3G
         -display none -no-reboot -chardev stdio,id=con,signal=off -serial chardev:con
         -kernel "$image/vmlinuz" -initrd "$RUN/loader.cpio.gz"

@@ -8,7 +8,9 @@
  * The result is deeply frozen: a reload builds a new object and in-flight handshakes keep theirs.
  */
 import fs from 'node:fs';
+import { FileRefusedError, readRegularFile } from '../sys/files';
 import type { CipherSuiteName, GroupName } from '../tls/api';
+import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
 
 export const CONFIG_PATH = '/etc/tlshd/config';
@@ -31,7 +33,19 @@ export interface X509Settings {
   readonly privateKey?: Located<string>;
   /** `x509.strict`: also enforce the strict certificate profile on the peer's chain (docs/security.md). */
   readonly strict?: boolean;
+  /**
+   * `[authenticate.server] x509.client_certificate`: whether the server sends CertificateRequest
+   * (`request`, the default, as tlshd always does), demands a certificate (`require`: a client
+   * without one gets certificate_required and the consumer EACCES) or sends none (`none`).
+   */
+  readonly clientCertificate?: ClientCertificatePolicy;
+  /** `x509.pq.certificate` / `x509.pq.private_key`: the ML-DSA identity presented to peers that accept it. */
+  readonly pqCertificate?: Located<string>;
+  readonly pqPrivateKey?: Located<string>;
 }
+
+export type ClientCertificatePolicy = 'request' | 'require' | 'none';
+export const CLIENT_CERTIFICATE_POLICIES: readonly ClientCertificatePolicy[] = ['request', 'require', 'none'];
 
 export interface HostPort {
   readonly host: string;
@@ -85,7 +99,7 @@ export const CIPHER_SUITES: readonly CipherSuiteName[] = [
   'TLS_CHACHA20_POLY1305_SHA256',
   'TLS_AES_128_CCM_SHA256',
 ];
-export const GROUPS: readonly GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448', 'secp521r1'];
+export const GROUPS: readonly GroupName[] = GROUP_NAMES;
 
 export const DEFAULTS = {
   maxInflight: 64,
@@ -149,9 +163,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
 export function parseConfigFile(path: string): LoadedConfig {
   let text: string;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'config').toString('utf8');
   } catch (e) {
-    throw new ConfigError(path, undefined, `cannot read the configuration file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    const why = e instanceof FileRefusedError ? e.detail : ((e as NodeJS.ErrnoException).code ?? String(e));
+    throw new ConfigError(path, undefined, `cannot read the configuration file: ${why}`);
   }
   return parseConfigText(text, path);
 }
@@ -183,13 +198,12 @@ const X509_KEYS: Record<string, keyof X509Settings> = {
   'x509.crl': 'crl',
   'x509.certificate': 'certificate',
   'x509.private_key': 'privateKey',
+  'x509.pq.certificate': 'pqCertificate',
+  'x509.pq.private_key': 'pqPrivateKey',
 };
 
-/** tlshd keys we read past on purpose: a warning says what is not supported. */
-const UNSUPPORTED: Record<string, string> = {
-  'x509.pq.certificate': 'post-quantum (ML-DSA) certificates are not supported; the classic certificate is used',
-  'x509.pq.private_key': 'post-quantum (ML-DSA) certificates are not supported; the classic certificate is used',
-};
+/** tlshd keys we read past on purpose: a warning says what is not supported. None at present. */
+const UNSUPPORTED: Record<string, string> = {};
 
 function sections(): Record<string, Record<string, KeyHandler>> {
   const x509 = (role: 'client' | 'server'): Record<string, KeyHandler> =>
@@ -214,7 +228,10 @@ function sections(): Record<string, Record<string, KeyHandler>> {
       keyrings: (c, e) => (c.keyrings = splitList(e.value)),
     },
     'authenticate.client': x509('client'),
-    'authenticate.server': x509('server'),
+    'authenticate.server': {
+      ...x509('server'),
+      'x509.client_certificate': (c, e, f) => (c.server.clientCertificate = oneOf(e, f, 'x509.client_certificate', CLIENT_CERTIFICATE_POLICIES)),
+    },
     handshaked: {
       max_inflight: (c, e, f) => (c.maxInflight = int(e, f, 'max_inflight', 1, 100_000)),
       default_timeout_ms: (c, e, f) => (c.defaultTimeoutMs = int(e, f, 'default_timeout_ms', 1, 3_600_000)),
@@ -271,12 +288,12 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   }
   for (const role of ['client', 'server'] as const) {
     const s = cfg[role];
-    if ((s.certificate === undefined) !== (s.privateKey === undefined)) {
-      const given = s.certificate ?? s.privateKey;
+    for (const [cert, key, prefix] of [[s.certificate, s.privateKey, 'x509.'], [s.pqCertificate, s.pqPrivateKey, 'x509.pq.']] as const) {
+      if ((cert === undefined) === (key === undefined)) continue;
       throw new ConfigError(
         file,
-        given?.line,
-        `[authenticate.${role}] sets ${s.certificate ? 'x509.certificate' : 'x509.private_key'} without ${s.certificate ? 'x509.private_key' : 'x509.certificate'}; set both or neither`,
+        (cert ?? key)?.line,
+        `[authenticate.${role}] sets ${prefix}${cert ? 'certificate' : 'private_key'} without ${prefix}${cert ? 'private_key' : 'certificate'}; set both or neither`,
       );
     }
   }

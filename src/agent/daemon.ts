@@ -8,13 +8,15 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type winston from 'winston';
+import { monotonicUsec, serviceNotifier, type ServiceNotifier } from '../sys/sd-notify';
 import { loadConfig, type AgentConfig, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
 import { Dispatcher } from './dispatcher';
 import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
 import { identityFilesStamp, loadIdentities } from './identities';
 import { createLogger, type Logger } from './logging';
-import { AgentMetrics } from './metrics';
-import type { AgentTransport, TransportFactory } from './transport';
+import type { AgentMetrics } from './metrics';
+import { openAppendRegular } from '../sys/files';
+import { StartupError, type AgentTransport, type TransportFactory } from './transport';
 
 export interface DaemonOptions {
   /** `-c FILE`. */
@@ -35,6 +37,8 @@ export interface DaemonOptions {
   env: HandshakeEnv;
   /** Log sinks instead of stderr (tests). */
   logTransports?: winston.transport[];
+  /** The service manager's notification socket; default: $NOTIFY_SOCKET, nothing without it. */
+  notifier?: ServiceNotifier;
 }
 
 /** The effective log level: --log-level, else [handshaked] log_level, else tlshd's [debug] loglevel. */
@@ -52,20 +56,25 @@ export class Daemon {
   private keylogFd?: number;
   private stopping?: Promise<void>;
   private identityStamp: string;
+  /** The reload a SIGHUP asked for, not started yet: further SIGHUPs join it. */
+  private queuedReload?: Promise<boolean>;
+  private readonly notifier: ServiceNotifier;
 
   /** Loads configuration and identities; throws ConfigError (file:line: why) when they are unusable. */
   private constructor(
     private readonly opts: DaemonOptions,
     loaded: LoadedConfig,
+    metricsModule: typeof import('./metrics') | undefined,
   ) {
     const config = applyOverrides(loaded.config, opts.overrides);
+    this.notifier = opts.notifier ?? serviceNotifier();
     this.logger = createLogger({ format: config.logFormat, level: levelOf(config), transports: opts.logTransports });
     for (const n of loaded.notices) this.logger.info(n);
     for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
     this.profile = Object.freeze({ config, identities: loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)) });
     this.identityStamp = identityFilesStamp(config);
-    if (config.metrics) this.metrics = new AgentMetrics({ processMetrics: true });
-    if (opts.keylogFile) this.keylogFd = fs.openSync(opts.keylogFile, 'a', 0o600);
+    if (config.metrics && metricsModule) this.metrics = new metricsModule.AgentMetrics({ processMetrics: true });
+    if (opts.keylogFile) this.keylogFd = openKeylog(opts.keylogFile);
     this.dispatcher = new Dispatcher({
       run: (req, ctx) => {
         const profile = this.currentProfile();
@@ -84,7 +93,9 @@ export class Daemon {
   /** Build, start the metrics endpoint and every transport. On failure everything started is undone. */
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const loaded = loadConfig({ path: opts.configPath, searchPaths: opts.configSearchPaths });
-    const d = new Daemon(opts, loaded);
+    // prom-client and its dependencies are a large share of start-up: loaded only when asked for.
+    const metricsModule = (opts.overrides?.metrics ?? loaded.config.metrics) ? await import('./metrics') : undefined;
+    const d = new Daemon(opts, loaded, metricsModule);
     try {
       const cfg = d.profile.config;
       if (d.metrics && cfg.metrics) {
@@ -108,6 +119,9 @@ export class Daemon {
       throw e;
     }
     d.logger.info('handshaked ready', { transports: d.transports.map((t) => t.name), ktls: opts.ktls, config: d.profile.config.file ?? '(defaults)' });
+    // Only now: every transport has joined the tlshd group or listens, so units ordered after
+    // this one (remote-fs-pre.target and the NFS mounts behind it) find an agent that answers.
+    d.tellServiceManager({ READY: 1, STATUS: `serving (${d.transports.map((t) => t.name).join(', ')})` });
     return d;
   }
 
@@ -115,8 +129,31 @@ export class Daemon {
     return this.profile.config;
   }
 
-  /** SIGHUP: re-read the file and identities. A broken new configuration is logged and the old one kept. */
+  /**
+   * SIGHUP: a reload on the next turn of the event loop. Signals that arrive before it starts
+   * (including those delivered while the previous reload ran) join it, so a burst of SIGHUPs
+   * costs at most one reload beyond the one running, and handshakes get the loop in between.
+   */
+  requestReload(): Promise<boolean> {
+    this.queuedReload ??= new Promise<boolean>((resolve) => {
+      setImmediate(() => {
+        this.queuedReload = undefined;
+        resolve(this.stopping ? false : this.reload());
+      });
+    });
+    return this.queuedReload;
+  }
+
+  /** Re-read the file and identities now. A broken new configuration is logged and the old one kept. */
   reload(): boolean {
+    // The manager shows the unit "reloading" until READY=1; MONOTONIC_USEC ties the two together.
+    this.tellServiceManager({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString() });
+    const ok = this.doReload();
+    this.tellServiceManager({ READY: 1, STATUS: ok ? 'serving (configuration reloaded)' : 'serving (reload failed, previous configuration kept)' });
+    return ok;
+  }
+
+  private doReload(): boolean {
     let next: Profile;
     try {
       const loaded = loadConfig({ path: this.opts.configPath, searchPaths: this.opts.configSearchPaths });
@@ -163,6 +200,7 @@ export class Daemon {
   }
 
   private async doStop(): Promise<void> {
+    this.tellServiceManager({ STOPPING: 1, STATUS: `stopping: ${this.dispatcher.inFlight} handshakes in flight` });
     for (const t of this.transports) t.stopAccepting();
     await this.dispatcher.shutdown(this.profile.config.shutdownGraceMs);
     for (const t of this.transports) {
@@ -178,6 +216,13 @@ export class Daemon {
       this.keylogFd = undefined;
     }
     this.logger.info('handshaked stopped');
+    this.notifier.close();
+  }
+
+  private tellServiceManager(fields: Readonly<Record<string, string | number>>): void {
+    if (!this.notifier.enabled) return;
+    const r = this.notifier.notify(fields);
+    if (!r.sent) this.logger.warn(`cannot notify the service manager: ${r.error}`);
   }
 
   private writeKeylog(line: string): void {
@@ -187,6 +232,16 @@ export class Daemon {
     } catch (e) {
       this.logger.warn('cannot write the key log', { error: (e as Error).message });
     }
+  }
+}
+
+/** The NSS key log: appended to, never a FIFO or device (a FIFO without a reader would block start-up). */
+function openKeylog(file: string): number {
+  try {
+    return openAppendRegular(file, 'key log file');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new StartupError(`cannot open the key log (--keylog / SSLKEYLOGFILE): ${err.code === undefined ? err.message : `"${file}": ${err.code}`}`);
   }
 }
 

@@ -48,6 +48,9 @@ export interface RunOutcome extends HandshakeResult {
   peer?: string;
   suite?: string;
   group?: string;
+  /** The server's CertificateVerify scheme, and the client's in mTLS; undefined with a PSK. */
+  signatureScheme?: string;
+  clientSignatureScheme?: string;
   reason?: string;
   alert?: string;
 }
@@ -219,7 +222,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const wasRunning = this.running.delete(job);
     const seconds = (performance.now() - job.submitted) / 1000;
     const result: HandshakeResult = { status: outcome.status, remoteAuth: outcome.status === Status.OK ? outcome.remoteAuth : [] };
-    if (wasRunning) this.opts.metrics?.finished(job.req.role, job.req.auth, result.status, seconds);
+    if (wasRunning) this.opts.metrics?.finished(job.req.role, job.req.auth, result.status, seconds, outcome);
     this.logResult(job.req, job.transport, seconds, result, outcome);
     job.resolve(result);
     this.pump();
@@ -242,6 +245,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       peername: req.peername,
       suite: o.suite,
       group: o.group,
+      signatureScheme: o.signatureScheme,
+      clientSignatureScheme: o.clientSignatureScheme,
       durationMs: seconds * 1000,
       status: result.status,
       remoteAuth: result.remoteAuth,

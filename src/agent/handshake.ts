@@ -3,7 +3,7 @@
  *
  * Steps: check the socket is TCP; choose identities (configuration, or key serials when the
  * request names them and may use them); build the engine; drive it one record at a time on a
- * dup of the fd (Node's I/O owns and closes the dup, the transport keeps the original for
+ * dup of the fd (the record reader owns and closes the dup, the transport keeps the original for
  * DONE); install kTLS on success. TCP_NODELAY is on during the exchange (small flights go out at
  * once) and restored after, as tlshd does.
  *
@@ -18,6 +18,8 @@
  */
 import type {
   AlertName,
+  AsymmetricKey,
+  CertifiedKey,
   ClientConfig,
   CommonConfig,
   Connection,
@@ -28,10 +30,10 @@ import type {
   Step,
 } from '../tls/api';
 import { TlsError } from '../tls/api';
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import type { AgentConfig } from './config';
+import { keyMatchesCertificate, privateKeyFromDer } from '../tls/x509';
+import type { AgentConfig, ClientCertificatePolicy } from './config';
 import { abortKind, type RunContext, type RunOutcome } from './dispatcher';
-import { trustFor, type Identities } from './identities';
+import { trustFor, type Identities, type RoleIdentity } from './identities';
 import type { Logger } from './logging';
 import { NvmeIdentityError, pskHashFor } from './nvme-identity';
 import { REMOTE_AUTH_X509_VERIFIED, Status, type HandshakeRequest } from './request';
@@ -158,6 +160,8 @@ export async function runHandshake(
       peer,
       suite: info.suite,
       group: info.group,
+      signatureScheme: info.signatureScheme,
+      clientSignatureScheme: info.clientSignatureScheme,
     };
   } catch (e) {
     // A local fault found inside the engine's callbacks (a misdescribed PSK key) is EIO, not the alert it caused.
@@ -166,6 +170,15 @@ export async function runHandshake(
       // Tell the peer we gave up (deadline, shutdown, consumer gone) before the socket is handed back.
       try {
         await channel.write(conn.abort('user_canceled'));
+      } catch {
+        // The peer may be gone already; the status says so either way.
+      }
+    }
+    if (o.alert === 'record_overflow' && conn && channel && !(e instanceof TlsError)) {
+      // The reader refused an oversized record header before the engine saw it: the engine has
+      // not answered, so send the alert RFC 8446 §5.1/§5.2 names (protected once keys exist).
+      try {
+        await channel.write(conn.abort('record_overflow'));
       } catch {
         // The peer may be gone already; the status says so either way.
       }
@@ -249,6 +262,9 @@ function classify(e: unknown): Outcome {
   return new Outcome(Status.EIO, `local failure: ${errText(e)}`);
 }
 
+/** `x509.client_certificate` → the engine's clientAuth. */
+const CLIENT_AUTH: Record<ClientCertificatePolicy, ServerConfig['clientAuth']> = { request: 'optional', require: 'required', none: 'none' };
+
 interface Built {
   conn: Connection;
   /** A local failure the engine only saw as an internal_error (server PSK lookup), if one happened. */
@@ -276,8 +292,10 @@ function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile
     } else {
       cfg.trust = trustFor(role);
       if (req.auth === 'x509') {
-        cfg.certificate = requestCertificate(req, env) ?? role.certificate;
-        if (!cfg.certificate) throw new Outcome(Status.EIO, 'x509 client handshake but no certificate: set x509.certificate and x509.private_key in [authenticate.client]');
+        Object.assign(cfg, localCertificates(req, env, role));
+        if (!cfg.certificate && !cfg.pqCertificate) {
+          throw new Outcome(Status.EIO, 'x509 client handshake but no certificate: set x509.certificate and x509.private_key (or x509.pq.*) in [authenticate.client]');
+        }
       }
     }
     return { conn: env.createClient(cfg) };
@@ -308,12 +326,12 @@ function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile
     };
     return { conn: env.createServer(cfg), fault: () => fault };
   }
-  const certificate = requestCertificate(req, env) ?? role.certificate;
-  if (!certificate) {
+  const certs = localCertificates(req, env, role);
+  if (!certs.certificate && !certs.pqCertificate) {
     // tlshd sends access_denied on a server misconfiguration, so the client stops retrying.
-    throw new Outcome(Status.EACCES, 'server handshake but no certificate: set x509.certificate and x509.private_key in [authenticate.server]', 'access_denied');
+    throw new Outcome(Status.EACCES, 'server handshake but no certificate: set x509.certificate and x509.private_key (or x509.pq.*) in [authenticate.server]', 'access_denied');
   }
-  const cfg: ServerConfig = { ...common, certificate, clientAuth: 'optional', trust: trustFor(role) };
+  const cfg: ServerConfig = { ...common, ...certs, clientAuth: CLIENT_AUTH[c.server.clientCertificate ?? 'request'], trust: trustFor(role) };
   return { conn: env.createServer(cfg) };
 }
 
@@ -332,8 +350,18 @@ function readPsk(env: HandshakeEnv, serial: number): PskEntry {
   }
 }
 
+/**
+ * Our certificates: the consumer's key serials when given and allowed (one certificate, as with
+ * tlshd), else the configured classic and ML-DSA identities; the engine picks per handshake.
+ */
+function localCertificates(req: HandshakeRequest, env: HandshakeEnv, role: RoleIdentity): { certificate?: CertifiedKey; pqCertificate?: CertifiedKey } {
+  const fromKeyring = requestCertificate(req, env);
+  if (fromKeyring) return { certificate: fromKeyring };
+  return { certificate: role.certificate, pqCertificate: role.pqCertificate };
+}
+
 /** Certificate and key from the consumer's key serials (DER payloads), when given and allowed. */
-function requestCertificate(req: HandshakeRequest, env: HandshakeEnv): { chain: Buffer[]; key: KeyObject } | undefined {
+function requestCertificate(req: HandshakeRequest, env: HandshakeEnv): CertifiedKey | undefined {
   if (!req.certificate || !req.keySerialsAllowed) return undefined;
   const { cert, privkey } = req.certificate;
   if (cert === 0 || privkey === 0) return undefined;
@@ -345,18 +373,14 @@ function requestCertificate(req: HandshakeRequest, env: HandshakeEnv): { chain: 
   } catch (e) {
     throw new Outcome(Status.EIO, `certificate key ${cert} or private key ${privkey} cannot be read: ${errText(e)}`);
   }
-  let key: KeyObject | undefined;
-  for (const type of ['pkcs8', 'sec1', 'pkcs1'] as const) {
-    try {
-      key = createPrivateKey({ key: keyDer, format: 'der', type });
-      break;
-    } catch {
-      // try the next DER encoding
-    }
-  }
-  if (!key) throw new Outcome(Status.EIO, `private key ${privkey} is not a DER private key (PKCS#8, SEC1 or PKCS#1)`);
+  let key: AsymmetricKey;
   try {
-    if (!new X509Certificate(der).checkPrivateKey(key)) throw new Error('the private key does not match the certificate');
+    key = privateKeyFromDer(keyDer, `private key ${privkey}`);
+  } catch (e) {
+    throw new Outcome(Status.EIO, errText(e));
+  }
+  try {
+    if (!keyMatchesCertificate(der, key)) throw new Error('the private key does not match the certificate');
   } catch (e) {
     throw new Outcome(Status.EIO, `certificate key ${cert}: ${errText(e)}`);
   }

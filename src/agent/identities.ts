@@ -8,10 +8,10 @@
  * the system store when the configured path cannot be read, which quietly trusts every public
  * CA; here that is an error.
  */
-import { X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import type { CertifiedKey, TrustConfig } from '../tls/api';
-import { loadCertChain, loadCrls, loadPrivateKey, loadTrustStore } from '../tls/x509';
+import type { AsymmetricKey, CertifiedKey, TrustConfig } from '../tls/api';
+import { MlDsaKey } from '../tls/crypto/pq';
+import { keyMatchesCertificate, loadCertChain, loadCrls, loadPrivateKey, loadTrustStore } from '../tls/x509';
 import { ConfigError, type AgentConfig, type ConfigWarning, type KeyFileModeCheck, type Located, type X509Settings } from './config';
 
 export interface RoleIdentity {
@@ -21,6 +21,8 @@ export interface RoleIdentity {
   readonly certificate?: CertifiedKey;
   /** `x509.strict`: verify peers with the strict certificate profile. */
   readonly strict?: boolean;
+  /** x509.pq.*: an ML-DSA certificate, presented when the peer accepts ML-DSA. */
+  readonly pqCertificate?: CertifiedKey;
 }
 
 export interface Identities {
@@ -31,7 +33,7 @@ export interface Identities {
 /** `onWarning` receives what [handshaked] key_file_mode_check = warn reports. */
 export function loadIdentities(config: AgentConfig, onWarning: (w: ConfigWarning) => void = () => undefined): Identities {
   const check = (loc: Located<string>) => checkKeyFile(loc, config.keyFileModeCheck ?? 'warn', onWarning);
-  return Object.freeze({ client: loadRole(config.client, check), server: loadRole(config.server, check) });
+  return Object.freeze({ client: loadRole(config.client, 'client', check), server: loadRole(config.server, 'server', check) });
 }
 
 /**
@@ -56,24 +58,40 @@ function checkKeyFile(loc: Located<string>, mode: KeyFileModeCheck, onWarning: (
   onWarning({ file: loc.file, line: loc.line, message });
 }
 
-function loadRole(s: X509Settings, checkKey: (loc: Located<string>) => void): RoleIdentity {
-  const crls = s.crl ? at(s.crl, () => loadCrls(s.crl!.value)) : undefined;
+function loadRole(s: X509Settings, role: 'client' | 'server', checkKey: (loc: Located<string>) => void): RoleIdentity {
+  const setting = (key: string) => `[authenticate.${role}] ${key}`;
+  const crls = s.crl ? at(s.crl, setting('x509.crl'), () => loadCrls(s.crl!.value)) : undefined;
   let trust: TrustConfig | undefined;
   if (s.truststore) {
-    const store = at(s.truststore, () => loadTrustStore(s.truststore!.value));
+    const store = at(s.truststore, setting('x509.truststore'), () => loadTrustStore(s.truststore!.value));
     // CRLs found in the trust store directory count too, as with a CA path in OpenSSL.
     const all = [...(store.crls ?? []), ...(crls ?? [])];
     trust = { anchors: store.anchors, ...(all.length ? { crls: all } : {}), ...(s.strict ? { strict: true } : {}) };
   }
-  let certificate: CertifiedKey | undefined;
-  if (s.certificate && s.privateKey) {
-    const chain = at(s.certificate, () => loadCertChain(s.certificate!.value));
-    checkKey(s.privateKey);
-    const key = at(s.privateKey, () => loadPrivateKey(s.privateKey!.value));
-    checkKeyMatches(chain[0], key, s.privateKey);
-    certificate = { chain, key };
+  const certificate = s.certificate && s.privateKey ? loadCertified(s.certificate, s.privateKey, checkKey, 'x509.', setting) : undefined;
+  let pqCertificate: CertifiedKey | undefined;
+  if (s.pqCertificate && s.pqPrivateKey) {
+    pqCertificate = loadCertified(s.pqCertificate, s.pqPrivateKey, checkKey, 'x509.pq.', setting);
+    // tlshd uses the pq identity only for ML-DSA; anything else there is a mistake worth stopping on.
+    if (!(pqCertificate.key instanceof MlDsaKey)) {
+      fail(s.pqPrivateKey, `x509.pq.private_key ${s.pqPrivateKey.value} is a ${pqCertificate.key.asymmetricKeyType} key; x509.pq.* must name an ML-DSA-44/65/87 certificate and key`);
+    }
   }
-  return Object.freeze({ trust, crls, certificate, strict: s.strict });
+  return Object.freeze({ trust, crls, certificate, pqCertificate, strict: s.strict });
+}
+
+function loadCertified(
+  cert: Located<string>,
+  keyLoc: Located<string>,
+  checkKey: (loc: Located<string>) => void,
+  prefix: string,
+  setting: (key: string) => string,
+): CertifiedKey {
+  const chain = at(cert, setting(`${prefix}certificate`), () => loadCertChain(cert.value));
+  checkKey(keyLoc);
+  const key = at(keyLoc, setting(`${prefix}private_key`), () => loadPrivateKey(keyLoc.value));
+  checkKeyMatches(chain[0], key, keyLoc, prefix);
+  return { chain, key };
 }
 
 /**
@@ -86,7 +104,7 @@ function loadRole(s: X509Settings, checkKey: (loc: Located<string>) => void): Ro
 export function identityFilesStamp(config: AgentConfig): string {
   const parts: string[] = [];
   for (const role of [config.client, config.server]) {
-    for (const loc of [role.truststore, role.crl, role.certificate, role.privateKey]) {
+    for (const loc of [role.truststore, role.crl, role.certificate, role.privateKey, role.pqCertificate, role.pqPrivateKey]) {
       if (!loc) continue;
       try {
         const st = fs.statSync(loc.value);
@@ -128,18 +146,18 @@ export function trustFor(role: RoleIdentity): TrustConfig {
   return strict;
 }
 
-/** Runs a loader; its error (which names the file) becomes a ConfigError pointing at the config line. */
-function at<T>(loc: Located<string>, load: () => T): T {
+/** Runs a loader; its error (which names the file) becomes a ConfigError pointing at the config line and setting. */
+function at<T>(loc: Located<string>, setting: string, load: () => T): T {
   try {
     return load();
   } catch (e) {
-    return fail(loc, (e as Error).message);
+    return fail(loc, `${setting}: ${(e as Error).message}`);
   }
 }
 
-function checkKeyMatches(leaf: Buffer, key: KeyObject, loc: Located<string>): void {
-  if (!new X509Certificate(leaf).checkPrivateKey(key)) {
-    fail(loc, `x509.private_key ${loc.value} does not belong to the first certificate of x509.certificate`);
+function checkKeyMatches(leaf: Buffer, key: AsymmetricKey, loc: Located<string>, prefix: string): void {
+  if (!keyMatchesCertificate(leaf, key)) {
+    fail(loc, `${prefix}private_key ${loc.value} does not belong to the first certificate of ${prefix}certificate`);
   }
 }
 

@@ -17,6 +17,7 @@ export class AgentMetrics {
   readonly registry = new Registry();
   private readonly total: Counter<'role' | 'auth' | 'result'>;
   private readonly duration: Histogram<'role' | 'auth'>;
+  private readonly negotiated: Counter<'role' | 'group' | 'signature_scheme'>;
   private readonly inflight: Gauge;
   private readonly kernelErrors: Counter<'op' | 'code'>;
   private server?: http.Server;
@@ -34,6 +35,12 @@ export class AgentMetrics {
       help: 'Time from the request reaching the agent to the result, all outcomes.',
       labelNames: ['role', 'auth'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.negotiated = new Counter({
+      name: 'handshaked_negotiated_total',
+      help: 'Successful handshakes by key-exchange group ("none": psk_ke) and server signature scheme ("none": a PSK handshake); the hybrid groups (X25519MLKEM768, ...) and mldsa* schemes are the post-quantum ones.',
+      labelNames: ['role', 'group', 'signature_scheme'],
       registers,
     });
     this.inflight = new Gauge({
@@ -54,10 +61,13 @@ export class AgentMetrics {
     this.inflight.inc();
   }
 
-  finished(role: Role, auth: AuthMode, status: number, seconds: number): void {
+  finished(role: Role, auth: AuthMode, status: number, seconds: number, negotiated: { group?: string; signatureScheme?: string } = {}): void {
     this.inflight.dec();
     this.total.inc({ role, auth, result: statusName(status) });
     this.duration.observe({ role, auth }, seconds);
+    if (status === 0) {
+      this.negotiated.inc({ role, group: negotiated.group ?? 'none', signature_scheme: negotiated.signatureScheme ?? 'none' });
+    }
   }
 
   netlinkError(op: string, code: string): void {

@@ -1,6 +1,6 @@
 /**
  * The real bindings behind the daemon: the TLS engine, libc, the record channel, kTLS, the
- * keyrings, the kernel's handshake family, and (when built) the unix transport. Kept apart from
+ * keyrings, the kernel's handshake family and the unix transport. Kept apart from
  * the daemon so tests can build a Daemon on a fake kernel with the same handshake code.
  */
 import * as libc from '../sys/libc';
@@ -10,8 +10,7 @@ import { createClient, createServer } from '../tls';
 import type { HandshakeEnv } from './handshake';
 import { kernelTransport } from './kernel-transport';
 import { SocketReader } from './socket-reader';
-import { StartupError, type TransportContext, type TransportFactory } from './transport';
-import * as netlink from '../netlink';
+import type { TransportContext, TransportFactory } from './transport';
 import type { HandshakeFamilyLink } from '../netlink/link';
 
 /** One per process: handshakes share the session keyring, so links are counted (see KeyringLinker). */
@@ -58,32 +57,19 @@ export function defaultHandshakeEnv(overrides: Partial<HandshakeEnv> = {}): Hand
   };
 }
 
-/** The kernel transport on a link; the real kernel link by default. */
-export function kernelLinkTransport(link?: HandshakeFamilyLink): TransportFactory {
+/**
+ * The kernel transport on a link; the real kernel link by default, whose modules (the generic
+ * netlink client and the npm netlink socket) are loaded only here, so a unix-only agent never
+ * loads them.
+ */
+export async function kernelLinkTransport(link?: HandshakeFamilyLink): Promise<TransportFactory> {
   if (link) return kernelTransport(link);
-  return (ctx: TransportContext) => {
-    // Resolved lazily so a unix-only agent never touches netlink.
-    const real = createKernelLink();
-    return kernelTransport(real)(ctx);
-  };
+  const { KernelHandshakeLink } = await import('../netlink/kernel-link');
+  return (ctx: TransportContext) => kernelTransport(new KernelHandshakeLink())(ctx);
 }
 
-function createKernelLink(): HandshakeFamilyLink {
-  // The netlink module's real-kernel link; see src/netlink (KernelHandshakeLink).
-  const Ctor = (netlink as Record<string, unknown>).KernelHandshakeLink as (new () => HandshakeFamilyLink) | undefined;
-  if (!Ctor) throw new StartupError('this build has no kernel netlink link (src/netlink KernelHandshakeLink); use --transport unix');
-  return new Ctor();
-}
-
-/** The unix transport (src/agent/unix-transport.ts, exporting createUnixTransport), when built. */
+/** The unix transport, loaded only when asked for. */
 export async function unixTransportFactory(): Promise<TransportFactory> {
-  const path = './unix-transport';
-  let mod: { createUnixTransport?: TransportFactory };
-  try {
-    mod = (await import(path)) as { createUnixTransport?: TransportFactory };
-  } catch {
-    throw new StartupError('the unix transport is not part of this build yet; use --transport kernel');
-  }
-  if (typeof mod.createUnixTransport !== 'function') throw new StartupError('src/agent/unix-transport does not export createUnixTransport');
-  return mod.createUnixTransport;
+  const { createUnixTransport } = await import('./unix-transport');
+  return createUnixTransport;
 }

@@ -3,23 +3,28 @@
  * consumes a byte past the record it was asked for. Every byte after the peer's last handshake
  * record belongs to the kernel consumer (kTLS RX starts there; nothing can push bytes back).
  *
- * How (platform-notes §5): a net.Socket over the fd with `onread: {buffer, callback}`. The buffer
- * we hand libuv is exactly the rest of the current header (5 bytes) or body (its length), so each
- * read(2) is capped at what the current record still needs; when a record is complete the
- * callback returns false, which stops libuv reading before it can issue another read(2).
- * Reading starts again only when readRecord() is called. No 'data' listener is ever attached
- * (that would switch Node to 64 KiB reads).
+ * How: recv(2) on the raw fd straight into the bytes the current record still lacks, first the
+ * rest of the 5-byte header, then exactly the body length it announced, so no read can reach
+ * past the record. When the socket has nothing queued (EAGAIN) the reader waits for readiness
+ * with a uv_poll watcher on Node's own event loop (the mechanism the unix transport uses for its
+ * sockets, src/sys/unix.ts), and reads only while a readRecord() is pending. Writes go out with
+ * send(2); what the kernel does not take at once waits for writability, in order.
+ *
+ * No net.Socket: one per handshake cost a handle, a stream, an fcntl(O_NONBLOCK) and several
+ * allocations per record, a large share of the agent's CPU per handshake (docs/bench.md). Every
+ * call uses MSG_DONTWAIT, so no read or write blocks the loop even before the watcher exists
+ * (libuv makes the file O_NONBLOCK when it starts watching; the kernel's sockets already are).
  *
  * Who owns which fd: the agent receives the kernel's fd (ACCEPT's sockfd, or the fd that came
- * with a unix-transport request), dup()s it and gives the DUP to this reader. Node owns the dup
- * and closes it in detach()/close(); the agent keeps the original for setsockopt (kTLS) and for
- * DONE, and closes it after DONE. The fd is O_NONBLOCK either way (the kernel's socket file is
- * non-blocking and its status flags are shared by every dup).
- *
- * Node is created with allowHalfOpen so that a peer's FIN never makes Node shutdown() our side
- * of a socket that the kernel consumer will keep using.
+ * with a unix-transport request), dup()s it and gives the DUP to this reader, which closes it
+ * in detach()/close(), after the watcher has let go of it (epoll keys its entries by fd and open
+ * file, so the watcher must stop before the number can be reused). The agent keeps the original
+ * for setsockopt (kTLS) and for DONE, and closes it after DONE. Closing the dup sends nothing:
+ * the connection stays open through the original, and the reader never calls shutdown(2).
  */
-import * as net from 'node:net';
+import { Errno } from '../sys/errno';
+import { SysError, close as closeFd, recvNoWait, sendNoWait } from '../sys/libc';
+import { watchFd, type FdWatcher, type PollEvents } from '../sys/unix';
 import { MAX_RECORD_BODY, RECORD_HEADER_LEN } from '../tls/api';
 
 export type SocketReaderErrorCode =
@@ -60,8 +65,17 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+interface PendingWrite {
+  data: Buffer;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const WANT_READ = 1;
+const WANT_WRITE = 2;
+
 export class SocketReader {
-  private readonly socket: net.Socket;
+  private readonly fd: number;
   private readonly maxBody: number;
   private readonly header = Buffer.alloc(RECORD_HEADER_LEN);
   private headerGot = 0;
@@ -69,32 +83,21 @@ export class SocketReader {
   private record: Buffer | undefined;
   private bodyGot = 0;
   private pending: Pending | undefined;
+  private readonly writes: PendingWrite[] = [];
   /** Sticky terminal error: EOF, reset, overflow, closed. */
   private failure: SocketReaderError | undefined;
   private closed = false;
-  private readonly closedPromise: Promise<void>;
+  private watcher: FdWatcher | undefined;
+  /** Events the watcher is started with (WANT_READ | WANT_WRITE); 0 = stopped. */
+  private watching = 0;
+  private readonly onPollBound = (status: number, ev: PollEvents): void => this.onPoll(status, ev);
+  private closedResolve!: () => void;
+  private readonly closedPromise = new Promise<void>((resolve) => (this.closedResolve = resolve));
 
   /** fd: a descriptor this reader may own and close (the agent's dup of the kernel's fd). */
   constructor(fd: number, opts: SocketReaderOptions = {}) {
+    this.fd = fd;
     this.maxBody = opts.maxBody ?? MAX_RECORD_BODY;
-    // `manualStart` (Node's constructor option for fd sockets, not in @types/node) keeps Node
-    // from issuing its first read before anyone asked for a record. The constructor honours
-    // `onread` too (platform-notes §5), though @types/node lists it only for connect().
-    const options: net.SocketConstructorOpts & { manualStart: boolean; onread: net.OnReadOpts } = {
-      fd,
-      readable: true,
-      writable: true,
-      allowHalfOpen: true,
-      manualStart: true,
-      onread: {
-        buffer: () => this.nextBuffer(),
-        callback: (nread: number) => this.onRead(nread),
-      },
-    };
-    this.socket = new net.Socket(options);
-    this.socket.on('end', () => this.onEnd());
-    this.socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
-    this.closedPromise = new Promise((resolve) => this.socket.once('close', () => resolve()));
   }
 
   /**
@@ -108,18 +111,23 @@ export class SocketReader {
     }
     return new Promise<Buffer>((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.socket.resume();
+      this.pump();
     });
   }
 
-  /** Write bytes; resolves when Node has handed them to the kernel. */
+  /** Write bytes; resolves when the kernel has taken all of them. Writes go out in call order. */
   write(buf: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new SocketReaderError('CLOSED', 'write() after the reader was closed'));
+    if (this.writes.length === 0) {
+      // The usual case: the socket's send buffer takes a whole flight at once.
+      const n = sendNoWait(this.fd, buf);
+      if (n === buf.length) return Promise.resolve();
+      if (n < 0 && n !== -Errno.EAGAIN) return Promise.reject(this.errnoError(-n, 'send'));
+      if (n > 0) buf = buf.subarray(n);
+    }
     return new Promise<void>((resolve, reject) => {
-      this.socket.write(buf, (err?: Error | null) => {
-        if (err) reject(this.wrapError(err));
-        else resolve();
-      });
+      this.writes.push({ data: buf, resolve, reject });
+      this.arm();
     });
   }
 
@@ -128,10 +136,9 @@ export class SocketReader {
    * rejected with PAUSED; bytes of a partly read record are kept for the next readRecord().
    */
   pause(): void {
-    // In onread mode net.Socket.pause() calls readStop() on the handle synchronously.
-    this.socket.pause();
     const p = this.pending;
     this.pending = undefined;
+    this.arm();
     p?.reject(new SocketReaderError('PAUSED', 'reading was paused while a record was awaited'));
   }
 
@@ -140,47 +147,76 @@ export class SocketReader {
     return this.headerGot + this.bodyGot;
   }
 
-  /**
-   * Stop reading, let pending writes reach the kernel, then release Node's handle, closing the
-   * dup this reader owns. The connection itself stays open through the agent's original fd.
-   */
+  /** Stop reading, let pending writes reach the kernel, then close the dup this reader owns. */
   async detach(): Promise<void> {
     if (this.closed) return this.closedPromise;
     this.pause();
-    if (this.socket.writableLength > 0) {
-      await new Promise<void>((resolve) => this.socket.write(Buffer.alloc(0), () => resolve()));
+    if (this.writes.length > 0) {
+      const last = this.writes[this.writes.length - 1];
+      await new Promise<void>((resolve) => {
+        const { resolve: done, reject } = last;
+        last.resolve = () => (done(), resolve());
+        last.reject = (e) => (reject(e), resolve());
+      });
     }
     this.close();
     return this.closedPromise;
   }
 
-  /** Close the dup now (pending writes are dropped); a pending readRecord() is rejected. */
+  /** Close the dup now (pending writes are rejected); a pending readRecord() is rejected. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.fail(new SocketReaderError('CLOSED', 'the socket reader was closed'));
-    // destroy() closes the fd without shutdown(): the peer sees nothing.
-    this.socket.destroy();
+    const closedErr = new SocketReaderError('CLOSED', 'the socket reader was closed');
+    this.fail(closedErr);
+    // libuv must forget the fd (epoll_ctl DEL) before the fd number can be reused.
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.watching = 0;
+    try {
+      closeFd(this.fd);
+    } catch {
+      // Already closed by someone else: nothing left to release.
+    }
+    for (const w of this.writes.splice(0)) w.reject(closedErr);
+    this.closedResolve();
   }
 
-  /** Resolves when Node has closed the dup. */
+  /** Resolves when the reader has closed the dup. */
   whenClosed(): Promise<void> {
     return this.closedPromise;
   }
 
-  // --- onread plumbing ---------------------------------------------------------------------
+  // --- reading ----------------------------------------------------------------------------
 
-  /** Where the next read(2) may write: exactly what the current record still lacks. */
-  private nextBuffer(): Uint8Array {
-    if (this.record) return this.record.subarray(RECORD_HEADER_LEN + this.bodyGot);
-    return this.header.subarray(this.headerGot);
+  /** Read what the pending record still lacks until it is complete or the socket is empty. */
+  private pump(): void {
+    while (this.pending) {
+      const want = this.record ? this.record.subarray(RECORD_HEADER_LEN + this.bodyGot) : this.header.subarray(this.headerGot);
+      // An empty body is complete as soon as its header is.
+      const n = want.length === 0 ? 0 : recvNoWait(this.fd, want);
+      if (want.length > 0 && n === 0) {
+        this.onEnd();
+        break;
+      }
+      if (n < 0) {
+        if (n === -Errno.EAGAIN) {
+          this.arm();
+          return;
+        }
+        this.fail(this.errnoError(-n, 'recv'));
+        break;
+      }
+      this.advance(n);
+    }
+    this.arm();
   }
 
-  /** Returns false to stop libuv reading (record complete, or nothing more may be read). */
-  private onRead(nread: number): boolean {
+  /** Account for n bytes just read; hands out the record once it is complete. */
+  private advance(nread: number): void {
     if (!this.record) {
       this.headerGot += nread;
-      if (this.headerGot < RECORD_HEADER_LEN) return true;
+      if (this.headerGot < RECORD_HEADER_LEN) return;
       const len = this.header.readUInt16BE(3);
       if (len > this.maxBody) {
         this.fail(
@@ -190,16 +226,17 @@ export class SocketReader {
               `${this.maxBody} allowed; not reading it (record_overflow)`,
           ),
         );
-        return false;
+        return;
       }
-      this.record = Buffer.alloc(RECORD_HEADER_LEN + len);
+      // Every byte of it is written before the record is handed out.
+      this.record = Buffer.allocUnsafe(RECORD_HEADER_LEN + len);
       this.header.copy(this.record, 0);
       this.bodyGot = 0;
     } else {
       this.bodyGot += nread;
     }
     const record = this.record;
-    if (this.bodyGot < record.length - RECORD_HEADER_LEN) return true;
+    if (this.bodyGot < record.length - RECORD_HEADER_LEN) return;
     // Record complete: reset for the next one before handing it out.
     this.record = undefined;
     this.headerGot = 0;
@@ -207,7 +244,6 @@ export class SocketReader {
     const p = this.pending;
     this.pending = undefined;
     p?.resolve(record);
-    return false;
   }
 
   private onEnd(): void {
@@ -221,17 +257,71 @@ export class SocketReader {
     this.fail(new SocketReaderError('EOF_MID_RECORD', `peer closed the connection in the middle of a record, ${where}`));
   }
 
-  private onError(err: NodeJS.ErrnoException): void {
-    this.fail(this.wrapError(err));
+  // --- writing ----------------------------------------------------------------------------
+
+  private flush(): void {
+    while (this.writes.length > 0) {
+      const w = this.writes[0];
+      const n = sendNoWait(this.fd, w.data);
+      if (n === -Errno.EAGAIN) break;
+      if (n < 0) {
+        const err = this.errnoError(-n, 'send');
+        for (const x of this.writes.splice(0)) x.reject(err);
+        break;
+      }
+      if (n < w.data.length) {
+        w.data = w.data.subarray(n);
+        continue;
+      }
+      this.writes.shift();
+      w.resolve();
+    }
+    this.arm();
   }
 
-  private wrapError(err: Error): SocketReaderError {
-    if (err instanceof SocketReaderError) return err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ECONNRESET' || code === 'EPIPE') {
-      return new SocketReaderError('ECONNRESET', `peer reset the connection (${code})`, err);
+  // --- readiness --------------------------------------------------------------------------
+
+  /** (Re)start or stop the watcher for what is wanted now: a pending read, queued writes. */
+  private arm(): void {
+    if (this.closed) return;
+    const want = (this.pending && !this.failure ? WANT_READ : 0) | (this.writes.length > 0 ? WANT_WRITE : 0);
+    if (want === this.watching) return;
+    this.watching = want;
+    if (want === 0) {
+      this.watcher?.stop();
+      return;
     }
-    return new SocketReaderError('SOCKET_ERROR', `socket error: ${err.message}`, err);
+    const events = { readable: (want & WANT_READ) !== 0, writable: (want & WANT_WRITE) !== 0 };
+    if (this.watcher) this.watcher.start(events, this.onPollBound);
+    else this.watcher = watchFd(this.fd, events, this.onPollBound);
+  }
+
+  private onPoll(status: number, ev: PollEvents): void {
+    if (this.closed) return;
+    if (status < 0) {
+      // libuv reports POLLERR as EBADF and stops the watcher; the socket's own error (a reset,
+      // say) is what the next recv/send returns, so ask it before giving the poll's.
+      this.watching = 0;
+      if (this.writes.length > 0) this.flush();
+      if (this.pending) this.pump();
+      if (this.pending || this.writes.length > 0) {
+        const err = this.errnoError(-status, 'poll');
+        this.fail(err);
+        for (const w of this.writes.splice(0)) w.reject(err);
+        this.arm();
+      }
+      return;
+    }
+    if (ev.writable && this.writes.length > 0) this.flush();
+    if (ev.readable && this.pending) this.pump();
+  }
+
+  private errnoError(errno: number, syscall: string): SocketReaderError {
+    const e = new SysError(syscall, errno, `fd ${this.fd}`);
+    if (e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+      return new SocketReaderError('ECONNRESET', `peer reset the connection (${e.code})`, e);
+    }
+    return new SocketReaderError('SOCKET_ERROR', `socket error: ${e.message}`, e);
   }
 
   private fail(err: SocketReaderError): void {

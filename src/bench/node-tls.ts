@@ -6,15 +6,36 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { CipherSuiteName, GroupName } from '../tls/api';
+import { isHybrid } from '../tls/crypto/pq';
 import type { BenchPki } from './pki';
 
+/**
+ * OpenSSL's group names (Node's `ecdhCurve`, `openssl -groups`). The hybrids need OpenSSL 3.5;
+ * Node 20's OpenSSL 3.0 has no ML-KEM (nodeGroup refuses them).
+ */
 export const NODE_GROUP: Record<GroupName, string> = {
   x25519: 'X25519',
   secp256r1: 'P-256',
   secp384r1: 'P-384',
   x448: 'X448',
   secp521r1: 'P-521',
+  ffdhe2048: 'ffdhe2048',
+  ffdhe3072: 'ffdhe3072',
+  ffdhe4096: 'ffdhe4096',
+  ffdhe6144: 'ffdhe6144',
+  ffdhe8192: 'ffdhe8192',
+  X25519MLKEM768: 'X25519MLKEM768',
+  SecP256r1MLKEM768: 'SecP256r1MLKEM768',
+  SecP384r1MLKEM1024: 'SecP384r1MLKEM1024',
 };
+
+/** The name for Node's own tls; an error for a group its OpenSSL lacks. */
+export function nodeGroup(group: GroupName): string {
+  if (isHybrid(group) && !/^(3\.([5-9]|\d\d)|[4-9])/.test(process.versions.openssl)) {
+    throw new Error(`Node's tls (OpenSSL ${process.versions.openssl}) does not support the ${group} group`);
+  }
+  return NODE_GROUP[group];
+}
 
 export interface HandshakeShape {
   suite: CipherSuiteName;
@@ -24,7 +45,7 @@ export interface HandshakeShape {
 }
 
 function base(shape: HandshakeShape): tls.SecureContextOptions {
-  return { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: shape.suite, ecdhCurve: NODE_GROUP[shape.group] };
+  return { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: shape.suite, ecdhCurve: nodeGroup(shape.group) };
 }
 
 export function nodeServerOptions(shape: HandshakeShape, pki: BenchPki): tls.TlsOptions {

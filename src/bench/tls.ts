@@ -15,6 +15,7 @@ import type { CipherSuiteName, ClientConfig, GroupName, ServerConfig } from '../
 import { runEngine } from './engine-socket';
 import { endGracefully, nodeClientContext, nodeClientHandshake, nodeServerOptions, runPool, type HandshakeShape } from './node-tls';
 import { loadBenchPki, type BenchPki } from './pki';
+import { runPqBench } from './pq';
 import { formatReport, summarize, type RoundSample, type Variant } from './report';
 import type { FromPeer, ToPeer } from './tls-peer';
 
@@ -22,6 +23,7 @@ const SUITES: CipherSuiteName[] = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SH
 const GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1'];
 
 interface BenchOptions extends HandshakeShape {
+  pq?: boolean;
   rounds: number;
   perRound: number;
   concurrency: number;
@@ -42,6 +44,9 @@ client and server role, over loopback, in interleaved rounds.
   --group NAME      ${GROUPS.join(' | ')} (default x25519)
   --cert NAME       server certificate from fixtures/pki (default server-p256)
   --json            print only the JSON result
+  --pq              instead: post-quantum costs (ML-KEM/ML-DSA per operation) and the client's
+                    key-share policies, engine against engine in-process (src/bench/pq.ts);
+                    --rounds and --per-round apply (default 5 x 200)
   --help            this text
 `;
 
@@ -64,10 +69,14 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
       group: { type: 'string' },
       cert: { type: 'string' },
       json: { type: 'boolean' },
+      pq: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
   if (values.help) return undefined;
+  if (values.pq) {
+    return { pq: true, suite: 'TLS_AES_128_GCM_SHA256', group: 'x25519', cert: 'server-p256', rounds: positive('rounds', values.rounds, 5), perRound: positive('per-round', values['per-round'], 200), concurrency: 1, warmup: 0, json: values.json ?? false };
+  }
   const suite = (values.suite ?? 'TLS_AES_128_GCM_SHA256') as CipherSuiteName;
   if (!SUITES.includes(suite)) throw new Error(`--suite must be one of ${SUITES.join(', ')}`);
   const group = (values.group ?? 'x25519') as GroupName;
@@ -220,6 +229,7 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (o.pq) return runPqBench(o);
   const pki = loadBenchPki(o.cert);
   const peer = await Peer.start({ suite: o.suite, group: o.group, cert: o.cert });
   const samples: RoundSample[] = [];

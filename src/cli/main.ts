@@ -1,29 +1,25 @@
 #!/usr/bin/env node
 /**
  * handshaked: one executable, three programs (serve, inspect, companion).
- * Each subcommand lives in its own module and registers itself as a yargs CommandModule.
+ *
+ * Start-up is on the boot path (an NFS mount at boot waits for the agent), so a plain
+ * `handshaked serve [options]` starts the agent without loading yargs or the other programs:
+ * its options are parsed by node:util (quickServeArgs) and the agent modules are the only ones
+ * loaded before it is ready. Anything else (help, version, a malformed or unusual option,
+ * inspect, companion) goes through the full yargs command line, which gives every message.
  */
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { serveCommand } from './serve';
-import { inspectCommand } from './inspect';
-import { companionCommand } from './companion';
+import { quickServeArgs, serve } from './serve';
 
-export function buildCli(argv: string[]) {
-  return yargs(argv)
-    .scriptName('handshaked')
-    .usage('$0 <command> [options]\n\nTLS 1.3 handshake agent for the Linux kernel handshake upcall.')
-    .command(serveCommand)
-    .command(inspectCommand)
-    .command(companionCommand)
-    .demandCommand(1, 'Name a command: serve, inspect or companion.')
-    .strict()
-    .help()
-    .alias('h', 'help')
-    .version()
-    .wrap(Math.min(100, process.stdout.columns ?? 100));
+async function main(argv: string[]): Promise<void> {
+  const quick = quickServeArgs(argv);
+  if (quick) {
+    process.exitCode = await serve(quick);
+    return;
+  }
+  const { buildCli } = await import('./cli');
+  await buildCli(argv).parseAsync();
 }
 
 if (require.main === module) {
-  void buildCli(hideBin(process.argv)).parseAsync();
+  void main(process.argv.slice(2));
 }

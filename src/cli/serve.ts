@@ -3,13 +3,15 @@
  * Parses options, starts the Daemon, wires signals, and turns start-up failures into one line
  * on stderr and exit status 1.
  */
+import { parseArgs } from 'node:util';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { CONFIG_PATH, LEGACY_CONFIG_PATH, LOG_LEVELS, parseHostPort, type HostPort, type LogFormat, type LogLevel } from '../agent/config';
 import { Daemon } from '../agent/daemon';
+import { journalPrefix, stderrIsJournal } from '../agent/logging';
 import { defaultHandshakeEnv, kernelLinkTransport, unixTransportFactory } from '../agent/runtime';
 import type { TransportFactory } from '../agent/transport';
 
-interface ServeArgs {
+export interface ServeArgs {
   config?: string;
   transport: 'kernel' | 'unix' | 'both';
   'unix-socket'?: string;
@@ -85,7 +87,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         requiresArg: true,
       })
       .option('transport', {
-        choices: ['kernel', 'unix', 'both'] as const,
+        choices: TRANSPORTS,
         default: 'kernel' as const,
         describe: 'where requests come from: the kernel handshake family, the unix socket, or both',
       })
@@ -95,7 +97,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         requiresArg: true,
       })
       .option('ktls', {
-        choices: ['on', 'off'] as const,
+        choices: KTLS,
         default: 'on' as const,
         describe: 'install kernel TLS after each handshake; "off" is a test mode the kernel transport refuses',
       })
@@ -104,7 +106,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         describe: 'append NSS key-log lines (SSLKEYLOGFILE format) to FILE, for Wireshark; exposes session keys',
         requiresArg: true,
       })
-      .option('log-format', { choices: ['text', 'json'] as const, describe: 'stderr log format (default text)' })
+      .option('log-format', { choices: LOG_FORMATS, describe: 'stderr log format (default text)' })
       .option('log-level', { choices: [...LOG_LEVELS], describe: 'least severe level logged (default info; debug with [debug] loglevel > 0)' })
       .option('metrics', {
         type: 'string',
@@ -127,12 +129,86 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   },
 };
 
-async function serve(argv: ServeArgs): Promise<number> {
+const TRANSPORTS = ['kernel', 'unix', 'both'] as const;
+const KTLS = ['on', 'off'] as const;
+const LOG_FORMATS = ['text', 'json'] as const;
+
+/**
+ * `serve` arguments parsed without yargs, for the start-up path: only the canonical spellings
+ * (--name VALUE, --name=VALUE, -c FILE, -s), each option at most once, every value valid.
+ * Anything else returns undefined and is left to the yargs command line, which accepts the
+ * other spellings and words every error; so this never refuses what yargs would accept the
+ * same way, and never accepts what yargs would refuse.
+ */
+export function quickServeArgs(argv: readonly string[]): ServeArgs | undefined {
+  if (argv[0] !== 'serve') return undefined;
+  const args = argv.slice(1);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      tokens: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        transport: { type: 'string' },
+        'unix-socket': { type: 'string' },
+        ktls: { type: 'string' },
+        keylog: { type: 'string' },
+        'log-format': { type: 'string' },
+        'log-level': { type: 'string' },
+        metrics: { type: 'string' },
+        stderr: { type: 'boolean', short: 's' },
+      },
+    });
+  } catch {
+    return undefined;
+  }
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (seen.has(t.name)) return undefined;
+    // A short option only on its own (-c FILE, -s): grouped or glued forms are yargs' to read.
+    if (!t.rawName.startsWith('--') && args[t.index] !== t.rawName) return undefined;
+    seen.add(t.name);
+    if (t.value !== undefined && (t.value === '' || t.value.startsWith('-'))) return undefined;
+  }
+  const v = parsed.values;
+  const pick = <T extends string>(value: string | undefined, choices: readonly T[]): T | undefined | false =>
+    value === undefined ? undefined : (choices as readonly string[]).includes(value) ? (value as T) : false;
+  const transport = pick(v.transport, TRANSPORTS);
+  const ktls = pick(v.ktls, KTLS);
+  const logFormat = pick(v['log-format'], LOG_FORMATS);
+  const logLevel = pick(v['log-level'], LOG_LEVELS);
+  if (transport === false || ktls === false || logFormat === false || logLevel === false) return undefined;
+  if (v.metrics !== undefined) {
+    try {
+      parseHostPort(v.metrics);
+    } catch {
+      return undefined;
+    }
+  }
+  return {
+    transport: transport ?? 'kernel',
+    ktls: ktls ?? 'on',
+    ...(v.config !== undefined ? { config: v.config } : {}),
+    ...(v['unix-socket'] !== undefined ? { 'unix-socket': v['unix-socket'] } : {}),
+    ...(v.keylog !== undefined ? { keylog: v.keylog } : {}),
+    ...(logFormat ? { 'log-format': logFormat } : {}),
+    ...(logLevel ? { 'log-level': logLevel } : {}),
+    ...(v.metrics !== undefined ? { metrics: v.metrics } : {}),
+    ...(v.stderr !== undefined ? { stderr: v.stderr } : {}),
+  };
+}
+
+/** Runs the agent until SIGTERM/SIGINT; the exit status. */
+export async function serve(argv: ServeArgs): Promise<number> {
   let daemon: Daemon;
   try {
     const metrics: HostPort | undefined = argv.metrics !== undefined ? parseHostPort(argv.metrics) : undefined;
     const transports: TransportFactory[] = [];
-    if (argv.transport === 'kernel' || argv.transport === 'both') transports.push(kernelLinkTransport());
+    if (argv.transport === 'kernel' || argv.transport === 'both') transports.push(await kernelLinkTransport());
     if (argv.transport === 'unix' || argv.transport === 'both') transports.push(await unixTransportFactory());
     daemon = await Daemon.start({
       configPath: argv.config,
@@ -148,11 +224,12 @@ async function serve(argv: ServeArgs): Promise<number> {
       env: defaultHandshakeEnv(),
     });
   } catch (e) {
-    process.stderr.write(`handshaked serve: ${e instanceof Error ? e.message : String(e)}\n`);
+    // Under systemd this line is the reason the unit failed: file it at err priority.
+    process.stderr.write(`${stderrIsJournal() ? journalPrefix('error') : ''}handshaked serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
   return new Promise<number>((resolve) => {
-    const onHup = () => daemon.reload();
+    const onHup = () => void daemon.requestReload();
     const onStop = (sig: NodeJS.Signals) => {
       daemon.logger.info('stopping', { signal: sig });
       process.off('SIGHUP', onHup);

@@ -116,6 +116,7 @@ const connectFn = libc.func('int connect(int fd, const void *addr, uint32_t len)
 const acceptFn = libc.func('int accept4(int fd, void *addr, void *len, int flags)');
 const recvFn = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)');
 const sendFn = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)');
+const clockGettimeFn = libc.func('int clock_gettime(int clk, void *ts)');
 
 // --- file descriptors ----------------------------------------------------------------------
 
@@ -241,6 +242,17 @@ export function getTcpNoDelay(fd: number): boolean {
   return getsockoptInt(fd, IPPROTO_TCP, TCP_NODELAY) !== 0;
 }
 
+// --- clocks --------------------------------------------------------------------------------
+
+export const CLOCK_MONOTONIC = 1;
+
+/** clock_gettime(2) in microseconds (struct timespec is two 64-bit fields on LP64). */
+export function clockUsec(clock: number): bigint {
+  const ts = new BigInt64Array(2);
+  sysCall('clock_gettime', () => clockGettimeFn(clock, ts), `clock ${clock}`);
+  return ts[0] * 1000000n + ts[1] / 1000n;
+}
+
 // --- addresses -----------------------------------------------------------------------------
 
 export interface SockAddr {
@@ -341,6 +353,30 @@ export function recv(fd: number, buf: Buffer, flags = 0): number {
 /** send(2) of the whole buffer or less; returns the byte count. MSG_NOSIGNAL is always added. */
 export function send(fd: number, buf: Buffer, flags = 0): number {
   return Number(sysCall('send', () => sendFn(fd, buf, buf.length, flags | MSG_NOSIGNAL), `fd ${fd}`));
+}
+
+/**
+ * recv(2) without blocking, failure as -errno instead of a throw: the per-record read path,
+ * where EAGAIN is the ordinary "wait for readiness" answer and building a SysError (with its
+ * strerror text) for it would cost more than the call. EINTR is retried.
+ */
+export function recvNoWait(fd: number, buf: Uint8Array): number {
+  for (;;) {
+    const n = Number(recvFn(fd, buf, buf.length, MSG_DONTWAIT));
+    if (n >= 0) return n;
+    const errno = koffi.errno();
+    if (errno !== Errno.EINTR) return -errno;
+  }
+}
+
+/** send(2) without blocking and without SIGPIPE, failure as -errno (see recvNoWait). */
+export function sendNoWait(fd: number, buf: Uint8Array): number {
+  for (;;) {
+    const n = Number(sendFn(fd, buf, buf.length, MSG_DONTWAIT | MSG_NOSIGNAL));
+    if (n >= 0) return n;
+    const errno = koffi.errno();
+    if (errno !== Errno.EINTR) return -errno;
+  }
 }
 
 /** socket(2). */

@@ -7,6 +7,7 @@
  * for nothing but whole records and stops as soon as a step says 'done'.
  */
 import type { KeyObject } from 'node:crypto';
+import type { MlDsaKey } from './crypto/pq';
 
 export const RECORD_HEADER_LEN = 5;
 /** RFC 8446 §5.2: TLSCiphertext.length MUST NOT exceed 2^14 + 256. */
@@ -18,7 +19,22 @@ export type CipherSuiteName =
   | 'TLS_CHACHA20_POLY1305_SHA256'
   | 'TLS_AES_128_CCM_SHA256';
 
-export type GroupName = 'x25519' | 'secp256r1' | 'secp384r1' | 'x448' | 'secp521r1';
+/** Key-exchange groups (RFC 8446 §4.2.7); each has one entry in src/tls/crypto/groups.ts. */
+export type GroupName =
+  | 'x25519'
+  | 'secp256r1'
+  | 'secp384r1'
+  | 'secp521r1'
+  | 'x448'
+  | 'ffdhe2048'
+  | 'ffdhe3072'
+  | 'ffdhe4096'
+  | 'ffdhe6144'
+  | 'ffdhe8192'
+  // Hybrid post-quantum groups (draft-ietf-tls-ecdhe-mlkem), by their IANA names.
+  | 'X25519MLKEM768'
+  | 'SecP256r1MLKEM768'
+  | 'SecP384r1MLKEM1024';
 
 export type SignatureSchemeName =
   | 'ecdsa_secp256r1_sha256'
@@ -29,7 +45,17 @@ export type SignatureSchemeName =
   | 'rsa_pss_pss_sha256'
   | 'rsa_pss_pss_sha384'
   | 'rsa_pss_pss_sha512'
-  | 'ed25519';
+  | 'ed25519'
+  // draft-ietf-tls-mldsa: pure ML-DSA (FIPS 204), empty context.
+  | 'mldsa44'
+  | 'mldsa65'
+  | 'mldsa87';
+
+/**
+ * A signing or verification key: a node:crypto KeyObject, or an ML-DSA key, which Node 20's
+ * KeyObject cannot hold (src/tls/crypto/pq.ts).
+ */
+export type AsymmetricKey = KeyObject | MlDsaKey;
 
 /** RFC 8446 §6 alert descriptions the engine sends or reports. */
 export type AlertName =
@@ -75,7 +101,7 @@ export interface TrustConfig {
 /** A certificate chain (leaf first, DER) and its private key. */
 export interface CertifiedKey {
   chain: Buffer[];
-  key: KeyObject;
+  key: AsymmetricKey;
 }
 
 /** An external PSK (RFC 8446 §4.2.11). */
@@ -90,7 +116,11 @@ export interface PskEntry {
 export interface CommonConfig {
   /** Preference order; default: all four, AES-128-GCM first. */
   cipherSuites?: CipherSuiteName[];
-  /** Preference order; the client sends a key share for the first. Default x25519, secp256r1, secp384r1. */
+  /**
+   * Preference order. Default: the post-quantum hybrids, x25519, secp256r1, secp384r1, then every
+   * other implemented group (docs/pq.md). A server picks a hybrid the client supports even at the
+   * cost of a HelloRetryRequest.
+   */
   groups?: GroupName[];
   signatureSchemes?: SignatureSchemeName[];
   /** ALPN protocol names; off when undefined. */
@@ -112,14 +142,27 @@ export interface ClientConfig extends CommonConfig {
   trust?: TrustConfig;
   /** Presented when the server sends CertificateRequest. */
   certificate?: CertifiedKey;
+  /**
+   * An ML-DSA certificate (tlshd's x509.pq.*), presented instead of `certificate` when the
+   * server's CertificateRequest allows an ML-DSA scheme.
+   */
+  pqCertificate?: CertifiedKey;
   /** External PSKs, all offered in one ClientHello. */
   psks?: PskEntry[];
   /** Default psk_dhe_ke; psk_ke only when configured. */
   pskModes?: Array<'psk_dhe_ke' | 'psk_ke'>;
+  /**
+   * Groups the first ClientHello carries key shares for, each one of `groups`. Default: the
+   * first group, plus x25519 when the first is a hybrid and x25519 is listed (docs/pq.md has the
+   * measurements behind this).
+   */
+  keyShares?: GroupName[];
 }
 
 export interface ServerConfig extends CommonConfig {
   certificate?: CertifiedKey;
+  /** An ML-DSA certificate (tlshd's x509.pq.*), presented to clients that offer an ML-DSA scheme. */
+  pqCertificate?: CertifiedKey;
   clientAuth: 'none' | 'optional' | 'required';
   /** Trust anchors for client certificates (clientAuth optional/required). */
   trust?: TrustConfig;
@@ -167,7 +210,10 @@ export interface ExtractedSecrets {
 export interface SessionInfo {
   suite: CipherSuiteName;
   group?: GroupName;
+  /** The scheme of the server's CertificateVerify (both roles); undefined with a PSK. */
   signatureScheme?: SignatureSchemeName;
+  /** The scheme of the client's CertificateVerify, when the client authenticated with a certificate. */
+  clientSignatureScheme?: SignatureSchemeName;
   /** The peer's chain as sent (DER, leaf first); empty when none was sent. */
   peerCertificates: Buffer[];
   /** True when the peer's chain was verified to a trust anchor. */
@@ -209,5 +255,5 @@ export interface ChainVerifyOptions {
 }
 
 export type ChainVerifyResult =
-  | { ok: true; leafPublicKey: KeyObject; path: Buffer[] }
+  | { ok: true; leafPublicKey: AsymmetricKey; path: Buffer[] }
   | { ok: false; alert: AlertName; reason: string };

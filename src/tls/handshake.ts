@@ -1,6 +1,5 @@
 /** Steps both roles take the same way: signatures, peer chains, Finished, secret export. */
-import type { KeyObject } from 'node:crypto';
-import type { SignatureSchemeName, TrustConfig } from './api';
+import type { AsymmetricKey, CertifiedKey, SignatureSchemeName, TrustConfig } from './api';
 import { schemeFitsKey } from './crypto/node';
 import type { Suite } from './crypto/suites';
 import { fail } from './errors';
@@ -17,15 +16,31 @@ import {
 } from './wire/handshake';
 
 /** Our preference first; the peer must have offered it and our key must be able to make it. */
-export function pickScheme(ours: SignatureSchemeName[], peerOffered: number[], key: KeyObject): SignatureSchemeName | undefined {
+export function pickScheme(ours: SignatureSchemeName[], peerOffered: number[], key: AsymmetricKey): SignatureSchemeName | undefined {
   return ours.find((s) => peerOffered.includes(SCHEME_CODES[s]) && schemeFitsKey(s, key));
+}
+
+/**
+ * The first of our certificates (post-quantum first) whose key can make a scheme the peer
+ * offered, with that scheme; undefined when none can.
+ */
+export function pickCertificate(
+  ours: SignatureSchemeName[],
+  peerOffered: number[],
+  candidates: Array<CertifiedKey | undefined>,
+): { cert: CertifiedKey; scheme: SignatureSchemeName } | undefined {
+  for (const cert of candidates) {
+    const scheme = cert && pickScheme(ours, peerOffered, cert.key);
+    if (cert && scheme) return { cert, scheme };
+  }
+  return undefined;
 }
 
 export function signCertificateVerify(
   s: Session,
   role: 'client' | 'server',
   transcript: Transcript,
-  key: KeyObject,
+  key: AsymmetricKey,
   scheme: SignatureSchemeName,
 ): HandshakeMessage {
   const sig = s.crypto.sign(scheme, key, certificateVerifyContent(role, transcript.current()));
@@ -38,7 +53,7 @@ export function checkCertificateVerify(
   peerRole: 'client' | 'server',
   msg: HandshakeMessage,
   transcriptHash: Buffer,
-  leafKey: KeyObject,
+  leafKey: AsymmetricKey,
   offered: SignatureSchemeName[],
 ): SignatureSchemeName {
   const cv = decodeCertificateVerify(msg.body);
@@ -62,7 +77,7 @@ export function verifyPeerChain(
   trust: TrustConfig | undefined,
   purpose: 'serverAuth' | 'clientAuth',
   name: string | undefined,
-): KeyObject {
+): AsymmetricKey {
   if (!trust) fail('internal_error', `no trust anchors configured to verify the ${purpose === 'serverAuth' ? 'server' : 'client'} certificate`);
   const res = s.verifier({ chain, trust, now: s.cfg.now(), purpose, name, maxChainLength: s.cfg.maxChain });
   if (!res.ok) fail(res.alert, `certificate verification failed: ${res.reason}`);
@@ -76,6 +91,8 @@ export function finishedMessage(hkdf: Hkdf, baseKey: Buffer, transcript: Transcr
 
 export function checkFinished(s: Session, hkdf: Hkdf, baseKey: Buffer, transcriptHash: Buffer, msg: HandshakeMessage): void {
   const expected = hkdf.verifyData(baseKey, transcriptHash);
+  // A Finished of the wrong length cannot be parsed as one (RFC 8446 §4.4.4, §6: decode_error).
+  if (msg.body.length !== expected.length) fail('decode_error', `peer Finished is ${msg.body.length} bytes, want ${expected.length}`);
   if (!s.crypto.equal(expected, msg.body)) fail('decrypt_error', 'peer Finished verify_data does not match');
 }
 

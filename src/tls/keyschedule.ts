@@ -1,23 +1,65 @@
 /**
  * The TLS 1.3 key schedule (RFC 8446 §7.1), staged: each class offers only the derivations
  * that are legal at that point, so a traffic secret cannot be derived from the wrong stage.
- * HKDF is built on createHmac, which is cheaper than hkdfSync (platform-notes §6).
+ * HKDF is built on the provider's HMAC, which is cheaper than node:crypto's hkdfSync.
  */
 import type { CryptoProvider, HashName } from './crypto/provider';
 import type { Suite } from './crypto/suites';
 
+/**
+ * Values that depend only on the provider and the hash: HkdfLabel prefixes (RFC 8446 §7.1),
+ * Hash(""), zero strings, and the PSK-less early secret with its "derived" salt. A handshake
+ * makes ~15 derivations; building each label's bytes and re-deriving the constants every time
+ * was a measurable share of the engine's allocations and HMAC calls.
+ */
+interface Constants {
+  zeros: Buffer;
+  emptyHash: Buffer;
+  /** `${length}:${label}:${contextLength}` → HkdfLabel up to and including the context length byte. */
+  labels: Map<string, Buffer>;
+  /** Early secret and its "derived" salt without a PSK (HKDF-Extract(0, 0)). */
+  noPsk?: { early: Buffer; derived: Buffer };
+}
+
+const constantsByProvider = new WeakMap<CryptoProvider, Map<HashName, Constants>>();
+
+function constantsFor(crypto: CryptoProvider, alg: HashName, hashLen: number): Constants {
+  let byAlg = constantsByProvider.get(crypto);
+  if (!byAlg) constantsByProvider.set(crypto, (byAlg = new Map()));
+  let c = byAlg.get(alg);
+  if (!c) {
+    c = { zeros: Buffer.alloc(hashLen), emptyHash: crypto.digest(alg, Buffer.alloc(0)), labels: new Map() };
+    byAlg.set(alg, c);
+  }
+  return c;
+}
+
+/** HKDF-Expand's block counter for the first block. */
+const COUNTER_1 = Buffer.from([1]);
+
 export class Hkdf {
   readonly hashLen: number;
+  private readonly constants: Constants;
 
   constructor(readonly crypto: CryptoProvider, readonly alg: HashName) {
     this.hashLen = crypto.hashLen(alg);
+    this.constants = constantsFor(crypto, alg, this.hashLen);
+  }
+
+  /** hashLen zero bytes (shared: never modify). */
+  get zeros(): Buffer {
+    return this.constants.zeros;
   }
 
   extract(salt: Buffer, ikm: Buffer): Buffer {
-    return this.crypto.hmac(this.alg, salt.length > 0 ? salt : Buffer.alloc(this.hashLen), ikm);
+    return this.crypto.hmac(this.alg, salt.length > 0 ? salt : this.constants.zeros, ikm);
   }
 
   expand(prk: Buffer, info: Buffer, length: number): Buffer {
+    if (length <= this.hashLen) {
+      // Every TLS 1.3 derivation fits in one block: T(1) = HMAC(PRK, info || 0x01).
+      return this.crypto.hmac(this.alg, prk, Buffer.concat([info, COUNTER_1])).subarray(0, length);
+    }
     const out: Buffer[] = [];
     let t: Buffer = Buffer.alloc(0);
     let got = 0;
@@ -30,14 +72,24 @@ export class Hkdf {
   }
 
   expandLabel(secret: Buffer, label: string, context: Buffer, length: number): Buffer {
-    const full = Buffer.from(`tls13 ${label}`, 'latin1');
-    const info = Buffer.alloc(2 + 1 + full.length + 1 + context.length);
-    info.writeUInt16BE(length, 0);
-    info[2] = full.length;
-    full.copy(info, 3);
-    info[3 + full.length] = context.length;
-    context.copy(info, 4 + full.length);
-    return this.expand(secret, info, length);
+    const key = `${length}:${label}:${context.length}`;
+    let prefix = this.constants.labels.get(key);
+    if (!prefix) {
+      const full = Buffer.from(`tls13 ${label}`, 'latin1');
+      prefix = Buffer.alloc(2 + 1 + full.length + 1);
+      prefix.writeUInt16BE(length, 0);
+      prefix[2] = full.length;
+      full.copy(prefix, 3);
+      prefix[3 + full.length] = context.length;
+      this.constants.labels.set(key, prefix);
+    }
+    if (length > this.hashLen) return this.expand(secret, Buffer.concat([prefix, context]), length);
+    // HkdfLabel || 0x01 in one buffer: the single HMAC block of HKDF-Expand.
+    const info = Buffer.allocUnsafe(prefix.length + context.length + 1);
+    prefix.copy(info, 0);
+    context.copy(info, prefix.length);
+    info[info.length - 1] = 1;
+    return this.crypto.hmac(this.alg, secret, info).subarray(0, length);
   }
 
   deriveSecret(secret: Buffer, label: string, transcriptHash: Buffer): Buffer {
@@ -45,15 +97,27 @@ export class Hkdf {
   }
 
   emptyHash(): Buffer {
-    return this.crypto.digest(this.alg, Buffer.alloc(0));
+    return this.constants.emptyHash;
+  }
+
+  /** The early secret and its "derived" salt without a PSK: constants, computed once per hash. */
+  noPskSecrets(): { early: Buffer; derived: Buffer } {
+    const c = this.constants;
+    if (!c.noPsk) {
+      const early = this.extract(Buffer.alloc(0), c.zeros);
+      c.noPsk = { early, derived: this.deriveSecret(early, 'derived', c.emptyHash) };
+    }
+    return c.noPsk;
   }
 
   /** RFC 8446 §4.4.4 */
   verifyData(baseKey: Buffer, transcriptHash: Buffer): Buffer {
-    const finishedKey = this.expandLabel(baseKey, 'finished', Buffer.alloc(0), this.hashLen);
+    const finishedKey = this.expandLabel(baseKey, 'finished', EMPTY, this.hashLen);
     return this.crypto.hmac(this.alg, finishedKey, transcriptHash);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export interface RecordKeys {
   key: Buffer;
@@ -63,17 +127,19 @@ export interface RecordKeys {
 /** RFC 8446 §7.3 */
 export function trafficKeys(hkdf: Hkdf, suite: Suite, secret: Buffer): RecordKeys {
   return {
-    key: hkdf.expandLabel(secret, 'key', Buffer.alloc(0), suite.keyLen),
-    iv: hkdf.expandLabel(secret, 'iv', Buffer.alloc(0), suite.ivLen),
+    key: hkdf.expandLabel(secret, 'key', EMPTY, suite.keyLen),
+    iv: hkdf.expandLabel(secret, 'iv', EMPTY, suite.ivLen),
   };
 }
 
 /** Early secret: from the PSK, or from zeros without one. */
 export class EarlyStage {
   readonly secret: Buffer;
+  private readonly hasPsk: boolean;
 
   constructor(readonly hkdf: Hkdf, psk?: Buffer) {
-    this.secret = hkdf.extract(Buffer.alloc(0), psk ?? Buffer.alloc(hkdf.hashLen));
+    this.hasPsk = psk !== undefined;
+    this.secret = psk ? hkdf.extract(EMPTY, psk) : hkdf.noPskSecrets().early;
   }
 
   /** External PSK binder key (RFC 8446 §7.1 "ext binder"). */
@@ -83,8 +149,8 @@ export class EarlyStage {
 
   /** Mixes in the (EC)DHE shared secret; psk_ke mode passes none (zeros). */
   toHandshake(sharedSecret?: Buffer): HandshakeStage {
-    const salt = this.hkdf.deriveSecret(this.secret, 'derived', this.hkdf.emptyHash());
-    return new HandshakeStage(this.hkdf, this.hkdf.extract(salt, sharedSecret ?? Buffer.alloc(this.hkdf.hashLen)));
+    const salt = this.hasPsk ? this.hkdf.deriveSecret(this.secret, 'derived', this.hkdf.emptyHash()) : this.hkdf.noPskSecrets().derived;
+    return new HandshakeStage(this.hkdf, this.hkdf.extract(salt, sharedSecret ?? this.hkdf.zeros));
   }
 }
 
@@ -101,7 +167,7 @@ export class HandshakeStage {
 
   toMaster(): MasterStage {
     const salt = this.hkdf.deriveSecret(this.secret, 'derived', this.hkdf.emptyHash());
-    return new MasterStage(this.hkdf, this.hkdf.extract(salt, Buffer.alloc(this.hkdf.hashLen)));
+    return new MasterStage(this.hkdf, this.hkdf.extract(salt, this.hkdf.zeros));
   }
 }
 

@@ -83,13 +83,44 @@ describe('tlshd configuration', () => {
   });
 
   it('warns about unknown keys and sections with their lines, and still loads', () => {
-    const { warnings, config } = parseConfigText('[debug]\nloglevel=1\nfoo=2\n[main]\ndelay_done=1\n[authenticate.server]\nx509.pq.certificate=/x\n', F);
+    const { warnings, config } = parseConfigText('[debug]\nloglevel=1\nfoo=2\n[main]\ndelay_done=1\n', F);
     expect(config.debug.loglevel).toBe(1);
     expect(warnings.map((w) => [w.line, w.message])).toEqual([
       [3, 'unknown key "foo" in [debug] ignored'],
       [4, 'unknown section [main] ignored'],
-      [7, expect.stringContaining('post-quantum')],
     ]);
+  });
+
+  it('x509.client_certificate: request by default, require and none in [authenticate.server] only', () => {
+    expect(parseConfigText('', F).config.server.clientCertificate).toBeUndefined();
+    for (const v of ['request', 'require', 'none'] as const) {
+      expect(parseConfigText(`[authenticate.server]\nx509.client_certificate=${v}\n`, F).config.server.clientCertificate).toBe(v);
+    }
+    const { warnings, config } = parseConfigText('[authenticate.client]\nx509.client_certificate=require\n', F);
+    expect(config.client.clientCertificate).toBeUndefined();
+    expect(warnings.map((w) => w.message)).toEqual(['unknown key "x509.client_certificate" in [authenticate.client] ignored']);
+  });
+
+  it('groups accepts every implemented group, FFDHE and x448 included', () => {
+    const { config } = parseConfigText('[handshaked]\ngroups=ffdhe2048;x448;secp521r1;ffdhe8192\n', F);
+    expect(config.groups).toEqual(['ffdhe2048', 'x448', 'secp521r1', 'ffdhe8192']);
+  });
+
+  it('reads x509.pq.certificate / x509.pq.private_key in both roles, without a warning', () => {
+    const text = '[authenticate.client]\nx509.pq.certificate=/c/pq.pem\nx509.pq.private_key=/c/pq.key\n[authenticate.server]\nx509.pq.certificate=/s/pq.pem\nx509.pq.private_key=/s/pq.key\n';
+    const { warnings, config } = parseConfigText(text, F);
+    expect(warnings).toEqual([]);
+    expect(config.client.pqCertificate).toEqual({ value: '/c/pq.pem', file: F, line: 2 });
+    expect(config.client.pqPrivateKey).toEqual({ value: '/c/pq.key', file: F, line: 3 });
+    expect(config.server.pqCertificate?.value).toBe('/s/pq.pem');
+    expect(config.server.pqPrivateKey?.value).toBe('/s/pq.key');
+    expect(config.server.certificate).toBeUndefined();
+  });
+
+  it('refuses x509.pq.certificate without x509.pq.private_key, naming the line', () => {
+    expect(() => parseConfigText('[authenticate.server]\nx509.pq.certificate=/x\n', F)).toThrow(
+      `${F}:2: [authenticate.server] sets x509.pq.certificate without x509.pq.private_key; set both or neither`,
+    );
   });
 
   it.each([
@@ -101,6 +132,8 @@ describe('tlshd configuration', () => {
     ['[handshaked]\nallow_uids=root\n', `${F}:2: allow_uids: "root" is not a numeric id`],
     ['[authenticate.client]\nx509.certificate=/c.pem\n', `${F}:2: [authenticate.client] sets x509.certificate without x509.private_key`],
     ['[authenticate.server]\nx509.truststore=\n', `${F}:2: x509.truststore is empty`],
+    ['[authenticate.server]\nx509.client_certificate=always\n', `${F}:2: x509.client_certificate = "always": expected one of request, require, none`],
+    ['[handshaked]\ngroups=x25519;ffdhe1024\n', `${F}:2: groups: unknown name "ffdhe1024"`],
   ])('stops on a bad value with file:line and why (%j)', (text, message) => {
     let err: unknown;
     try {

@@ -3,8 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfigText } from '../../src/agent/config';
 import { loadIdentities, systemTrust, trustFor } from '../../src/agent/identities';
+import { MlDsaKey } from '../../src/tls/crypto/pq';
 
 const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
+const PQ = path.join(__dirname, '..', '..', 'fixtures', 'pki-pq');
 const F = '/etc/tlshd/config';
 
 function load(text: string) {
@@ -41,6 +43,41 @@ describe('identities from the configuration', () => {
     expect(trustFor(load('').client).strict).toBeUndefined();
   });
 
+  it('loads x509.pq.* as an ML-DSA identity beside the classic one, in both roles', () => {
+    const ids = load(
+      ['client', 'server']
+        .map((role) =>
+          [
+            `[authenticate.${role}]`,
+            `x509.certificate=${PKI}/${role}-p256.chain.pem`,
+            `x509.private_key=${PKI}/${role}-p256.key.pem`,
+            `x509.pq.certificate=${PQ}/${role}-mldsa65.chain.pem`,
+            `x509.pq.private_key=${PQ}/${role}-mldsa65.key.pem`,
+          ].join('\n'),
+        )
+        .join('\n'),
+    );
+    for (const role of [ids.client, ids.server]) {
+      expect(role.certificate?.key.asymmetricKeyType).toBe('ec');
+      expect(role.pqCertificate?.key).toBeInstanceOf(MlDsaKey);
+      expect(role.pqCertificate?.key.asymmetricKeyType).toBe('ml-dsa-65');
+      expect(role.pqCertificate?.chain).toHaveLength(1);
+    }
+  });
+
+  it.each([
+    [
+      `x509.pq.certificate=${PQ}/server-mldsa65.chain.pem\nx509.pq.private_key=${PQ}/server-mldsa44.key.pem`,
+      `${F}:3: x509.pq.private_key ${PQ}/server-mldsa44.key.pem does not belong to the first certificate of x509.pq.certificate`,
+    ],
+    [
+      `x509.pq.certificate=${PQ}/server-p256.chain.pem\nx509.pq.private_key=${PQ}/server-p256.key.pem`,
+      `${F}:3: x509.pq.private_key ${PQ}/server-p256.key.pem is a ec key; x509.pq.* must name an ML-DSA-44/65/87 certificate and key`,
+    ],
+  ])('refuses a pq identity it cannot use: %s', (lines, message) => {
+    expect(() => load(`[authenticate.server]\n${lines}\n`)).toThrow(message);
+  });
+
   it('uses the system store only when no truststore is set', () => {
     const ids = load('');
     const t = trustFor(ids.client);
@@ -49,7 +86,7 @@ describe('identities from the configuration', () => {
   });
 
   it.each([
-    [`x509.truststore=/nonexistent/ca.pem`, `${F}:2: cannot read trust store "/nonexistent/ca.pem": ENOENT`],
+    [`x509.truststore=/nonexistent/ca.pem`, `${F}:2: [authenticate.client] x509.truststore: cannot read trust store "/nonexistent/ca.pem": ENOENT`],
     [`x509.truststore=${PKI}/server-p256.key.pem`, 'contains no usable certificate'],
     [`x509.crl=${PKI}/ca-bundle.pem`, 'contains no "X509 CRL" block'],
     [
@@ -58,7 +95,7 @@ describe('identities from the configuration', () => {
     ],
     [
       `x509.certificate=${PKI}/server-p256.chain.pem\nx509.private_key=${PKI}/server-p256.crt.pem`,
-      `${F}:3: private key file "${PKI}/server-p256.crt.pem" holds no private key`,
+      `${F}:3: [authenticate.client] x509.private_key: private key file "${PKI}/server-p256.crt.pem" holds no private key`,
     ],
   ])('refuses a configured file it cannot use: %s', (line, message) => {
     expect(() => load(`[authenticate.client]\n${line}\n`)).toThrow(message);
@@ -67,7 +104,7 @@ describe('identities from the configuration', () => {
   it('refuses a trust store directory with nothing in it rather than falling back to the system store', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-id-'));
     try {
-      expect(() => load(`[authenticate.server]\nx509.truststore=${dir}\n`)).toThrow(`${F}:2: trust store "${dir}" contains no usable certificate`);
+      expect(() => load(`[authenticate.server]\nx509.truststore=${dir}\n`)).toThrow(`${F}:2: [authenticate.server] x509.truststore: trust store "${dir}" contains no usable certificate`);
     } finally {
       fs.rmSync(dir, { recursive: true });
     }

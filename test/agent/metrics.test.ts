@@ -24,9 +24,9 @@ describe('metrics endpoint', () => {
     const addr = await m.listen({ host: '127.0.0.1', port: 0 });
     m.started();
     m.started();
-    m.finished('client', 'x509', Status.OK, 0.02);
+    m.finished('client', 'x509', Status.OK, 0.02, { group: 'X25519MLKEM768', signatureScheme: 'mldsa65' });
     m.started();
-    m.finished('server', 'psk', Status.EKEYREJECTED, 0.5);
+    m.finished('server', 'psk', Status.EKEYREJECTED, 0.5, { group: 'x25519' });
     m.netlinkError('accept', 'EPERM');
     const r = await get(addr.port, '/metrics');
     expect(r.status).toBe(200);
@@ -37,6 +37,9 @@ describe('metrics endpoint', () => {
     expect(r.body).toContain('handshaked_handshake_duration_seconds_bucket{le="0.025",role="client",auth="x509"} 1');
     expect(r.body).toContain('handshaked_handshake_duration_seconds_count{role="server",auth="psk"} 1');
     expect(r.body).toContain('handshaked_netlink_errors_total{op="accept",code="EPERM"} 1');
+    // The negotiated group and scheme of successful handshakes only: a mount is visibly post-quantum.
+    expect(r.body).toContain('handshaked_negotiated_total{role="client",group="X25519MLKEM768",signature_scheme="mldsa65"} 1');
+    expect(r.body).not.toMatch(/handshaked_negotiated_total\{role="server"/);
   });
 
   it('answers other paths with 404', async () => {

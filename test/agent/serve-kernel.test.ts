@@ -28,7 +28,7 @@ describe('handshaked serve on the fake kernel, Node TLS peers', () => {
       await peer.secure();
       await new Promise((res) => setTimeout(res, 100));
       expect(libc.bytesReadable(c.fd)).toBeGreaterThan(0);
-      expect(agent.lines.join('\n')).toMatch(/info handshake succeeded transport=kernel role=client auth=unauth peer=127\.0\.0\.1:\d+ peername=localhost suite=TLS_\w+ group=\w+ duration_ms=[\d.]+ status=OK/);
+      expect(agent.lines.join('\n')).toMatch(/info handshake succeeded transport=kernel role=client auth=unauth peer=127\.0\.0\.1:\d+ peername=localhost suite=TLS_\w+ group=\w+ signature_scheme=\w+ duration_ms=[\d.]+ status=OK/);
     } finally {
       await peer.close();
     }
@@ -84,6 +84,43 @@ describe('handshaked serve on the fake kernel, Node TLS peers', () => {
       const anon = await l.accept((port) => tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost' }));
       const r2 = await agent.kernel.submit({ sock: anon.fd, messageType: 'serverhello', authMode: 'x509' });
       expect(r2).toEqual({ status: Status.OK, remoteAuth: [], cancelled: false });
+    } finally {
+      await l.close();
+    }
+  });
+
+  it('server, x509.client_certificate = require: no client certificate is certificate_required and EACCES', async () => {
+    agent = await startAgent({ config: configText('x509.client_certificate=require') });
+    const l = await consumerListener();
+    try {
+      const anon = await l.accept((port) => tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost' }));
+      const alert = new Promise<Error>((res) => anon.peer.once('error', res));
+      const r = await agent.kernel.submit({ sock: anon.fd, messageType: 'serverhello', authMode: 'x509' });
+      expect(r.status).toBe(Status.EACCES);
+      expect(String(await alert)).toMatch(/certificate required/i);
+      expect(agent.lines.join('\n')).toMatch(/certificate_required/);
+
+      const withCert = await l.accept((port) =>
+        tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost', key: pki('client-p256.key.pem'), cert: pki('client-p256.chain.pem') }),
+      );
+      const ok = await agent.kernel.submit({ sock: withCert.fd, messageType: 'serverhello', authMode: 'x509' });
+      expect(ok.status).toBe(Status.OK);
+      expect(ok.remoteAuth.length).toBeGreaterThan(0);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it('server, x509.client_certificate = none: no CertificateRequest, so a client with a certificate sends none', async () => {
+    agent = await startAgent({ config: configText('x509.client_certificate=none') });
+    const l = await consumerListener();
+    try {
+      // With a CertificateRequest this client would send its certificate and remote-auth would be set.
+      const withCert = await l.accept((port) =>
+        tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost', key: pki('client-p256.key.pem'), cert: pki('client-p256.chain.pem') }),
+      );
+      const r = await agent.kernel.submit({ sock: withCert.fd, messageType: 'serverhello', authMode: 'x509' });
+      expect(r).toEqual({ status: Status.OK, remoteAuth: [], cancelled: false });
     } finally {
       await l.close();
     }

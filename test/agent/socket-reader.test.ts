@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { SocketReader, SocketReaderError } from '../../src/agent/socket-reader';
@@ -248,6 +249,65 @@ describe('SocketReader', () => {
     } finally {
       reader?.close();
       for (const fd of [consumer, peerFd, ua, ub, received]) if (fd >= 0) close(fd);
+    }
+  });
+  test('a write larger than the socket buffer waits for the peer and arrives whole and in order', async () => {
+    const big = randomBytes(8 * 1024 * 1024);
+    const tail = Buffer.from('tail');
+    const chunks: Buffer[] = [];
+    h.peer.pause(); // the peer reads nothing yet: the kernel's buffers fill up
+    const first = h.reader.write(big);
+    const second = h.reader.write(tail);
+    let settled = false;
+    void first.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false);
+    const all = new Promise<Buffer>((resolve) => {
+      let got = 0;
+      h.peer.on('data', (d: Buffer) => {
+        chunks.push(d);
+        got += d.length;
+        if (got >= big.length + tail.length) resolve(Buffer.concat(chunks));
+      });
+    });
+    h.peer.resume();
+    await Promise.all([first, second]);
+    expect((await all).equals(Buffer.concat([big, tail]))).toBe(true);
+  });
+
+  test('a write after the peer reset the connection fails with ECONNRESET', async () => {
+    h.peer.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 20));
+    const err = await rejection(h.reader.write(Buffer.from('too late')));
+    expect(err.code).toBe('ECONNRESET');
+  });
+});
+
+describe('SocketReader on a blocking socket', () => {
+  test('never blocks the thread and closes its dup, not the connection', async () => {
+    const [agentFd, peerFd] = tcpLoopbackPair(); // blocking sockets, as a consumer may pass them
+    const mine = dup(agentFd);
+    const reader = new SocketReader(mine);
+    try {
+      const read = reader.readRecord(); // nothing queued yet: must wait, not block the thread
+      let done = false;
+      void read.then(() => (done = true));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(done).toBe(false);
+      const hs = record(22, bodyOf(64, 20));
+      const app = record(23, bodyOf(20, 21));
+      fs.writeSync(peerFd, Buffer.concat([hs, app]));
+      expect(await read).toEqual(hs);
+      await reader.write(Buffer.from('reply'));
+      const buf = Buffer.alloc(16);
+      expect(recv(peerFd, buf).valueOf()).toBe(5);
+      await reader.detach();
+      expect(isFdOpen(mine)).toBe(false);
+      expect(await queued(agentFd, app.length)).toBe(app.length);
+    } finally {
+      reader.close();
+      close(agentFd);
+      close(peerFd);
     }
   });
 });

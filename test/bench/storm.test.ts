@@ -86,8 +86,20 @@ describe('npm run bench (quick mode)', () => {
       expect(finite(h.node)).toBe(true);
     }
     const names = summary.targets.map((t) => t.name).join('\n');
-    for (const word of ['throughput', 'crypto floor', 'head-of-line', 'RSS', 'tlshd']) expect(names).toContain(word);
+    for (const word of ['throughput', 'crypto floor', 'head-of-line', 'RSS', 'tlshd', 'start-up']) expect(names).toContain(word);
     for (const t of summary.targets.filter((x) => !x.name.includes('tlshd'))) expect(typeof t.met).toBe('boolean');
+  });
+
+  test('the start-up figure: time to ready beside a bare node -e 0, from the same run', () => {
+    const st = summary.startup!;
+    expect(st).toBeDefined();
+    expect(st.starts).toBe(3);
+    expect(st.agentSamplesMs).toHaveLength(3);
+    expect(st.nodeSamplesMs).toHaveLength(3);
+    for (const v of [...st.agentSamplesMs, ...st.nodeSamplesMs]) expect(v).toBeGreaterThan(0);
+    expect(st.ratio).toBeCloseTo(st.agentMs / st.nodeMs, 6);
+    expect(summary.targets.map((t) => t.name).join('\n')).toContain('start-up');
+    expect(fs.readFileSync(path.join(out, 'storm.txt'), 'utf8')).toContain('Start-up (exec');
   });
 
   test('the table, the JSON and the SVG chart are written', () => {

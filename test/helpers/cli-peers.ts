@@ -9,8 +9,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { NODE_GROUP } from '../../src/bench/node-tls';
 import type { CipherSuiteName, GroupName } from '../../src/tls/api';
-import { CA_BUNDLE, files, pemBlocks, pkiPath } from './pki';
+import { CA_BUNDLE, pemBlocks, PKI_DIR } from './pki';
 import { ProcessPeer } from './process-peer';
 
 export interface PeerOptions {
@@ -28,17 +29,68 @@ export interface PeerOptions {
   tls12Only?: boolean;
   /** Client: the name to send as SNI and verify the server's certificate against. */
   serverName?: string;
+  /** Server: keep accepting connections, one after another (default: exactly one). */
+  persistent?: boolean;
   /** An external TLS 1.3 PSK (SHA-256, as OpenSSL's command-line tools and GnuTLS use it). */
   psk?: { identity: string; key: Buffer };
+  /**
+   * Run the peer inside this chroot (a Debian 13 root from scripts/trixie-root.sh, for OpenSSL
+   * 3.5 and GnuTLS 3.8); the files it needs are copied in. Loopback is shared with the host.
+   */
+  root?: string;
+  /** Where `cert` names resolve (default fixtures/pki; fixtures/pki-pq for ML-DSA). */
+  pkiDir?: string;
+  /** Host path that receives the peer's NSS key log (OpenSSL -keylogfile; GnuTLS SSLKEYLOGFILE). */
+  keyLogFile?: string;
+  /** Signature algorithms the peer offers (OpenSSL -sigalgs names, e.g. "mldsa65:ecdsa_secp256r1_sha256"). */
+  sigalgs?: string;
 }
 
-const OPENSSL_GROUP: Record<GroupName, string> = {
-  x25519: 'X25519',
-  secp256r1: 'P-256',
-  secp384r1: 'P-384',
-  x448: 'X448',
-  secp521r1: 'P-521',
-};
+/** Inside the chroot, files live under this directory (copied per content, like derivedFile). */
+const ROOT_STAGE = '/tmp/handshaked-interop';
+
+/** The path the peer should use for a host file: the file itself, or its copy inside o.root. */
+function peerPath(o: PeerOptions, hostPath: string): string {
+  if (!o.root) return hostPath;
+  const content = fs.readFileSync(hostPath);
+  const inner = `${ROOT_STAGE}/${crypto.createHash('sha256').update(content).digest('hex').slice(0, 16)}-${path.basename(hostPath)}`;
+  const dest = path.join(o.root, inner);
+  if (!fs.existsSync(dest)) {
+    fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(`${dest}.${process.pid}.tmp`, content, { mode: 0o600 });
+    fs.renameSync(`${dest}.${process.pid}.tmp`, dest);
+  }
+  return inner;
+}
+
+/** Where the peer writes its key log (inside the chroot when there is one); the host reads o.keyLogFile. */
+function keyLogPath(o: PeerOptions): string | undefined {
+  if (!o.keyLogFile) return undefined;
+  if (!o.root) return o.keyLogFile;
+  const inner = `${ROOT_STAGE}/keylog-${crypto.createHash('sha256').update(o.keyLogFile).digest('hex').slice(0, 16)}`;
+  fs.mkdirSync(path.join(o.root, ROOT_STAGE), { recursive: true, mode: 0o700 });
+  // Peers append to a key log: start empty.
+  fs.rmSync(path.join(o.root, inner), { force: true });
+  // The host-side name is a symlink to the file the peer writes inside the root.
+  fs.rmSync(o.keyLogFile, { force: true });
+  fs.symlinkSync(path.join(o.root, inner), o.keyLogFile);
+  return inner;
+}
+
+/** A peer process, run inside o.root when given. */
+function spawnPeer(o: PeerOptions, name: string, command: string, args: string[], env?: Record<string, string>): ProcessPeer {
+  const envArgs = env ? ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)] : [];
+  if (o.root) return new ProcessPeer(name, 'chroot', [o.root, ...envArgs, command, ...args]);
+  if (env) return new ProcessPeer(name, 'env', [...envArgs.slice(1), command, ...args]);
+  return new ProcessPeer(name, command, args);
+}
+
+function certFiles(o: PeerOptions, name: string): { chain: string; key: string; crt: string } {
+  const dir = o.pkiDir ?? PKI_DIR;
+  return { chain: path.join(dir, `${name}.chain.pem`), key: path.join(dir, `${name}.key.pem`), crt: path.join(dir, `${name}.crt.pem`) };
+}
+
+const OPENSSL_GROUP = NODE_GROUP;
 
 const GNUTLS_GROUP: Record<GroupName, string> = {
   x25519: 'GROUP-X25519',
@@ -46,6 +98,14 @@ const GNUTLS_GROUP: Record<GroupName, string> = {
   secp384r1: 'GROUP-SECP384R1',
   x448: 'GROUP-X448',
   secp521r1: 'GROUP-SECP521R1',
+  ffdhe2048: 'GROUP-FFDHE2048',
+  ffdhe3072: 'GROUP-FFDHE3072',
+  ffdhe4096: 'GROUP-FFDHE4096',
+  ffdhe6144: 'GROUP-FFDHE6144',
+  ffdhe8192: 'GROUP-FFDHE8192',
+  X25519MLKEM768: 'GROUP-X25519-MLKEM768',
+  SecP256r1MLKEM768: 'GROUP-SECP256R1-MLKEM768',
+  SecP384r1MLKEM1024: 'GROUP-SECP384R1-MLKEM1024',
 };
 
 const GNUTLS_CIPHER: Record<CipherSuiteName, string> = {
@@ -77,17 +137,17 @@ function derivedFile(base: string, content: string): string {
  * OpenSSL's -cert reads only the first certificate of a file, so the intermediates go to
  * -cert_chain as a separate file (the fixture chain minus its leaf).
  */
-function opensslCertArgs(name: string): string[] {
-  const f = files(name);
+function opensslCertArgs(o: PeerOptions, name: string): string[] {
+  const f = certFiles(o, name);
   const blocks = pemBlocks(fs.readFileSync(f.chain, 'utf8'));
-  const args = ['-cert', pkiPath(`${name}.crt.pem`), '-key', f.key];
+  const args = ['-cert', peerPath(o, f.crt), '-key', peerPath(o, f.key)];
   if (blocks.length > 1) {
     const pem = blocks
       .slice(1)
       .map((der) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`)
       .join('')
       .replace(/\n\n/g, '\n');
-    args.push('-cert_chain', derivedFile(`${name}.extra`, pem));
+    args.push('-cert_chain', peerPath(o, derivedFile(`${name}.extra`, pem)));
   }
   return args;
 }
@@ -96,15 +156,18 @@ function opensslCommon(o: PeerOptions): string[] {
   const args = o.tls12Only ? ['-tls1_2'] : ['-tls1_3'];
   if (o.suites && !o.tls12Only) args.push('-ciphersuites', o.suites.join(':'));
   if (o.groups) args.push('-groups', o.groups.map((g) => OPENSSL_GROUP[g]).join(':'));
+  if (o.sigalgs) args.push('-sigalgs', o.sigalgs);
+  const keyLog = keyLogPath(o);
+  if (keyLog) args.push('-keylogfile', keyLog);
   return args;
 }
 
 /** `openssl s_server` for one connection; resolves once it is listening. */
 export async function startOpensslServer(o: PeerOptions): Promise<{ peer: ProcessPeer; port: number }> {
-  const args = ['s_server', '-accept', '127.0.0.1:0', '-naccept', '1', ...opensslCommon(o), ...opensslCertArgs(o.cert ?? 'server-p256')];
-  if (o.requireClientCert) args.push('-Verify', '5', '-verifyCAfile', o.caFile ?? CA_BUNDLE, '-verify_return_error');
+  const args = ['s_server', '-accept', '127.0.0.1:0', ...(o.persistent ? [] : ['-naccept', '1']), ...opensslCommon(o), ...opensslCertArgs(o, o.cert ?? 'server-p256')];
+  if (o.requireClientCert) args.push('-Verify', '5', '-verifyCAfile', peerPath(o, o.caFile ?? CA_BUNDLE), '-verify_return_error');
   args.push(...opensslPsk(o));
-  const peer = new ProcessPeer('openssl s_server', 'openssl', args);
+  const peer = spawnPeer(o, 'openssl s_server', 'openssl', args);
   const m = await peer.waitFor(/ACCEPT 127\.0\.0\.1:(\d+)/);
   return { peer, port: Number(m[1]) };
 }
@@ -113,10 +176,10 @@ export async function startOpensslServer(o: PeerOptions): Promise<{ peer: Proces
 export function startOpensslClient(port: number, o: PeerOptions): ProcessPeer {
   const name = o.serverName ?? 'localhost';
   const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', name, ...opensslCommon(o)];
-  args.push('-verify', '5', '-verify_return_error', '-CAfile', o.caFile ?? CA_BUNDLE, '-verify_hostname', name);
+  args.push('-verify', '5', '-verify_return_error', '-CAfile', peerPath(o, o.caFile ?? CA_BUNDLE), '-verify_hostname', name);
   args.push('-nocommands', '-ign_eof', ...opensslPsk(o));
-  if (o.cert) args.push(...opensslCertArgs(o.cert));
-  return new ProcessPeer('openssl s_client', 'openssl', args);
+  if (o.cert) args.push(...opensslCertArgs(o, o.cert));
+  return spawnPeer(o, 'openssl s_client', 'openssl', args);
 }
 
 function opensslPsk(o: PeerOptions): string[] {
@@ -133,12 +196,13 @@ function gnutlsPriority(o: PeerOptions): string {
 
 /** `gnutls-serv --echo`: echoes every record it receives; resolves once it is listening. */
 export async function startGnutlsServer(o: PeerOptions): Promise<{ peer: ProcessPeer; port: number }> {
-  const f = files(o.cert ?? 'server-p256');
-  const args = ['--echo', '-p', '0', `--priority=${gnutlsPriority(o)}`, `--x509certfile=${f.chain}`, `--x509keyfile=${f.key}`];
-  if (o.requireClientCert) args.push('--require-client-cert', '--verify-client-cert', `--x509cafile=${o.caFile ?? CA_BUNDLE}`);
+  const f = certFiles(o, o.cert ?? 'server-p256');
+  const args = ['--echo', '-p', '0', `--priority=${gnutlsPriority(o)}`, `--x509certfile=${peerPath(o, f.chain)}`, `--x509keyfile=${peerPath(o, f.key)}`];
+  if (o.requireClientCert) args.push('--require-client-cert', '--verify-client-cert', `--x509cafile=${peerPath(o, o.caFile ?? CA_BUNDLE)}`);
   else args.push('--disable-client-cert');
-  if (o.psk) args.push(`--pskpasswd=${derivedFile('gnutls-psk', `${o.psk.identity}:${o.psk.key.toString('hex')}\n`)}`);
-  const peer = new ProcessPeer('gnutls-serv', 'gnutls-serv', args);
+  if (o.psk) args.push(`--pskpasswd=${peerPath(o, derivedFile('gnutls-psk', `${o.psk.identity}:${o.psk.key.toString('hex')}\n`))}`);
+  const keyLog = keyLogPath(o);
+  const peer = spawnPeer(o, 'gnutls-serv', 'gnutls-serv', args, keyLog ? { SSLKEYLOGFILE: keyLog } : undefined);
   // gnutls-serv prints "port 0" for port 0, so the real port comes from /proc.
   await peer.waitFor(/Echo Server listening on IPv4/);
   const port = await peer.waitListening();
@@ -148,12 +212,13 @@ export async function startGnutlsServer(o: PeerOptions): Promise<{ peer: Process
 /** `gnutls-cli` to 127.0.0.1:port with SNI and hostname verification against the CA bundle. */
 export function startGnutlsClient(port: number, o: PeerOptions): ProcessPeer {
   const name = o.serverName ?? 'localhost';
-  const args = ['127.0.0.1', '-p', String(port), `--priority=${gnutlsPriority(o)}`, `--x509cafile=${o.caFile ?? CA_BUNDLE}`];
+  const args = ['127.0.0.1', '-p', String(port), `--priority=${gnutlsPriority(o)}`, `--x509cafile=${peerPath(o, o.caFile ?? CA_BUNDLE)}`];
   args.push(`--sni-hostname=${name}`, `--verify-hostname=${name}`);
   if (o.cert) {
-    const f = files(o.cert);
-    args.push(`--x509certfile=${f.chain}`, `--x509keyfile=${f.key}`);
+    const f = certFiles(o, o.cert);
+    args.push(`--x509certfile=${peerPath(o, f.chain)}`, `--x509keyfile=${peerPath(o, f.key)}`);
   }
   if (o.psk) args.push(`--pskusername=${o.psk.identity}`, `--pskkey=${o.psk.key.toString('hex')}`);
-  return new ProcessPeer('gnutls-cli', 'gnutls-cli', args);
+  const keyLog = keyLogPath(o);
+  return spawnPeer(o, 'gnutls-cli', 'gnutls-cli', args, keyLog ? { SSLKEYLOGFILE: keyLog } : undefined);
 }

@@ -52,7 +52,7 @@ export interface ScenarioOptions {
 
 /** Gives a failed peer time to report: s_server exits after its one connection, gnutls-serv logs. */
 async function settle(proc: ProcessPeer): Promise<void> {
-  if (proc.command === 'gnutls-serv') await proc.waitFor(/Error in handshake|alert/i, 5000).catch(() => undefined);
+  if (proc.name === 'gnutls-serv') await proc.waitFor(/Error in handshake|alert/i, 5000).catch(() => undefined);
   else await proc.waitExit(10000).catch(() => undefined);
 }
 

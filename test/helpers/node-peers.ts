@@ -3,17 +3,9 @@
  * configured from the same PeerOptions as the command-line peers.
  */
 import tls from 'node:tls';
-import type { GroupName } from '../../src/tls/api';
+import { nodeGroup } from '../../src/bench/node-tls';
 import type { PeerOptions } from './cli-peers';
 import { CA_BUNDLE, files, pem } from './pki';
-
-const NODE_GROUP: Record<GroupName, string> = {
-  x25519: 'X25519',
-  secp256r1: 'P-256',
-  secp384r1: 'P-384',
-  x448: 'X448',
-  secp521r1: 'P-521',
-};
 
 function commonOptions(o: PeerOptions): tls.SecureContextOptions {
   const opts: tls.SecureContextOptions = {
@@ -23,7 +15,7 @@ function commonOptions(o: PeerOptions): tls.SecureContextOptions {
   };
   // TLS 1.3 suite names given in `ciphers` go to SSL_CTX_set_ciphersuites (Node splits them out).
   if (o.suites && !o.tls12Only) opts.ciphers = o.suites.join(':');
-  if (o.groups) opts.ecdhCurve = o.groups.map((g) => NODE_GROUP[g]).join(':');
+  if (o.groups) opts.ecdhCurve = o.groups.map(nodeGroup).join(':');
   return opts;
 }
 

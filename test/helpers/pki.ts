@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CertifiedKey, TrustConfig } from '../../src/tls/api';
+import { loadPrivateKey } from '../../src/tls/x509';
 
 export const PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'pki');
 
@@ -61,4 +62,18 @@ export function trust(file = CA_BUNDLE): TrustConfig {
 /** PEM text of a file, for Node's tls options. */
 export function pem(file: string): string {
   return fs.readFileSync(file, 'utf8');
+}
+
+/** fixtures/pki-pq: ML-DSA certificates made by OpenSSL 3.5 (scripts/gen-pq-pki.sh). */
+export const PQ_PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'pki-pq');
+export const PQ_CA_BUNDLE = path.join(PQ_PKI_DIR, 'ca-bundle.pem');
+
+export function pqFiles(name: string): PkiFiles {
+  return { chain: path.join(PQ_PKI_DIR, `${name}.chain.pem`), key: path.join(PQ_PKI_DIR, `${name}.key.pem`) };
+}
+
+/** A fixtures/pki-pq chain + key (ML-DSA keys load through src/tls/x509, not node:crypto). */
+export function pqCertifiedKey(name: string): CertifiedKey {
+  const f = pqFiles(name);
+  return { chain: pemBlocks(fs.readFileSync(f.chain, 'utf8')), key: loadPrivateKey(f.key) };
 }

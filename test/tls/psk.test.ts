@@ -28,7 +28,7 @@ describe('external PSK', () => {
     const r = run({ psks: [a] }, { pskLookup: lookupFrom([a]) });
     expect(r.client.error).toBeUndefined();
     expect([r.client.status, r.server.status]).toEqual(['done', 'done']);
-    expect(r.cc.info()).toMatchObject({ psk: a, group: 'x25519', peerCertificates: [], peerVerified: false });
+    expect(r.cc.info()).toMatchObject({ psk: a, group: 'X25519MLKEM768', peerCertificates: [], peerVerified: false });
     expect(r.sc.info().psk?.tag).toBe(7);
     expect(r.cc.secrets().tx).toEqual(r.sc.secrets().rx);
     expect(r.cc.secrets().rx).toEqual(r.sc.secrets().tx);

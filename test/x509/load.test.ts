@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,14 +130,14 @@ describe('loadPrivateKey', () => {
   });
 
   test('the SEC1 and PKCS#8 files hold the same key', () => {
-    const a = loadPrivateKey(pkiPath('server-p256.key.pem')).export({ format: 'jwk' });
-    const b = loadPrivateKey(pkiPath('server-p256.sec1.key.pem')).export({ format: 'jwk' });
+    const a = (loadPrivateKey(pkiPath('server-p256.key.pem')) as KeyObject).export({ format: 'jwk' });
+    const b = (loadPrivateKey(pkiPath('server-p256.sec1.key.pem')) as KeyObject).export({ format: 'jwk' });
     expect(a).toEqual(b);
   });
 
   test('DER PKCS#8', () => {
     const f = join(dir, 'key.der');
-    writeFileSync(f, loadPrivateKey(pkiPath('server-p256.key.pem')).export({ format: 'der', type: 'pkcs8' }));
+    writeFileSync(f, (loadPrivateKey(pkiPath('server-p256.key.pem')) as KeyObject).export({ format: 'der', type: 'pkcs8' }));
     expect(loadPrivateKey(f).asymmetricKeyType).toBe('ec');
   });
 

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import type { AlertName, ChainVerifyOptions } from '../../src/tls/api';
 import { decodeCertificateCached, pemToDer, verifyChain } from '../../src/tls/x509';
 import { certOf, chainOf, NOW, pkiFile, rootBundle } from './pki';
@@ -43,7 +43,7 @@ describe('verifyChain on the fixture PKI', () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.leafPublicKey.asymmetricKeyType).toBe('ed25519');
-    expect(r.leafPublicKey.equals(new X509Certificate(certOf('server-ed25519')).publicKey)).toBe(true);
+    expect((r.leafPublicKey as KeyObject).equals(new X509Certificate(certOf('server-ed25519')).publicKey)).toBe(true);
   });
 
   test.each(['client-p256', 'client-rsa2048'])('%s verifies for clientAuth but not serverAuth', (name) => {

@@ -363,3 +363,10 @@ install_pki() {
   cp /etc/tlshd/ca.pem /etc/tlshd/client-trust.pem
   cp /etc/tlshd/ca.pem /etc/tlshd/server-trust.pem
 }
+
+# --- systemd passes -----------------------------------------------------------------------
+# unit_usec UNIT PROPERTY: a *TimestampMonotonic property in microseconds since boot (0 if unset).
+unit_usec() { systemctl show -P "$2" "$1" 2>/dev/null | grep -E '^[0-9]+$' || echo 0; }
+usec_s() { awk -v u="$1" 'BEGIN{printf "%.1f", u/1e6}'; }
+# journal_lines UNIT [journalctl options...]: the unit's messages of this boot, text only.
+journal_lines() { local u=$1; shift; journalctl -b -u "$u" -o cat --no-pager "$@" 2>/dev/null; }

@@ -63,6 +63,13 @@ export function formatStorm(s: StormSummary): string {
     out.push('Head-of-line (p99 at high concurrency / concurrency) ÷ (p50 at 16 / 16); 1 = fair share, target ≤ 2:');
     for (const h of s.headOfLine) out.push(`  ${h.role}/${h.auth} (${h.high} vs 16): handshaked ${x2(h.handshaked)}, node ${x2(h.node)}`);
   }
+  if (s.startup) {
+    const st = s.startup;
+    out.push('');
+    out.push(
+      `Start-up (exec → "handshaked ready", median of ${st.starts}): handshaked ${f0(st.agentMs)} ms, bare node -e 0 ${f0(st.nodeMs)} ms (same node options): ${x2(st.ratio)}`,
+    );
+  }
   out.push('');
   out.push('Targets:');
   for (const t of s.targets) {

@@ -17,6 +17,7 @@ import { formatStorm } from './format';
 import { PeerProcess } from './peer-process';
 import { AUTH_MODES, ROLES, ROOT_DIR, SUITE, type AuthMode, type Role } from './shape';
 import { AgentSide, BenchKeys, makeWorkDir, NodeSide, type Side, type SideName } from './sides';
+import { measureStartup, startupTarget, type StartupFigures } from './startup';
 import { floorKey, summarize, type StormSummary } from './summary';
 import { latencySvg } from './svg';
 
@@ -38,6 +39,8 @@ Environment:
   BENCH_PROFILE=DIR          run both sides under node --cpu-prof, profiles into DIR
   BENCH_AGENT_NODE_ARGS=…    node options for the agent, space-separated (default: the NODE_OPTIONS of
                              systemd/handshaked.service, so the shipped heap sizing is measured; "none": none)
+  BENCH_STARTS=N             agent starts (and bare node -e 0 starts) for the start-up figure
+                             (default 9, quick 3; 0: not measured)
   BENCH_JSON=1               print only the JSON
 Needs a built tree (npm run build) and root (the PSK lives in a kernel keyring; clear_refs).
 `;
@@ -55,6 +58,7 @@ export interface StormOptions {
   profileDir?: string;
   agentNodeArgs: string[];
   agentLogLevel?: string;
+  starts: number;
   json: boolean;
   quick: boolean;
 }
@@ -90,6 +94,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StormOptio
     profileDir: env.BENCH_PROFILE ? path.resolve(env.BENCH_PROFILE) : undefined,
     agentNodeArgs: env.BENCH_AGENT_NODE_ARGS === 'none' ? [] : (env.BENCH_AGENT_NODE_ARGS ?? unitNodeOptions()).split(' ').filter(Boolean),
     agentLogLevel: env.BENCH_AGENT_LOG_LEVEL || undefined,
+    starts: env.BENCH_STARTS === '0' ? 0 : num('BENCH_STARTS', env.BENCH_STARTS, quick ? 3 : 9),
     json: env.BENCH_JSON === '1',
     quick,
   };
@@ -119,6 +124,11 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
 
   const keys = BenchKeys.create();
   const workDir = makeWorkDir();
+  let startup: StartupFigures | undefined;
+  if (o.starts > 0 && o.sides.includes('handshaked')) {
+    startup = await measureStartup(o.starts, o.agentNodeArgs, workDir);
+    progress(`start-up measured: ${startup.agentMs.toFixed(0)} ms to ready, node -e 0 ${startup.nodeMs.toFixed(0)} ms`);
+  }
   if (o.profileDir) fs.mkdirSync(o.profileDir, { recursive: true });
   const sides: Side[] = [];
   let peer: PeerProcess | undefined;
@@ -163,7 +173,7 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
     keys.dispose();
     fs.rmSync(workDir, { recursive: true, force: true });
   }
-  return summarize(samples, floor, {
+  const summary = summarize(samples, floor, {
     suite: SUITE,
     group: 'x25519',
     certificate: 'ECDSA P-256 leaf + intermediate',
@@ -179,6 +189,11 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
     seconds: Math.round((Date.now() - started) / 1000),
     date: new Date().toISOString(),
   });
+  if (startup) {
+    summary.startup = startup;
+    summary.targets.push(startupTarget(startup));
+  }
+  return summary;
 }
 
 /** Writes storm.json, storm.txt and latency.svg (and latency.png when rsvg-convert is installed). */

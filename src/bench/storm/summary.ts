@@ -3,6 +3,7 @@
  * per handshake, peak RSS; the ratios against the crypto floor and against Node's tls; the
  * head-of-line measure; and each target, met or not.
  */
+import type { StartupFigures } from './startup';
 import type { CellSample } from './cell';
 import type { FloorFigures } from './floor';
 import type { AuthMode, Role } from './shape';
@@ -69,6 +70,8 @@ export interface StormSummary {
   headOfLine: HeadOfLine[];
   targets: Target[];
   failed: number;
+  /** Time to ready beside node -e 0 (startup.ts), when measured. */
+  startup?: StartupFigures;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -162,7 +165,7 @@ function targets(cells: CellFigures[], hol: HeadOfLine[]): Target[] {
     (c) => c.handshaked?.peakRssMiB,
     'max',
   );
-  out.push({ name: `agent peak RSS at ${top} in flight`, goal: '≤ 100 MiB', value: rss.value, met: rss.value === undefined ? undefined : rss.value <= 100, where: where(rss.item) });
+  out.push({ name: `agent peak RSS at ${top} in flight`, goal: '≤ 90 MiB', value: rss.value, met: rss.value === undefined ? undefined : rss.value <= 90, where: where(rss.item) });
   out.push({ name: 'handshakes/s vs tlshd in the VM NVMe storm', goal: '≥ 3×', where: 'not measured here: needs the VM harness (docs/bench.md)' });
   return out;
 }

@@ -2,8 +2,8 @@
  * The client's handshake states (RFC 8446 §2, §4). Each class holds only what is valid at
  * that point; handle() consumes a message and returns the next state.
  */
-import type { KeyObject } from 'node:crypto';
-import type { ClientConfig, PskEntry } from '../api';
+import type { AsymmetricKey, ClientConfig, GroupName, PskEntry } from '../api';
+import { isHybrid } from '../crypto/pq';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
 import {
@@ -11,7 +11,7 @@ import {
   checkFinished,
   exportSecrets,
   finishedMessage,
-  pickScheme,
+  pickCertificate,
   signCertificateVerify,
   verifyPeerChain,
 } from '../handshake';
@@ -19,7 +19,7 @@ import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedu
 import type { Session } from '../session';
 import { Done, expectType, type State } from '../state';
 import { Transcript, TranscriptBuffer } from '../transcript';
-import { ExtensionType, GROUP_BY_CODE, GROUP_CODES, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS13 } from '../wire/codes';
+import { ExtensionType, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS13 } from '../wire/codes';
 import { alpnList, cookie as parseCookie, serverKeyShare, u16, u16List, type Extensions } from '../wire/extensions';
 import {
   decodeCertificate,
@@ -52,8 +52,7 @@ interface Ctx {
 export function startClient(s: Session, cfg: ClientConfig): State {
   const random = s.random();
   const sessionId = s.hooks.sessionId ? Buffer.from(s.hooks.sessionId) : s.crypto.random(32);
-  const group = s.cfg.groups[0];
-  const shares = [s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group])];
+  const shares = initialShareGroups(s.cfg.groups, cfg.keyShares).map((g) => s.kx(g).generate(s.hooks.keySharePrivate?.[g]));
   const psks = cfg.psks ?? [];
   const pskModes = cfg.pskModes ?? ['psk_dhe_ke'];
   if (psks.length > 0 && pskModes.length === 0) throw new Error('pskModes is empty');
@@ -69,6 +68,21 @@ export function startClient(s: Session, cfg: ClientConfig): State {
   buffer.add(msg.raw);
   s.records.sendHandshake([msg]);
   return new ExpectServerHello({ s, cfg, offer: { ...base, sent } }, buffer, undefined);
+}
+
+/** The groups the first ClientHello sends shares for (ClientConfig.keyShares). */
+export function initialShareGroups(groups: GroupName[], keyShares: GroupName[] | undefined): GroupName[] {
+  if (keyShares) {
+    if (keyShares.length === 0) throw new Error('keyShares is empty');
+    if (new Set(keyShares).size !== keyShares.length) throw new Error('keyShares lists a group twice');
+    for (const g of keyShares) if (!groups.includes(g)) throw new Error(`keyShares names ${g}, which groups does not list`);
+    // RFC 8446 §4.2.8: shares in the same order as supported_groups.
+    return groups.filter((g) => keyShares.includes(g));
+  }
+  // A hybrid first: add the classical x25519 share too, so a server without post-quantum
+  // support answers at once instead of through a HelloRetryRequest (docs/pq.md).
+  if (isHybrid(groups[0]) && groups.includes('x25519')) return [groups[0], 'x25519'];
+  return [groups[0]];
 }
 
 /** Checks shared by ServerHello and HelloRetryRequest; returns the chosen suite. */
@@ -132,10 +146,11 @@ class ExpectServerHello implements State {
     let shares = offer.shares;
     if (ks) {
       const code = u16(ks, 'HelloRetryRequest key_share');
-      const group = GROUP_BY_CODE.get(code);
-      if (!group || !s.cfg.groups.includes(group)) fail('illegal_parameter', `HelloRetryRequest names group 0x${code.toString(16)}, which we did not offer`);
+      const kx = s.kxByCode(code);
+      if (!kx) fail('illegal_parameter', `HelloRetryRequest names group 0x${code.toString(16)}, which we did not offer`);
+      const group = kx.name;
       if (shares.some((k) => k.group === group)) fail('illegal_parameter', `HelloRetryRequest names ${group}, for which we already sent a key share`);
-      shares = [s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group])];
+      shares = [kx.generate(s.hooks.keySharePrivate?.[group])];
     }
     s.helloRetry = true;
     const transcript = (this.buffer as TranscriptBuffer).start(s.crypto, suite.hash);
@@ -170,7 +185,7 @@ class ExpectServerHello implements State {
     if (ksBody) {
       if (psk && !offer.pskModes.includes('psk_dhe_ke')) fail('illegal_parameter', 'server used psk_dhe_ke, which we did not offer');
       const ks = serverKeyShare(ksBody);
-      const share = offer.shares.find((k) => GROUP_CODES[k.group] === ks.group);
+      const share = offer.shares.find((k) => s.kx(k.group).code === ks.group);
       if (!share) fail('illegal_parameter', `ServerHello key share for group 0x${ks.group.toString(16)}, which we did not send`);
       shared = share.agree(ks.key);
       s.group = share.group;
@@ -320,7 +335,7 @@ class ExpectCertificateVerify implements State {
     private readonly transcript: Transcript,
     private readonly keys: Keys,
     private readonly certRequest: CertRequest | undefined,
-    private readonly leafKey: KeyObject,
+    private readonly leafKey: AsymmetricKey,
   ) {}
 
   handle(msg: HandshakeMessage): State {
@@ -357,14 +372,14 @@ class ExpectFinished implements State {
     if (offer.compat) s.records.sendChangeCipherSpec();
     const flight: HandshakeMessage[] = [];
     if (this.certRequest) {
-      const ours = cfg.certificate;
-      const scheme = ours ? pickScheme(s.cfg.schemes, this.certRequest.schemes, ours.key) : undefined;
+      const picked = pickCertificate(s.cfg.schemes, this.certRequest.schemes, [cfg.pqCertificate, cfg.certificate]);
       // Without a certificate the server's signature algorithms accept, we answer with none.
-      const cert = encodeCertificate(this.certRequest.context, ours && scheme ? ours.chain : []);
+      const cert = encodeCertificate(this.certRequest.context, picked ? picked.cert.chain : []);
       this.transcript.add(cert.raw);
       flight.push(cert);
-      if (ours && scheme) {
-        const cv = signCertificateVerify(s, 'client', this.transcript, ours.key, scheme);
+      if (picked) {
+        s.clientSignatureScheme = picked.scheme;
+        const cv = signCertificateVerify(s, 'client', this.transcript, picked.cert.key, picked.scheme);
         this.transcript.add(cv.raw);
         flight.push(cv);
       }

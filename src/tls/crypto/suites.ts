@@ -1,5 +1,6 @@
 /** The four kTLS-capable TLS 1.3 cipher suites. */
 import type { CipherSuiteName, GroupName, SignatureSchemeName } from '../api';
+import { GROUP_NAMES } from './groups';
 import type { AeadName, HashName } from './provider';
 
 export interface Suite {
@@ -30,7 +31,13 @@ export const DEFAULT_SUITES: CipherSuiteName[] = [
   'TLS_AES_128_CCM_SHA256',
 ];
 
-export const DEFAULT_GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1'];
+/**
+ * Post-quantum hybrids first (docs/pq.md has the costs behind that order), then the classical
+ * groups most peers use, then every other implemented group, so a server answers any client
+ * OpenSSL would. A client sends key shares as `ClientConfig.keyShares` says.
+ */
+const PREFERRED_GROUPS: GroupName[] = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024', 'x25519', 'secp256r1', 'secp384r1'];
+export const DEFAULT_GROUPS: GroupName[] = [...PREFERRED_GROUPS, ...GROUP_NAMES.filter((g) => !PREFERRED_GROUPS.includes(g))];
 
 export const DEFAULT_SCHEMES: SignatureSchemeName[] = [
   'ecdsa_secp256r1_sha256',
@@ -42,4 +49,7 @@ export const DEFAULT_SCHEMES: SignatureSchemeName[] = [
   'rsa_pss_pss_sha256',
   'rsa_pss_pss_sha384',
   'rsa_pss_pss_sha512',
+  'mldsa65',
+  'mldsa87',
+  'mldsa44',
 ];

@@ -5,14 +5,16 @@
  * check (X509Certificate gives neither name constraints nor key usage bits nor IP SAN bytes),
  * costs a fraction of X509Certificate's ~250 µs, and turns bad input into an X509Error.
  */
-import { createHash, createPublicKey, KeyObject } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
+import type { AsymmetricKey } from '../api';
+import { MlDsaKey } from '../crypto/pq';
 import {
   children, ctx, Der, derFail, DerReader, parseDer, readBitString, readBoolean, readIntegerBytes,
   readOctetAlignedBits, readOid, readSmallInt, readTime, Tag,
 } from './der';
 import { DistinguishedName, parseName } from './dn';
 import { X509Error } from './errors';
-import { OID } from './oids';
+import { ML_DSA_OIDS, OID } from './oids';
 
 export interface AlgorithmIdentifier {
   oid: string;
@@ -508,7 +510,7 @@ export function decodeCertificateCached(der: Buffer): Certificate {
   return cert;
 }
 
-const keyCache = new WeakMap<Certificate, KeyObject>();
+const keyCache = new WeakMap<Certificate, AsymmetricKey>();
 const verifiedIssuers = new WeakMap<Certificate, WeakSet<Certificate>>();
 
 /** Remembers that `issuer`'s key verified `cert`'s signature (both decoded, immutable). */
@@ -525,12 +527,17 @@ export function knownVerified(cert: Certificate, issuer: Certificate): boolean {
   return verifiedIssuers.get(cert)?.has(issuer) ?? false;
 }
 
-/** The certificate's public key as a KeyObject (remembered per decoded certificate). */
-export function publicKeyOf(cert: Certificate): KeyObject {
+/**
+ * The certificate's public key (remembered per decoded certificate): a KeyObject, or an MlDsaKey
+ * for the ML-DSA OIDs, whose SPKI (RFC 9881 §4) has no parameters and the raw key as its bits.
+ */
+export function publicKeyOf(cert: Certificate): AsymmetricKey {
   let key = keyCache.get(cert);
   if (!key) {
+    const mldsa = ML_DSA_OIDS[cert.publicKeyAlgorithm.oid];
     try {
-      key = createPublicKey({ key: cert.spki, format: 'der', type: 'spki' });
+      if (mldsa && cert.publicKeyAlgorithm.params) throw new Error(`${mldsa} subjectPublicKeyInfo must have no parameters`);
+      key = mldsa ? MlDsaKey.publicFromRaw(mldsa, cert.publicKeyBits) : createPublicKey({ key: cert.spki, format: 'der', type: 'spki' });
     } catch (err) {
       throw new X509Error('X509_DER', `certificate "${cert.subject.text}": unsupported or invalid public key (${(err as Error).message})`);
     }

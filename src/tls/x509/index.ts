@@ -18,5 +18,6 @@ export { pemBlocks, pemToDer, derToPem } from './pem';
 export type { PemBlock } from './pem';
 export { loadTrustStore, loadCrls, loadCertChain, loadPrivateKey, SYSTEM_TRUST_STORE, MAX_CHAIN_CERTIFICATES } from './load';
 export type { LoadedTrustStore } from './load';
+export { keyMatchesCertificate, privateKeyFromDer } from './privkey';
 export { DerReader, parseDer } from './der';
 export type { Der } from './der';

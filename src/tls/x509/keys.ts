@@ -11,9 +11,12 @@
  *   explicit curve parameters (specifiedCurve) let a certificate define its own weak or
  *   malicious curve (CVE-2020-0601), and RFC 5480 §2.1.1 forbids them in PKIX.
  * - Ed25519, Ed448: fixed parameters, nothing to check beyond the encoding.
+ * - ML-DSA-44/65/87 (FIPS 204, RFC 9881): fixed parameters; the SPKI has none and the key must
+ *   have the length its parameter set defines (checked when the key is decoded).
  * - DSA: refused. TLS 1.3 has no DSA, FIPS 186-5 withdrew it, and a DSA CA can only be an
  *   old or odd one.
  */
+import { KeyObject } from 'node:crypto';
 import type { Certificate } from './cert';
 import { publicKeyOf } from './cert';
 import { Tag, readOid } from './der';
@@ -25,7 +28,8 @@ type KeyRule = (cert: Certificate) => string | undefined;
 const MIN_RSA_BITS = 2048;
 
 const rsaRule: KeyRule = (cert) => {
-  const bits = publicKeyOf(cert).asymmetricKeyDetails?.modulusLength;
+  const key = publicKeyOf(cert);
+  const bits = key instanceof KeyObject ? key.asymmetricKeyDetails?.modulusLength : undefined;
   if (bits === undefined) return 'RSA key without a readable modulus';
   if (bits < MIN_RSA_BITS) return `RSA key of ${bits} bits (at least ${MIN_RSA_BITS} required)`;
   if (bits % 8 !== 0) return `RSA modulus of ${bits} bits is not a whole number of octets`;
@@ -45,8 +49,9 @@ const ecRule: KeyRule = (cert) => {
   return undefined;
 };
 
-const eddsaRule: KeyRule = (cert) => {
-  if (cert.publicKeyAlgorithm.params) return 'EdDSA key algorithm must have no parameters';
+/** EdDSA and ML-DSA: parameters fixed by the OID, so the SPKI must carry none; the key must decode. */
+const fixedParamsRule: KeyRule = (cert) => {
+  if (cert.publicKeyAlgorithm.params) return 'this key algorithm must have no parameters';
   publicKeyOf(cert);
   return undefined;
 };
@@ -55,8 +60,11 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
   [OID.rsaEncryption]: rsaRule,
   [OID.rsassaPss]: rsaRule,
   [OID.ecPublicKey]: ecRule,
-  [OID.ed25519]: eddsaRule,
-  [OID.ed448]: eddsaRule,
+  [OID.ed25519]: fixedParamsRule,
+  [OID.ed448]: fixedParamsRule,
+  [OID.mlDsa44]: fixedParamsRule,
+  [OID.mlDsa65]: fixedParamsRule,
+  [OID.mlDsa87]: fixedParamsRule,
   [OID.dsa]: () => 'DSA keys are not accepted',
 };
 

@@ -3,15 +3,17 @@
  * name the file and say what to fix. Unlike tlshd, a configured path that cannot be used is an
  * error, never a silent fall-back to the system store.
  */
-import { createPrivateKey, KeyObject } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TrustConfig } from '../api';
+import { FILE_LIMITS, FileRefusedError, readRegularFile, statOf, type FileKind } from '../../sys/files';
+import type { AsymmetricKey, TrustConfig } from '../api';
 import { decodeCertificate } from './cert';
 import { decodeCrl } from './crl';
 import { DerReader } from './der';
 import { X509Error } from './errors';
 import { looksLikePem, pemBlocks } from './pem';
+import { mlDsaPrivateKey, privateKeyFromDer } from './privkey';
 
 /** Debian's (and Ubuntu's) consolidated CA bundle. */
 export const SYSTEM_TRUST_STORE = '/etc/ssl/certs/ca-certificates.crt';
@@ -30,11 +32,19 @@ function errText(err: unknown): string {
   return e.code ?? e.message ?? String(err);
 }
 
-function readFile(path: string, what: string): Buffer {
+/** Directory entries read for one trust store, beyond which the rest are not looked at. */
+export const MAX_TRUST_STORE_FILES = 10_000;
+
+/**
+ * The file's bytes through the non-blocking, size-capped reader: a FIFO, device or directory
+ * given as a certificate, key, CRL or bundle is refused rather than read.
+ */
+function readFile(path: string, kind: FileKind, maxBytes?: number): Buffer {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, kind, maxBytes === undefined ? {} : { maxBytes });
   } catch (err) {
-    throw new X509Error('X509_FILE', `cannot read ${what} "${path}": ${errText(err)}`);
+    if (err instanceof FileRefusedError) throw new X509Error('X509_FILE', err.message);
+    throw new X509Error('X509_FILE', `cannot read "${path}": ${errText(err)}`);
   }
 }
 
@@ -65,14 +75,25 @@ export function loadTrustStore(path?: string): LoadedTrustStore {
   const source = path ?? SYSTEM_TRUST_STORE;
   let isDir: boolean;
   try {
-    isDir = statSync(source).isDirectory();
+    isDir = statOf(source, 'trust-store').isDirectory();
   } catch (err) {
-    throw new X509Error('X509_FILE', `cannot read trust store "${source}": ${errText(err)}${path === undefined ? ' (is the ca-certificates package installed?)' : ''}`);
+    throw new X509Error('X509_FILE', `${(err as Error).message}${path === undefined ? ' (is the ca-certificates package installed?)' : ''}`);
+  }
+  let names: string[] = [];
+  if (isDir) {
+    try {
+      names = readdirSync(source);
+    } catch (err) {
+      throw new X509Error('X509_FILE', `cannot read trust store directory "${source}": ${errText(err)}`);
+    }
+    if (names.length > MAX_TRUST_STORE_FILES) {
+      throw new X509Error('X509_FILE', `trust store directory "${source}" holds ${names.length} entries; at most ${MAX_TRUST_STORE_FILES} are read`);
+    }
   }
   const files = isDir
-    ? readdirSync(source).sort().map((f) => join(source, f)).filter((f) => {
+    ? names.sort().map((f) => join(source, f)).filter((f) => {
         try {
-          return statSync(f).isFile();
+          return statSync(f).isFile(); // FIFOs, devices and subdirectories in a CA directory are not certificates
         } catch {
           return false; // dangling symlink
         }
@@ -80,8 +101,11 @@ export function loadTrustStore(path?: string): LoadedTrustStore {
     : [source];
   const store: LoadedTrustStore = { anchors: [], crls: [], source, skipped: [] };
   const seen = new Set<string>();
+  // One budget for the whole store, so a directory of many large files is bounded like one bundle.
+  let budget = FILE_LIMITS['trust-store'];
   for (const file of files) {
-    const data = readFile(file, 'trust store file');
+    const data = readFile(file, 'trust-store', budget);
+    budget -= data.length;
     if (!looksLikePem(data)) {
       if (isDir) continue;
       throw new X509Error('X509_FILE', `trust store "${file}" is not a PEM file (expected "-----BEGIN CERTIFICATE-----" blocks)`);
@@ -121,7 +145,7 @@ export function loadTrustStore(path?: string): LoadedTrustStore {
 
 /** CRLs from a PEM file ("X509 CRL" blocks) or a DER file (one or more CRLs). */
 export function loadCrls(path: string): Buffer[] {
-  const data = readFile(path, 'CRL file');
+  const data = readFile(path, 'crl');
   const ders = looksLikePem(data)
     ? wrap(path, () => pemBlocks(data.toString('latin1'), path).filter((b) => b.label === 'X509 CRL').map((b) => b.der))
     : wrap(path, () => splitDer(data, 'CRL file'));
@@ -132,7 +156,7 @@ export function loadCrls(path: string): Buffer[] {
 
 /** A certificate chain, leaf first: PEM (up to 10 CERTIFICATE blocks) or DER (concatenated). */
 export function loadCertChain(path: string): Buffer[] {
-  const data = readFile(path, 'certificate file');
+  const data = readFile(path, 'certificate');
   const ders = looksLikePem(data)
     ? wrap(path, () => pemBlocks(data.toString('latin1'), path).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der))
     : wrap(path, () => splitDer(data, 'certificate file'));
@@ -148,11 +172,11 @@ const KEY_LABELS = new Set(['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY'])
 
 /**
  * A private key: PEM PKCS#8 ("PRIVATE KEY"), SEC1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE
- * KEY"), or the same as DER. Encrypted keys are refused (the agent runs unattended). Messages
+ * KEY"), or the same as DER; ML-DSA keys in PKCS#8 (RFC 9881) too. Encrypted keys are refused (the agent runs unattended). Messages
  * name the file and never include key bytes.
  */
-export function loadPrivateKey(path: string): KeyObject {
-  const data = readFile(path, 'private key file');
+export function loadPrivateKey(path: string): AsymmetricKey {
+  const data = readFile(path, 'private-key');
   if (looksLikePem(data)) {
     const blocks = wrap(path, () => pemBlocks(data.toString('latin1'), path));
     if (blocks.some((b) => b.label === 'ENCRYPTED PRIVATE KEY') || /Proc-Type:\s*4,ENCRYPTED/.test(data.toString('latin1'))) {
@@ -167,17 +191,15 @@ export function loadPrivateKey(path: string): KeyObject {
     const b = keys[0];
     const type = b.label === 'PRIVATE KEY' ? 'pkcs8' : b.label === 'EC PRIVATE KEY' ? 'sec1' : 'pkcs1';
     try {
-      return createPrivateKey({ key: b.der, format: 'der', type });
+      return (type === 'pkcs8' && mlDsaPrivateKey(b.der, `private key file "${path}"`)) || createPrivateKey({ key: b.der, format: 'der', type });
     } catch (err) {
+      if (!(err as NodeJS.ErrnoException).code) throw new X509Error('X509_KEY', (err as Error).message);
       throw new X509Error('X509_KEY', `private key file "${path}": the ${b.label} block cannot be loaded (${(err as NodeJS.ErrnoException).code ?? 'invalid key'})`);
     }
   }
-  for (const type of ['pkcs8', 'sec1', 'pkcs1'] as const) {
-    try {
-      return createPrivateKey({ key: data, format: 'der', type });
-    } catch {
-      // try the next encoding
-    }
+  try {
+    return privateKeyFromDer(data, `private key file "${path}"`);
+  } catch {
+    throw new X509Error('X509_KEY', `private key file "${path}" is neither PEM nor a DER PKCS#8, SEC1, PKCS#1 or ML-DSA private key`);
   }
-  throw new X509Error('X509_KEY', `private key file "${path}" is neither PEM nor a DER PKCS#8, SEC1 or PKCS#1 private key`);
 }

@@ -26,6 +26,10 @@ export const OID = {
   dsa: '1.2.840.10040.4.1',
   ed25519: '1.3.101.112',
   ed448: '1.3.101.113',
+  // ML-DSA (FIPS 204; RFC 9881): the same OID names the key and the (pure) signature algorithm.
+  mlDsa44: '2.16.840.1.101.3.4.3.17',
+  mlDsa65: '2.16.840.1.101.3.4.3.18',
+  mlDsa87: '2.16.840.1.101.3.4.3.19',
   // Signature algorithms
   sha1WithRSA: '1.2.840.113549.1.1.5',
   sha256WithRSA: '1.2.840.113549.1.1.11',
@@ -87,4 +91,14 @@ export const SIGNATURE_NAMES: Readonly<Record<string, string>> = {
   [OID.ecdsaWithSha512]: 'ecdsa-with-SHA512',
   [OID.ed25519]: 'Ed25519',
   [OID.ed448]: 'Ed448',
+  [OID.mlDsa44]: 'ML-DSA-44',
+  [OID.mlDsa65]: 'ML-DSA-65',
+  [OID.mlDsa87]: 'ML-DSA-87',
+};
+
+/** ML-DSA key types by OID (subjectPublicKeyInfo, PKCS#8 and signature algorithm alike). */
+export const ML_DSA_OIDS: Readonly<Record<string, 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87'>> = {
+  [OID.mlDsa44]: 'ml-dsa-44',
+  [OID.mlDsa65]: 'ml-dsa-65',
+  [OID.mlDsa87]: 'ml-dsa-87',
 };

@@ -2,12 +2,14 @@
  * Verifies the signature a certificate or CRL carries, with node:crypto.
  *
  * Accepted: RSA PKCS#1 v1.5 and RSASSA-PSS with SHA-256/384/512, ECDSA with SHA-256/384/512,
- * Ed25519 and Ed448. SHA-1 and MD5 signatures are refused (a forged SHA-1 chain is practical).
+ * Ed25519 and Ed448, and pure ML-DSA-44/65/87 (RFC 9881; through src/tls/crypto/pq). SHA-1 and MD5 signatures are refused (a forged SHA-1 chain is practical).
  */
-import { constants, KeyObject, verify } from 'node:crypto';
+import { constants, verify } from 'node:crypto';
+import type { AsymmetricKey } from '../api';
+import { MlDsaKey, type MlDsaKeyType } from '../crypto/pq';
 import { AlgorithmIdentifier } from './cert';
 import { ctx, DerReader, readOid, readSmallInt, Tag } from './der';
-import { OID } from './oids';
+import { ML_DSA_OIDS, OID } from './oids';
 
 type Hash = 'sha256' | 'sha384' | 'sha512';
 
@@ -21,7 +23,8 @@ type Scheme =
   | { kind: 'pkcs1'; hash: Hash }
   | { kind: 'pss'; hash: Hash; saltLength: number }
   | { kind: 'ecdsa'; hash: Hash }
-  | { kind: 'eddsa' };
+  | { kind: 'eddsa' }
+  | { kind: 'mldsa'; keyType: MlDsaKeyType };
 
 /** Maps an AlgorithmIdentifier to a verification scheme, or says why it is refused. */
 export function signatureScheme(alg: AlgorithmIdentifier): Scheme | string {
@@ -43,6 +46,11 @@ export function signatureScheme(alg: AlgorithmIdentifier): Scheme | string {
       return alg.params ? 'EdDSA AlgorithmIdentifier must have no parameters' : { kind: 'eddsa' };
     case OID.rsassaPss:
       return pssScheme(alg);
+    case OID.mlDsa44:
+    case OID.mlDsa65:
+    case OID.mlDsa87:
+      // RFC 9881 §2: the parameters field is absent.
+      return alg.params ? 'ML-DSA AlgorithmIdentifier must have no parameters' : { kind: 'mldsa', keyType: ML_DSA_OIDS[alg.oid] };
     case OID.sha1WithRSA:
       return 'SHA-1 signatures are not accepted';
     default:
@@ -80,7 +88,7 @@ function pssScheme(alg: AlgorithmIdentifier): Scheme | string {
  * True when `signature` over `data` verifies under `key` with `alg`; a string when the algorithm
  * is refused or does not fit the key (so the caller can say why).
  */
-export function verifySignature(alg: AlgorithmIdentifier, data: Buffer, signature: Buffer, key: KeyObject): true | string {
+export function verifySignature(alg: AlgorithmIdentifier, data: Buffer, signature: Buffer, key: AsymmetricKey): true | string {
   let scheme: Scheme | string;
   try {
     scheme = signatureScheme(alg);
@@ -89,6 +97,12 @@ export function verifySignature(alg: AlgorithmIdentifier, data: Buffer, signatur
   }
   if (typeof scheme === 'string') return scheme;
   const type = key.asymmetricKeyType;
+  if (scheme.kind === 'mldsa' || key instanceof MlDsaKey) {
+    if (scheme.kind !== 'mldsa' || !(key instanceof MlDsaKey) || type !== scheme.keyType) {
+      return `the signature algorithm ${alg.oid} does not fit the issuer's ${type} key`;
+    }
+    return key.verify(data, signature) ? true : 'signature does not verify';
+  }
   try {
     let ok: boolean;
     switch (scheme.kind) {

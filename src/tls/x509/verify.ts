@@ -22,8 +22,7 @@
  * extensions, CA and key-usage bits, weak keys (keys.ts), name constraints, policies (policy.ts),
  * revocation, purpose. Profile rules only with TrustConfig.strict (profile.ts).
  */
-import { KeyObject } from 'node:crypto';
-import type { AlertName, ChainVerifyOptions, ChainVerifyResult } from '../api';
+import type { AlertName, AsymmetricKey, ChainVerifyOptions, ChainVerifyResult } from '../api';
 import { Certificate, decodeCertificateCached, isSelfIssued, KeyUsage, knownVerified, publicKeyOf, rememberVerified } from './cert';
 import { checkNameConstraints, ConstraintBudget, MAX_NAME_CONSTRAINT_CHECKS } from './constraints';
 import { Crl, decodeCrlCached, serialKey } from './crl';
@@ -325,7 +324,7 @@ function verifyChainInner(opts: ChainVerifyOptions): ChainVerifyResult {
         return undefined;
       }
       if (!knownVerified(cur, c)) {
-        let key: KeyObject;
+        let key: AsymmetricKey;
         try {
           key = publicKeyOf(c);
         } catch (err) {
@@ -354,7 +353,7 @@ function verifyChainInner(opts: ChainVerifyOptions): ChainVerifyResult {
     };
     return fail(failure);
   }
-  let leafPublicKey: KeyObject;
+  let leafPublicKey: AsymmetricKey;
   try {
     leafPublicKey = publicKeyOf(leaf);
   } catch (err) {

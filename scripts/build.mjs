@@ -1,0 +1,50 @@
+// `npm run build [-- --outDir DIR]`: compile src/ with tsc into DIR (default dist/), then
+// replace DIR/cli/main.js, the `handshaked` executable, with one bundled file of it and every
+// module it loads (except the native addons koffi and netlink, which stay in node_modules).
+//
+// Why bundle: start-up is on the boot path, and resolving, reading and compiling ~160 separate
+// modules was most of the agent's time to ready; one file takes a third less (docs/bench.md,
+// "Start-up"). The rest of DIR stays tsc's output: the library entry (dist/index.js), the
+// benchmarks and the type declarations are used as modules, not as a program.
+import { spawnSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+let outDir = path.join(root, 'dist');
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--outDir' && args[i + 1]) outDir = path.resolve(args[++i]);
+  else if (args[i].startsWith('--outDir=')) outDir = path.resolve(args[i].slice('--outDir='.length));
+  else {
+    process.stderr.write(`build: unknown argument ${args[i]} (only --outDir DIR)\n`);
+    process.exit(2);
+  }
+}
+
+const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', outDir], {
+  stdio: 'inherit',
+});
+// tsc emits even with type errors; the bundle is still made so a broken type never hides a
+// runnable program from the VM harness, but the exit status says what tsc said.
+const main = path.join(outDir, 'cli', 'main.js');
+await build({
+  entryPoints: [main],
+  outfile: main,
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // Native addons load their .node files relative to their own package.
+  external: ['koffi', 'netlink'],
+  // Whitespace and syntax only: names stay, so stack traces still say which function failed.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+});
+chmodSync(main, 0o755);
+process.exit(tsc.status ?? 1);
