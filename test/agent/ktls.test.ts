@@ -1,9 +1,9 @@
-import * as fs from 'node:fs';
 import { CIPHER_LAYOUTS, KtlsError, buildCryptoInfo, installKtls, ktlsAvailable } from '../../src/agent/ktls';
 import { AF_UNIX, SOCK_STREAM, close, socketpair } from '../../src/sys/libc';
 import type { CipherSuiteName, ExtractedSecrets, TrafficKeys } from '../../src/tls/api';
 import { socketFd } from '../../src/sys/socket-fd';
 import { tcpPair } from '../helpers/loopback';
+import { openFds } from '../helpers/fds';
 
 const seqBytes = (seq: bigint): Buffer => {
   const b = Buffer.alloc(8);
@@ -108,11 +108,11 @@ describe('installKtls on this kernel (no CONFIG_TLS)', () => {
   });
 
   test('ktlsAvailable() says no, with the reason, and leaves no fds behind', () => {
-    const before = fs.readdirSync('/proc/self/fd').length;
+    const before = openFds();
     const probe = ktlsAvailable(true);
     expect(probe.available).toBe(false);
     expect(probe.reason).toContain('kernel has no kTLS (CONFIG_TLS / module tls)');
     expect(ktlsAvailable()).toBe(probe); // cached
-    expect(fs.readdirSync('/proc/self/fd').length).toBe(before);
+    expect(openFds()).toBe(before);
   });
 });

@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { requestHandshake } from '../../src/client';
+import { socketFd } from '../../src/sys/socket-fd';
 import { startGnutlsServer, startOpensslServer } from '../helpers/cli-peers';
 import { files, CA_BUNDLE } from '../helpers/pki';
 import type { ProcessPeer } from '../helpers/process-peer';
@@ -128,7 +129,7 @@ export async function handshakedTarget(deadlineMs = 10000): Promise<Target> {
       const socket = await dial(port);
       socket.setNoDelay(true);
       const consumer = await consumerP;
-      const fd = (consumer as unknown as { _handle: { fd: number } })._handle.fd;
+      const fd = socketFd(consumer);
       const status = requestHandshake(fd, { role: 'server', auth: 'x509' }, { agentSocket: socketName }).then(
         (o) => o.status,
         () => -1,

@@ -1,4 +1,3 @@
-import * as net from 'node:net';
 import * as fs from 'node:fs';
 import {
   AF_UNIX,

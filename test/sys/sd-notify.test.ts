@@ -24,8 +24,8 @@ import {
 } from '../../src/sys/libc';
 import { encodeNotification, monotonicUsec, notifySocketName, serviceNotifier } from '../../src/sys/sd-notify';
 import { unixAddress } from '../../src/sys/unix';
+import { openFds } from '../helpers/fds';
 
-const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 const abstractName = (): string => `@handshaked-notify-test-${process.pid}-${randomBytes(6).toString('hex')}`;
 
 /** A bound datagram socket playing systemd's notification socket. */
