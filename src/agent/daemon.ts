@@ -9,11 +9,15 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type winston from 'winston';
 import { loadConfig, type AgentConfig, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
-import { Dispatcher } from './dispatcher';
-import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
+import { Dispatcher, type RunContext, type RunOutcome } from './dispatcher';
+import { runHandshake, usesKeys, type HandshakeEnv, type Profile } from './handshake';
 import { identityFilesStamp, loadIdentities } from './identities';
 import { createLogger, type Logger } from './logging';
 import { AgentMetrics } from './metrics';
+import { peerGatedEnv } from './pool/gate';
+import { WorkerPool } from './pool/pool';
+import type { HandshakeRequest } from './request';
+import { isDefaultHandshakeEnv } from './runtime';
 import type { AgentTransport, TransportFactory } from './transport';
 
 export interface DaemonOptions {
@@ -33,6 +37,8 @@ export interface DaemonOptions {
     unixSocket?: string;
   };
   env: HandshakeEnv;
+  /** Worker threads, instead of [handshaked] workers (tests, benchmarks). */
+  workers?: number;
   /** Log sinks instead of stderr (tests). */
   logTransports?: winston.transport[];
 }
@@ -46,6 +52,8 @@ export class Daemon {
   readonly logger: Logger;
   readonly dispatcher: Dispatcher;
   readonly metrics?: AgentMetrics;
+  /** The worker threads running handshakes; undefined when they run on the main thread. */
+  readonly pool?: WorkerPool;
   metricsAddress?: AddressInfo;
   private profile: Profile;
   private transports: AgentTransport[] = [];
@@ -66,19 +74,44 @@ export class Daemon {
     this.identityStamp = identityFilesStamp(config);
     if (config.metrics) this.metrics = new AgentMetrics({ processMetrics: true });
     if (opts.keylogFile) this.keylogFd = fs.openSync(opts.keylogFile, 'a', 0o600);
+    const workers = opts.workers ?? config.workers;
+    if (workers > 0 && !isDefaultHandshakeEnv(opts.env)) {
+      this.logger.debug('handshakes run on the main thread: the handshake environment was overridden', { workers });
+    } else if (workers > 0) {
+      this.pool = new WorkerPool({
+        size: workers,
+        logger: this.logger,
+        ktls: opts.ktls,
+        ...(this.keylogFd !== undefined ? { onKeylog: (line: string) => this.writeKeylog(line) } : {}),
+        testHooks: process.env.HANDSHAKED_TEST_HOOKS === '1',
+      });
+      this.pool.configure(config, levelOf(config));
+    }
     this.dispatcher = new Dispatcher({
-      run: (req, ctx) => {
-        const profile = this.currentProfile();
-        return runHandshake(req, ctx, profile, opts.env, {
-          ktls: opts.ktls,
-          logger: this.logger,
-          ...(this.keylogFd !== undefined ? { keyLog: (line: string) => this.writeKeylog(line) } : {}),
-        });
+      run: (req, ctx) => this.run(req, ctx),
+      limits: () => {
+        const c = this.profile.config;
+        return { maxInflight: c.maxInflight, maxHandshakes: c.maxHandshakes, defaultTimeoutMs: c.defaultTimeoutMs, peerIdleTimeoutMs: c.peerIdleTimeoutMs };
       },
-      limits: () => ({ maxInflight: this.profile.config.maxInflight, defaultTimeoutMs: this.profile.config.defaultTimeoutMs }),
       logger: this.logger,
       metrics: this.metrics,
     });
+  }
+
+  /** One handshake, here or on a worker thread, with the profile in force when it starts. */
+  private run(req: HandshakeRequest, ctx: RunContext): Promise<RunOutcome> {
+    const profile = this.currentProfile();
+    if (!this.pool) {
+      return runHandshake(req, ctx, profile, peerGatedEnv(this.opts.env, ctx), {
+        ktls: this.opts.ktls,
+        logger: this.logger,
+        ...(this.keylogFd !== undefined ? { keyLog: (line: string) => this.writeKeylog(line) } : {}),
+      });
+    }
+    // Keyrings are linked here, where links are counted for the whole process (a worker's own
+    // count could unlink a keyring another worker's handshake still searches).
+    const unlink = usesKeys(req) ? this.opts.env.keys.linkKeyrings(req, profile.config.keyrings) : () => undefined;
+    return this.pool.run(req, ctx, profile.config.peerIdleTimeoutMs).finally(unlink);
   }
 
   /** Build, start the metrics endpoint and every transport. On failure everything started is undone. */
@@ -127,9 +160,13 @@ export class Daemon {
       this.logger.error(`reload failed, keeping the previous configuration: ${(e as Error).message}`);
       return false;
     }
+    if (this.pool && (this.opts.workers ?? next.config.workers) !== this.pool.size) {
+      this.logger.warn('[handshaked] workers changes only at restart', { running: this.pool.size, configured: next.config.workers });
+    }
     this.profile = next;
     this.identityStamp = identityFilesStamp(next.config);
     this.logger.level = levelOf(next.config);
+    this.pool?.configure(next.config, levelOf(next.config));
     this.logger.info('configuration reloaded', { config: next.config.file ?? '(defaults)' });
     return true;
   }
@@ -149,6 +186,7 @@ export class Daemon {
     try {
       const identities = loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`));
       this.profile = Object.freeze({ config, identities });
+      this.pool?.configure(config, levelOf(config));
       this.logger.info('identity files changed on disk; certificates, keys and trust reloaded');
     } catch (e) {
       this.logger.error(`identity files changed on disk but do not load, keeping the previous ones: ${(e as Error).message}`);
@@ -165,6 +203,7 @@ export class Daemon {
   private async doStop(): Promise<void> {
     for (const t of this.transports) t.stopAccepting();
     await this.dispatcher.shutdown(this.profile.config.shutdownGraceMs);
+    await this.pool?.close();
     for (const t of this.transports) {
       try {
         await t.close();

@@ -198,7 +198,7 @@ export async function runHandshake(
 }
 
 /** Whether the handshake reads keys from the keyrings (see buildConnection/requestCertificate). */
-function usesKeys(req: HandshakeRequest): boolean {
+export function usesKeys(req: HandshakeRequest): boolean {
   return req.auth === 'psk' || (req.keySerialsAllowed && req.certificate !== undefined);
 }
 
@@ -227,6 +227,9 @@ function abortMessage(signal: AbortSignal): string {
       return 'deadline passed before the handshake finished';
     case 'shutdown':
       return 'the agent is shutting down';
+    case 'idle':
+      // Says for how long and which setting: the reason the dispatcher gave.
+      return (signal.reason as Error).message;
     default:
       return 'the consumer withdrew the request';
   }
