@@ -101,17 +101,23 @@ export class Daemon {
   /** One handshake, here or on a worker thread, with the profile in force when it starts. */
   private run(req: HandshakeRequest, ctx: RunContext): Promise<RunOutcome> {
     const profile = this.currentProfile();
-    if (!this.pool) {
-      return runHandshake(req, ctx, profile, peerGatedEnv(this.opts.env, ctx), {
-        ktls: this.opts.ktls,
-        logger: this.logger,
-        ...(this.keylogFd !== undefined ? { keyLog: (line: string) => this.writeKeylog(line) } : {}),
-      });
-    }
-    // Keyrings are linked here, where links are counted for the whole process (a worker's own
-    // count could unlink a keyring another worker's handshake still searches).
+    const pooled = this.pool && this.runPooled(req, ctx, profile);
+    if (pooled) return pooled;
+    return runHandshake(req, ctx, profile, peerGatedEnv(this.opts.env, ctx), {
+      ktls: this.opts.ktls,
+      logger: this.logger,
+      ...(this.keylogFd !== undefined ? { keyLog: (line: string) => this.writeKeylog(line) } : {}),
+    });
+  }
+
+  /** On a worker thread; undefined when none is up (start-up, replacing a dead one). */
+  private runPooled(req: HandshakeRequest, ctx: RunContext, profile: Profile): Promise<RunOutcome> | undefined {
+    const p = this.pool?.run(req, ctx, profile.config.peerIdleTimeoutMs);
+    if (!p) return undefined;
+    // Linked here, before the worker sees the request, where links are counted for the whole
+    // process: a worker's own count could unlink a keyring another worker still searches.
     const unlink = usesKeys(req) ? this.opts.env.keys.linkKeyrings(req, profile.config.keyrings) : () => undefined;
-    return this.pool.run(req, ctx, profile.config.peerIdleTimeoutMs).finally(unlink);
+    return p.finally(unlink);
   }
 
   /** Build, start the metrics endpoint and every transport. On failure everything started is undone. */
@@ -140,6 +146,8 @@ export class Daemon {
       await d.stop();
       throw e;
     }
+    // Workers load while the agent already answers: until one is up, handshakes run here.
+    d.pool?.start();
     d.logger.info('handshaked ready', { transports: d.transports.map((t) => t.name), ktls: opts.ktls, config: d.profile.config.file ?? '(defaults)' });
     return d;
   }

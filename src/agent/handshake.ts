@@ -45,6 +45,9 @@ export interface RecordChannel {
   close(): void;
 }
 
+/** The part of the logger a handshake uses (a worker thread forwards it without loading winston). */
+export type HandshakeLog = Pick<Logger, 'debug'>;
+
 /** What the handshake needs from the OS layer and the engine; the daemon binds the real ones. */
 export interface HandshakeEnv {
   createClient(config: ClientConfig): Connection;
@@ -88,7 +91,8 @@ export interface Profile {
 export interface HandshakeOptions {
   ktls: 'on' | 'off';
   keyLog?: (line: string) => void;
-  logger: Logger;
+  /** Only debug detail is logged from here (the outcome's line is the dispatcher's). */
+  logger: HandshakeLog;
 }
 
 const IPPROTO_TCP = 6;
@@ -203,7 +207,7 @@ export function usesKeys(req: HandshakeRequest): boolean {
 }
 
 /** Runs the engine to 'done' or throws an Outcome. */
-async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, log: Logger): Promise<SessionInfo> {
+async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, log: HandshakeLog): Promise<SessionInfo> {
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = () => reject(new Outcome(Status.ETIMEDOUT, `${abortMessage(ctx.signal)}`));
     if (ctx.signal.aborted) onAbort();

@@ -41,6 +41,8 @@ interface PoolWorker {
   index: number;
   thread: Worker;
   jobs: Set<number>;
+  /** Loaded its modules and said so: takes handshakes. */
+  up: boolean;
   gone: boolean;
 }
 
@@ -53,13 +55,19 @@ export class WorkerPool {
   private config?: { gen: number; config: AgentConfig; logLevel: LogLevel };
   /** Workers replaced after dying (tests and diagnostics). */
   replaced = 0;
+  /** Outcomes reported by workers (tests and diagnostics). */
+  completed = 0;
 
-  constructor(private readonly opts: WorkerPoolOptions) {
-    for (let i = 0; i < opts.size; i++) this.workers.push(this.spawn(i));
+  constructor(private readonly opts: WorkerPoolOptions) {}
+
+  /** Start the threads (each takes a good part of a second to load; nothing waits for that). */
+  start(): void {
+    if (this.workers.length > 0 || this.closing) return;
+    for (let i = 0; i < this.opts.size; i++) this.workers.push(this.spawn(i));
   }
 
   get size(): number {
-    return this.workers.length;
+    return this.opts.size;
   }
 
   /** Handshakes each worker holds now. */
@@ -78,8 +86,18 @@ export class WorkerPool {
     for (const w of this.workers) this.send(w, { t: 'config', ...this.config });
   }
 
-  run(req: HandshakeRequest, ctx: RunContext, peerIdleTimeoutMs: number): Promise<RunOutcome> {
+  /** Resolves when every worker has started (tests, benchmarks). */
+  async whenUp(): Promise<void> {
+    while (this.workers.length < this.opts.size || this.workers.some((w) => !w.up)) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /**
+   * Runs the handshake on a worker; undefined when no worker is up yet (the first second after
+   * start, or while a dead one is replaced): the caller runs it itself rather than wait.
+   */
+  run(req: HandshakeRequest, ctx: RunContext, peerIdleTimeoutMs: number): Promise<RunOutcome> | undefined {
     const worker = this.pick();
+    if (!worker) return undefined;
     const id = this.nextId++;
     return new Promise<RunOutcome>((resolve) => {
       const onAbort = () => {
@@ -104,14 +122,14 @@ export class WorkerPool {
     await Promise.all(this.workers.map((w) => w.thread.terminate()));
   }
 
-  private pick(): PoolWorker {
+  private pick(): PoolWorker | undefined {
     // Fewest handshakes first; among equals, round-robin.
-    let best = this.workers[this.next % this.workers.length];
-    for (let i = 1; i < this.workers.length; i++) {
+    let best: PoolWorker | undefined;
+    for (let i = 0; i < this.workers.length; i++) {
       const w = this.workers[(this.next + i) % this.workers.length];
-      if (w.jobs.size < best.jobs.size) best = w;
+      if (w.up && !w.gone && (!best || w.jobs.size < best.jobs.size)) best = w;
     }
-    this.next = (best.index + 1) % this.workers.length;
+    if (best) this.next = (best.index + 1) % this.workers.length;
     return best;
   }
 
@@ -122,7 +140,7 @@ export class WorkerPool {
   private spawn(index: number): PoolWorker {
     const init: WorkerInit = { ktls: this.opts.ktls, keylog: this.opts.onKeylog !== undefined, testHooks: this.opts.testHooks ?? false };
     const thread = workerThread(init);
-    const w: PoolWorker = { index, thread, jobs: new Set(), gone: false };
+    const w: PoolWorker = { index, thread, jobs: new Set(), up: false, gone: false };
     thread.on('message', (m: FromWorker) => this.onMessage(w, m));
     thread.on('error', (e: Error) => {
       this.opts.logger.error('a handshake worker thread failed', { worker: index, error: e.stack ?? e.message });
@@ -136,6 +154,9 @@ export class WorkerPool {
 
   private onMessage(w: PoolWorker, m: FromWorker): void {
     switch (m.t) {
+      case 'up':
+        w.up = true;
+        return;
       case 'wait':
         this.jobs.get(m.id)?.ctx.slot.release();
         return;
@@ -145,6 +166,7 @@ export class WorkerPool {
         return;
       }
       case 'done':
+        this.completed++;
         this.settle(m.id, m.outcome);
         return;
       case 'keylog':

@@ -19,6 +19,8 @@ export type ToWorker =
   | { t: 'exit'; code: number };
 
 export type FromWorker =
+  /** Loaded, first configuration decoded: handshakes may go to this worker. */
+  | { t: 'up' }
   /** The handshake waits on its peer: its work slot is free. */
   | { t: 'wait'; id: number }
   /** The peer's record is here: the handshake wants a work slot to go on. */

@@ -8,14 +8,12 @@
  * reads keys. Work slots stay the main thread's: this thread says when a handshake starts
  * waiting on its peer ('wait') and asks again when the peer's record is there ('want').
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import winston from 'winston';
-import Transport from 'winston-transport';
+import net from 'node:net';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { HandshakeAborted, waitOnPeer, type RunContext, type WorkSlot } from '../dispatcher';
-import { runHandshake, type HandshakeEnv, type Profile } from '../handshake';
+import { runHandshake, type HandshakeEnv, type HandshakeLog, type Profile } from '../handshake';
 import { loadIdentities } from '../identities';
 import type { LogLevel } from '../config';
-import type { Logger } from '../logging';
 import { Status } from '../request';
 import { defaultHandshakeEnv } from '../runtime';
 import { peerGatedEnv } from './gate';
@@ -26,23 +24,21 @@ if (!port) throw new Error('src/agent/pool/worker runs only as a worker thread')
 const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
 
-/** Sends log records to the main thread's logger (its format, sinks and redaction apply there). */
-class ForwardTransport extends Transport {
-  override log(info: { level: string; message: unknown; [k: string]: unknown }, next: () => void): void {
-    const { level, message, ...meta } = info;
-    post({ t: 'log', level: level as LogLevel, message: String(message), meta: plainMeta(meta) });
-    next();
-  }
+/**
+ * Log records go to the main thread's logger, whose format, sinks and redaction apply (Buffers
+ * arrive there as Uint8Array and are redacted like Buffers). Winston itself is not loaded here:
+ * it would add most of a second to every worker's start.
+ */
+let debugOn = false;
+function forward(level: LogLevel, message: string, meta: Record<string, unknown> = {}): void {
+  post({ t: 'log', level, message, meta });
 }
-
-/** Drops winston's symbol keys; values go through structured clone (Buffers arrive as Uint8Array and are redacted there). */
-function plainMeta(meta: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(meta)) out[k] = meta[k];
-  return out;
-}
-
-const logger: Logger = winston.createLogger({ level: 'info', levels: { error: 0, warn: 1, info: 2, debug: 3 }, transports: [new ForwardTransport()] });
+const logger: HandshakeLog = {
+  debug: ((message: string, meta?: Record<string, unknown>) => {
+    if (debugOn) forward('debug', message, meta);
+    return logger;
+  }) as HandshakeLog['debug'],
+};
 
 const base = defaultHandshakeEnv();
 /** Keyrings are linked by the main thread for the whole handshake. */
@@ -57,14 +53,32 @@ interface Running {
 }
 const running = new Map<number, Running>();
 
+let up = false;
+
 function configure(m: Extract<ToWorker, { t: 'config' }>): void {
-  logger.level = m.logLevel;
+  debugOn = m.logLevel === 'debug';
   try {
     // The main thread has loaded the same files and logged their warnings.
     profile = Object.freeze({ config: m.config, identities: loadIdentities(m.config) });
   } catch (e) {
-    logger.error(`worker ${process.pid}: the new configuration's identities do not load here, keeping the previous ones: ${(e as Error).message}`);
+    forward('error', `a worker thread: the new configuration's identities do not load here, keeping the previous ones: ${(e as Error).message}`);
   }
+  // Up once the first configuration is decoded: from then on a handshake here costs no set-up.
+  if (!up) {
+    up = true;
+    warmStreams(() => post({ t: 'up' }));
+  }
+}
+
+/**
+ * libuv keeps one spare fd per event loop (to survive EMFILE), opened by the loop's first stream
+ * handle. Opening it now, with a connection that cannot succeed, keeps this thread's fd count
+ * constant from 'up' on instead of growing at its first handshake.
+ */
+function warmStreams(then: () => void): void {
+  const s = net.connect({ path: `\0handshaked-worker-warm-${process.pid}-${threadId}` });
+  s.once('error', () => undefined);
+  s.once('close', then);
 }
 
 function run(m: Extract<ToWorker, { t: 'run' }>): void {
