@@ -16,6 +16,7 @@ import { runEngine } from './engine-socket';
 import { endGracefully, nodeClientContext, nodeClientHandshake, nodeServerOptions, runPool, type HandshakeShape } from './node-tls';
 import { loadBenchPki, type BenchPki } from './pki';
 import { formatReport, summarize, type RoundSample, type Variant } from './report';
+import { formatScaling, measureScaling } from './scaling';
 import type { FromPeer, ToPeer } from './tls-peer';
 
 const SUITES: CipherSuiteName[] = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256'];
@@ -26,6 +27,8 @@ interface BenchOptions extends HandshakeShape {
   perRound: number;
   concurrency: number;
   warmup: number;
+  /** Worker counts for the engine-scaling section; empty: skipped. */
+  workers: number[];
   json: boolean;
 }
 
@@ -41,6 +44,8 @@ client and server role, over loopback, in interleaved rounds.
   --suite NAME      ${SUITES.join(' | ')} (default TLS_AES_128_GCM_SHA256)
   --group NAME      ${GROUPS.join(' | ')} (default x25519)
   --cert NAME       server certificate from fixtures/pki (default server-p256)
+  --workers LIST    engine scaling over worker threads, e.g. 1,2 (default 1,2; "none" skips it):
+                    client+server engine pairs in memory on each count of threads, ratio to the first
   --json            print only the JSON result
   --help            this text
 `;
@@ -63,6 +68,7 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
       suite: { type: 'string' },
       group: { type: 'string' },
       cert: { type: 'string' },
+      workers: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -80,8 +86,16 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
     perRound: positive('per-round', values['per-round'], 200),
     concurrency: positive('concurrency', values.concurrency, 16),
     warmup: values.warmup === '0' ? 0 : positive('warmup', values.warmup, 50),
+    workers: workerList(values.workers),
     json: values.json ?? false,
   };
+}
+
+function workerList(v: string | undefined): number[] {
+  if (v === 'none') return [];
+  const list = (v ?? '1,2').split(',').map((s) => Number(s.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers must be a list of positive integers (e.g. 1,2), got "${v}"`);
+  return list;
 }
 
 /** The child process running Node's tls as the unmeasured side. */
@@ -246,8 +260,9 @@ async function main(): Promise<number> {
     node: process.version,
     openssl: process.versions.openssl,
   });
-  if (!o.json) process.stdout.write(`${formatReport(summary)}\n`);
-  process.stdout.write(`${JSON.stringify(summary, null, o.json ? 2 : 0)}\n`);
+  const scaling = o.workers.length ? await measureScaling({ suite: o.suite, group: o.group, cert: o.cert }, o.workers, o.rounds, o.perRound, o.warmup) : undefined;
+  if (!o.json) process.stdout.write(`${formatReport(summary)}\n${scaling ? `\n${formatScaling(scaling)}\n` : ''}`);
+  process.stdout.write(`${JSON.stringify({ ...summary, ...(scaling ? { scaling } : {}) }, null, o.json ? 2 : 0)}\n`);
   return summary.failed > 0 ? 1 : 0;
 }
 
