@@ -24,12 +24,14 @@ export interface Located<T> {
   readonly line: number;
 }
 
-/** `[authenticate.client]` / `[authenticate.server]`: PEM file paths. */
+/** `[authenticate.client]` / `[authenticate.server]`: PEM file paths, and how peers are verified. */
 export interface X509Settings {
   readonly truststore?: Located<string>;
   readonly crl?: Located<string>;
   readonly certificate?: Located<string>;
   readonly privateKey?: Located<string>;
+  /** `x509.strict`: also enforce the strict certificate profile on the peer's chain (docs/security.md). */
+  readonly strict?: boolean;
 }
 
 export interface HostPort {
@@ -249,7 +251,7 @@ function sections(): Record<string, Record<string, KeyHandler>> {
           if (value === '') throw new ConfigError(file, e.line, `${key} is empty; remove the line to use the default`);
           (cfg[role] as Record<string, Located<string>>)[field] = { value, file, line: e.line };
         },
-      ]),
+      ]).concat([['x509.strict', (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => (cfg[role].strict = bool(e, file, 'x509.strict'))]]),
     );
   return {
     debug: {
@@ -340,6 +342,14 @@ function int(e: KeyFileEntry, file: string, key: string, min: number, max: numbe
   const n = Number(v);
   if (n < min || n > max) throw new ConfigError(file, e.line, `${key} = ${n} is out of range (${min}..${max})`);
   return n;
+}
+
+/** GLib's true/false/1/0, plus yes/no as people write them. */
+function bool(e: KeyFileEntry, file: string, key: string): boolean {
+  const v = stringValue(e.value).trim().toLowerCase();
+  if (['yes', 'true', '1'].includes(v)) return true;
+  if (['no', 'false', '0'].includes(v)) return false;
+  throw new ConfigError(file, e.line, `${key} = ${JSON.stringify(e.value)}: expected yes or no (true/false, 1/0)`);
 }
 
 function idList(e: KeyFileEntry, file: string, key: string): number[] {

@@ -65,6 +65,11 @@ export type AlertName =
 export interface TrustConfig {
   anchors: Buffer[];
   crls?: Buffer[];
+  /**
+   * Also enforce the strict profile (RFC 5280 issuer rules and Web PKI requirements that private
+   * CAs often break): `x509.strict = yes`. Default false; docs/security.md lists the rules.
+   */
+  strict?: boolean;
 }
 
 /** A certificate chain (leaf first, DER) and its private key. */
@@ -92,7 +97,7 @@ export interface CommonConfig {
   alpn?: string[];
   /** Largest handshake message accepted, bytes (default 65536: a 10-certificate chain fits). */
   maxHandshakeMessageSize?: number;
-  /** Longest peer certificate chain accepted (default 10). */
+  /** Most certificates on the peer's path besides the trust anchor (default 10; RFC 5280 §6.1 counts so). */
   maxChainLength?: number;
   /** Clock for certificate validity (default: new Date()). */
   now?: () => Date;
@@ -196,6 +201,10 @@ export interface ChainVerifyOptions {
   purpose: 'serverAuth' | 'clientAuth';
   /** Host name or IP literal to match against the leaf (RFC 9525); undefined = no name check. */
   name?: string;
+  /**
+   * Most certificates on the path besides the trust anchor (RFC 5280 §6.1 counts a path's length
+   * without it). The peer may send one more: the root, which is then ignored.
+   */
   maxChainLength: number;
 }
 

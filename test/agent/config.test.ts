@@ -133,6 +133,15 @@ describe('tlshd configuration', () => {
     expect(defaultMaxHandshakes(300)).toBe(64);
   });
 
+  it('reads x509.strict per role (yes/no, true/false, 1/0); off by default', () => {
+    const { config } = parseConfigText('[authenticate.client]\nx509.strict = yes\n[authenticate.server]\nx509.strict=false\n', F);
+    expect(config.client.strict).toBe(true);
+    expect(config.server.strict).toBe(false);
+    expect(parseConfigText('', F).config.client.strict).toBeUndefined();
+    expect(parseConfigText('[authenticate.server]\nx509.strict=1\n', F).config.server.strict).toBe(true);
+    expect(() => parseConfigText('[authenticate.server]\nx509.strict=maybe\n', F)).toThrow(`${F}:2: x509.strict = "maybe": expected yes or no`);
+  });
+
   it('is immutable', () => {
     const { config } = parseConfigText('[authenticate]\nkeyrings=a\n', F);
     expect(Object.isFrozen(config)).toBe(true);
