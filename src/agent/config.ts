@@ -99,7 +99,8 @@ export const DEFAULTS = {
   maxInflight: 64,
   /** The ceiling of the default max_handshakes, which is lower when the fd limit is. */
   maxHandshakes: 4096,
-  peerIdleTimeoutMs: 5000,
+  /** Three times the default deadline: a peer this silent is gone, an overloaded one rarely is. */
+  peerIdleTimeoutMs: 30000,
   /** The ceiling of the default number of workers (one per CPU the process may use). */
   maxDefaultWorkers: 32,
   defaultTimeoutMs: 10000,

@@ -119,8 +119,12 @@ class EngineThread {
   /** Runs `count` handshakes; resolves with the thread's CPU time for them, ns. */
   run(count: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.w.once('message', (m: { cpuNs: number }) => resolve(m.cpuNs));
-      this.w.once('error', reject);
+      const onError = (e: Error) => reject(e);
+      this.w.once('error', onError);
+      this.w.once('message', (m: { cpuNs: number }) => {
+        this.w.off('error', onError);
+        resolve(m.cpuNs);
+      });
       this.w.postMessage({ count });
     });
   }

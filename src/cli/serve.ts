@@ -37,7 +37,7 @@ CONFIGURATION FILE
     [authenticate.server]   the same keys, for the server role
   and handshaked's own section:
     [handshaked]            max_inflight (64: handshakes doing work), max_handshakes (4096: held,
-                            working or waiting on their peer), peer_idle_timeout_ms (5000),
+                            working or waiting on their peer), peer_idle_timeout_ms (30000),
                             workers (one per CPU; 0: no worker threads),
                             default_timeout_ms (10000), shutdown_grace_ms (5000),
                             unix_socket, allow_uids (0), allow_gids, metrics (HOST:PORT),

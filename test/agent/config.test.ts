@@ -125,7 +125,7 @@ describe('tlshd configuration', () => {
     expect([config.maxInflight, config.maxHandshakes, config.peerIdleTimeoutMs, config.workers]).toEqual([8, 2000, 0, 0]);
     const d = parseConfigText('', F).config;
     expect(d.maxHandshakes).toBe(defaultMaxHandshakes());
-    expect(d.peerIdleTimeoutMs).toBe(5000);
+    expect(d.peerIdleTimeoutMs).toBe(30000);
     expect(d.workers).toBe(Math.min(32, os.availableParallelism()));
     // Two fds per held handshake, 256 kept back for the agent itself; never below max_inflight's default.
     expect(defaultMaxHandshakes(1024)).toBe(384);

@@ -18,6 +18,7 @@ import type { AgentConfig, LogLevel } from '../config';
 import { abortKind, type RunContext, type RunOutcome } from '../dispatcher';
 import type { Logger } from '../logging';
 import { Status, type HandshakeRequest } from '../request';
+import { getKeyringId, KeySpec } from '../../sys/keyctl';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
 export interface WorkerPoolOptions {
@@ -63,6 +64,7 @@ export class WorkerPool {
   /** Start the threads (each takes a good part of a second to load; nothing waits for that). */
   start(): void {
     if (this.workers.length > 0 || this.closing) return;
+    ensureSessionKeyring(this.opts.logger);
     for (let i = 0; i < this.opts.size; i++) this.workers.push(this.spawn(i));
   }
 
@@ -201,6 +203,21 @@ export class WorkerPool {
     this.opts.logger.error('a handshake worker thread exited; starting a new one', { worker: w.index, code, handshakes_lost: lost.length });
     this.replaced++;
     this.workers[w.index] = this.spawn(w.index);
+  }
+}
+
+/**
+ * A thread's keyrings live in its credentials, copied when the thread is created. A process
+ * started without a session keyring gets one installed on its first keyring link — in the
+ * calling thread only — and threads created earlier would keep searching the user's default
+ * session keyring, never seeing the links made for their handshakes. So the main thread makes
+ * sure it has its session keyring before the workers are created, and they all share it.
+ */
+function ensureSessionKeyring(logger: Logger): void {
+  try {
+    getKeyringId(KeySpec.SESSION, true);
+  } catch (e) {
+    logger.debug('no session keyring for the worker threads to share', { error: (e as Error).message });
   }
 }
 
