@@ -9,7 +9,9 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { FileRefusedError, readRegularFile } from '../sys/files';
 import type { CipherSuiteName, GroupName } from '../tls/api';
+import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
 
 export const CONFIG_PATH = '/etc/tlshd/config';
@@ -32,7 +34,16 @@ export interface X509Settings {
   readonly privateKey?: Located<string>;
   /** `x509.strict`: also enforce the strict certificate profile on the peer's chain (docs/security.md). */
   readonly strict?: boolean;
+  /**
+   * `[authenticate.server] x509.client_certificate`: whether the server sends CertificateRequest
+   * (`request`, the default, as tlshd always does), demands a certificate (`require`: a client
+   * without one gets certificate_required and the consumer EACCES) or sends none (`none`).
+   */
+  readonly clientCertificate?: ClientCertificatePolicy;
 }
+
+export type ClientCertificatePolicy = 'request' | 'require' | 'none';
+export const CLIENT_CERTIFICATE_POLICIES: readonly ClientCertificatePolicy[] = ['request', 'require', 'none'];
 
 export interface HostPort {
   readonly host: string;
@@ -93,7 +104,7 @@ export const CIPHER_SUITES: readonly CipherSuiteName[] = [
   'TLS_CHACHA20_POLY1305_SHA256',
   'TLS_AES_128_CCM_SHA256',
 ];
-export const GROUPS: readonly GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448', 'secp521r1'];
+export const GROUPS: readonly GroupName[] = GROUP_NAMES;
 
 export const DEFAULTS = {
   maxInflight: 64,
@@ -197,9 +208,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
 export function parseConfigFile(path: string): LoadedConfig {
   let text: string;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'config').toString('utf8');
   } catch (e) {
-    throw new ConfigError(path, undefined, `cannot read the configuration file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    const why = e instanceof FileRefusedError ? e.detail : ((e as NodeJS.ErrnoException).code ?? String(e));
+    throw new ConfigError(path, undefined, `cannot read the configuration file: ${why}`);
   }
   return parseConfigText(text, path);
 }
@@ -265,7 +277,10 @@ function sections(): Record<string, Record<string, KeyHandler>> {
       keyrings: (c, e) => (c.keyrings = splitList(e.value)),
     },
     'authenticate.client': x509('client'),
-    'authenticate.server': x509('server'),
+    'authenticate.server': {
+      ...x509('server'),
+      'x509.client_certificate': (c, e, f) => (c.server.clientCertificate = oneOf(e, f, 'x509.client_certificate', CLIENT_CERTIFICATE_POLICIES)),
+    },
     handshaked: {
       max_inflight: (c, e, f) => (c.maxInflight = int(e, f, 'max_inflight', 1, 100_000)),
       max_handshakes: (c, e, f) => (c.maxHandshakes = int(e, f, 'max_handshakes', 1, 1_000_000)),

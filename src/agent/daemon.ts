@@ -14,11 +14,12 @@ import { runHandshake, usesKeys, type HandshakeEnv, type Profile } from './hands
 import { identityFilesStamp, loadIdentities } from './identities';
 import { createLogger, type Logger } from './logging';
 import { AgentMetrics } from './metrics';
+import { openAppendRegular } from '../sys/files';
 import { peerGatedEnv } from './pool/gate';
 import { WorkerPool } from './pool/pool';
 import type { HandshakeRequest } from './request';
 import { isDefaultHandshakeEnv } from './runtime';
-import type { AgentTransport, TransportFactory } from './transport';
+import { StartupError, type AgentTransport, type TransportFactory } from './transport';
 
 export interface DaemonOptions {
   /** `-c FILE`. */
@@ -60,6 +61,8 @@ export class Daemon {
   private keylogFd?: number;
   private stopping?: Promise<void>;
   private identityStamp: string;
+  /** The reload a SIGHUP asked for, not started yet: further SIGHUPs join it. */
+  private queuedReload?: Promise<boolean>;
 
   /** Loads configuration and identities; throws ConfigError (file:line: why) when they are unusable. */
   private constructor(
@@ -73,7 +76,7 @@ export class Daemon {
     this.profile = Object.freeze({ config, identities: loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)) });
     this.identityStamp = identityFilesStamp(config);
     if (config.metrics) this.metrics = new AgentMetrics({ processMetrics: true });
-    if (opts.keylogFile) this.keylogFd = fs.openSync(opts.keylogFile, 'a', 0o600);
+    if (opts.keylogFile) this.keylogFd = openKeylog(opts.keylogFile);
     const workers = opts.workers ?? config.workers;
     if (workers > 0 && !isDefaultHandshakeEnv(opts.env)) {
       this.logger.debug('handshakes run on the main thread: the handshake environment was overridden', { workers });
@@ -156,7 +159,22 @@ export class Daemon {
     return this.profile.config;
   }
 
-  /** SIGHUP: re-read the file and identities. A broken new configuration is logged and the old one kept. */
+  /**
+   * SIGHUP: a reload on the next turn of the event loop. Signals that arrive before it starts
+   * (including those delivered while the previous reload ran) join it, so a burst of SIGHUPs
+   * costs at most one reload beyond the one running, and handshakes get the loop in between.
+   */
+  requestReload(): Promise<boolean> {
+    this.queuedReload ??= new Promise<boolean>((resolve) => {
+      setImmediate(() => {
+        this.queuedReload = undefined;
+        resolve(this.stopping ? false : this.reload());
+      });
+    });
+    return this.queuedReload;
+  }
+
+  /** Re-read the file and identities now. A broken new configuration is logged and the old one kept. */
   reload(): boolean {
     let next: Profile;
     try {
@@ -234,6 +252,16 @@ export class Daemon {
     } catch (e) {
       this.logger.warn('cannot write the key log', { error: (e as Error).message });
     }
+  }
+}
+
+/** The NSS key log: appended to, never a FIFO or device (a FIFO without a reader would block start-up). */
+function openKeylog(file: string): number {
+  try {
+    return openAppendRegular(file, 'key log file');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new StartupError(`cannot open the key log (--keylog / SSLKEYLOGFILE): ${err.code === undefined ? err.message : `"${file}": ${err.code}`}`);
   }
 }
 

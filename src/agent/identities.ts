@@ -31,7 +31,7 @@ export interface Identities {
 /** `onWarning` receives what [handshaked] key_file_mode_check = warn reports. */
 export function loadIdentities(config: AgentConfig, onWarning: (w: ConfigWarning) => void = () => undefined): Identities {
   const check = (loc: Located<string>) => checkKeyFile(loc, config.keyFileModeCheck ?? 'warn', onWarning);
-  return Object.freeze({ client: loadRole(config.client, check), server: loadRole(config.server, check) });
+  return Object.freeze({ client: loadRole(config.client, 'client', check), server: loadRole(config.server, 'server', check) });
 }
 
 /**
@@ -56,20 +56,21 @@ function checkKeyFile(loc: Located<string>, mode: KeyFileModeCheck, onWarning: (
   onWarning({ file: loc.file, line: loc.line, message });
 }
 
-function loadRole(s: X509Settings, checkKey: (loc: Located<string>) => void): RoleIdentity {
-  const crls = s.crl ? at(s.crl, () => loadCrls(s.crl!.value)) : undefined;
+function loadRole(s: X509Settings, role: 'client' | 'server', checkKey: (loc: Located<string>) => void): RoleIdentity {
+  const setting = (key: string) => `[authenticate.${role}] ${key}`;
+  const crls = s.crl ? at(s.crl, setting('x509.crl'), () => loadCrls(s.crl!.value)) : undefined;
   let trust: TrustConfig | undefined;
   if (s.truststore) {
-    const store = at(s.truststore, () => loadTrustStore(s.truststore!.value));
+    const store = at(s.truststore, setting('x509.truststore'), () => loadTrustStore(s.truststore!.value));
     // CRLs found in the trust store directory count too, as with a CA path in OpenSSL.
     const all = [...(store.crls ?? []), ...(crls ?? [])];
     trust = { anchors: store.anchors, ...(all.length ? { crls: all } : {}), ...(s.strict ? { strict: true } : {}) };
   }
   let certificate: CertifiedKey | undefined;
   if (s.certificate && s.privateKey) {
-    const chain = at(s.certificate, () => loadCertChain(s.certificate!.value));
+    const chain = at(s.certificate, setting('x509.certificate'), () => loadCertChain(s.certificate!.value));
     checkKey(s.privateKey);
-    const key = at(s.privateKey, () => loadPrivateKey(s.privateKey!.value));
+    const key = at(s.privateKey, setting('x509.private_key'), () => loadPrivateKey(s.privateKey!.value));
     checkKeyMatches(chain[0], key, s.privateKey);
     certificate = { chain, key };
   }
@@ -128,12 +129,12 @@ export function trustFor(role: RoleIdentity): TrustConfig {
   return strict;
 }
 
-/** Runs a loader; its error (which names the file) becomes a ConfigError pointing at the config line. */
-function at<T>(loc: Located<string>, load: () => T): T {
+/** Runs a loader; its error (which names the file) becomes a ConfigError pointing at the config line and setting. */
+function at<T>(loc: Located<string>, setting: string, load: () => T): T {
   try {
     return load();
   } catch (e) {
-    return fail(loc, (e as Error).message);
+    return fail(loc, `${setting}: ${(e as Error).message}`);
   }
 }
 

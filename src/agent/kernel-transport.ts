@@ -69,6 +69,8 @@ export class KernelTransport implements AgentTransport {
         '--ktls off cannot be used with the kernel transport: the kernel consumer would be told the socket is encrypted when it is not',
       );
     }
+    // A kernel is trusted to speak its own family: tolerated, but visible when debugging.
+    this.link.onLenient?.((what) => this.ctx.logger.debug(`kernel transport: accepted what a strict policy reading would refuse: ${what}`));
     try {
       await this.link.open();
     } catch (e) {

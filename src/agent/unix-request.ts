@@ -1,5 +1,5 @@
 /**
- * One unix-transport packet (DESIGN.md "The unix transport, exactly") → a HandshakeRequest, or
+ * One unix-transport packet (docs/unix-transport.md) → a HandshakeRequest, or
  * the reason it is refused: an errno for the NLMSG_ERROR and an extack text naming what is
  * wrong (and the byte offset of the attribute at fault when there is one).
  *
@@ -10,6 +10,7 @@
  * a connected TCP socket. The caller closes every received fd when this returns an error.
  */
 import { NLM_F_ACK, NLM_F_ECHO, NLM_F_REQUEST, UNIX_TRANSPORT_FAMILY_ID } from '../netlink/constants';
+import { HANDSHAKE_CMD_ACCEPT, HANDSHAKE_CMD_DONE } from '../netlink/families/handshake';
 import { NetlinkFormatError } from '../netlink/errors';
 import { decodeUnixPacket, toAcceptParams } from '../netlink/handshake-messages';
 import type { GenlMessage, NlHeader } from '../netlink/message';
@@ -80,10 +81,10 @@ export function parseUnixRequest(packet: Buffer, fds: readonly number[], keySeri
   } catch (e) {
     throw fromFormat(e);
   }
-  if (params.authMode === 'psk') {
-    const n = params.peerIdentity?.length ?? 0;
-    if (params.messageType === 'clienthello' && n === 0) throw new UnixRequestError(Errno.EINVAL, 'auth-mode psk: a client request needs at least one peer-identity (PSK key serial)');
-    if (n > MAX_PEER_IDENTITIES) throw new UnixRequestError(Errno.EINVAL, `peer-identity: ${n} given, at most ${MAX_PEER_IDENTITIES} allowed`);
+  const identities = params.peerIdentity?.length ?? 0;
+  if (identities > MAX_PEER_IDENTITIES) throw new UnixRequestError(Errno.EINVAL, `peer-identity: ${identities} given, at most ${MAX_PEER_IDENTITIES} allowed`);
+  if (params.authMode === 'psk' && params.messageType === 'clienthello' && identities === 0) {
+    throw new UnixRequestError(Errno.EINVAL, 'auth-mode psk: a client request needs at least one peer-identity (PSK key serial)');
   }
   if ((params.certificate?.length ?? 0) > 1) throw new UnixRequestError(Errno.EINVAL, `certificate: ${params.certificate!.length} nests given, at most one allowed`);
   if (params.messageType === 'serverhello' && params.authMode === 'unauth') {
@@ -115,6 +116,11 @@ function decodeAndCheckHeader(packet: Buffer): GenlMessage {
   }
   if (!(h.flags & NLM_F_REQUEST)) throw new UnixRequestError(Errno.EINVAL, 'nlmsg_flags lacks NLM_F_REQUEST');
   if (h.flags & ~ALLOWED_FLAGS) throw new UnixRequestError(Errno.EINVAL, `nlmsg_flags 0x${h.flags.toString(16)} has bits other than REQUEST, ACK and ECHO`);
+  // The command decides the attribute set, so it is checked before any attribute is read: a
+  // DONE's attributes would otherwise be reported as unknown instead of the DONE itself.
+  if (packet.length > 16 && (packet[16] === HANDSHAKE_CMD_ACCEPT || packet[16] === HANDSHAKE_CMD_DONE)) {
+    throw new UnixRequestError(Errno.EOPNOTSUPP, notAConsumerRequest(packet[16]), 16);
+  }
   let msg;
   try {
     msg = decodeUnixPacket(packet);
@@ -129,9 +135,29 @@ function decodeAndCheckHeader(packet: Buffer): GenlMessage {
   }
   const hc = msg.attrs['handler-class'];
   if (hc === undefined) throw new UnixRequestError(Errno.EINVAL, 'missing attribute handler-class (2): must be tlshd (1)');
-  if (hc !== 'tlshd') throw new UnixRequestError(Errno.EINVAL, `handler-class ${String(hc)} is not served here: must be tlshd (1)`);
+  if (hc !== 'tlshd') throw new UnixRequestError(Errno.EINVAL, `handler-class: ${handlerClassText(hc)}; must be tlshd (1)`);
   if (msg.attrs.sockfd !== undefined) throw new UnixRequestError(Errno.EINVAL, 'attribute sockfd (1) is not sent on the unix transport: pass the socket with SCM_RIGHTS');
   return msg;
+}
+
+/** Why a command other than READY is refused, in terms of who sends that command. */
+function notAConsumerRequest(cmd: number): string {
+  switch (cmd) {
+    case HANDSHAKE_CMD_ACCEPT:
+      return 'command accept (2) is what an agent sends the kernel, not a consumer request: send READY (1)';
+    default:
+      return 'command done (3) is the agent\'s reply, not a consumer request: send READY (1)';
+  }
+}
+
+/**
+ * The handler-class enum is none (0), tlshd (1), then max (2), which is the enum's end marker
+ * (the count of classes), not a class: name each value for what it is.
+ */
+function handlerClassText(hc: unknown): string {
+  if (hc === 'none') return 'none (0) names no handler';
+  if (hc === 'max') return '2 is the end-of-enum marker (HANDSHAKE_HANDLER_CLASS_MAX), not a handler class';
+  return `${String(hc)} is not a handler class`;
 }
 
 function checkFds(fds: readonly number[], inspect: FdInspector): void {

@@ -155,7 +155,7 @@ async function serve(argv: ServeArgs): Promise<number> {
     return 1;
   }
   return new Promise<number>((resolve) => {
-    const onHup = () => daemon.reload();
+    const onHup = () => void daemon.requestReload();
     const onStop = (sig: NodeJS.Signals) => {
       daemon.logger.info('stopping', { signal: sig });
       process.off('SIGHUP', onHup);

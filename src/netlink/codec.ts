@@ -24,7 +24,18 @@ export interface AttrDecodeOptions {
   /** 'keep' (default): unknown attributes become `unknown-<type>`; 'reject': a NetlinkFormatError at the attribute. */
   unknown?: 'keep' | 'reject';
   annotate?: Annotator;
+  /**
+   * The kernel's strict policy reading (what nla_parse with NL_VALIDATE_STRICT and a YNL-generated
+   * policy refuses): NLA_F_NESTED on a non-nest, a nest without NLA_F_NESTED, a single-valued
+   * attribute repeated (only the spec's multi-attr ones may repeat), a string without its
+   * terminating NUL. 'reject' fails the decode at the first such attribute; a function is told of
+   * each one and the lenient reading goes on (a peer we must stay tolerant of, like the kernel);
+   * unset (default): no check.
+   */
+  strict?: StrictPolicy;
 }
+
+export type StrictPolicy = 'reject' | ((violation: NetlinkFormatError) => void);
 
 const UNKNOWN_KEY = /^unknown-(\d+)$/;
 
@@ -50,6 +61,7 @@ export function decodeAttrs(buf: Buffer, base: number, spec: FamilySpec, setName
 
 function walk(d: AttributeDecoder, spec: FamilySpec, set: AttrSet, opts: AttrDecodeOptions, path: string, depth: number): AttrObject {
   const out: AttrObject = {};
+  const seen = opts.strict ? new Set<number>() : undefined;
   while (d.next()) {
     const def = set.byValue.get(d.type);
     const field = `${path}.${def?.name ?? `type ${d.type}`}`;
@@ -70,12 +82,32 @@ function walk(d: AttributeDecoder, spec: FamilySpec, set: AttrSet, opts: AttrDec
       annotatePad(opts.annotate, d, depth);
       continue;
     }
+    if (seen && !checkPolicy(d, def, seen, field, opts.strict!)) break;
     const v = value(d, spec, def, opts, field, depth);
     if (d.err) break;
     if (v !== undefined) put(out, def.name, v, def.multi === true);
     annotatePad(opts.annotate, d, depth);
   }
   return out;
+}
+
+/** The strict checks of one attribute; false when it was refused (d.err set). */
+function checkPolicy(d: AttributeDecoder, def: AttrDef, seen: Set<number>, field: string, policy: StrictPolicy): boolean {
+  let problem: string | undefined;
+  const nestedFlag = (d.typeFlags & NLA_F_NESTED) !== 0;
+  const isNest = def.type === 'nest' || def.type === 'indexed-array' || def.type === 'nest-type-value';
+  if (nestedFlag && !isNest) problem = `NLA_F_NESTED is set on a ${def.type} attribute; only nests carry it`;
+  else if (!nestedFlag && isNest) problem = 'a nested attribute without NLA_F_NESTED';
+  else if (seen.has(def.value) && def.multi !== true) problem = 'given more than once; it is single-valued (only multi-attr attributes repeat)';
+  else if (def.type === 'string' && (d.data.length === 0 || d.data[d.data.length - 1] !== 0)) problem = 'string without its terminating NUL';
+  seen.add(def.value);
+  if (problem === undefined) return true;
+  if (policy === 'reject') {
+    d.fail(d.offset, field, problem);
+    return false;
+  }
+  policy(new NetlinkFormatError(d.offset, field, problem));
+  return true;
 }
 
 /** Errors from a decoder over set `set` name its attributes. */

@@ -97,6 +97,11 @@ export interface FakeKernelOptions {
   policyDump?: boolean;
   /** The family is absent (a kernel without CONFIG_NET_HANDSHAKE): GETFAMILY → ENOENT. */
   noHandshakeFamily?: boolean;
+  /**
+   * Raw attribute bytes appended to every ACCEPT reply: plays a kernel whose replies a strict
+   * policy reading would refuse (a repeated attribute, a flag out of place).
+   */
+  acceptReplyExtra?: Buffer;
 }
 
 interface PolicyEntry {
@@ -373,7 +378,11 @@ export class FakeKernel {
       { type: this.familyId, flags: 0, seq: msg.readUInt32LE(8), pid: msg.readUInt32LE(12), cmd: 'accept', attrs: acceptReplyAttrs(fd, r.params) },
       handshakeFamily,
     );
-    return [reply];
+    const extra = this.opts.acceptReplyExtra;
+    if (!extra) return [reply];
+    const mangled = Buffer.concat([reply, extra]);
+    mangled.writeUInt32LE(mangled.length, 0);
+    return [mangled];
   }
 
   private done(sock: FakeNetlinkSocket, attrs: AttrObject): void {

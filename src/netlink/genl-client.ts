@@ -6,7 +6,7 @@
  */
 import type { AttrObject } from './codec';
 import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from './constants';
-import { errnoName } from './errors';
+import { NetlinkFormatError, errnoName } from './errors';
 import { CTRL_CMD_GETFAMILY, nlctrlFamily } from './families/nlctrl';
 import { NetlinkError } from './link';
 import { type DecodedMessage, type GenlMessage, decodeMessages, encodeMessage } from './message';
@@ -52,6 +52,8 @@ export class GenlClient {
   private readonly notificationListeners: Array<(m: GenlMessage) => void> = [];
   private readonly errorListeners: Array<(e: Error & { code?: string }) => void> = [];
   private closed = false;
+  private onLenient?: (violation: NetlinkFormatError) => void;
+  private strictFamilies?: readonly string[];
 
   constructor(readonly transport: NetlinkTransport) {
     transport.onDatagram((d) => this.receive(d));
@@ -61,6 +63,15 @@ export class GenlClient {
   /** Messages nobody asked for (multicast notifications), decoded when their family is known. */
   onNotification(listener: (m: GenlMessage) => void): void {
     this.notificationListeners.push(listener);
+  }
+
+  /**
+   * Tell `listener` of every attribute of `families` that the kernel's strict policy would refuse;
+   * the message is still read leniently (what a kernel sends is not ours to refuse).
+   */
+  reportLenient(families: readonly string[], listener: (violation: NetlinkFormatError) => void): void {
+    this.strictFamilies = families;
+    this.onLenient = listener;
   }
 
   /** Socket errors (ENOBUFS: notifications were lost) and datagrams that did not decode. */
@@ -150,7 +161,11 @@ export class GenlClient {
   private receive(datagram: Buffer): void {
     let msgs: DecodedMessage[];
     try {
-      msgs = decodeMessages(datagram, { families: this.families, unknownCommands: 'keep' });
+      msgs = decodeMessages(datagram, {
+        families: this.families,
+        unknownCommands: 'keep',
+        ...(this.onLenient ? { strict: this.onLenient, strictFamilies: this.strictFamilies } : {}),
+      });
     } catch (e) {
       this.errorListeners.forEach((l) => l(e as Error));
       return;

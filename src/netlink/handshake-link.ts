@@ -35,6 +35,8 @@ export abstract class GenlHandshakeLink implements HandshakeFamilyLink {
     if (this.client) return;
     const client = new GenlClient(this.openTransport());
     this.client = client;
+    const onLenient = this.lenientListener;
+    if (onLenient) client.reportLenient([HANDSHAKE_FAMILY_NAME], (v) => onLenient(v.message));
     try {
       this.family = await client.resolveFamily(HANDSHAKE_FAMILY_NAME, handshakeFamily);
       client.joinGroup(this.family, HANDSHAKE_MCGRP_TLSHD);
@@ -59,6 +61,12 @@ export abstract class GenlHandshakeLink implements HandshakeFamilyLink {
 
   onReady(listener: () => void): void {
     this.readyListeners.push(listener);
+  }
+
+  private lenientListener?: (what: string) => void;
+
+  onLenient(listener: (what: string) => void): void {
+    this.lenientListener = listener;
   }
 
   async accept(): Promise<AcceptReply | null> {

@@ -117,10 +117,11 @@ export function encodeUnixError(request: Buffer | { seq: number; type?: number; 
 
 /**
  * Decode one unix-transport packet (exactly one message). Unknown attributes and commands are
- * rejected: the agent answers them with EINVAL and the NetlinkFormatError's text.
+ * rejected, and attributes are read with the kernel's strict policy (consumers are untrusted):
+ * the agent answers them with EINVAL and the NetlinkFormatError's text.
  */
 export function decodeUnixPacket(packet: Buffer): DecodedMessage {
-  const msgs = decodeMessages(packet, { families: unixTransportFamilies(), unknown: 'reject' });
+  const msgs = decodeMessages(packet, { families: unixTransportFamilies(), unknown: 'reject', strict: 'reject' });
   if (msgs.length !== 1) throw new NetlinkFormatError(0, 'packet', `holds ${msgs.length} messages; the unix transport carries exactly one per packet`);
   return msgs[0];
 }

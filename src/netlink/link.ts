@@ -53,5 +53,10 @@ export interface HandshakeFamilyLink {
   done(args: DoneArgs): Promise<void>;
   /** Names of the DONE attributes the kernel's policy accepts (nlctrl GETPOLICY), e.g. status, sockfd, remote-auth. */
   doneAttributes(): Promise<Set<string>>;
+  /**
+   * Before open(): be told of each handshake-family attribute from the kernel that a strict
+   * policy reading would refuse; the message is still used as the kernel sent it.
+   */
+  onLenient?(listener: (what: string) => void): void;
   close(): void;
 }

@@ -10,7 +10,7 @@
  *   const [msg] = decodeMessages(bytes, { families: new Map([[id, handshakeFamily]]) });
  */
 import { type Annotator } from './attributes';
-import { type AttrObject, decodeAttrs, encodeAttrs, hex } from './codec';
+import { type AttrObject, type StrictPolicy, decodeAttrs, encodeAttrs, hex } from './codec';
 import {
   GENL_HDRLEN,
   GENL_ID_CTRL,
@@ -133,6 +133,13 @@ export interface DecodeOptions {
   genericNetlink?: boolean;
   /** Added to every reported offset (when `buf` is part of a larger input, e.g. a pcap). */
   base?: number;
+  /** The kernel's strict policy reading of attributes (see AttrDecodeOptions.strict). */
+  strict?: StrictPolicy;
+  /**
+   * Families `strict` applies to (by name; default all). nlctrl's own replies build some nests
+   * without NLA_F_NESTED, so a reader of the kernel checks only the family it cares about.
+   */
+  strictFamilies?: readonly string[];
 }
 
 /** The family map of the unix transport: handshake at 0x0100. */
@@ -348,7 +355,8 @@ function decodeGenl(h: NlHeader, body: Buffer, at: number, fam: FamilySpec | und
   const attrAt = gAt + GENL_HDRLEN;
   const msg: GenlMessage = { kind: 'genl', offset: at, header: h, family: fam, cmd, cmdName: op?.name, version, reserved, attrs: {} };
   if (fam && op) {
-    msg.attrs = decodeAttrs(attrBuf, attrAt, fam, op.attrSet, { unknown: opts.unknown, annotate: ann });
+    const strict = opts.strict && (!opts.strictFamilies || opts.strictFamilies.includes(fam.name)) ? opts.strict : undefined;
+    msg.attrs = decodeAttrs(attrBuf, attrAt, fam, op.attrSet, { unknown: opts.unknown, annotate: ann, ...(strict ? { strict } : {}) });
   } else {
     msg.rawAttrs = rawAttrs(attrBuf, attrAt, ann);
   }

@@ -142,6 +142,16 @@ export interface ReceivedMessage {
   fds: number[];
   /** The data or the control part did not fit (MSG_TRUNC / MSG_CTRUNC); any fds were closed. */
   truncated: boolean;
+  /** MSG_TRUNC: the data was longer than the buffer. */
+  dataTruncated: boolean;
+  /**
+   * MSG_CTRUNC: not every fd the sender attached arrived. Either more were sent than the control
+   * buffer holds, or the kernel could not install them in our fd table (EMFILE/ENFILE) and dropped
+   * them: `fdsReceived` below the maximum asked for means the second.
+   */
+  controlTruncated: boolean;
+  /** How many fds the kernel installed before truncation (they were closed). */
+  fdsReceived: number;
 }
 
 /**
@@ -203,14 +213,16 @@ export function recvmsg(fd: number, maxLen = 65536, maxFds = 16): ReceivedMessag
   void iov.length; // see sendmsg: reached only through a raw address
   const msgFlags = msg.readInt32LE(48);
   const fds = parseRights(control, Number(msg.readBigUInt64LE(40)));
-  const truncated = (msgFlags & (MSG_TRUNC | MSG_CTRUNC)) !== 0;
+  const dataTruncated = (msgFlags & MSG_TRUNC) !== 0;
+  const controlTruncated = (msgFlags & MSG_CTRUNC) !== 0;
+  const truncated = dataTruncated || controlTruncated;
   if (n === 0 && fds.length === 0 && !truncated) return null;
   if (truncated) {
     // The transport cannot trust a partial request; fds it will never use must not leak.
     for (const f of fds) closeQuietly(f);
-    return { data: Buffer.from(buf.subarray(0, Math.min(n, maxLen))), fds: [], truncated };
+    return { data: Buffer.from(buf.subarray(0, Math.min(n, maxLen))), fds: [], truncated, dataTruncated, controlTruncated, fdsReceived: fds.length };
   }
-  return { data: Buffer.from(buf.subarray(0, n)), fds, truncated };
+  return { data: Buffer.from(buf.subarray(0, n)), fds, truncated, dataTruncated, controlTruncated, fdsReceived: fds.length };
 }
 
 /** All fds from every SCM_RIGHTS cmsg in the first `len` bytes of a control buffer. */
@@ -273,6 +285,9 @@ export interface SeqpacketMessage {
   data: Buffer;
   fds: number[];
   truncated: boolean;
+  dataTruncated: boolean;
+  controlTruncated: boolean;
+  fdsReceived: number;
 }
 
 export interface SeqpacketConnOptions {
@@ -324,6 +339,11 @@ export class SeqpacketConn extends EventEmitter {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Messages waiting for the peer to make room (it is not reading). */
+  get queuedSends(): number {
+    return this.sendQueue.length;
   }
 
   /** Stop reading (messages stay queued in the kernel; the peer sees backpressure). */

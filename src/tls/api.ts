@@ -18,7 +18,18 @@ export type CipherSuiteName =
   | 'TLS_CHACHA20_POLY1305_SHA256'
   | 'TLS_AES_128_CCM_SHA256';
 
-export type GroupName = 'x25519' | 'secp256r1' | 'secp384r1' | 'x448' | 'secp521r1';
+/** Key-exchange groups (RFC 8446 §4.2.7); each has one entry in src/tls/crypto/groups.ts. */
+export type GroupName =
+  | 'x25519'
+  | 'secp256r1'
+  | 'secp384r1'
+  | 'secp521r1'
+  | 'x448'
+  | 'ffdhe2048'
+  | 'ffdhe3072'
+  | 'ffdhe4096'
+  | 'ffdhe6144'
+  | 'ffdhe8192';
 
 export type SignatureSchemeName =
   | 'ecdsa_secp256r1_sha256'
@@ -90,7 +101,7 @@ export interface PskEntry {
 export interface CommonConfig {
   /** Preference order; default: all four, AES-128-GCM first. */
   cipherSuites?: CipherSuiteName[];
-  /** Preference order; the client sends a key share for the first. Default x25519, secp256r1, secp384r1. */
+  /** Preference order; the client sends a key share for the first. Default: every implemented group (crypto/groups.ts order). */
   groups?: GroupName[];
   signatureSchemes?: SignatureSchemeName[];
   /** ALPN protocol names; off when undefined. */

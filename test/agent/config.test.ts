@@ -92,6 +92,21 @@ describe('tlshd configuration', () => {
     ]);
   });
 
+  it('x509.client_certificate: request by default, require and none in [authenticate.server] only', () => {
+    expect(parseConfigText('', F).config.server.clientCertificate).toBeUndefined();
+    for (const v of ['request', 'require', 'none'] as const) {
+      expect(parseConfigText(`[authenticate.server]\nx509.client_certificate=${v}\n`, F).config.server.clientCertificate).toBe(v);
+    }
+    const { warnings, config } = parseConfigText('[authenticate.client]\nx509.client_certificate=require\n', F);
+    expect(config.client.clientCertificate).toBeUndefined();
+    expect(warnings.map((w) => w.message)).toEqual(['unknown key "x509.client_certificate" in [authenticate.client] ignored']);
+  });
+
+  it('groups accepts every implemented group, FFDHE and x448 included', () => {
+    const { config } = parseConfigText('[handshaked]\ngroups=ffdhe2048;x448;secp521r1;ffdhe8192\n', F);
+    expect(config.groups).toEqual(['ffdhe2048', 'x448', 'secp521r1', 'ffdhe8192']);
+  });
+
   it.each([
     ['[debug]\nloglevel=lots\n', `${F}:2: loglevel = "lots" is not an integer`],
     ['[handshaked]\n\nmax_inflight=0\n', `${F}:3: max_inflight = 0 is out of range (1..100000)`],
@@ -108,6 +123,8 @@ describe('tlshd configuration', () => {
     ['[handshaked]\ndefault_timeout_ms=2147483648\n', `${F}:2: default_timeout_ms = 2147483648 is out of range (1..3600000)`],
     ['[handshaked]\nshutdown_grace_ms=4294967295\n', `${F}:2: shutdown_grace_ms = 4294967295 is out of range (0..3600000)`],
     ['[handshaked]\npeer_idle_timeout_ms=2147483648\n', `${F}:2: peer_idle_timeout_ms = 2147483648 is out of range (0..3600000)`],
+    ['[authenticate.server]\nx509.client_certificate=always\n', `${F}:2: x509.client_certificate = "always": expected one of request, require, none`],
+    ['[handshaked]\ngroups=x25519;ffdhe1024\n', `${F}:2: groups: unknown name "ffdhe1024"`],
   ])('stops on a bad value with file:line and why (%j)', (text, message) => {
     let err: unknown;
     try {

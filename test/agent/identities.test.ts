@@ -49,7 +49,7 @@ describe('identities from the configuration', () => {
   });
 
   it.each([
-    [`x509.truststore=/nonexistent/ca.pem`, `${F}:2: cannot read trust store "/nonexistent/ca.pem": ENOENT`],
+    [`x509.truststore=/nonexistent/ca.pem`, `${F}:2: [authenticate.client] x509.truststore: cannot read trust store "/nonexistent/ca.pem": ENOENT`],
     [`x509.truststore=${PKI}/server-p256.key.pem`, 'contains no usable certificate'],
     [`x509.crl=${PKI}/ca-bundle.pem`, 'contains no "X509 CRL" block'],
     [
@@ -58,7 +58,7 @@ describe('identities from the configuration', () => {
     ],
     [
       `x509.certificate=${PKI}/server-p256.chain.pem\nx509.private_key=${PKI}/server-p256.crt.pem`,
-      `${F}:3: private key file "${PKI}/server-p256.crt.pem" holds no private key`,
+      `${F}:3: [authenticate.client] x509.private_key: private key file "${PKI}/server-p256.crt.pem" holds no private key`,
     ],
   ])('refuses a configured file it cannot use: %s', (line, message) => {
     expect(() => load(`[authenticate.client]\n${line}\n`)).toThrow(message);
@@ -67,7 +67,7 @@ describe('identities from the configuration', () => {
   it('refuses a trust store directory with nothing in it rather than falling back to the system store', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-id-'));
     try {
-      expect(() => load(`[authenticate.server]\nx509.truststore=${dir}\n`)).toThrow(`${F}:2: trust store "${dir}" contains no usable certificate`);
+      expect(() => load(`[authenticate.server]\nx509.truststore=${dir}\n`)).toThrow(`${F}:2: [authenticate.server] x509.truststore: trust store "${dir}" contains no usable certificate`);
     } finally {
       fs.rmSync(dir, { recursive: true });
     }

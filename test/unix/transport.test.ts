@@ -23,10 +23,20 @@ function mutate(seq: number, f: (b: Buffer) => void): Buffer {
   return b;
 }
 function withExtraAttr(seq: number, type: number): Buffer {
-  const extra = Buffer.from([8, 0, type, 0, 1, 0, 0, 0]);
-  const b = Buffer.concat([ready(seq), extra]);
+  return withExtra(seq, Buffer.from([8, 0, type, 0, 1, 0, 0, 0]));
+}
+/** A valid READY with raw attribute bytes appended. */
+function withExtra(seq: number, extra: Buffer, p: AcceptParams = CLIENT): Buffer {
+  const b = Buffer.concat([ready(seq, p), extra]);
   b.writeUInt32LE(b.length, 0);
   return b;
+}
+function u32Attr(type: number, v: number, flags = 0): Buffer {
+  const a = Buffer.alloc(8);
+  a.writeUInt16LE(8, 0);
+  a.writeUInt16LE(type | flags, 2);
+  a.writeUInt32LE(v, 4);
+  return a;
 }
 
 let agent: Agent;
@@ -167,9 +177,10 @@ describe('unix transport: malformed requests get NLMSG_ERROR with errno and exta
     ['genl version 2', (s) => mutate(s, (b) => (b[17] = 2)), 22, /version 2: the unix transport speaks version 1/, 'tcp'],
     ['genl reserved not 0', (s) => mutate(s, (b) => b.writeUInt16LE(9, 18)), 22, /reserved is 9, must be 0/, 'tcp'],
     ['unknown command', (s) => mutate(s, (b) => (b[16] = 9)), 22, /unknown command 9/, 'tcp'],
-    ['DONE sent by a consumer', (s) => raw(s, 'done', { status: 0 }), 95, /command done \(3\) is not a consumer request/, 'tcp'],
+    ['DONE sent by a consumer', (s) => raw(s, 'done', { status: 0 }), 95, /command done \(3\) is the agent's reply, not a consumer request/, 'tcp'],
+    ['DONE with accept attributes', (s) => mutate(s, (b) => (b[16] = 3)), 95, /command done \(3\) is the agent's reply, not a consumer request/, 'tcp'],
     ['missing handler-class', (s) => raw(s, 'ready', { 'message-type': 'clienthello', 'auth-mode': 'unauth' }), 22, /missing attribute handler-class/, 'tcp'],
-    ['handler-class none', (s) => raw(s, 'ready', { 'handler-class': 'none', 'message-type': 'clienthello', 'auth-mode': 'unauth' }), 22, /handler-class none is not served here/, 'tcp'],
+    ['handler-class none', (s) => raw(s, 'ready', { 'handler-class': 'none', 'message-type': 'clienthello', 'auth-mode': 'unauth' }), 22, /handler-class: none \(0\) names no handler; must be tlshd \(1\)/, 'tcp'],
     ['sockfd attribute', (s) => raw(s, 'ready', { 'handler-class': 'tlshd', sockfd: 3, 'message-type': 'clienthello', 'auth-mode': 'unauth' }), 22, /sockfd \(1\) is not sent on the unix transport/, 'tcp'],
     ['missing message-type', (s) => raw(s, 'ready', { 'handler-class': 'tlshd', 'auth-mode': 'unauth' }), 22, /message-type: missing/, 'tcp'],
     ['missing auth-mode', (s) => raw(s, 'ready', { 'handler-class': 'tlshd', 'message-type': 'serverhello' }), 22, /auth-mode: missing/, 'tcp'],
@@ -182,6 +193,20 @@ describe('unix transport: malformed requests get NLMSG_ERROR with errno and exta
     ['a unix socket instead of TCP', (s) => ready(s), 95, /not TCP \(protocol 0\)/, 'unix'],
     ['a TCP socket that is not connected', (s) => ready(s), 107, /not connected \(ENOTCONN\)/, 'listening'],
     ['oversized packet', (s) => Buffer.concat([ready(s), Buffer.alloc(5000)]), 90, /larger than 4096 bytes/, 'tcp'],
+    // The kernel's strict policy reading, attribute by attribute (consumers are untrusted).
+    ['NLA_F_NESTED on a plain u32', (s) => withExtra(s, u32Attr(4, 1000, 0x8000)), 22, /accept\.timeout: NLA_F_NESTED is set on a u32 attribute/, 'tcp'],
+    [
+      'a certificate nest without NLA_F_NESTED',
+      (s) => withExtra(s, Buffer.concat([Buffer.from([20, 0, 7, 0]), u32Attr(1, 5), u32Attr(2, 6)])),
+      22,
+      /accept\.certificate: a nested attribute without NLA_F_NESTED/,
+      'tcp',
+    ],
+    ['message-type given twice', (s) => withExtra(s, u32Attr(3, 1)), 22, /accept\.message-type: given more than once; it is single-valued/, 'tcp'],
+    ['500 keyring attributes', (s) => withExtra(s, Buffer.concat(Array.from({ length: 500 }, () => u32Attr(9, 7)))), 22, /accept\.keyring: given more than once/, 'tcp'],
+    ['six peer-identities (x509)', (s) => withExtra(s, Buffer.concat(Array.from({ length: 6 }, (_, i) => u32Attr(6, i + 1)))), 22, /peer-identity: 6 given, at most 5/, 'tcp'],
+    ['peername without its NUL', (s) => withExtra(s, Buffer.from([8, 0, 8, 0, 0x61, 0x62, 0x63, 0x64]), { messageType: 'clienthello', authMode: 'unauth' }), 22, /accept\.peername: string without its terminating NUL/, 'tcp'],
+    ['handler-class 2 (the enum end marker)', (s) => raw(s, 'ready', { 'handler-class': 2, 'message-type': 'clienthello', 'auth-mode': 'unauth' }), 22, /handler-class: 2 is the end-of-enum marker .*not a handler class; must be tlshd \(1\)/, 'tcp'],
   ];
 
   test.each(cases)('%s', async (_name, packet, errno, text, fdKind) => {

@@ -13,6 +13,19 @@ import type { HandshakeMessage } from '../wire/handshake';
 
 /** RFC 8446 §5.1: TLSPlaintext.length MUST NOT exceed 2^14. */
 export const MAX_PLAINTEXT = 16384;
+/**
+ * Records one handshake message may span. A sender packs a message into as few records as its
+ * fragment size allows: 64 KiB (our largest accepted message) in 512-byte fragments, the
+ * smallest max_fragment_length (RFC 6066), is 128 records; 256 leaves room for 128 KiB messages.
+ * Beyond it a peer is paying the record overhead on purpose (1-byte records) and is cut off.
+ */
+export const MAX_RECORDS_PER_MESSAGE = 256;
+/**
+ * Handshake records the peer may send in all before its Finished (the agent hands the socket
+ * off at Finished, so that is every handshake record it ever reads): a full handshake is 1–6
+ * messages, a HelloRetryRequest adds one, so 4 × 256 bounds any honest sender.
+ */
+export const MAX_HANDSHAKE_RECORDS = 1024;
 const TAG_LEN = 16;
 
 class Protection {
@@ -40,20 +53,47 @@ class Protection {
     return this.aead.seal(this.nonce(), header, inner);
   }
 
+  /** A record that fails authentication leaves the sequence number alone (trial decryption). */
   open(header: Buffer, body: Buffer): Buffer | undefined {
-    return this.aead.open(this.nonce(), header, body);
+    const plain = this.aead.open(this.nonce(), header, body);
+    if (!plain) this.seqNo -= 1n;
+    return plain;
   }
 }
 
 export type Incoming =
   | { kind: 'handshake' }
   | { kind: 'change_cipher_spec' }
-  | { kind: 'application_data' };
+  | { kind: 'application_data' }
+  /** A record of rejected 0-RTT data, dropped unread (RFC 8446 §4.2.10). */
+  | { kind: 'skipped' };
+
+/**
+ * How much rejected 0-RTT data a server skips (RFC 8446 §4.2.10: up to its max_early_data_size).
+ * The server never announces one (it issues no tickets), so this is OpenSSL's default, 2^14
+ * bytes. Each skipped record counts its body less the tag and the content-type byte, the least
+ * overhead a record can have, so a peer cannot stretch the budget with padding.
+ */
+export const EARLY_DATA_SKIP_LIMIT = 16384;
+const EARLY_RECORD_OVERHEAD = TAG_LEN + 1;
 
 export class RecordLayer {
   private reader?: Protection;
   private writer?: Protection;
-  private pending: Buffer = Buffer.alloc(0);
+  /** Bytes of rejected 0-RTT data still to skip; undefined when the client sent none. */
+  private earlySkip?: number;
+  /**
+   * Handshake bytes received but not yet handed out, as the record bodies they came in: joining
+   * them per record would copy the whole partial message again for every record (quadratic in
+   * the record count); they are joined once, when a message is complete.
+   */
+  private chunks: Buffer[] = [];
+  private pendingLen = 0;
+  /** 4 + length of the message at the front of `chunks`, once its header has arrived. */
+  private expected?: number;
+  /** Records that carried part of the message at the front (0 when nothing is buffered). */
+  private spanned = 0;
+  private handshakeRecords = 0;
   private readonly out: Buffer[] = [];
   /**
    * RFC 8446 §5.1: legacy_record_version is 0x0303 except on the client's initial ClientHello,
@@ -83,11 +123,11 @@ export class RecordLayer {
 
   /** Bytes of handshake messages received but not yet handed out. */
   get buffered(): number {
-    return this.pending.length;
+    return this.pendingLen;
   }
 
   setReadKeys(suite: Suite, keys: RecordKeys): void {
-    if (this.pending.length > 0) {
+    if (this.pendingLen > 0) {
       fail('unexpected_message', 'handshake data straddles a key change');
     }
     this.reader = new Protection(this.crypto.aead(suite.aead, keys.key), keys.iv);
@@ -95,6 +135,21 @@ export class RecordLayer {
 
   setWriteKeys(suite: Suite, keys: RecordKeys, seq = 0n): void {
     this.writer = new Protection(this.crypto.aead(suite.aead, keys.key), keys.iv, seq);
+  }
+
+  /**
+   * The client offered early data and we did not accept it: until a record deprotects under the
+   * next read keys, drop what looks like its 0-RTT records, at most EARLY_DATA_SKIP_LIMIT bytes.
+   */
+  skipRejectedEarlyData(on: boolean): void {
+    this.earlySkip = on ? EARLY_DATA_SKIP_LIMIT : undefined;
+  }
+
+  private skipEarly(len: number, why: AlertName, message: string): Incoming {
+    if (this.earlySkip === undefined) fail(why, message);
+    this.earlySkip -= Math.max(0, len - EARLY_RECORD_OVERHEAD);
+    if (this.earlySkip < 0) fail(why, `${message}, and the client has sent more than ${EARLY_DATA_SKIP_LIMIT} bytes of rejected 0-RTT data`);
+    return { kind: 'skipped' };
   }
 
   /** Decodes one record. Handshake content is buffered for nextMessage(). */
@@ -106,14 +161,16 @@ export class RecordLayer {
     if (len !== record.length - RECORD_HEADER_LEN) {
       fail('decode_error', `record header says ${len} bytes, record has ${record.length - RECORD_HEADER_LEN}`);
     }
-    if (version >> 8 !== 3) fail('decode_error', `record version 0x${version.toString(16)} is not TLS`);
+    // RFC 8446 §5.1 has the minor version ignored; a major version other than 3 is not TLS at
+    // all, which OpenSSL and GnuTLS answer with protocol_version.
+    if (version >> 8 !== 3) fail('protocol_version', `record version 0x${version.toString(16)} is not TLS`);
     if (len > MAX_RECORD_BODY) fail('record_overflow', `record body of ${len} bytes exceeds 2^14+256`);
     let body = record.subarray(RECORD_HEADER_LEN);
     let content = type;
 
     if (type === ContentType.change_cipher_spec) {
       if (len !== 1 || body[0] !== 1) fail('unexpected_message', 'change_cipher_spec record is not the single byte 0x01');
-      if (this.pending.length > 0) fail('unexpected_message', 'change_cipher_spec inside a fragmented handshake message');
+      if (this.pendingLen > 0) fail('unexpected_message', 'change_cipher_spec inside a fragmented handshake message');
       return { kind: 'change_cipher_spec' };
     }
     if (this.reader && type === ContentType.alert && !this.reader.used) {
@@ -125,7 +182,8 @@ export class RecordLayer {
         fail('unexpected_message', `plaintext record of type ${type} after encryption started`);
       }
       const plain = this.reader.open(record.subarray(0, RECORD_HEADER_LEN), body);
-      if (!plain) fail('bad_record_mac', 'record failed authentication');
+      if (!plain) return this.skipEarly(len, 'bad_record_mac', 'record failed authentication');
+      this.earlySkip = undefined;
       if (plain.length > MAX_PLAINTEXT + 1) fail('record_overflow', `decrypted record of ${plain.length} bytes exceeds 2^14`);
       // RFC 8446 §5.4: the content type is the last non-zero byte; zeros after it are padding.
       let i = plain.length - 1;
@@ -140,20 +198,41 @@ export class RecordLayer {
     switch (content) {
       case ContentType.handshake:
         if (body.length === 0) fail('unexpected_message', 'empty handshake record');
-        this.pending = this.pending.length === 0 ? Buffer.from(body) : Buffer.concat([this.pending, body]);
+        this.bufferHandshake(body);
         return { kind: 'handshake' };
       case ContentType.alert:
         return this.peerAlert(body);
       case ContentType.application_data:
-        if (!this.reader) fail('unexpected_message', 'application data before encryption');
+        // After a HelloRetryRequest the 0-RTT records come before any read keys exist.
+        if (!this.reader) return this.skipEarly(len, 'unexpected_message', 'application data before encryption');
         return { kind: 'application_data' };
       default:
         return fail('unexpected_message', `record of unknown content type ${content}`);
     }
   }
 
+  /**
+   * The record-count bounds use unexpected_message: each record is well-formed, what is wrong is
+   * the sequence (RFC 8446 §6.2: "an inappropriate message ... was received"); decode_error and
+   * record_overflow speak of one malformed or oversized record, which these are not.
+   */
+  private bufferHandshake(body: Buffer): void {
+    if (++this.handshakeRecords > MAX_HANDSHAKE_RECORDS) {
+      fail('unexpected_message', `more than ${MAX_HANDSHAKE_RECORDS} handshake records before the peer's Finished`);
+    }
+    if (++this.spanned > MAX_RECORDS_PER_MESSAGE) {
+      fail('unexpected_message', `a handshake message spans more than ${MAX_RECORDS_PER_MESSAGE} records`);
+    }
+    // A copy: the caller may reuse the record's buffer once receive() returns.
+    this.chunks.push(Buffer.from(body));
+    this.pendingLen += body.length;
+  }
+
   private peerAlert(body: Buffer): never {
-    if (this.pending.length > 0) fail('unexpected_message', 'alert inside a fragmented handshake message');
+    if (this.pendingLen > 0) fail('unexpected_message', 'alert inside a fragmented handshake message');
+    // RFC 8446 §5.4: an alert record with no content is unexpected_message; any other length
+    // cannot be parsed as the one alert a record must hold (§5.1, §6: decode_error).
+    if (body.length === 0) fail('unexpected_message', 'empty alert record');
     if (body.length !== 2) fail('decode_error', `alert record of ${body.length} bytes`);
     const name: AlertName = alertName(body[1]) ?? 'internal_error';
     if (body[1] === 0 || body[1] === 90) {
@@ -165,15 +244,30 @@ export class RecordLayer {
 
   /** The next complete handshake message, or undefined when more records are needed. */
   nextMessage(): HandshakeMessage | undefined {
-    if (this.pending.length < 4) return undefined;
-    const len = this.pending.readUIntBE(1, 3);
-    if (len > this.maxMessage) {
-      fail('illegal_parameter', `handshake message of ${len} bytes exceeds the ${this.maxMessage}-byte limit`);
+    if (this.expected === undefined) {
+      if (this.pendingLen < 4) return undefined;
+      const len = this.joined().readUIntBE(1, 3);
+      if (len > this.maxMessage) {
+        fail('illegal_parameter', `handshake message of ${len} bytes exceeds the ${this.maxMessage}-byte limit`);
+      }
+      this.expected = 4 + len;
     }
-    if (this.pending.length < 4 + len) return undefined;
-    const raw = this.pending.subarray(0, 4 + len);
-    this.pending = this.pending.subarray(4 + len);
+    if (this.pendingLen < this.expected) return undefined;
+    const all = this.joined();
+    const raw = all.subarray(0, this.expected);
+    const rest = all.subarray(this.expected);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.pendingLen = rest.length;
+    this.expected = undefined;
+    // What is left began in the last record received: it has spanned one record so far.
+    this.spanned = rest.length > 0 ? 1 : 0;
     return { type: raw[0], body: raw.subarray(4), raw };
+  }
+
+  /** The buffered bytes as one Buffer (joined at most once per message). */
+  private joined(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.pendingLen)];
+    return this.chunks[0];
   }
 
   private writeRecord(type: number, payload: Buffer): void {

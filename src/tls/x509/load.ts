@@ -4,8 +4,9 @@
  * error, never a silent fall-back to the system store.
  */
 import { createPrivateKey, KeyObject } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { FILE_LIMITS, FileRefusedError, readRegularFile, statOf, type FileKind } from '../../sys/files';
 import type { TrustConfig } from '../api';
 import { decodeCertificate } from './cert';
 import { decodeCrl } from './crl';
@@ -30,11 +31,19 @@ function errText(err: unknown): string {
   return e.code ?? e.message ?? String(err);
 }
 
-function readFile(path: string, what: string): Buffer {
+/** Directory entries read for one trust store, beyond which the rest are not looked at. */
+export const MAX_TRUST_STORE_FILES = 10_000;
+
+/**
+ * The file's bytes through the non-blocking, size-capped reader: a FIFO, device or directory
+ * given as a certificate, key, CRL or bundle is refused rather than read.
+ */
+function readFile(path: string, kind: FileKind, maxBytes?: number): Buffer {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, kind, maxBytes === undefined ? {} : { maxBytes });
   } catch (err) {
-    throw new X509Error('X509_FILE', `cannot read ${what} "${path}": ${errText(err)}`);
+    if (err instanceof FileRefusedError) throw new X509Error('X509_FILE', err.message);
+    throw new X509Error('X509_FILE', `cannot read "${path}": ${errText(err)}`);
   }
 }
 
@@ -65,14 +74,25 @@ export function loadTrustStore(path?: string): LoadedTrustStore {
   const source = path ?? SYSTEM_TRUST_STORE;
   let isDir: boolean;
   try {
-    isDir = statSync(source).isDirectory();
+    isDir = statOf(source, 'trust-store').isDirectory();
   } catch (err) {
-    throw new X509Error('X509_FILE', `cannot read trust store "${source}": ${errText(err)}${path === undefined ? ' (is the ca-certificates package installed?)' : ''}`);
+    throw new X509Error('X509_FILE', `${(err as Error).message}${path === undefined ? ' (is the ca-certificates package installed?)' : ''}`);
+  }
+  let names: string[] = [];
+  if (isDir) {
+    try {
+      names = readdirSync(source);
+    } catch (err) {
+      throw new X509Error('X509_FILE', `cannot read trust store directory "${source}": ${errText(err)}`);
+    }
+    if (names.length > MAX_TRUST_STORE_FILES) {
+      throw new X509Error('X509_FILE', `trust store directory "${source}" holds ${names.length} entries; at most ${MAX_TRUST_STORE_FILES} are read`);
+    }
   }
   const files = isDir
-    ? readdirSync(source).sort().map((f) => join(source, f)).filter((f) => {
+    ? names.sort().map((f) => join(source, f)).filter((f) => {
         try {
-          return statSync(f).isFile();
+          return statSync(f).isFile(); // FIFOs, devices and subdirectories in a CA directory are not certificates
         } catch {
           return false; // dangling symlink
         }
@@ -80,8 +100,11 @@ export function loadTrustStore(path?: string): LoadedTrustStore {
     : [source];
   const store: LoadedTrustStore = { anchors: [], crls: [], source, skipped: [] };
   const seen = new Set<string>();
+  // One budget for the whole store, so a directory of many large files is bounded like one bundle.
+  let budget = FILE_LIMITS['trust-store'];
   for (const file of files) {
-    const data = readFile(file, 'trust store file');
+    const data = readFile(file, 'trust-store', budget);
+    budget -= data.length;
     if (!looksLikePem(data)) {
       if (isDir) continue;
       throw new X509Error('X509_FILE', `trust store "${file}" is not a PEM file (expected "-----BEGIN CERTIFICATE-----" blocks)`);
@@ -121,7 +144,7 @@ export function loadTrustStore(path?: string): LoadedTrustStore {
 
 /** CRLs from a PEM file ("X509 CRL" blocks) or a DER file (one or more CRLs). */
 export function loadCrls(path: string): Buffer[] {
-  const data = readFile(path, 'CRL file');
+  const data = readFile(path, 'crl');
   const ders = looksLikePem(data)
     ? wrap(path, () => pemBlocks(data.toString('latin1'), path).filter((b) => b.label === 'X509 CRL').map((b) => b.der))
     : wrap(path, () => splitDer(data, 'CRL file'));
@@ -132,7 +155,7 @@ export function loadCrls(path: string): Buffer[] {
 
 /** A certificate chain, leaf first: PEM (up to 10 CERTIFICATE blocks) or DER (concatenated). */
 export function loadCertChain(path: string): Buffer[] {
-  const data = readFile(path, 'certificate file');
+  const data = readFile(path, 'certificate');
   const ders = looksLikePem(data)
     ? wrap(path, () => pemBlocks(data.toString('latin1'), path).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der))
     : wrap(path, () => splitDer(data, 'certificate file'));
@@ -152,7 +175,7 @@ const KEY_LABELS = new Set(['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY'])
  * name the file and never include key bytes.
  */
 export function loadPrivateKey(path: string): KeyObject {
-  const data = readFile(path, 'private key file');
+  const data = readFile(path, 'private-key');
   if (looksLikePem(data)) {
     const blocks = wrap(path, () => pemBlocks(data.toString('latin1'), path));
     if (blocks.some((b) => b.label === 'ENCRYPTED PRIVATE KEY') || /Proc-Type:\s*4,ENCRYPTED/.test(data.toString('latin1'))) {

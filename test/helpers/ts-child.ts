@@ -1,0 +1,46 @@
+/**
+ * A child Node process running this repository's TypeScript without a build: the child compiles
+ * each .ts module it requires with `typescript` itself (ts-jest exists only in the jest worker).
+ * Used where a test needs a process of its own: a lowered RLIMIT_NOFILE, real signals.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import path from 'node:path';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+/** The require hook that compiles .ts on load (shared with the companion's end-to-end test). */
+const HOOK = path.join(ROOT, 'test', 'companion', 'ts-register.js');
+
+export interface TsChildOptions {
+  /** The script to run, relative to the repository root. */
+  entry: string;
+  /** Its command-line arguments. */
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** RLIMIT_NOFILE (soft and hard) for the child, through prlimit(1). */
+  nofile?: number;
+}
+
+export interface TsChild {
+  child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>;
+}
+
+export function spawnTs(opts: TsChildOptions): TsChild {
+  const node = [process.execPath, '-r', HOOK, path.join(ROOT, opts.entry), ...(opts.args ?? [])];
+  const [cmd, ...args] = opts.nofile !== undefined ? ['prlimit', `--nofile=${opts.nofile}:${opts.nofile}`, ...node] : node;
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | string>((r) => child.once('exit', (code, sig) => r(code ?? sig ?? -1)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
