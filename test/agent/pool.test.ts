@@ -152,7 +152,8 @@ describe('worker threads', () => {
       await l.close();
     }
     // Everything of the test is closed: the agent kept neither its fd nor the dead worker's dup.
-    for (let i = 0; i < 100 && openFds() !== fdsBefore; i++) await sleep(20);
-    expect(openFds()).toBe(fdsBefore);
+    // (An fd of an earlier test closing late may make it fewer, never more.)
+    for (let i = 0; i < 100 && openFds() > fdsBefore; i++) await sleep(20);
+    expect(openFds()).toBeLessThanOrEqual(fdsBefore);
   });
 });
