@@ -21,6 +21,7 @@ export {
 export {
   KtlsSocket,
   KtlsStreamError,
+  kTlsState,
   kTlsStream,
   type KtlsSocketOptions,
   type KtlsStats,

@@ -485,6 +485,17 @@ export function kTlsStream(fd: number, opts: KtlsSocketOptions = {}): KtlsSocket
   return new KtlsSocket(fd, opts);
 }
 
+const adopted = new WeakMap<net.Socket, KtlsEngine>();
+
+/**
+ * For a net.Socket that requestHandshake switched to kTLS records: whether the peer's
+ * close_notify came, and the counters. Undefined for any other socket (no kTLS, or an fd).
+ */
+export function kTlsState(socket: net.Socket): { closeNotifyReceived: boolean; closeNotifySent: boolean; stats: Readonly<KtlsStats> } | undefined {
+  const e = adopted.get(socket);
+  return e && { closeNotifyReceived: e.closeNotifyReceived, closeNotifySent: e.closeNotifySent, stats: e.stats };
+}
+
 type StreamCb = (err?: Error | null) => void;
 type SocketChunk = { chunk: Buffer | string; encoding: BufferEncoding };
 interface SocketStreamMethods {
@@ -530,6 +541,7 @@ export function adoptKtlsSocket(socket: net.Socket, source: RecordSource): KtlsE
     engine.close();
     socketDestroy.call(socket, err, cb);
   };
+  adopted.set(socket, engine);
   // A read Node asked for before the handshake is still counted as in progress by the stream,
   // so it would never call _read again: start the engine reading now (it stops at highWaterMark).
   if (!socket.destroyed) engine.read();

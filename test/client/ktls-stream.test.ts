@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { KtlsSocket, KtlsStreamError, adoptKtlsSocket, type RecordSource } from '../../src/client/ktls-stream';
+import { KtlsSocket, KtlsStreamError, adoptKtlsSocket, kTlsState, type RecordSource } from '../../src/client/ktls-stream';
 import { Errno } from '../../src/sys/errno';
 import { SysError, tcpLoopbackPair } from '../../src/sys/libc';
 import { takeSocketFd } from '../../src/client/socket-handoff';
@@ -384,6 +384,8 @@ describe('adoptKtlsSocket: a net.Socket that reads records after the handshake',
     expect(Buffer.concat(got).toString()).toBe('HTTP/1.0 200 ok\r\n\r\npage');
     expect(engine.stats.handshakeMessagesDropped).toBe(2);
     expect(engine.closeNotifyReceived).toBe(true);
+    expect(kTlsState(sock)).toMatchObject({ closeNotifyReceived: true, closeNotifySent: true, stats: { handshakeMessagesDropped: 2 } });
+    expect(kTlsState(peer.socket)).toBeUndefined();
     await peer.until(() => peer.ended, 'the FIN');
     expect(peer.records.at(-1)).toEqual({ type: ALERT, payload: Buffer.from([1, 0]) });
     peer.socket.destroy();
