@@ -1,5 +1,5 @@
 /**
- * One unix-transport packet (DESIGN.md "The unix transport, exactly") → a HandshakeRequest, or
+ * One unix-transport packet (docs/unix-transport.md) → a HandshakeRequest, or
  * the reason it is refused: an errno for the NLMSG_ERROR and an extack text naming what is
  * wrong (and the byte offset of the attribute at fault when there is one).
  *

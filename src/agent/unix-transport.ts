@@ -1,5 +1,5 @@
 /**
- * The unix transport (DESIGN.md "The unix transport, exactly"): consumers connect to an AF_UNIX
+ * The unix transport (docs/unix-transport.md): consumers connect to an AF_UNIX
  * SOCK_SEQPACKET socket and send READY packets that carry the whole handshake context and the
  * TCP socket itself (SCM_RIGHTS); the agent answers each with DONE, or with NLMSG_ERROR when
  * the packet is malformed.
