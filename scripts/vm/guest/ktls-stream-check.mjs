@@ -1,3 +1,4 @@
+/* global process, console, Buffer, setTimeout, clearTimeout */
 // The client library's kTLS stream against real peers on a kernel with kTLS (run by the unix-ktls
 // scenario; needs a handshaked unix-transport agent that trusts /etc/tlshd/ca.pem and can act as
 // a server with /etc/tlshd/server.pem).
