@@ -1,5 +1,5 @@
 /* global process, console, Buffer, setTimeout, clearTimeout */
-// The client library's kTLS stream against real peers on a kernel with kTLS (run by the unix-ktls
+// The client library's kTLS stream against real peers on a kernel with kTLS (run by the unix-ktls-stream
 // scenario; needs a handshaked unix-transport agent that trusts /etc/tlshd/ca.pem and can act as
 // a server with /etc/tlshd/server.pem).
 //
@@ -40,7 +40,7 @@ async function main(agentSocket) {
     n++;
     const t0 = Date.now();
     try {
-      const note = await withTimeout(fn(), 300_000, name);
+      const note = await withTimeout(fn(), 120_000, name);
       console.log(`ok ${n} ${name} # ${note ?? ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     } catch (e) {
       failed++;
