@@ -322,6 +322,7 @@ export class KtlsEngine {
       this.pending = undefined;
       this.finalCb = undefined;
       if (p) p.cb(err);
+      else if (f && this.closeNotifyReceived && isPeerGone(err)) f();
       else if (f) f(err);
       else this.fail(err);
       return;
@@ -364,6 +365,15 @@ export class KtlsEngine {
     if (ev.writable || ev.disconnect) this.flush();
     if (ev.readable || ev.disconnect) this.drain();
   }
+}
+
+/**
+ * Our close_notify answers the peer's: if the peer has already closed the whole connection, the
+ * answer cannot arrive and nothing is lost, so the end of the stream stays clean.
+ */
+function isPeerGone(e: Error): boolean {
+  const code = (e as { code?: string }).code;
+  return code === 'EPIPE' || code === 'ECONNRESET' || code === 'ENOTCONN';
 }
 
 function readError(e: unknown): Error {

@@ -114,6 +114,30 @@ describe('KtlsSocket over a simulated record stream', () => {
     expect(got.text()).toBe('response');
   });
 
+  it.each([
+    ['after the peer\'s close_notify, a peer that is gone (EPIPE) does not turn the clean end into an error', true],
+    ['without the peer\'s close_notify, EPIPE on our close_notify is an error', false],
+  ])('%s', async (_what, peerClosesFirst) => {
+    const { stream, peer } = open({
+      source: (fd) => {
+        const s = new SimSource(fd);
+        s.sendRecord = () => {
+          throw new SysError('sendmsg', Errno.EPIPE, 'simulated');
+        };
+        return s;
+      },
+    });
+    const done = settled(stream);
+    stream.resume();
+    if (peerClosesFirst) peer.write(ALERT, Buffer.from([1, 0]));
+    else stream.end();
+    const r = await done;
+    if (peerClosesFirst) {
+      expect(r.error).toBeUndefined();
+      expect(r.ended).toBe(true);
+    } else expect((r.error as SysError).code).toBe('EPIPE');
+  });
+
   it('a fatal alert mid-stream is an error whose code and message name the alert, after the data before it', async () => {
     const { stream, peer } = open();
     const got = collect(stream);
