@@ -10,6 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { Pki, agentConfigText } from '../../src/companion/pki';
+
+// Each case starts python3 and waits on a handshake: seconds normally, far more on a loaded host.
+jest.setTimeout(150000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const HOOK = path.join(ROOT, 'test', 'companion', 'ts-register.js');
@@ -57,13 +61,13 @@ describe('examples/handshake_client.py against handshaked serve --transport unix
   let agentLog = '';
 
   beforeAll(async () => {
-    const printed = await run(process.execPath, ['-r', HOOK, MAIN, 'companion', 'print-agent-config', '--unix-socket', socket, '-o', conf], 60000);
-    expect(printed.code).toBe(0);
-    // This test's uid must be on the allow list (the default admits only root).
-    fs.appendFileSync(conf, `allow_uids=${process.getuid!()}\n`);
+    // The companion's agent configuration (fixtures/pki), plus this test's uid on the allow list
+    // (the default admits only root).
+    fs.writeFileSync(conf, `${agentConfigText(new Pki(PKI), socket)}allow_uids=${process.getuid!()}\n`);
     agent = spawn(process.execPath, ['-r', HOOK, MAIN, 'serve', '-c', conf, '--transport', 'unix', '--ktls', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`agent did not start: ${agentLog}`)), 60000);
+      // Starting the agent from the TypeScript sources takes seconds; minutes on a loaded machine.
+      const t = setTimeout(() => reject(new Error(`agent did not start: ${agentLog}`)), 170000);
       agent!.stderr!.on('data', (d: Buffer) => {
         agentLog += d.toString();
         if (agentLog.includes('handshaked ready')) {
@@ -73,7 +77,7 @@ describe('examples/handshake_client.py against handshaked serve --transport unix
       });
       agent!.once('exit', (code) => reject(new Error(`agent exited (${code}): ${agentLog}`)));
     });
-  }, 90000);
+  }, 180000);
 
   afterAll(async () => {
     if (agent && agent.exitCode === null) {
@@ -92,7 +96,7 @@ describe('examples/handshake_client.py against handshaked serve --transport unix
   it('status 0 against a Node TLS 1.3 server, which completed its side of the handshake', async () => {
     const srv = await tlsServer('server-p256');
     try {
-      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--peername', 'localhost', '--timeout-ms', '20000'], 60000);
+      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--peername', 'localhost', '--timeout-ms', '20000'], 120000);
       expect(r.err).toBe('');
       expect(r.out.trim()).toBe('status 0 (OK) remote-auth -');
       expect(r.code).toBe(0);
@@ -105,7 +109,7 @@ describe('examples/handshake_client.py against handshaked serve --transport unix
   it('a failed handshake (certificate for another name) is DONE with status EACCES, exit 1', async () => {
     const srv = await tlsServer('wrong-name');
     try {
-      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--peername', 'localhost', '--timeout-ms', '20000'], 60000);
+      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--peername', 'localhost', '--timeout-ms', '20000'], 120000);
       expect(r.out.trim()).toBe('status 13 (EACCES) remote-auth -');
       expect(r.code).toBe(1);
     } finally {
@@ -117,7 +121,7 @@ describe('examples/handshake_client.py against handshaked serve --transport unix
     const srv = await tlsServer('server-p256');
     try {
       // psk as a client without a peer-identity: well-formed bytes, refused by the agent's checks
-      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--auth', 'psk'], 60000);
+      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--auth', 'psk'], 120000);
       expect(r.err).toMatch(/^the agent refused the request: EINVAL \(22\): auth-mode psk: .*peer-identity/);
       expect(r.code).toBe(2);
       expect(srv.handshakes()).toBe(0);
