@@ -84,7 +84,7 @@ basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
-nameConstraints = critical,permitted;DNS:.test,permitted;IP:127.0.0.0/255.0.0.0,excluded;DNS:excluded.test
+nameConstraints = critical,permitted;DNS:test,permitted;IP:127.0.0.0/255.0.0.0,excluded;DNS:excluded.test
 
 [server_leaf]
 basicConstraints = critical,CA:FALSE
@@ -317,7 +317,7 @@ subca intermediate-ca no-keycertsign-ca "CA without keyCertSign" no_keycertsign_
 leaf no-keycertsign-ca no-keycertsign-leaf localhost server_leaf p256
 chain no-keycertsign-leaf no-keycertsign-leaf no-keycertsign-ca intermediate-ca
 
-# Name-constrained CA (under root): permitted DNS .test and IP 127/8, excluded DNS excluded.test.
+# Name-constrained CA (under root): permitted DNS test (and below) and IP 127/8, excluded DNS excluded.test.
 subca root-ca nc-ca "name-constrained CA" nc_ca
 leaf nc-ca nc-inside inside.test nc_inside_leaf p256
 chain nc-inside nc-inside nc-ca

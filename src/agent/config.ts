@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import type { CipherSuiteName, GroupName } from '../tls/api';
+import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
 
 export const CONFIG_PATH = '/etc/tlshd/config';
@@ -23,13 +24,24 @@ export interface Located<T> {
   readonly line: number;
 }
 
-/** `[authenticate.client]` / `[authenticate.server]`: PEM file paths. */
+/** `[authenticate.client]` / `[authenticate.server]`: PEM file paths, and how peers are verified. */
 export interface X509Settings {
   readonly truststore?: Located<string>;
   readonly crl?: Located<string>;
   readonly certificate?: Located<string>;
   readonly privateKey?: Located<string>;
+  /** `x509.strict`: also enforce the strict certificate profile on the peer's chain (docs/security.md). */
+  readonly strict?: boolean;
+  /**
+   * `[authenticate.server] x509.client_certificate`: whether the server sends CertificateRequest
+   * (`request`, the default, as tlshd always does), demands a certificate (`require`: a client
+   * without one gets certificate_required and the consumer EACCES) or sends none (`none`).
+   */
+  readonly clientCertificate?: ClientCertificatePolicy;
 }
+
+export type ClientCertificatePolicy = 'request' | 'require' | 'none';
+export const CLIENT_CERTIFICATE_POLICIES: readonly ClientCertificatePolicy[] = ['request', 'require', 'none'];
 
 export interface HostPort {
   readonly host: string;
@@ -83,7 +95,7 @@ export const CIPHER_SUITES: readonly CipherSuiteName[] = [
   'TLS_CHACHA20_POLY1305_SHA256',
   'TLS_AES_128_CCM_SHA256',
 ];
-export const GROUPS: readonly GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448', 'secp521r1'];
+export const GROUPS: readonly GroupName[] = GROUP_NAMES;
 
 export const DEFAULTS = {
   maxInflight: 64,
@@ -199,7 +211,7 @@ function sections(): Record<string, Record<string, KeyHandler>> {
           if (value === '') throw new ConfigError(file, e.line, `${key} is empty; remove the line to use the default`);
           (cfg[role] as Record<string, Located<string>>)[field] = { value, file, line: e.line };
         },
-      ]),
+      ]).concat([['x509.strict', (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => (cfg[role].strict = bool(e, file, 'x509.strict'))]]),
     );
   return {
     debug: {
@@ -212,7 +224,10 @@ function sections(): Record<string, Record<string, KeyHandler>> {
       keyrings: (c, e) => (c.keyrings = splitList(e.value)),
     },
     'authenticate.client': x509('client'),
-    'authenticate.server': x509('server'),
+    'authenticate.server': {
+      ...x509('server'),
+      'x509.client_certificate': (c, e, f) => (c.server.clientCertificate = oneOf(e, f, 'x509.client_certificate', CLIENT_CERTIFICATE_POLICIES)),
+    },
     handshaked: {
       max_inflight: (c, e, f) => (c.maxInflight = int(e, f, 'max_inflight', 1, 100_000)),
       default_timeout_ms: (c, e, f) => (c.defaultTimeoutMs = int(e, f, 'default_timeout_ms', 1, 3_600_000)),
@@ -287,6 +302,14 @@ function int(e: KeyFileEntry, file: string, key: string, min: number, max: numbe
   const n = Number(v);
   if (n < min || n > max) throw new ConfigError(file, e.line, `${key} = ${n} is out of range (${min}..${max})`);
   return n;
+}
+
+/** GLib's true/false/1/0, plus yes/no as people write them. */
+function bool(e: KeyFileEntry, file: string, key: string): boolean {
+  const v = stringValue(e.value).trim().toLowerCase();
+  if (['yes', 'true', '1'].includes(v)) return true;
+  if (['no', 'false', '0'].includes(v)) return false;
+  throw new ConfigError(file, e.line, `${key} = ${JSON.stringify(e.value)}: expected yes or no (true/false, 1/0)`);
 }
 
 function idList(e: KeyFileEntry, file: string, key: string): number[] {

@@ -29,7 +29,7 @@ import type {
 } from '../tls/api';
 import { TlsError } from '../tls/api';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import type { AgentConfig } from './config';
+import type { AgentConfig, ClientCertificatePolicy } from './config';
 import { abortKind, type RunContext, type RunOutcome } from './dispatcher';
 import { trustFor, type Identities } from './identities';
 import type { Logger } from './logging';
@@ -170,6 +170,15 @@ export async function runHandshake(
         // The peer may be gone already; the status says so either way.
       }
     }
+    if (o.alert === 'record_overflow' && conn && channel && !(e instanceof TlsError)) {
+      // The reader refused an oversized record header before the engine saw it: the engine has
+      // not answered, so send the alert RFC 8446 §5.1/§5.2 names (protected once keys exist).
+      try {
+        await channel.write(conn.abort('record_overflow'));
+      } catch {
+        // The peer may be gone already; the status says so either way.
+      }
+    }
     if (o.alert && !conn) {
       // Failed before the engine existed (server misconfiguration): still tell the client why.
       try {
@@ -249,6 +258,9 @@ function classify(e: unknown): Outcome {
   return new Outcome(Status.EIO, `local failure: ${errText(e)}`);
 }
 
+/** `x509.client_certificate` → the engine's clientAuth. */
+const CLIENT_AUTH: Record<ClientCertificatePolicy, ServerConfig['clientAuth']> = { request: 'optional', require: 'required', none: 'none' };
+
 interface Built {
   conn: Connection;
   /** A local failure the engine only saw as an internal_error (server PSK lookup), if one happened. */
@@ -313,7 +325,7 @@ function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile
     // tlshd sends access_denied on a server misconfiguration, so the client stops retrying.
     throw new Outcome(Status.EACCES, 'server handshake but no certificate: set x509.certificate and x509.private_key in [authenticate.server]', 'access_denied');
   }
-  const cfg: ServerConfig = { ...common, certificate, clientAuth: 'optional', trust: trustFor(role) };
+  const cfg: ServerConfig = { ...common, certificate, clientAuth: CLIENT_AUTH[c.server.clientCertificate ?? 'request'], trust: trustFor(role) };
   return { conn: env.createServer(cfg) };
 }
 

@@ -19,6 +19,8 @@ export interface RoleIdentity {
   readonly trust?: TrustConfig;
   readonly crls?: Buffer[];
   readonly certificate?: CertifiedKey;
+  /** `x509.strict`: verify peers with the strict certificate profile. */
+  readonly strict?: boolean;
 }
 
 export interface Identities {
@@ -61,7 +63,7 @@ function loadRole(s: X509Settings, checkKey: (loc: Located<string>) => void): Ro
     const store = at(s.truststore, () => loadTrustStore(s.truststore!.value));
     // CRLs found in the trust store directory count too, as with a CA path in OpenSSL.
     const all = [...(store.crls ?? []), ...(crls ?? [])];
-    trust = { anchors: store.anchors, ...(all.length ? { crls: all } : {}) };
+    trust = { anchors: store.anchors, ...(all.length ? { crls: all } : {}), ...(s.strict ? { strict: true } : {}) };
   }
   let certificate: CertifiedKey | undefined;
   if (s.certificate && s.privateKey) {
@@ -71,7 +73,7 @@ function loadRole(s: X509Settings, checkKey: (loc: Located<string>) => void): Ro
     checkKeyMatches(chain[0], key, s.privateKey);
     certificate = { chain, key };
   }
-  return Object.freeze({ trust, crls, certificate });
+  return Object.freeze({ trust, crls, certificate, strict: s.strict });
 }
 
 /**
@@ -111,9 +113,19 @@ export function systemTrust(crls?: Buffer[]): TrustConfig {
   return t;
 }
 
+const strictSystemStores = new WeakMap<TrustConfig, TrustConfig>();
+
 /** The trust to verify a peer with, for a role. */
 export function trustFor(role: RoleIdentity): TrustConfig {
-  return role.trust ?? systemTrust(role.crls);
+  if (role.trust) return role.trust;
+  const system = systemTrust(role.crls);
+  if (!role.strict) return system;
+  let strict = strictSystemStores.get(system);
+  if (!strict) {
+    strict = { ...system, strict: true };
+    strictSystemStores.set(system, strict);
+  }
+  return strict;
 }
 
 /** Runs a loader; its error (which names the file) becomes a ConfigError pointing at the config line. */

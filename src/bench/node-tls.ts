@@ -8,12 +8,18 @@ import tls from 'node:tls';
 import type { CipherSuiteName, GroupName } from '../tls/api';
 import type { BenchPki } from './pki';
 
+/** OpenSSL's group names (Node's `ecdhCurve`, `openssl -groups`). */
 export const NODE_GROUP: Record<GroupName, string> = {
   x25519: 'X25519',
   secp256r1: 'P-256',
   secp384r1: 'P-384',
   x448: 'X448',
   secp521r1: 'P-521',
+  ffdhe2048: 'ffdhe2048',
+  ffdhe3072: 'ffdhe3072',
+  ffdhe4096: 'ffdhe4096',
+  ffdhe6144: 'ffdhe6144',
+  ffdhe8192: 'ffdhe8192',
 };
 
 export interface HandshakeShape {

@@ -18,7 +18,18 @@ export type CipherSuiteName =
   | 'TLS_CHACHA20_POLY1305_SHA256'
   | 'TLS_AES_128_CCM_SHA256';
 
-export type GroupName = 'x25519' | 'secp256r1' | 'secp384r1' | 'x448' | 'secp521r1';
+/** Key-exchange groups (RFC 8446 §4.2.7); each has one entry in src/tls/crypto/groups.ts. */
+export type GroupName =
+  | 'x25519'
+  | 'secp256r1'
+  | 'secp384r1'
+  | 'secp521r1'
+  | 'x448'
+  | 'ffdhe2048'
+  | 'ffdhe3072'
+  | 'ffdhe4096'
+  | 'ffdhe6144'
+  | 'ffdhe8192';
 
 export type SignatureSchemeName =
   | 'ecdsa_secp256r1_sha256'
@@ -65,6 +76,11 @@ export type AlertName =
 export interface TrustConfig {
   anchors: Buffer[];
   crls?: Buffer[];
+  /**
+   * Also enforce the strict profile (RFC 5280 issuer rules and Web PKI requirements that private
+   * CAs often break): `x509.strict = yes`. Default false; docs/security.md lists the rules.
+   */
+  strict?: boolean;
 }
 
 /** A certificate chain (leaf first, DER) and its private key. */
@@ -85,14 +101,14 @@ export interface PskEntry {
 export interface CommonConfig {
   /** Preference order; default: all four, AES-128-GCM first. */
   cipherSuites?: CipherSuiteName[];
-  /** Preference order; the client sends a key share for the first. Default x25519, secp256r1, secp384r1. */
+  /** Preference order; the client sends a key share for the first. Default: every implemented group (crypto/groups.ts order). */
   groups?: GroupName[];
   signatureSchemes?: SignatureSchemeName[];
   /** ALPN protocol names; off when undefined. */
   alpn?: string[];
   /** Largest handshake message accepted, bytes (default 65536: a 10-certificate chain fits). */
   maxHandshakeMessageSize?: number;
-  /** Longest peer certificate chain accepted (default 10). */
+  /** Most certificates on the peer's path besides the trust anchor (default 10; RFC 5280 §6.1 counts so). */
   maxChainLength?: number;
   /** Clock for certificate validity (default: new Date()). */
   now?: () => Date;
@@ -196,6 +212,10 @@ export interface ChainVerifyOptions {
   purpose: 'serverAuth' | 'clientAuth';
   /** Host name or IP literal to match against the leaf (RFC 9525); undefined = no name check. */
   name?: string;
+  /**
+   * Most certificates on the path besides the trust anchor (RFC 5280 §6.1 counts a path's length
+   * without it). The peer may send one more: the root, which is then ignored.
+   */
   maxChainLength: number;
 }
 

@@ -42,6 +42,7 @@ export class Engine implements Connection {
         if (++this.ccsSeen > 1) throw new TlsError('unexpected_message', 'more than one change_cipher_spec');
         return;
       }
+      if (got.kind === 'skipped') return;
       if (got.kind === 'application_data') {
         throw new TlsError('unexpected_message', `application data during the handshake (state ${this.state.name})`);
       }

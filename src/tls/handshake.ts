@@ -76,6 +76,8 @@ export function finishedMessage(hkdf: Hkdf, baseKey: Buffer, transcript: Transcr
 
 export function checkFinished(s: Session, hkdf: Hkdf, baseKey: Buffer, transcriptHash: Buffer, msg: HandshakeMessage): void {
   const expected = hkdf.verifyData(baseKey, transcriptHash);
+  // A Finished of the wrong length cannot be parsed as one (RFC 8446 §4.4.4, §6: decode_error).
+  if (msg.body.length !== expected.length) fail('decode_error', `peer Finished is ${msg.body.length} bytes, want ${expected.length}`);
   if (!s.crypto.equal(expected, msg.body)) fail('decrypt_error', 'peer Finished verify_data does not match');
 }
 

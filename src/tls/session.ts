@@ -10,6 +10,7 @@ import type {
   PskEntry,
   SignatureSchemeName,
 } from './api';
+import type { KeyExchangeGroup } from './crypto/groups';
 import type { CryptoProvider } from './crypto/provider';
 import { DEFAULT_GROUPS, DEFAULT_SCHEMES, DEFAULT_SUITES, SUITES, type Suite } from './crypto/suites';
 import type { TestHooks } from './hooks';
@@ -39,7 +40,7 @@ export function resolveCommon(cfg: CommonConfig, crypto: CryptoProvider): Resolv
   for (const s of suiteNames) if (!SUITES[s]) throw new Error(`unknown cipher suite ${String(s)}`);
   const groups = unique(cfg.groups ?? DEFAULT_GROUPS, 'groups');
   if (groups.length === 0) throw new Error('groups is empty');
-  for (const g of groups) if (!crypto.supportsGroup(g)) throw new Error(`key exchange group ${g} is not supported`);
+  for (const g of groups) if (!crypto.keyExchange(g)) throw new Error(`key exchange group ${g} is not supported`);
   const schemes = unique(cfg.signatureSchemes ?? DEFAULT_SCHEMES, 'signatureSchemes');
   if (schemes.length === 0) throw new Error('signatureSchemes is empty');
   if (cfg.alpn) {
@@ -84,6 +85,22 @@ export class Session {
     this.crypto = hooks.crypto ?? nodeCrypto;
     this.records = new RecordLayer(this.crypto, cfg.maxMessage, isClient);
     this.verifier = hooks.verifyChain ?? defaultChainVerifier;
+  }
+
+  /** The registry entry of a configured group (resolveCommon checked that each exists). */
+  kx(group: GroupName): KeyExchangeGroup {
+    const g = this.crypto.keyExchange(group);
+    if (!g) throw new Error(`key exchange group ${group} is not implemented`);
+    return g;
+  }
+
+  /** The configured group with this code point, if any. */
+  kxByCode(code: number): KeyExchangeGroup | undefined {
+    for (const name of this.cfg.groups) {
+      const g = this.kx(name);
+      if (g.code === code) return g;
+    }
+    return undefined;
   }
 
   random(): Buffer {

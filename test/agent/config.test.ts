@@ -92,6 +92,21 @@ describe('tlshd configuration', () => {
     ]);
   });
 
+  it('x509.client_certificate: request by default, require and none in [authenticate.server] only', () => {
+    expect(parseConfigText('', F).config.server.clientCertificate).toBeUndefined();
+    for (const v of ['request', 'require', 'none'] as const) {
+      expect(parseConfigText(`[authenticate.server]\nx509.client_certificate=${v}\n`, F).config.server.clientCertificate).toBe(v);
+    }
+    const { warnings, config } = parseConfigText('[authenticate.client]\nx509.client_certificate=require\n', F);
+    expect(config.client.clientCertificate).toBeUndefined();
+    expect(warnings.map((w) => w.message)).toEqual(['unknown key "x509.client_certificate" in [authenticate.client] ignored']);
+  });
+
+  it('groups accepts every implemented group, FFDHE and x448 included', () => {
+    const { config } = parseConfigText('[handshaked]\ngroups=ffdhe2048;x448;secp521r1;ffdhe8192\n', F);
+    expect(config.groups).toEqual(['ffdhe2048', 'x448', 'secp521r1', 'ffdhe8192']);
+  });
+
   it.each([
     ['[debug]\nloglevel=lots\n', `${F}:2: loglevel = "lots" is not an integer`],
     ['[handshaked]\n\nmax_inflight=0\n', `${F}:3: max_inflight = 0 is out of range (1..100000)`],
@@ -101,6 +116,8 @@ describe('tlshd configuration', () => {
     ['[handshaked]\nallow_uids=root\n', `${F}:2: allow_uids: "root" is not a numeric id`],
     ['[authenticate.client]\nx509.certificate=/c.pem\n', `${F}:2: [authenticate.client] sets x509.certificate without x509.private_key`],
     ['[authenticate.server]\nx509.truststore=\n', `${F}:2: x509.truststore is empty`],
+    ['[authenticate.server]\nx509.client_certificate=always\n', `${F}:2: x509.client_certificate = "always": expected one of request, require, none`],
+    ['[handshaked]\ngroups=x25519;ffdhe1024\n', `${F}:2: groups: unknown name "ffdhe1024"`],
   ])('stops on a bad value with file:line and why (%j)', (text, message) => {
     let err: unknown;
     try {
@@ -111,6 +128,15 @@ describe('tlshd configuration', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).code).toBe('ECONFIG');
     expect((err as Error).message.startsWith(message)).toBe(true);
+  });
+
+  it('reads x509.strict per role (yes/no, true/false, 1/0); off by default', () => {
+    const { config } = parseConfigText('[authenticate.client]\nx509.strict = yes\n[authenticate.server]\nx509.strict=false\n', F);
+    expect(config.client.strict).toBe(true);
+    expect(config.server.strict).toBe(false);
+    expect(parseConfigText('', F).config.client.strict).toBeUndefined();
+    expect(parseConfigText('[authenticate.server]\nx509.strict=1\n', F).config.server.strict).toBe(true);
+    expect(() => parseConfigText('[authenticate.server]\nx509.strict=maybe\n', F)).toThrow(`${F}:2: x509.strict = "maybe": expected yes or no`);
   });
 
   it('is immutable', () => {

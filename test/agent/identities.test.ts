@@ -30,6 +30,17 @@ describe('identities from the configuration', () => {
     expect(ids.client.trust).toBeUndefined();
   });
 
+  it('x509.strict reaches the trust configuration verifyChain receives, with and without a truststore', () => {
+    const ids = load(`[authenticate.server]\nx509.truststore=${PKI}/ca-bundle.pem\nx509.strict=yes\n[authenticate.client]\nx509.strict=yes\n`);
+    expect(trustFor(ids.server).strict).toBe(true);
+    const client = trustFor(ids.client);
+    expect(client.strict).toBe(true);
+    expect(client.anchors).toBe(systemTrust().anchors);
+    expect(trustFor(ids.client)).toBe(client); // one object per store: the anchor index stays cached
+    expect(systemTrust().strict).toBeUndefined();
+    expect(trustFor(load('').client).strict).toBeUndefined();
+  });
+
   it('uses the system store only when no truststore is set', () => {
     const ids = load('');
     const t = trustFor(ids.client);

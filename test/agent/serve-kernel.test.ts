@@ -89,6 +89,43 @@ describe('handshaked serve on the fake kernel, Node TLS peers', () => {
     }
   });
 
+  it('server, x509.client_certificate = require: no client certificate is certificate_required and EACCES', async () => {
+    agent = await startAgent({ config: configText('x509.client_certificate=require') });
+    const l = await consumerListener();
+    try {
+      const anon = await l.accept((port) => tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost' }));
+      const alert = new Promise<Error>((res) => anon.peer.once('error', res));
+      const r = await agent.kernel.submit({ sock: anon.fd, messageType: 'serverhello', authMode: 'x509' });
+      expect(r.status).toBe(Status.EACCES);
+      expect(String(await alert)).toMatch(/certificate required/i);
+      expect(agent.lines.join('\n')).toMatch(/certificate_required/);
+
+      const withCert = await l.accept((port) =>
+        tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost', key: pki('client-p256.key.pem'), cert: pki('client-p256.chain.pem') }),
+      );
+      const ok = await agent.kernel.submit({ sock: withCert.fd, messageType: 'serverhello', authMode: 'x509' });
+      expect(ok.status).toBe(Status.OK);
+      expect(ok.remoteAuth.length).toBeGreaterThan(0);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it('server, x509.client_certificate = none: no CertificateRequest, so a client with a certificate sends none', async () => {
+    agent = await startAgent({ config: configText('x509.client_certificate=none') });
+    const l = await consumerListener();
+    try {
+      // With a CertificateRequest this client would send its certificate and remote-auth would be set.
+      const withCert = await l.accept((port) =>
+        tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost', key: pki('client-p256.key.pem'), cert: pki('client-p256.chain.pem') }),
+      );
+      const r = await agent.kernel.submit({ sock: withCert.fd, messageType: 'serverhello', authMode: 'x509' });
+      expect(r).toEqual({ status: Status.OK, remoteAuth: [], cancelled: false });
+    } finally {
+      await l.close();
+    }
+  });
+
   it('server, x509: an untrusted client certificate is EACCES', async () => {
     agent = await startAgent();
     const l = await consumerListener();

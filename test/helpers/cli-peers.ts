@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { NODE_GROUP } from '../../src/bench/node-tls';
 import type { CipherSuiteName, GroupName } from '../../src/tls/api';
 import { CA_BUNDLE, files, pemBlocks, pkiPath } from './pki';
 import { ProcessPeer } from './process-peer';
@@ -28,17 +29,13 @@ export interface PeerOptions {
   tls12Only?: boolean;
   /** Client: the name to send as SNI and verify the server's certificate against. */
   serverName?: string;
+  /** Server: keep accepting connections, one after another (default: exactly one). */
+  persistent?: boolean;
   /** An external TLS 1.3 PSK (SHA-256, as OpenSSL's command-line tools and GnuTLS use it). */
   psk?: { identity: string; key: Buffer };
 }
 
-const OPENSSL_GROUP: Record<GroupName, string> = {
-  x25519: 'X25519',
-  secp256r1: 'P-256',
-  secp384r1: 'P-384',
-  x448: 'X448',
-  secp521r1: 'P-521',
-};
+const OPENSSL_GROUP = NODE_GROUP;
 
 const GNUTLS_GROUP: Record<GroupName, string> = {
   x25519: 'GROUP-X25519',
@@ -46,6 +43,11 @@ const GNUTLS_GROUP: Record<GroupName, string> = {
   secp384r1: 'GROUP-SECP384R1',
   x448: 'GROUP-X448',
   secp521r1: 'GROUP-SECP521R1',
+  ffdhe2048: 'GROUP-FFDHE2048',
+  ffdhe3072: 'GROUP-FFDHE3072',
+  ffdhe4096: 'GROUP-FFDHE4096',
+  ffdhe6144: 'GROUP-FFDHE6144',
+  ffdhe8192: 'GROUP-FFDHE8192',
 };
 
 const GNUTLS_CIPHER: Record<CipherSuiteName, string> = {
@@ -101,7 +103,7 @@ function opensslCommon(o: PeerOptions): string[] {
 
 /** `openssl s_server` for one connection; resolves once it is listening. */
 export async function startOpensslServer(o: PeerOptions): Promise<{ peer: ProcessPeer; port: number }> {
-  const args = ['s_server', '-accept', '127.0.0.1:0', '-naccept', '1', ...opensslCommon(o), ...opensslCertArgs(o.cert ?? 'server-p256')];
+  const args = ['s_server', '-accept', '127.0.0.1:0', ...(o.persistent ? [] : ['-naccept', '1']), ...opensslCommon(o), ...opensslCertArgs(o.cert ?? 'server-p256')];
   if (o.requireClientCert) args.push('-Verify', '5', '-verifyCAfile', o.caFile ?? CA_BUNDLE, '-verify_return_error');
   args.push(...opensslPsk(o));
   const peer = new ProcessPeer('openssl s_server', 'openssl', args);

@@ -3,17 +3,10 @@
  * configured from the same PeerOptions as the command-line peers.
  */
 import tls from 'node:tls';
-import type { GroupName } from '../../src/tls/api';
+import { NODE_GROUP } from '../../src/bench/node-tls';
 import type { PeerOptions } from './cli-peers';
 import { CA_BUNDLE, files, pem } from './pki';
 
-const NODE_GROUP: Record<GroupName, string> = {
-  x25519: 'X25519',
-  secp256r1: 'P-256',
-  secp384r1: 'P-384',
-  x448: 'X448',
-  secp521r1: 'P-521',
-};
 
 function commonOptions(o: PeerOptions): tls.SecureContextOptions {
   const opts: tls.SecureContextOptions = {

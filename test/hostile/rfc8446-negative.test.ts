@@ -8,6 +8,21 @@
 import { createClient, createServer, type Connection, type Step } from '../../src/tls';
 import { decodeClientHello, decodeServerHello } from '../../src/tls/wire/handshake';
 import type { Extension } from '../../src/tls/wire/extensions';
+import { groupByName } from '../../src/tls/crypto/groups';
+import { HRR_RANDOM } from '../../src/tls/wire/codes';
+import {
+  clientHelloRecord,
+  exts,
+  handshake,
+  type HelloFields,
+  keyShareList,
+  record,
+  replace,
+  u16,
+  u16Vector,
+  vec,
+  without,
+} from '../helpers/tls-bytes';
 import {
   clientConfig,
   clientHooks,
@@ -18,50 +33,7 @@ import {
   splitRecords,
 } from '../fuzz/targets/tls-scenario';
 
-// --- builders --------------------------------------------------------------------------------
-
-function u16(n: number): Buffer {
-  return Buffer.from([n >> 8, n & 0xff]);
-}
-
-function vec(lenBytes: 1 | 2 | 3, body: Buffer): Buffer {
-  const h = Buffer.alloc(lenBytes);
-  h.writeUIntBE(body.length, 0, lenBytes);
-  return Buffer.concat([h, body]);
-}
-
-function exts(list: Extension[]): Buffer {
-  return vec(2, Buffer.concat(list.map((e) => Buffer.concat([u16(e.type), vec(2, e.body)]))));
-}
-
-function handshake(type: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([type]), vec(3, body)]);
-}
-
-function record(type: number, body: Buffer, version = 0x0303): Buffer {
-  return Buffer.concat([Buffer.from([type]), u16(version), vec(2, body)]);
-}
-
-interface HelloFields {
-  legacyVersion?: number;
-  random?: Buffer;
-  sessionId?: Buffer;
-  suites?: number[];
-  compression?: Buffer;
-  extensions: Extension[];
-}
-
-function clientHelloRecord(f: HelloFields): Buffer {
-  const body = Buffer.concat([
-    u16(f.legacyVersion ?? 0x0303),
-    f.random ?? Buffer.alloc(32, 7),
-    vec(1, f.sessionId ?? Buffer.alloc(32, 8)),
-    vec(2, Buffer.concat((f.suites ?? [0x1301]).map(u16))),
-    vec(1, f.compression ?? Buffer.from([0])),
-    exts(f.extensions),
-  ]);
-  return record(22, handshake(1, body), 0x0301);
-}
+// --- builders ---------------------------------------------------------------------------------
 
 /** The scenario client's ClientHello, field by field, for editing. */
 function scenarioHello(): HelloFields & { extensions: Extension[] } {
@@ -100,9 +72,6 @@ function scenarioServerHello() {
     extensions: sh.extensions.list.map((e) => ({ type: e.type, body: Buffer.from(e.body) })),
   };
 }
-
-const without = (list: Extension[], type: number) => list.filter((e) => e.type !== type);
-const replace = (list: Extension[], type: number, body: Buffer) => list.map((e) => (e.type === type ? { type, body } : e));
 
 // --- drivers ---------------------------------------------------------------------------------
 
@@ -245,7 +214,7 @@ describe('key shares (RFC 8446 §4.1.4, §4.2.8)', () => {
     const hrr = serverHelloRecord({
       ...sh,
       random: hrrRandom,
-      extensions: [{ type: 43, body: u16(0x0304) }, { type: 51, body: u16(0x001e) /* x448, not offered */ }],
+      extensions: [{ type: 43, body: u16(0x0304) }, { type: 51, body: u16(0x0016) /* secp256k1, not offered */ }],
     });
     expectAlert(feedAll(client(), [hrr]), 'illegal_parameter');
   });
@@ -254,6 +223,8 @@ describe('key shares (RFC 8446 §4.1.4, §4.2.8)', () => {
     ['a compressed P-256 point', 0x0017, Buffer.concat([Buffer.from([0x02]), Buffer.alloc(32, 1)])],
     ['a P-256 point of the wrong length', 0x0017, Buffer.concat([Buffer.from([0x04]), Buffer.alloc(40, 1)])],
     ['an X25519 share of 31 bytes', 0x001d, Buffer.alloc(31, 9)],
+    ['an empty X25519 share', 0x001d, Buffer.alloc(0)],
+    ['an empty P-256 share', 0x0017, Buffer.alloc(0)],
   ])('%s in the ClientHello is illegal_parameter', (_what, group, share) => {
     const h = scenarioHello();
     const body = vec(2, Buffer.concat([u16(group), vec(2, share)]));
@@ -353,6 +324,275 @@ describe('record layer (RFC 8446 §5)', () => {
 
   it('an alert record of the wrong length is decode_error', () => {
     expectAlert(server().receiveRecord(record(21, Buffer.from([2, 40, 0]))), 'decode_error');
+  });
+});
+
+/** The server's first answer: 'ServerHello', 'HelloRetryRequest' or the alert it sent. */
+function answer(step: Step): string {
+  if (step.status === 'failed') return `alert:${step.error?.alert}`;
+  const sh = decodeServerHello(step.send.subarray(9, 5 + step.send.readUInt16BE(3)));
+  return sh.random.equals(HRR_RANDOM) ? 'HelloRetryRequest' : 'ServerHello';
+}
+
+function selectedGroup(step: Step): number {
+  const sh = decodeServerHello(step.send.subarray(9, 5 + step.send.readUInt16BE(3)));
+  return sh.extensions.get(51)!.readUInt16BE(0);
+}
+
+const keyShare = keyShareList;
+const groupList = u16Vector;
+const x25519Share = () => groupByName('x25519')!.generate().publicKey;
+const p256Share = () => groupByName('secp256r1')!.generate().publicKey;
+
+describe('ClientHello extensions: count, order, unknown values (RFC 8446 §4.1.2, §4.2)', () => {
+  it.each([65, 200, 2000])('%i extensions (mostly unknown, GREASE-like) are answered', (n) => {
+    const h = scenarioHello();
+    const unknown = Array.from({ length: n - h.extensions.length }, (_, i) => ({ type: 0x3000 + i, body: Buffer.alloc(i % 7, i & 0xff) }));
+    // pre_shared_key is absent here, so any place is fine: put the unknown ones first.
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: [...unknown, ...h.extensions] })))).toBe('ServerHello');
+  });
+
+  it('a ClientHello spanning several records (many extensions, 40 KB) is answered', () => {
+    const h = scenarioHello();
+    const big = Array.from({ length: 40 }, (_, i) => ({ type: 0x4000 + i, body: Buffer.alloc(1000, i) }));
+    const rec = clientHelloRecord({ ...h, extensions: [...h.extensions, ...big] });
+    const msg = rec.subarray(5);
+    const s = server();
+    let step: Step = { send: Buffer.alloc(0), status: 'continue' };
+    for (let off = 0; off < msg.length; off += 16384) step = s.receiveRecord(record(22, msg.subarray(off, off + 16384)));
+    expect(answer(step)).toBe('ServerHello');
+  });
+
+  it('extensions in reverse order are accepted', () => {
+    const h = scenarioHello();
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: [...h.extensions].reverse() })))).toBe('ServerHello');
+  });
+
+  it('pre_shared_key anywhere but last is illegal_parameter (§4.2.11)', () => {
+    const h = scenarioHello();
+    const psk = { type: 41, body: Buffer.concat([vec(2, Buffer.concat([vec(2, Buffer.from('id')), Buffer.alloc(4)])), vec(2, vec(1, Buffer.alloc(32)))]) };
+    const modes = { type: 45, body: vec(1, Buffer.from([1])) };
+    expectAlert(server().receiveRecord(clientHelloRecord({ ...h, extensions: [psk, ...h.extensions, modes] })), 'illegal_parameter');
+  });
+
+  it('unknown values inside known extensions are ignored', () => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 43, vec(1, Buffer.concat([u16(0x7f1c), u16(0x0304), u16(0xfafa)])));
+    e = replace(e, 10, groupList([0x2a2a, 0x001d, 0x0017]));
+    e = replace(e, 51, keyShare([[0x2a2a, Buffer.from([0])], [0x001d, x25519Share()]]));
+    e = replace(e, 13, vec(2, Buffer.concat([u16(0xfefe), ...[0x0403, 0x0807, 0x0804].map(u16)])));
+    e = [...e, { type: 45, body: vec(1, Buffer.from([7, 1])) }, { type: 0xfafa, body: Buffer.alloc(0) }];
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: e })))).toBe('ServerHello');
+  });
+
+  it('a duplicate extension is still illegal_parameter, however many others there are', () => {
+    const h = scenarioHello();
+    const many = Array.from({ length: 100 }, (_, i) => ({ type: 0x3000 + i, body: Buffer.alloc(0) }));
+    expectAlert(server().receiveRecord(clientHelloRecord({ ...h, extensions: [...many, ...h.extensions, many[50]] })), 'illegal_parameter');
+  });
+});
+
+describe('group selection (RFC 8446 §4.1.1, §4.2.8)', () => {
+  it('key shares only for groups we do not support, supported_groups names one we do: HelloRetryRequest', () => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([0x2a2a, 0x001d]));
+    e = replace(e, 51, keyShare([[0x2a2a, Buffer.alloc(32, 1)]]));
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: e })))).toBe('HelloRetryRequest');
+  });
+
+  it('an empty key_share list with a supported group: HelloRetryRequest', () => {
+    const h = scenarioHello();
+    const e = replace(h.extensions, 51, vec(2, Buffer.alloc(0)));
+    expect(answer(server().receiveRecord(clientHelloRecord({ ...h, extensions: e })))).toBe('HelloRetryRequest');
+  });
+
+  it('no group in common at all is handshake_failure', () => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([0x2a2a]));
+    e = replace(e, 51, keyShare([[0x2a2a, Buffer.alloc(32, 1)]]));
+    expectAlert(server().receiveRecord(clientHelloRecord({ ...h, extensions: e })), 'handshake_failure');
+  });
+
+  it.each([
+    [['x25519', 'secp256r1'] as const, 0x001d],
+    [['secp256r1', 'x25519'] as const, 0x0017],
+  ])('the server\'s preference %j decides between two shares', (groups, want) => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([0x001d, 0x0017]));
+    e = replace(e, 51, keyShare([[0x001d, x25519Share()], [0x0017, p256Share()]]));
+    const s = createServer({ ...serverConfig(), groups: [...groups] }, serverHooks);
+    s.start();
+    expect(selectedGroup(s.receiveRecord(clientHelloRecord({ ...h, extensions: e })))).toBe(want);
+  });
+
+  it.each([
+    ['ffdhe2048', 0x0100, 256],
+    ['x448', 0x001e, 56],
+    ['secp521r1', 0x0019, 133],
+  ] as const)('a client offering only %s is answered with a ServerHello for it', (name, code, len) => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([code]));
+    const share = groupByName(name)!.generate().publicKey;
+    expect(share.length).toBe(len);
+    e = replace(e, 51, keyShare([[code, share]]));
+    const s = createServer({ ...serverConfig(), groups: undefined }, serverHooks);
+    s.start();
+    const step = s.receiveRecord(clientHelloRecord({ ...h, extensions: e }));
+    expect(answer(step)).toBe('ServerHello');
+    expect(selectedGroup(step)).toBe(code);
+  });
+
+  it.each([
+    ['ffdhe2048 Y = 1', 0x0100, (() => { const b = Buffer.alloc(256); b[255] = 1; return b; })()],
+    ['ffdhe2048 Y of 255 bytes (not left-padded)', 0x0100, Buffer.alloc(255, 0x55)],
+    ['x448 all zero', 0x001e, Buffer.alloc(56)],
+    ['x25519 all zero', 0x001d, Buffer.alloc(32)],
+    ['P-521 point off the curve', 0x0019, Buffer.concat([Buffer.from([4]), Buffer.alloc(132, 1)])],
+  ])('%s is illegal_parameter', (_what, code, share) => {
+    const h = scenarioHello();
+    let e = replace(h.extensions, 10, groupList([code]));
+    e = replace(e, 51, keyShare([[code, share]]));
+    const s = createServer({ ...serverConfig(), groups: undefined }, serverHooks);
+    s.start();
+    expectAlert(s.receiveRecord(clientHelloRecord({ ...h, extensions: e })), 'illegal_parameter');
+  });
+});
+
+describe('Finished (RFC 8446 §4.4.4)', () => {
+  const c = () => messages(scenario().clientFlight);
+  const m = () => messages(scenario().serverFlight);
+
+  it.each([31, 33, 0])('server: a client Finished of %i bytes is decode_error', (n) => {
+    expectAlert(serverAfterHello(Buffer.concat([c().get(CERT)!, c().get(CV)!, handshake(FIN, Buffer.alloc(n, 1))])), 'decode_error');
+  });
+
+  it('server: a client Finished of the right length but wrong value is decrypt_error', () => {
+    expectAlert(serverAfterHello(Buffer.concat([c().get(CERT)!, c().get(CV)!, handshake(FIN, Buffer.alloc(32, 1))])), 'decrypt_error');
+  });
+
+  it.each([31, 48])('client: a server Finished of %i bytes is decode_error', (n) => {
+    const flight = Buffer.concat([m().get(EE)!, m().get(CR)!, m().get(CERT)!, m().get(CV)!, handshake(FIN, Buffer.alloc(n, 1))]);
+    expectAlert(clientAfterHello(flight), 'decode_error');
+  });
+});
+
+describe('HelloRetryRequest, client side (RFC 8446 §4.1.4, §4.2.8)', () => {
+  const hrr = (extensions: Extension[], suite = 0x1301) =>
+    serverHelloRecord({ ...scenarioServerHello(), random: HRR_RANDOM, suite, extensions });
+  const askP256 = [{ type: 43, body: u16(0x0304) }, { type: 51, body: u16(0x0017) }];
+
+  it('the ServerHello after a HelloRetryRequest with another cipher suite is illegal_parameter', () => {
+    const c = client();
+    expect(c.receiveRecord(hrr(askP256)).status).toBe('continue');
+    const sh = scenarioServerHello();
+    const p256 = { type: 51, body: Buffer.concat([u16(0x0017), vec(2, groupByName('secp256r1')!.generate().publicKey)]) };
+    expectAlert(c.receiveRecord(serverHelloRecord({ ...sh, suite: 0x1302, extensions: [...without(sh.extensions, 51), p256] })), 'illegal_parameter');
+  });
+
+  it('a ServerHello whose group is not the one the HelloRetryRequest named is illegal_parameter', () => {
+    const c = client();
+    expect(c.receiveRecord(hrr(askP256)).status).toBe('continue');
+    // The scenario's x25519 share: the client sent none for x25519 in its second ClientHello.
+    expectAlert(c.receiveRecord(serverHelloRecord(scenarioServerHello())), 'illegal_parameter');
+  });
+
+  it('an extension the client did not offer in a HelloRetryRequest is unsupported_extension', () => {
+    expectAlert(client().receiveRecord(hrr([...askP256, { type: 0x1234, body: Buffer.alloc(0) }])), 'unsupported_extension');
+  });
+
+  it('a HelloRetryRequest selecting a cipher suite the client did not offer is illegal_parameter', () => {
+    expectAlert(client().receiveRecord(hrr(askP256, 0x00ff)), 'illegal_parameter');
+  });
+
+  it('a HelloRetryRequest that does not echo legacy_session_id is illegal_parameter', () => {
+    const rec = serverHelloRecord({ ...scenarioServerHello(), random: HRR_RANDOM, sessionId: Buffer.alloc(0), extensions: askP256 });
+    expectAlert(client().receiveRecord(rec), 'illegal_parameter');
+  });
+});
+
+describe('ServerHello and server flight, client side (RFC 8446 §4.1.3, §4.2, §4.3, §4.4)', () => {
+  const m = () => messages(scenario().serverFlight);
+  const sigalgs = { type: 13, body: u16Vector([0x0403, 0x0807]) };
+
+  it('a non-null compression method is illegal_parameter', () => {
+    expectAlert(feedAll(client(), [serverHelloRecord({ ...scenarioServerHello(), compression: 1 })]), 'illegal_parameter');
+  });
+
+  it('a ServerHello extension the client did not offer is unsupported_extension', () => {
+    const sh = scenarioServerHello();
+    expectAlert(feedAll(client(), [serverHelloRecord({ ...sh, extensions: [...sh.extensions, { type: 0x1234, body: Buffer.alloc(0) }] })]), 'unsupported_extension');
+  });
+
+  it('a CertificateRequest with a non-empty context during the handshake is illegal_parameter (§4.3.2)', () => {
+    const cr = handshake(CR, Buffer.concat([vec(1, Buffer.from([1])), exts([sigalgs])]));
+    expectAlert(clientAfterHello(Buffer.concat([m().get(EE)!, cr])), 'illegal_parameter');
+  });
+
+  it('a CertificateRequest without signature_algorithms is missing_extension (§4.3.2)', () => {
+    const cr = handshake(CR, Buffer.concat([vec(1, Buffer.alloc(0)), exts([])]));
+    expectAlert(clientAfterHello(Buffer.concat([m().get(EE)!, cr])), 'missing_extension');
+  });
+
+  it('a server Certificate with a non-empty request context is illegal_parameter (§4.4.2)', () => {
+    const cert = m().get(CERT)!;
+    const bad = handshake(CERT, Buffer.concat([vec(1, Buffer.from([7])), cert.subarray(5)]));
+    expectAlert(clientAfterHello(Buffer.concat([m().get(EE)!, m().get(CR)!, bad])), 'illegal_parameter');
+  });
+
+  it.each([
+    ['rsa_pkcs1_sha256 (not allowed in TLS 1.3 CertificateVerify)', 0x0401],
+    ['a scheme the client did not offer (ecdsa_sha1)', 0x0203],
+  ])('a CertificateVerify signed with %s is illegal_parameter (§4.4.3)', (_what, scheme) => {
+    const cv = handshake(CV, Buffer.concat([u16(scheme), vec(2, Buffer.alloc(64, 1))]));
+    expectAlert(clientAfterHello(Buffer.concat([m().get(EE)!, m().get(CR)!, m().get(CERT)!, cv])), 'illegal_parameter');
+  });
+});
+
+describe('client flight, server side (RFC 8446 §4.4.2)', () => {
+  const c = () => messages(scenario().clientFlight);
+
+  it('a client Certificate whose context is not the (empty) one requested is illegal_parameter', () => {
+    const cert = c().get(CERT)!;
+    const bad = handshake(CERT, Buffer.concat([vec(1, Buffer.from([7])), cert.subarray(5)]));
+    expectAlert(serverAfterHello(Buffer.concat([bad, c().get(CV)!, c().get(FIN)!])), 'illegal_parameter');
+  });
+});
+
+describe('alerts received (RFC 8446 §6)', () => {
+  it.each([
+    ['an unknown alert description', [2, 200], 'internal_error'],
+    ['handshake_failure with the warning level', [1, 40], 'handshake_failure'],
+  ])('%s is treated as fatal: the handshake stops and nothing is sent back', (_what, bytes, alert) => {
+    const step = server().receiveRecord(record(21, Buffer.from(bytes)));
+    expect(step.status).toBe('failed');
+    expect(step.error?.peerAlert).toBe(true);
+    expect(step.error?.alert).toBe(alert);
+    expect(step.send.length).toBe(0);
+  });
+
+  it('an alert between two fragments of a handshake message is unexpected_message (§5.1: no interleaving)', () => {
+    const ch = scenario().clientHello.subarray(5);
+    const s = server();
+    expect(s.receiveRecord(record(22, ch.subarray(0, 50))).status).toBe('continue');
+    expectAlert(s.receiveRecord(record(21, Buffer.from([2, 40]))), 'unexpected_message');
+  });
+
+  it('an empty alert record is unexpected_message (§5.4)', () => {
+    expectAlert(server().receiveRecord(record(21, Buffer.alloc(0))), 'unexpected_message');
+  });
+
+  it('a protected alert record with no content is unexpected_message (§5.4)', () => {
+    expectAlert(serverAfterHello(Buffer.alloc(0), 0xfa /* alert content type */), 'unexpected_message');
+  });
+});
+
+describe('record header (RFC 8446 §5.1)', () => {
+  it('legacy_record_version is ignored within TLS (0x0305 is accepted)', () => {
+    expect(answer(server().receiveRecord(record(22, scenario().clientHello.subarray(5), 0x0305)))).toBe('ServerHello');
+  });
+
+  it('a major version other than 3 is not TLS: protocol_version', () => {
+    expectAlert(server().receiveRecord(record(22, scenario().clientHello.subarray(5), 0x0000)), 'protocol_version');
   });
 });
 

@@ -25,6 +25,11 @@ export const MATRIX: MatrixRow[] = [
   { suite: 'TLS_AES_128_GCM_SHA256', group: 'secp256r1', serverKey: 'server-ed25519', clientKey: 'client-p256' },
   { suite: 'TLS_AES_256_GCM_SHA384', group: 'secp384r1', serverKey: 'server-p256', hrr: true },
   { suite: 'TLS_CHACHA20_POLY1305_SHA256', group: 'secp256r1', serverKey: 'server-p384', clientKey: 'client-rsa2048', hrr: true },
+  // The groups beyond the common three (RFC 8446 §4.2.7; RFC 7919 finite-field groups).
+  { suite: 'TLS_AES_256_GCM_SHA384', group: 'secp521r1', serverKey: 'server-p256' },
+  { suite: 'TLS_AES_128_GCM_SHA256', group: 'x448', serverKey: 'server-ed25519', clientKey: 'client-p256' },
+  { suite: 'TLS_AES_128_GCM_SHA256', group: 'ffdhe2048', serverKey: 'server-p256' },
+  { suite: 'TLS_CHACHA20_POLY1305_SHA256', group: 'ffdhe4096', serverKey: 'server-rsa2048' },
 ];
 
 /** Signature schemes a server with this key may pick in TLS 1.3 (RFC 8446 §4.2.3). */

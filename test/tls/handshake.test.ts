@@ -1,4 +1,5 @@
 import { createClient, createServer, type CipherSuiteName, type GroupName } from '../../src/tls';
+import { GROUP_NAMES } from '../../src/tls/crypto/groups';
 import { makePki, pump, testVerifier, type KeyKind } from './helpers';
 
 const hooks = { verifyChain: testVerifier };
@@ -32,6 +33,18 @@ describe('in-process handshakes', () => {
     expect(cs.tx.key.equals(cs.rx.key)).toBe(false);
     expect(client.info()).toMatchObject({ suite, group, helloRetry: false, peerVerified: true, serverName: 'localhost' });
     expect(server.info()).toMatchObject({ suite, group, helloRetry: false, serverName: 'localhost' });
+  });
+
+  it.each(GROUP_NAMES.map((g) => [g]))('group %s, and both sides report it', (group) => {
+    const pki = makePki('p256');
+    const client = createClient({ serverName: 'localhost', trust: { anchors: [pki.ca] }, groups: [group] }, hooks);
+    const server = createServer({ certificate: { chain: pki.chain, key: pki.key }, clientAuth: 'none', groups: [...GROUP_NAMES] }, hooks);
+    const r = pump(client, server);
+    expect(r.client.error).toBeUndefined();
+    expect([r.client.status, r.server.status]).toEqual(['done', 'done']);
+    expect(client.secrets().tx).toEqual(server.secrets().rx);
+    expect(client.info().group).toBe(group);
+    expect(server.info()).toMatchObject({ group, helloRetry: false });
   });
 
   it.each<KeyKind>(['p256', 'p384', 'rsa', 'rsa-pss', 'ed25519'])('server and client key %s', (kind) => {

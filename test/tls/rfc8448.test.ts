@@ -217,7 +217,8 @@ describe('RFC 8448 §5 HelloRetryRequest', () => {
   it('client: both ClientHellos (cookie echoed, new P-256 share), client Finished record and traffic keys', () => {
     const common: Array<number | [number, string]> = [0x0000, [0xff01, '00'], 0x000a, 0x0033, 0x002b, [0x000d, RFC_SIGALGS]];
     const client = createClient(
-      { serverName: 'server', trust: { anchors: [certDer] }, cipherSuites: SUITES },
+      // The trace's client lists exactly these groups.
+      { serverName: 'server', trust: { anchors: [certDer] }, cipherSuites: SUITES, groups: ['x25519', 'secp256r1', 'secp384r1'] },
       {
         random: S5.clientRandom,
         sessionId: Buffer.alloc(0),

@@ -14,7 +14,7 @@ function withNames(names: { dns?: string[]; ip?: Buffer[]; email?: string[]; uri
 const dns = (value: string): GeneralSubtree => ({ kind: 'dns', value });
 const v4 = (a: string, m: string): GeneralSubtree => ({ kind: 'ip', address: parseIPv4(a)!, mask: parseIPv4(m)! });
 const v6 = (a: string, m: string): GeneralSubtree => ({ kind: 'ip', address: parseIPv6(a)!, mask: parseIPv6(m)! });
-const nc = (permitted: GeneralSubtree[], excluded: GeneralSubtree[] = []): NameConstraints => ({ permitted, excluded });
+const nc = (permitted: GeneralSubtree[], excluded: GeneralSubtree[] = []): NameConstraints => ({ permitted, excluded, problems: [] });
 
 describe('name constraints', () => {
   const dnsTable: Array<[string, string, boolean]> = [
@@ -22,9 +22,11 @@ describe('name constraints', () => {
     ['example.test', 'www.example.test', true],
     ['example.test', 'WWW.Example.Test', true],
     ['example.test', 'badexample.test', false],
-    ['.example.test', 'example.test', false],
-    ['.example.test', 'www.example.test', true],
     ['example.test', '*.example.test', true],
+    ['example.test', '*.www.example.test', true],
+    // A wildcard stands for every name one label down: all of them must be permitted.
+    ['a.example.test', '*.example.test', false],
+    ['example.test', '*.test', false],
     ['', 'anything.test', true],
   ];
   test.each(dnsTable)('permitted DNS %j, SAN %j → %s', (constraint, san, ok) => {
@@ -37,6 +39,45 @@ describe('name constraints', () => {
     expect(checkNameConstraints(withNames({ dns: ['x.bad.test'] }), c)).toMatch(/excluded/);
     expect(checkNameConstraints(withNames({ dns: ['*.bad.test'] }), c)).toMatch(/excluded/);
     expect(checkNameConstraints(withNames({ dns: ['good.test', 'bad.test'] }), c)).toMatch(/"bad\.test"/);
+  });
+
+  test('a wildcard that could stand for an excluded name is excluded', () => {
+    const c = nc([], [dns('x.bad.test')]);
+    expect(checkNameConstraints(withNames({ dns: ['*.bad.test'] }), c)).toMatch(/"\*\.bad\.test" is in an excluded subtree/);
+    expect(checkNameConstraints(withNames({ dns: ['*.test'] }), nc([], [dns('bad.test')]))).toMatch(/excluded/);
+    // Two labels below the wildcard's base: no single-label match reaches it.
+    expect(checkNameConstraints(withNames({ dns: ['*.bad.test'] }), nc([], [dns('y.x.bad.test')]))).toBeUndefined();
+    expect(checkNameConstraints(withNames({ dns: ['*.good.test'] }), c)).toBeUndefined();
+  });
+
+  test('a subject commonName that reads as a host name is constrained when there is no DNS SAN', () => {
+    const cnOnly = (cn: string): Certificate => ({
+      ...template,
+      subject: { ...template.subject, rdns: [`2.5.4.3=${cn}`] },
+      subjectAltName: undefined,
+    });
+    const c = nc([dns('example.test')], [dns('bad.example.test')]);
+    expect(checkNameConstraints(cnOnly('host.example.test'), c)).toBeUndefined();
+    expect(checkNameConstraints(cnOnly('evil.example'), c)).toMatch(/commonName "evil\.example" is outside/);
+    expect(checkNameConstraints(cnOnly('x.bad.example.test'), c)).toMatch(/commonName .* excluded/);
+    // Not a host name (no dot, a space): no DNS name to constrain.
+    expect(checkNameConstraints(cnOnly('nfs server'), c)).toBeUndefined();
+    // With a DNS SAN, the SAN is the name; the CN is not consulted.
+    expect(checkNameConstraints({ ...cnOnly('evil.example'), subjectAltName: withNames({ dns: ['a.example.test'] }).subjectAltName }, c)).toBeUndefined();
+  });
+
+  test('malformed constraints are refused whatever the names', () => {
+    const bad: NameConstraints = { permitted: [dns('.example.test')], excluded: [], problems: ['leading period'] };
+    expect(checkNameConstraints(withNames({ dns: ['a.example.test'] }), bad)).toMatch(/malformed: leading period/);
+  });
+
+  test('the comparison budget bounds names × constraints', () => {
+    const many = nc(Array.from({ length: 300 }, (_, i) => dns(`n${i}.test`)));
+    const names = withNames({ dns: Array.from({ length: 300 }, (_, i) => `n${i}.test`) });
+    expect(checkNameConstraints(names, many)).toMatch(/more than 65536 name comparisons/);
+    const budget = { left: 1000 };
+    expect(checkNameConstraints(withNames({ dns: ['n1.test'] }), nc([dns('test')]), budget)).toBeUndefined();
+    expect(budget.left).toBe(1000 - 2); // subject DN and one DNS name, one subtree each
   });
 
   test('IPv4 and IPv6 subtrees are separate families', () => {

@@ -99,6 +99,14 @@ describe('verifyChain on the fixture PKI', () => {
     expectAlert(base(chainOf('server-p256'), { now: new Date('2024-12-31T23:59:59Z') }), 'certificate_expired');
     expectOk(base(chainOf('server-p256'), { now: new Date('2045-01-01T00:00:00Z') }));
   });
+
+  test('validity is judged at whole seconds: notAfter covers its whole second, notBefore starts at its second', () => {
+    expectOk(base(chainOf('server-p256'), { now: new Date('2045-01-01T00:00:00.005Z') }));
+    expectOk(base(chainOf('server-p256'), { now: new Date('2045-01-01T00:00:00.999Z') }));
+    expectAlert(base(chainOf('server-p256'), { now: new Date('2045-01-01T00:00:01.000Z') }), 'certificate_expired');
+    expectAlert(base(chainOf('server-p256'), { now: new Date('2024-12-31T23:59:59.999Z') }), 'certificate_expired', /not valid before 2025/);
+    expectOk(base(chainOf('server-p256'), { now: new Date('2025-01-01T00:00:00.000Z') }));
+  });
 });
 
 describe('path building', () => {
@@ -161,11 +169,16 @@ describe('path building', () => {
     expectAlert(base([bad, inter]), 'bad_certificate', /signature/);
   });
 
-  test('chain length limits: sent chain and built path', () => {
+  test('chain length limits: sent chain and built path (the anchor does not count, RFC 5280 §6.1)', () => {
     const chain = chainOf('pathlen-violation'); // 3 sent, path of 4 with the root
-    expectAlert(base(chain, { maxChainLength: 2 }), 'bad_certificate', /more than the limit/);
-    expectAlert(base(chainOf('server-p256'), { maxChainLength: 2 }), 'bad_certificate', /limit of 2|within 2/);
-    expectOk(base(chainOf('server-p256'), { maxChainLength: 3 }));
+    expectAlert(base(chain, { maxChainLength: 1 }), 'bad_certificate', /more than the limit/);
+    expectAlert(base(chainOf('server-p256'), { maxChainLength: 1 }), 'bad_certificate', /within 1 certificates besides the anchor/);
+    // leaf + intermediate: a path of length 2 under the root.
+    expectOk(base(chainOf('server-p256'), { maxChainLength: 2 }));
+    // The root sent along does not count against the limit either.
+    expectOk(base([...chainOf('server-p256'), certOf('root-ca')], { maxChainLength: 2 }));
+    // A trusted leaf alone is a path of length 0... and 1 with its own issuer trusted.
+    expectOk(base([certOf('server-p256')], { trust: { anchors: [certOf('intermediate-ca')] }, maxChainLength: 1 }));
   });
 
   test('no certificate, or garbage, → bad_certificate (never a throw)', () => {

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { ClientConfig, PskEntry } from '../api';
 import type { KeyShare } from '../crypto/provider';
 import type { Session } from '../session';
-import { ExtensionType, GROUP_CODES, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
+import { ExtensionType, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
 import {
   encodeAlpn,
   encodeClientKeyShares,
@@ -51,11 +51,11 @@ export function buildClientHello(
   let exts: Extension[] = [];
   if (offer.serverName) exts.push({ type: ExtensionType.server_name, body: encodeServerName(offer.serverName) });
   exts.push({ type: ExtensionType.supported_versions, body: encodeU16List([TLS13], 1) });
-  exts.push({ type: ExtensionType.supported_groups, body: encodeU16List(c.groups.map((g) => GROUP_CODES[g])) });
+  exts.push({ type: ExtensionType.supported_groups, body: encodeU16List(c.groups.map((g) => s.kx(g).code)) });
   exts.push({ type: ExtensionType.signature_algorithms, body: encodeU16List(c.schemes.map((x) => SCHEME_CODES[x])) });
   exts.push({
     type: ExtensionType.key_share,
-    body: encodeClientKeyShares(offer.shares.map((k) => ({ group: GROUP_CODES[k.group], key: k.publicKey }))),
+    body: encodeClientKeyShares(offer.shares.map((k) => ({ group: s.kx(k.group).code, key: k.publicKey }))),
   });
   if (c.alpn) exts.push({ type: ExtensionType.alpn, body: encodeAlpn(c.alpn) });
   if (cookie) exts.push({ type: ExtensionType.cookie, body: encodeCookie(cookie) });

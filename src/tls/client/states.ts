@@ -19,7 +19,7 @@ import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedu
 import type { Session } from '../session';
 import { Done, expectType, type State } from '../state';
 import { Transcript, TranscriptBuffer } from '../transcript';
-import { ExtensionType, GROUP_BY_CODE, GROUP_CODES, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS13 } from '../wire/codes';
+import { ExtensionType, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS13 } from '../wire/codes';
 import { alpnList, cookie as parseCookie, serverKeyShare, u16, u16List, type Extensions } from '../wire/extensions';
 import {
   decodeCertificate,
@@ -53,7 +53,7 @@ export function startClient(s: Session, cfg: ClientConfig): State {
   const random = s.random();
   const sessionId = s.hooks.sessionId ? Buffer.from(s.hooks.sessionId) : s.crypto.random(32);
   const group = s.cfg.groups[0];
-  const shares = [s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group])];
+  const shares = [s.kx(group).generate(s.hooks.keySharePrivate?.[group])];
   const psks = cfg.psks ?? [];
   const pskModes = cfg.pskModes ?? ['psk_dhe_ke'];
   if (psks.length > 0 && pskModes.length === 0) throw new Error('pskModes is empty');
@@ -132,10 +132,11 @@ class ExpectServerHello implements State {
     let shares = offer.shares;
     if (ks) {
       const code = u16(ks, 'HelloRetryRequest key_share');
-      const group = GROUP_BY_CODE.get(code);
-      if (!group || !s.cfg.groups.includes(group)) fail('illegal_parameter', `HelloRetryRequest names group 0x${code.toString(16)}, which we did not offer`);
+      const kx = s.kxByCode(code);
+      if (!kx) fail('illegal_parameter', `HelloRetryRequest names group 0x${code.toString(16)}, which we did not offer`);
+      const group = kx.name;
       if (shares.some((k) => k.group === group)) fail('illegal_parameter', `HelloRetryRequest names ${group}, for which we already sent a key share`);
-      shares = [s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group])];
+      shares = [kx.generate(s.hooks.keySharePrivate?.[group])];
     }
     s.helloRetry = true;
     const transcript = (this.buffer as TranscriptBuffer).start(s.crypto, suite.hash);
@@ -170,7 +171,7 @@ class ExpectServerHello implements State {
     if (ksBody) {
       if (psk && !offer.pskModes.includes('psk_dhe_ke')) fail('illegal_parameter', 'server used psk_dhe_ke, which we did not offer');
       const ks = serverKeyShare(ksBody);
-      const share = offer.shares.find((k) => GROUP_CODES[k.group] === ks.group);
+      const share = offer.shares.find((k) => s.kx(k.group).code === ks.group);
       if (!share) fail('illegal_parameter', `ServerHello key share for group 0x${ks.group.toString(16)}, which we did not send`);
       shared = share.agree(ks.key);
       s.group = share.group;

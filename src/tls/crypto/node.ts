@@ -3,13 +3,8 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
-  createECDH,
   createHash,
   createHmac,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
   randomBytes,
   sign as cryptoSign,
   timingSafeEqual,
@@ -20,8 +15,8 @@ import {
   type CipherChaCha20Poly1305Types,
 } from 'node:crypto';
 import type { GroupName, SignatureSchemeName } from '../api';
-import { fail } from '../errors';
-import type { Aead, AeadName, CryptoProvider, HashName, KeyShare, RunningHash } from './provider';
+import { groupByName, type KeyExchangeGroup } from './groups';
+import type { Aead, AeadName, CryptoProvider, HashName, RunningHash } from './provider';
 
 const TAG_LEN = 16;
 
@@ -73,80 +68,6 @@ class NodeAead implements Aead {
       return fin.length > 0 ? Buffer.concat([out, fin]) : out;
     } catch {
       return undefined;
-    }
-  }
-}
-
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const ECDH_CURVES: Partial<Record<GroupName, { curve: string; pointLen: number }>> = {
-  secp256r1: { curve: 'prime256v1', pointLen: 65 },
-  secp384r1: { curve: 'secp384r1', pointLen: 97 },
-  secp521r1: { curve: 'secp521r1', pointLen: 133 },
-};
-
-class X25519Share implements KeyShare {
-  readonly group = 'x25519' as const;
-  readonly publicKey: Buffer;
-  private readonly priv: KeyObject;
-
-  constructor(privateKey?: Buffer) {
-    if (privateKey) {
-      this.priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
-      const jwk = createPublicKey(this.priv).export({ format: 'jwk' });
-      this.publicKey = Buffer.from(jwk.x as string, 'base64url');
-    } else {
-      // Encoding at generation time: exporting a KeyObject in a loop hung (platform-notes §6).
-      // @types/node lacks the 'jwk' overload; the runtime returns the public key as a JWK object.
-      const gen = generateKeyPairSync as unknown as (
-        type: 'x25519',
-        opts: { publicKeyEncoding: { format: 'jwk' } },
-      ) => { publicKey: { x: string }; privateKey: KeyObject };
-      const pair = gen('x25519', { publicKeyEncoding: { format: 'jwk' } });
-      this.priv = pair.privateKey;
-      this.publicKey = Buffer.from(pair.publicKey.x, 'base64url');
-    }
-  }
-
-  agree(peerPublic: Buffer): Buffer {
-    if (peerPublic.length !== 32) fail('illegal_parameter', `x25519 key share is ${peerPublic.length} bytes, want 32`);
-    let secret: Buffer;
-    try {
-      const pub = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: peerPublic.toString('base64url') }, format: 'jwk' });
-      secret = diffieHellman({ privateKey: this.priv, publicKey: pub });
-    } catch {
-      // OpenSSL refuses low-order points itself (all-zero result).
-      return fail('illegal_parameter', 'x25519 key share is a low-order point (all-zero shared secret)');
-    }
-    if (secret.every((b) => b === 0)) fail('illegal_parameter', 'x25519 shared secret is all zero');
-    return secret;
-  }
-}
-
-class EcdhShare implements KeyShare {
-  readonly publicKey: Buffer;
-  private readonly ecdh;
-  private readonly pointLen: number;
-
-  constructor(readonly group: GroupName, privateKey?: Buffer) {
-    const c = ECDH_CURVES[group];
-    if (!c) throw new Error(`no ECDH curve for ${group}`);
-    this.pointLen = c.pointLen;
-    this.ecdh = createECDH(c.curve);
-    if (privateKey) this.ecdh.setPrivateKey(privateKey);
-    else this.ecdh.generateKeys();
-    this.publicKey = this.ecdh.getPublicKey();
-  }
-
-  agree(peerPublic: Buffer): Buffer {
-    // RFC 8446 §4.2.8.2: only the uncompressed form.
-    if (peerPublic.length !== this.pointLen || peerPublic[0] !== 4) {
-      fail('illegal_parameter', `${this.group} key share is not an uncompressed point of ${this.pointLen} bytes`);
-    }
-    try {
-      // computeSecret checks that the point is on the curve.
-      return this.ecdh.computeSecret(peerPublic);
-    } catch {
-      return fail('illegal_parameter', `${this.group} key share is not a point on the curve`);
     }
   }
 }
@@ -214,14 +135,8 @@ export class NodeCryptoProvider implements CryptoProvider {
     return new NodeAead(alg, key);
   }
 
-  supportsGroup(group: GroupName): boolean {
-    return group === 'x25519' || group in ECDH_CURVES;
-  }
-
-  keyShare(group: GroupName, privateKey?: Buffer): KeyShare {
-    if (group === 'x25519') return new X25519Share(privateKey);
-    if (group in ECDH_CURVES) return new EcdhShare(group, privateKey);
-    throw new Error(`key exchange group ${group} is not implemented`);
+  keyExchange(group: GroupName): KeyExchangeGroup | undefined {
+    return groupByName(group);
   }
 
   sign(scheme: SignatureSchemeName, key: KeyObject, data: Buffer): Buffer {

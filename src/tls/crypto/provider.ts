@@ -5,6 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { GroupName, SignatureSchemeName } from '../api';
+import type { KeyExchangeGroup } from './groups';
 
 export type HashName = 'sha256' | 'sha384';
 export type AeadName = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305' | 'aes-128-ccm';
@@ -23,7 +24,7 @@ export interface Aead {
   open(nonce: Buffer, aad: Buffer, ciphertext: Buffer): Buffer | undefined;
 }
 
-/** Our half of one key exchange. */
+/** The client's half of one key exchange. */
 export interface KeyShare {
   readonly group: GroupName;
   /** The key_exchange bytes we send. */
@@ -39,9 +40,8 @@ export interface CryptoProvider {
   hmac(alg: HashName, key: Buffer, data: Buffer): Buffer;
   random(n: number): Buffer;
   aead(alg: AeadName, key: Buffer): Aead;
-  supportsGroup(group: GroupName): boolean;
-  /** A fresh key share; `privateKey` (raw scalar) only from test hooks. */
-  keyShare(group: GroupName, privateKey?: Buffer): KeyShare;
+  /** The registry entry of a key-exchange group (./groups.ts), undefined when not implemented. */
+  keyExchange(group: GroupName): KeyExchangeGroup | undefined;
   sign(scheme: SignatureSchemeName, key: KeyObject, data: Buffer): Buffer;
   verify(scheme: SignatureSchemeName, key: KeyObject, data: Buffer, signature: Buffer): boolean;
   /** Constant-time comparison for MACs and binders. */

@@ -1,5 +1,6 @@
 /** The four kTLS-capable TLS 1.3 cipher suites. */
 import type { CipherSuiteName, GroupName, SignatureSchemeName } from '../api';
+import { GROUP_NAMES } from './groups';
 import type { AeadName, HashName } from './provider';
 
 export interface Suite {
@@ -30,7 +31,11 @@ export const DEFAULT_SUITES: CipherSuiteName[] = [
   'TLS_AES_128_CCM_SHA256',
 ];
 
-export const DEFAULT_GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1'];
+/**
+ * Every implemented group, in the registry's order: a server answers any client OpenSSL would;
+ * a client sends one key share (for the first) and lists the rest in supported_groups.
+ */
+export const DEFAULT_GROUPS: GroupName[] = [...GROUP_NAMES];
 
 export const DEFAULT_SCHEMES: SignatureSchemeName[] = [
   'ecdsa_secp256r1_sha256',

@@ -40,20 +40,36 @@ class Protection {
     return this.aead.seal(this.nonce(), header, inner);
   }
 
+  /** A record that fails authentication leaves the sequence number alone (trial decryption). */
   open(header: Buffer, body: Buffer): Buffer | undefined {
-    return this.aead.open(this.nonce(), header, body);
+    const plain = this.aead.open(this.nonce(), header, body);
+    if (!plain) this.seqNo -= 1n;
+    return plain;
   }
 }
 
 export type Incoming =
   | { kind: 'handshake' }
   | { kind: 'change_cipher_spec' }
-  | { kind: 'application_data' };
+  | { kind: 'application_data' }
+  /** A record of rejected 0-RTT data, dropped unread (RFC 8446 §4.2.10). */
+  | { kind: 'skipped' };
+
+/**
+ * How much rejected 0-RTT data a server skips (RFC 8446 §4.2.10: up to its max_early_data_size).
+ * The server never announces one (it issues no tickets), so this is OpenSSL's default, 2^14
+ * bytes. Each skipped record counts its body less the tag and the content-type byte, the least
+ * overhead a record can have, so a peer cannot stretch the budget with padding.
+ */
+export const EARLY_DATA_SKIP_LIMIT = 16384;
+const EARLY_RECORD_OVERHEAD = TAG_LEN + 1;
 
 export class RecordLayer {
   private reader?: Protection;
   private writer?: Protection;
   private pending: Buffer = Buffer.alloc(0);
+  /** Bytes of rejected 0-RTT data still to skip; undefined when the client sent none. */
+  private earlySkip?: number;
   private readonly out: Buffer[] = [];
   /**
    * RFC 8446 §5.1: legacy_record_version is 0x0303 except on the client's initial ClientHello,
@@ -97,6 +113,21 @@ export class RecordLayer {
     this.writer = new Protection(this.crypto.aead(suite.aead, keys.key), keys.iv, seq);
   }
 
+  /**
+   * The client offered early data and we did not accept it: until a record deprotects under the
+   * next read keys, drop what looks like its 0-RTT records, at most EARLY_DATA_SKIP_LIMIT bytes.
+   */
+  skipRejectedEarlyData(on: boolean): void {
+    this.earlySkip = on ? EARLY_DATA_SKIP_LIMIT : undefined;
+  }
+
+  private skipEarly(len: number, why: AlertName, message: string): Incoming {
+    if (this.earlySkip === undefined) fail(why, message);
+    this.earlySkip -= Math.max(0, len - EARLY_RECORD_OVERHEAD);
+    if (this.earlySkip < 0) fail(why, `${message}, and the client has sent more than ${EARLY_DATA_SKIP_LIMIT} bytes of rejected 0-RTT data`);
+    return { kind: 'skipped' };
+  }
+
   /** Decodes one record. Handshake content is buffered for nextMessage(). */
   receive(record: Buffer): Incoming {
     if (record.length < RECORD_HEADER_LEN) fail('decode_error', `record of ${record.length} bytes has no header`);
@@ -106,7 +137,9 @@ export class RecordLayer {
     if (len !== record.length - RECORD_HEADER_LEN) {
       fail('decode_error', `record header says ${len} bytes, record has ${record.length - RECORD_HEADER_LEN}`);
     }
-    if (version >> 8 !== 3) fail('decode_error', `record version 0x${version.toString(16)} is not TLS`);
+    // RFC 8446 §5.1 has the minor version ignored; a major version other than 3 is not TLS at
+    // all, which OpenSSL and GnuTLS answer with protocol_version.
+    if (version >> 8 !== 3) fail('protocol_version', `record version 0x${version.toString(16)} is not TLS`);
     if (len > MAX_RECORD_BODY) fail('record_overflow', `record body of ${len} bytes exceeds 2^14+256`);
     let body = record.subarray(RECORD_HEADER_LEN);
     let content = type;
@@ -125,7 +158,8 @@ export class RecordLayer {
         fail('unexpected_message', `plaintext record of type ${type} after encryption started`);
       }
       const plain = this.reader.open(record.subarray(0, RECORD_HEADER_LEN), body);
-      if (!plain) fail('bad_record_mac', 'record failed authentication');
+      if (!plain) return this.skipEarly(len, 'bad_record_mac', 'record failed authentication');
+      this.earlySkip = undefined;
       if (plain.length > MAX_PLAINTEXT + 1) fail('record_overflow', `decrypted record of ${plain.length} bytes exceeds 2^14`);
       // RFC 8446 §5.4: the content type is the last non-zero byte; zeros after it are padding.
       let i = plain.length - 1;
@@ -145,7 +179,8 @@ export class RecordLayer {
       case ContentType.alert:
         return this.peerAlert(body);
       case ContentType.application_data:
-        if (!this.reader) fail('unexpected_message', 'application data before encryption');
+        // After a HelloRetryRequest the 0-RTT records come before any read keys exist.
+        if (!this.reader) return this.skipEarly(len, 'unexpected_message', 'application data before encryption');
         return { kind: 'application_data' };
       default:
         return fail('unexpected_message', `record of unknown content type ${content}`);
@@ -154,6 +189,9 @@ export class RecordLayer {
 
   private peerAlert(body: Buffer): never {
     if (this.pending.length > 0) fail('unexpected_message', 'alert inside a fragmented handshake message');
+    // RFC 8446 §5.4: an alert record with no content is unexpected_message; any other length
+    // cannot be parsed as the one alert a record must hold (§5.1, §6: decode_error).
+    if (body.length === 0) fail('unexpected_message', 'empty alert record');
     if (body.length !== 2) fail('decode_error', `alert record of ${body.length} bytes`);
     const name: AlertName = alertName(body[1]) ?? 'internal_error';
     if (body[1] === 0 || body[1] === 90) {

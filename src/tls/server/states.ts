@@ -4,7 +4,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { CertifiedKey, GroupName, PskEntry, ServerConfig, SignatureSchemeName } from '../api';
-import type { KeyShare } from '../crypto/provider';
+import type { KeyShareResponse } from '../crypto/groups';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
 import {
@@ -21,7 +21,7 @@ import type { Session } from '../session';
 import { Done, expectType, type State } from '../state';
 import { Transcript } from '../transcript';
 import { computeBinder, type PskMode } from '../psk';
-import { ExtensionType, GROUP_CODES, HandshakeType, HRR_RANDOM, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
+import { ExtensionType, HandshakeType, HRR_RANDOM, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
 import {
   alpnList,
   clientKeyShares,
@@ -169,9 +169,9 @@ export function startServer(ctx: Ctx): State {
 
 /** Which group to use: a share the client sent (our preference), else one to ask for by HRR. */
 function chooseGroup(s: Session, offer: Offer): { share?: GroupName; retry?: GroupName } {
-  const share = s.cfg.groups.find((g) => offer.shares.some((k) => k.group === GROUP_CODES[g]));
+  const share = s.cfg.groups.find((g) => offer.shares.some((k) => k.group === s.kx(g).code));
   if (share) return { share };
-  const retry = s.cfg.groups.find((g) => offer.groups.includes(GROUP_CODES[g]));
+  const retry = s.cfg.groups.find((g) => offer.groups.includes(s.kx(g).code));
   if (!retry) fail('handshake_failure', 'no key exchange group in common with the client');
   return { retry };
 }
@@ -189,6 +189,8 @@ class ExpectClientHello implements State {
     const { s } = this.ctx;
     const offer = parseOffer(decodeClientHello(msg.body));
     s.clientRandom = offer.ch.random;
+    // We never accept 0-RTT (no tickets are issued); RFC 8446 §4.2.10 says how to skip it.
+    s.records.skipRejectedEarlyData(offer.ch.extensions.has(ExtensionType.early_data));
     const p = plan(this.ctx, offer);
     const needsKx = p.auth.kind === 'certificate' || p.auth.dhe;
     const g = needsKx ? chooseGroup(s, offer) : {};
@@ -201,7 +203,7 @@ class ExpectClientHello implements State {
     transcript.rewriteForHelloRetry();
     let exts: Extension[] = [
       { type: ExtensionType.supported_versions, body: encodeU16(TLS13) },
-      { type: ExtensionType.key_share, body: encodeU16(GROUP_CODES[group]) },
+      { type: ExtensionType.key_share, body: encodeU16(s.kx(group).code) },
     ];
     if (s.hooks.helloRetryExtensions) exts = s.hooks.helloRetryExtensions(exts);
     const hrr = encodeServerHello({
@@ -238,10 +240,13 @@ class ExpectClientHelloAgain implements State {
     const offer = parseOffer(decodeClientHello(msg.body));
     if (!offer.ch.sessionId.equals(this.first.sessionId)) fail('illegal_parameter', 'second ClientHello changed legacy_session_id');
     if (!offer.ch.random.equals(this.first.random)) fail('illegal_parameter', 'second ClientHello changed its random');
+    // RFC 8446 §4.2.10: no early data after a HelloRetryRequest; 0-RTT records end here.
+    if (offer.ch.extensions.has(ExtensionType.early_data)) fail('illegal_parameter', 'second ClientHello offers early_data');
+    this.ctx.s.records.skipRejectedEarlyData(false);
     if (!offer.ch.cipherSuites.includes(SUITE_CODES[this.suite.name])) {
       fail('illegal_parameter', 'second ClientHello no longer offers the cipher suite we selected');
     }
-    if (offer.shares.length !== 1 || offer.shares[0].group !== GROUP_CODES[this.group]) {
+    if (offer.shares.length !== 1 || offer.shares[0].group !== this.ctx.s.kx(this.group).code) {
       fail('illegal_parameter', `second ClientHello must carry exactly one key share, for ${this.group}`);
     }
     const p = plan(this.ctx, offer);
@@ -272,13 +277,13 @@ function serverFlight(
   const { s, cfg } = ctx;
   const { suite, auth } = p;
   if (auth.kind === 'psk') checkBinder(s, offer, auth, chMsg, retryTranscript);
-  let ours: KeyShare | undefined;
-  let shared: Buffer | undefined;
+  let ours: KeyShareResponse | undefined;
   if (group) {
-    const peer = offer.shares.find((k) => k.group === GROUP_CODES[group]) as KeyShareEntry;
-    ours = s.crypto.keyShare(group, s.hooks.keySharePrivate?.[group]);
-    shared = ours.agree(peer.key);
+    const kx = s.kx(group);
+    const peer = offer.shares.find((k) => k.group === kx.code) as KeyShareEntry;
+    ours = kx.respond(peer.key, s.hooks.keySharePrivate?.[group]);
   }
+  const shared = ours?.secret;
 
   // Decide everything that can fail before anything is sent.
   const alpn = chooseAlpn(s.cfg.alpn, offer.alpn);
@@ -289,7 +294,7 @@ function serverFlight(
   transcript.add(chMsg.raw);
   const shExts: Extension[] = [];
   if (ours && group) {
-    shExts.push({ type: ExtensionType.key_share, body: encodeServerKeyShare({ group: GROUP_CODES[group], key: ours.publicKey }) });
+    shExts.push({ type: ExtensionType.key_share, body: encodeServerKeyShare({ group: s.kx(group).code, key: ours.publicKey }) });
   }
   if (auth.kind === 'psk') shExts.push({ type: ExtensionType.pre_shared_key, body: encodeU16(auth.index) });
   shExts.push({ type: ExtensionType.supported_versions, body: encodeU16(TLS13) });

@@ -1,5 +1,5 @@
 /** Wire code points (RFC 8446 §4, §5, appendix B) the engine uses. */
-import type { CipherSuiteName, GroupName, SignatureSchemeName } from '../api';
+import type { CipherSuiteName, SignatureSchemeName } from '../api';
 
 export const ContentType = {
   change_cipher_spec: 20,
@@ -47,14 +47,6 @@ export const SUITE_CODES: Record<CipherSuiteName, number> = {
   TLS_AES_128_CCM_SHA256: 0x1304,
 };
 
-export const GROUP_CODES: Record<GroupName, number> = {
-  secp256r1: 0x0017,
-  secp384r1: 0x0018,
-  secp521r1: 0x0019,
-  x25519: 0x001d,
-  x448: 0x001e,
-};
-
 export const SCHEME_CODES: Record<SignatureSchemeName, number> = {
   ecdsa_secp256r1_sha256: 0x0403,
   ecdsa_secp384r1_sha384: 0x0503,
@@ -72,7 +64,6 @@ function invert<K extends string>(m: Record<K, number>): Map<number, K> {
 }
 
 export const SUITE_BY_CODE = invert(SUITE_CODES);
-export const GROUP_BY_CODE = invert(GROUP_CODES);
 export const SCHEME_BY_CODE = invert(SCHEME_CODES);
 
 /**

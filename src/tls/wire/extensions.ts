@@ -7,9 +7,6 @@ export interface Extension {
   body: Buffer;
 }
 
-/** More than this many extensions in one message is hostile (there are ~60 code points). */
-export const MAX_EXTENSIONS = 64;
-
 /** Parsed extensions: by type, plus the order they came in. */
 export class Extensions {
   private readonly byType = new Map<number, Buffer>();
@@ -31,7 +28,11 @@ export class Extensions {
   }
 }
 
-/** Reads `extensions<0..2^16-1>`; duplicates are illegal_parameter (RFC 8446 §4.2). */
+/**
+ * Reads `extensions<0..2^16-1>`; duplicates are illegal_parameter (RFC 8446 §4.2). There is no
+ * limit on their number: any count is valid, and the work is linear in the bytes, which the
+ * record layer's handshake-message limit already bounds (at most one extension per 4 bytes).
+ */
 export function readExtensions(r: Reader, what: string): Extensions {
   const list: Extension[] = [];
   const seen = new Set<number>();
@@ -42,7 +43,6 @@ export function readExtensions(r: Reader, what: string): Extensions {
       if (seen.has(type)) fail('illegal_parameter', `${what}: duplicate extension ${type}`);
       seen.add(type);
       list.push({ type, body });
-      if (list.length > MAX_EXTENSIONS) fail('decode_error', `${what}: more than ${MAX_EXTENSIONS} extensions`);
     }
   });
   return new Extensions(list);
@@ -100,7 +100,9 @@ export function clientKeyShares(body: Buffer): KeyShareEntry[] {
     r.scope(2, 'client_shares', () => {
       while (r.remaining() > 0) {
         const group = r.u16('group');
-        out.push({ group, key: r.vector(2, 'key_exchange', 1) });
+        // An empty key_exchange is a malformed key share, refused as illegal_parameter by the
+        // group when it is the one we use (what peers expect), not a framing error.
+        out.push({ group, key: r.vector(2, 'key_exchange') });
       }
     });
     return out;
@@ -114,7 +116,7 @@ export function encodeClientKeyShares(entries: KeyShareEntry[]): Buffer {
 export function serverKeyShare(body: Buffer): KeyShareEntry {
   return parse(body, 'key_share', (r) => {
     const group = r.u16('group');
-    return { group, key: r.vector(2, 'key_exchange', 1) };
+    return { group, key: r.vector(2, 'key_exchange') };
   });
 }
 

@@ -65,6 +65,19 @@ export type GeneralSubtree =
 export interface NameConstraints {
   permitted: GeneralSubtree[];
   excluded: GeneralSubtree[];
+  /**
+   * Why the extension cannot be honoured as written (an empty subtree list, a DNS constraint that
+   * is not a DNS name, an address mask that is not a prefix). Decoding goes on so that path
+   * validation can say which CA is at fault; a CA with any problem here constrains nothing safely
+   * and is refused.
+   */
+  problems: string[];
+}
+
+/** policyConstraints (RFC 5280 §4.2.1.11): skip counts, absent when not given. */
+export interface PolicyConstraints {
+  requireExplicitPolicy?: number;
+  inhibitPolicyMapping?: number;
 }
 
 export interface Certificate {
@@ -95,6 +108,15 @@ export interface Certificate {
   nameConstraints?: NameConstraints;
   subjectKeyId?: Buffer;
   authorityKeyId?: Buffer;
+  /** authorityKeyIdentifier carries authorityCertIssuer or authorityCertSerialNumber. */
+  authorityKeyIdHasIssuer?: boolean;
+  /** certificatePolicies policy OIDs; undefined when the extension is absent. */
+  policies?: string[];
+  /** policyMappings pairs [issuerDomainPolicy, subjectDomainPolicy]. */
+  policyMappings?: Array<[string, string]>;
+  policyConstraints?: PolicyConstraints;
+  /** inhibitAnyPolicy SkipCerts. */
+  inhibitAnyPolicy?: number;
   /** Critical extensions this library does not process (path validation must reject these). */
   unknownCritical: string[];
 }
@@ -108,9 +130,11 @@ const UNDERSTOOD = new Set<string>([
   OID.nameConstraints,
   OID.subjectKeyIdentifier,
   OID.authorityKeyIdentifier,
-  // Policies: no policy is ever required by a TLS handshake (initial-policy-set = any), so a
-  // critical certificatePolicies extension constrains nothing we rely on.
+  // Policies: processed as RFC 5280 §6.1 says (policy.ts), with initial-policy-set = anyPolicy.
   OID.certificatePolicies,
+  OID.policyMappings,
+  OID.policyConstraints,
+  OID.inhibitAnyPolicy,
 ]);
 
 export function parseAlgorithm(node: Der, what: string): AlgorithmIdentifier {
@@ -186,9 +210,38 @@ export function parseGeneralNames(node: Der, what: string): GeneralNames {
   return out;
 }
 
-function parseSubtrees(node: Der, what: string): GeneralSubtree[] {
+/** A dNSName constraint is a DNS name or empty (RFC 5280 §4.2.1.10): no wildcard, no leading period. */
+function dnsConstraintProblem(value: string): string | undefined {
+  if (value === '') return undefined;
+  if (value.startsWith('.')) {
+    return `DNS constraint "${value}" starts with a period (RFC 5280 defines no meaning for that; verifiers disagree on it)`;
+  }
+  const body = value.endsWith('.') ? value.slice(0, -1) : value;
+  if (body.length > 253 || !body.split('.').every((l) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l))) {
+    return `DNS constraint "${value}" is not a valid DNS name`;
+  }
+  return undefined;
+}
+
+/** An iPAddress constraint's mask must be a CIDR prefix (ones, then zeros). */
+function isPrefixMask(mask: Buffer): boolean {
+  let zeros = false;
+  for (const b of mask) {
+    for (let bit = 7; bit >= 0; bit--) {
+      const one = (b >> bit) & 1;
+      if (one && zeros) return false;
+      if (!one) zeros = true;
+    }
+  }
+  return true;
+}
+
+function parseSubtrees(node: Der, what: string, problems: string[]): GeneralSubtree[] {
   const out: GeneralSubtree[] = [];
-  for (const st of children(node, what)) {
+  const list = children(node, what);
+  // GeneralSubtrees ::= SEQUENCE SIZE (1..MAX): an empty list would read as "nothing permitted".
+  if (list.length === 0) problems.push(`${what} is an empty list`);
+  for (const st of list) {
     if (st.tag !== Tag.SEQUENCE) derFail(st, what, 'GeneralSubtree (SEQUENCE) expected');
     const r = DerReader.of(st, what);
     const base = r.read(`${what} base`);
@@ -198,13 +251,22 @@ function parseSubtrees(node: Der, what: string): GeneralSubtree[] {
     if (r.optional(ctx(1), `${what} maximum`)) derFail(st, what, 'GeneralSubtree maximum must be absent');
     r.finish(what);
     switch (base.tag) {
-      case ctx(2):
-        out.push({ kind: 'dns', value: ascii(base, `${what} dNSName`) });
+      case ctx(2): {
+        const value = ascii(base, `${what} dNSName`);
+        const problem = dnsConstraintProblem(value);
+        if (problem) problems.push(problem);
+        out.push({ kind: 'dns', value });
         break;
+      }
       case ctx(7): {
         const n = base.value.length;
-        if (n !== 8 && n !== 32) derFail(base, what, `iPAddress constraint of ${n} bytes (8 or 32 expected)`);
-        out.push({ kind: 'ip', address: base.value.subarray(0, n / 2), mask: base.value.subarray(n / 2) });
+        if (n !== 8 && n !== 32) {
+          problems.push(`iPAddress constraint of ${n} bytes (8 or 32 expected: address and mask)`);
+          break;
+        }
+        const mask = base.value.subarray(n / 2);
+        if (!isPrefixMask(mask)) problems.push(`iPAddress constraint mask ${mask.toString('hex')} is not a prefix`);
+        out.push({ kind: 'ip', address: base.value.subarray(0, n / 2), mask });
         break;
       }
       case ctx(1):
@@ -232,8 +294,11 @@ function parseNameConstraints(node: Der, what: string): NameConstraints {
   const p = r.optional(ctx(0, true), `${what} permittedSubtrees`);
   const e = r.optional(ctx(1, true), `${what} excludedSubtrees`);
   r.finish(what);
-  if (!p && !e) derFail(node, what, 'NameConstraints must have permitted or excluded subtrees');
-  return { permitted: p ? parseSubtrees(p, what) : [], excluded: e ? parseSubtrees(e, what) : [] };
+  const problems: string[] = [];
+  if (!p && !e) problems.push('NameConstraints has neither permitted nor excluded subtrees');
+  const permitted = p ? parseSubtrees(p, 'permittedSubtrees', problems) : [];
+  const excluded = e ? parseSubtrees(e, 'excludedSubtrees', problems) : [];
+  return { permitted, excluded, problems };
 }
 
 function parseKeyUsage(node: Der, what: string): number {
@@ -258,7 +323,7 @@ function decodeExtension(cert: Certificate, ext: Extension): void {
       r.finish(what);
       cert.basicConstraints = {
         ca: caNode ? readBoolean(caNode, what) : false,
-        pathLen: lenNode ? readSmallInt(lenNode, what, 255) : undefined,
+        pathLen: lenNode ? readSmallInt(lenNode, what) : undefined,
       };
       break;
     }
@@ -282,10 +347,52 @@ function decodeExtension(cert: Certificate, ext: Extension): void {
       break;
     case OID.authorityKeyIdentifier: {
       if (v.tag !== Tag.SEQUENCE) derFail(v, what, 'AuthorityKeyIdentifier (SEQUENCE) expected');
-      const keyId = children(v, what).find((n) => n.tag === ctx(0));
+      const parts = children(v, what);
+      const keyId = parts.find((n) => n.tag === ctx(0));
       if (keyId) cert.authorityKeyId = keyId.value;
+      cert.authorityKeyIdHasIssuer = parts.some((n) => n.tag === ctx(1, true) || n.tag === ctx(2));
       break;
     }
+    case OID.certificatePolicies: {
+      if (v.tag !== Tag.SEQUENCE) derFail(v, what, 'certificatePolicies (SEQUENCE) expected');
+      const ids = children(v, what).map((pi) => {
+        if (pi.tag !== Tag.SEQUENCE) derFail(pi, what, 'PolicyInformation (SEQUENCE) expected');
+        return readOid(DerReader.of(pi, what).expect(Tag.OID, `${what} policyIdentifier`), what);
+      });
+      if (ids.length === 0) derFail(v, what, 'certificatePolicies must not be empty');
+      if (new Set(ids).size !== ids.length) derFail(v, what, 'a policy appears twice in certificatePolicies');
+      cert.policies = ids;
+      break;
+    }
+    case OID.policyMappings: {
+      if (v.tag !== Tag.SEQUENCE) derFail(v, what, 'PolicyMappings (SEQUENCE) expected');
+      cert.policyMappings = children(v, what).map((m) => {
+        if (m.tag !== Tag.SEQUENCE) derFail(m, what, 'PolicyMapping (SEQUENCE) expected');
+        const r = DerReader.of(m, what);
+        const pair: [string, string] = [readOid(r.expect(Tag.OID, what), what), readOid(r.expect(Tag.OID, what), what)];
+        r.finish(what);
+        return pair;
+      });
+      if (cert.policyMappings.length === 0) derFail(v, what, 'policyMappings must not be empty');
+      break;
+    }
+    case OID.policyConstraints: {
+      if (v.tag !== Tag.SEQUENCE) derFail(v, what, 'PolicyConstraints (SEQUENCE) expected');
+      const r = DerReader.of(v, what);
+      const req = r.optional(ctx(0), `${what} requireExplicitPolicy`);
+      const inh = r.optional(ctx(1), `${what} inhibitPolicyMapping`);
+      r.finish(what);
+      if (!req && !inh) derFail(v, what, 'PolicyConstraints must not be empty');
+      const skip = (n: Der): number => readSmallInt({ ...n, tag: Tag.INTEGER }, what);
+      cert.policyConstraints = {
+        requireExplicitPolicy: req ? skip(req) : undefined,
+        inhibitPolicyMapping: inh ? skip(inh) : undefined,
+      };
+      break;
+    }
+    case OID.inhibitAnyPolicy:
+      cert.inhibitAnyPolicy = readSmallInt(v, what);
+      break;
     default:
       if (ext.critical && !UNDERSTOOD.has(ext.oid)) cert.unknownCritical.push(ext.oid);
   }

@@ -21,6 +21,8 @@ export interface Crl {
   thisUpdate: Date;
   nextUpdate?: Date;
   authorityKeyId?: Buffer;
+  /** cRLNumber content octets (RFC 5280 §5.2.3: every conforming CRL has one); undefined when absent. */
+  crlNumber?: Buffer;
   /** Revoked serials, keyed by hex of the INTEGER content. */
   revoked: Map<string, RevokedEntry>;
   /**
@@ -92,6 +94,12 @@ export function decodeCrl(der: Buffer): Crl {
     const exts = parseExtensions(xr.expect(Tag.SEQUENCE, 'crlExtensions'), 'crlExtensions');
     xr.finish('crlExtensions');
     noteCritical(exts, CRL_UNDERSTOOD, crl.unknownCritical);
+    const num = exts.find((e) => e.oid === OID.crlNumber);
+    if (num) {
+      const v = readIntegerBytes(num.value, 'cRLNumber');
+      if (v[0] & 0x80 || v.length > 21) derFail(num.value, what, 'cRLNumber must be a non-negative INTEGER of at most 20 octets');
+      crl.crlNumber = v;
+    }
     const aki = exts.find((e) => e.oid === OID.authorityKeyIdentifier);
     if (aki) {
       const keyId = new DerReader(aki.value.value, 'authorityKeyIdentifier').optional(ctx(0), 'keyIdentifier');

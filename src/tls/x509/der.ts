@@ -237,7 +237,11 @@ function digits(s: string, from: number, n: number): number {
   return /^[0-9]+$/.test(part) ? Number(part) : NaN;
 }
 
-/** UTCTime (YYMMDDHHMMSSZ, RFC 5280 window 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ). */
+/**
+ * UTCTime (YYMMDDHHMMSSZ, RFC 5280 window 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ).
+ * RFC 5280 §4.1.2.5.2 and §5.1.2.4 forbid fractional seconds in certificates and CRLs; OpenSSL
+ * and GnuTLS refuse them too, so they get their own message here rather than a generic one.
+ */
 export function readTime(node: Der, what: string): Date {
   const s = node.value.toString('latin1');
   let year: number;
@@ -248,6 +252,9 @@ export function readTime(node: Der, what: string): Date {
     year = yy < 50 ? 2000 + yy : 1900 + yy;
     rest = 2;
   } else if (node.tag === Tag.GENERALIZED_TIME) {
+    if (s.length > 15 && s[14] === '.') {
+      derFail(node, what, `GeneralizedTime "${printable(s)}" has fractional seconds, which RFC 5280 §4.1.2.5.2 forbids`);
+    }
     if (s.length !== 15) derFail(node, what, `GeneralizedTime "${printable(s)}" is not YYYYMMDDHHMMSSZ`);
     year = digits(s, 0, 4);
     rest = 4;

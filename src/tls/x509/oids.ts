@@ -9,8 +9,12 @@ export const OID = {
   crlReason: '2.5.29.21',
   nameConstraints: '2.5.29.30',
   certificatePolicies: '2.5.29.32',
+  policyMappings: '2.5.29.33',
   authorityKeyIdentifier: '2.5.29.35',
+  policyConstraints: '2.5.29.36',
   extKeyUsage: '2.5.29.37',
+  inhibitAnyPolicy: '2.5.29.54',
+  anyPolicy: '2.5.29.32.0',
   // Extended key usages
   anyExtendedKeyUsage: '2.5.29.37.0',
   serverAuth: '1.3.6.1.5.5.7.3.1',
@@ -19,6 +23,7 @@ export const OID = {
   rsaEncryption: '1.2.840.113549.1.1.1',
   rsassaPss: '1.2.840.113549.1.1.10',
   ecPublicKey: '1.2.840.10045.2.1',
+  dsa: '1.2.840.10040.4.1',
   ed25519: '1.3.101.112',
   ed448: '1.3.101.113',
   // Signature algorithms
@@ -35,6 +40,9 @@ export const OID = {
   sha384: '2.16.840.1.101.3.4.2.2',
   sha512: '2.16.840.1.101.3.4.2.3',
   // Named curves
+  prime192v1: '1.2.840.10045.3.1.1',
+  secp224r1: '1.3.132.0.33',
+  secp256k1: '1.3.132.0.10',
   secp256r1: '1.2.840.10045.3.1.7',
   secp384r1: '1.3.132.0.34',
   secp521r1: '1.3.132.0.35',
@@ -59,6 +67,9 @@ export const DN_ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
 };
 
 export const CURVE_NAMES: Readonly<Record<string, string>> = {
+  [OID.prime192v1]: 'P-192',
+  [OID.secp224r1]: 'P-224',
+  [OID.secp256k1]: 'secp256k1',
   [OID.secp256r1]: 'P-256',
   [OID.secp384r1]: 'P-384',
   [OID.secp521r1]: 'P-521',
