@@ -117,7 +117,8 @@ async function main(agentSocket) {
       s.on('end', () => (gotEnd = true));
       s.on('error', (e) => serverSaw(`error ${e.code ?? e.message}`));
       s.on('close', () => serverSaw(gotEnd ? 'end' : 'close without end'));
-      s.end('bye\n');
+      // end(data) can let Node's FIN overtake its close_notify (the VM saw the FIN alone); write first.
+      s.write('bye\n', () => s.end());
     });
     const port = await listen(srv);
     try {
@@ -232,7 +233,7 @@ async function main(agentSocket) {
 
   await check('kTlsStream over an fd: the same record handling without a net.Socket', async () => {
     const { kTlsStream } = await import('handshaked');
-    const srv = tls.createServer({ cert, key, minVersion: 'TLSv1.3' }, (s) => s.end('over the fd\n'));
+    const srv = tls.createServer({ cert, key, minVersion: 'TLSv1.3' }, (s) => s.write('over the fd\n', () => s.end()));
     const port = await listen(srv);
     try {
       // A connected socket that Node never reads: its own fd, duplicated away from the handle.
