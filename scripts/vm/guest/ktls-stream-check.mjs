@@ -101,26 +101,37 @@ async function main(agentSocket) {
       sock.end();
       const r = await settled(sock);
       if (r.error) throw r.error;
-      return `${dropped} NewSessionTicket(s) dropped`;
+      return `${dropped} NewSessionTicket(s) dropped; Node's close_notify ${kTlsState(sock).closeNotifyReceived ? 'seen' : 'not seen (FIN only)'}`;
     } finally {
       srv.close();
     }
   });
+
+  // A kTLS server (the agent does its handshake, then this library's own socket): Node's tls
+  // server was seen on the real kernel to end with a FIN and no close_notify, so it cannot show
+  // that a close_notify becomes a clean end.
+  async function ktlsServer(onSecure) {
+    const srv = net.createServer({ pauseOnConnect: true }, async (s) => {
+      s.on('error', () => undefined);
+      const r = await requestHandshake(s, { role: 'server', auth: 'x509', timeoutMs: 30000 }, { agentSocket });
+      if (r.status !== 0) return s.destroy();
+      onSecure(s);
+    });
+    return { srv, port: await listen(srv) };
+  }
 
   await check('a server that closes with close_notify: clean end, and our close_notify answers it', async () => {
     let serverSaw;
     const serverDone = new Promise((resolve) => {
       serverSaw = resolve;
     });
-    const srv = tls.createServer({ cert, key, minVersion: 'TLSv1.3' }, (s) => {
+    const { srv, port } = await ktlsServer((s) => {
       let gotEnd = false;
       s.on('end', () => (gotEnd = true));
-      s.on('error', (e) => serverSaw(`error ${e.code ?? e.message}`));
-      s.on('close', () => serverSaw(gotEnd ? 'end' : 'close without end'));
-      // end(data) can let Node's FIN overtake its close_notify (the VM saw the FIN alone); write first.
-      s.write('bye\n', () => s.end());
+      s.on('close', () => serverSaw(gotEnd ? `end, close_notify received ${kTlsState(s)?.closeNotifyReceived}` : 'close without end'));
+      s.resume();
+      s.end('bye\n');
     });
-    const port = await listen(srv);
     try {
       const sock = await connect(port);
       let text = '';
@@ -132,8 +143,8 @@ async function main(agentSocket) {
       const st = kTlsState(sock);
       if (!st.closeNotifyReceived || !st.closeNotifySent) throw new Error(`close_notify received ${st.closeNotifyReceived}, sent ${st.closeNotifySent}`);
       const seen = await withTimeout(serverDone, 10000, 'the server side');
-      if (seen !== 'end') throw new Error(`the Node server saw ${seen}, not a clean end`);
-      return 'the Node server saw our close_notify as a clean end';
+      if (seen !== 'end, close_notify received true') throw new Error(`the server saw ${seen}`);
+      return 'both sides saw the other\'s close_notify as a clean end';
     } finally {
       srv.close();
     }
@@ -233,8 +244,7 @@ async function main(agentSocket) {
 
   await check('kTlsStream over an fd: the same record handling without a net.Socket', async () => {
     const { kTlsStream } = await import('handshaked');
-    const srv = tls.createServer({ cert, key, minVersion: 'TLSv1.3' }, (s) => s.write('over the fd\n', () => s.end()));
-    const port = await listen(srv);
+    const { srv, port } = await ktlsServer((s) => s.end('over the fd\n'));
     try {
       // A connected socket that Node never reads: its own fd, duplicated away from the handle.
       const sock = net.connect(port, '127.0.0.1', { pauseOnConnect: true });
