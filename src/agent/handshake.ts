@@ -7,7 +7,7 @@
  * DONE); install kTLS on success. TCP_NODELAY is on during the exchange (small flights go out at
  * once) and restored after, as tlshd does.
  *
- * Status codes (tlshd's, DESIGN.md): 0 success; EACCES handshake or verification failure;
+ * Status codes (tlshd's; docs/unix-transport.md lists them): 0 success; EACCES handshake or verification failure;
  * ETIMEDOUT peer went away (EOF, reset, close_notify) or deadline passed; EKEYREJECTED the peer
  * sent unknown_psk_identity; EIO local failure; EOPNOTSUPP not a TCP socket or no kTLS.
  *
