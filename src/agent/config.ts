@@ -8,6 +8,7 @@
  * The result is deeply frozen: a reload builds a new object and in-flight handshakes keep theirs.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { FileRefusedError, readRegularFile } from '../sys/files';
 import type { CipherSuiteName, GroupName } from '../tls/api';
 import { GROUP_NAMES } from '../tls/crypto/groups';
@@ -68,7 +69,14 @@ export interface AgentConfig {
   readonly client: X509Settings;
   readonly server: X509Settings;
   /** `[handshaked]` */
+  /** Handshakes doing work at once (docs/serve.md "Bounds"). */
   readonly maxInflight: number;
+  /** Handshakes held at once, working or waiting on their peer. */
+  readonly maxHandshakes: number;
+  /** Give up on a peer silent this long while a handshake waits for it; 0: never. */
+  readonly peerIdleTimeoutMs: number;
+  /** Worker threads running handshakes; 0: all on the main thread. */
+  readonly workers: number;
   readonly defaultTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly unixSocket?: string;
@@ -103,10 +111,50 @@ export const GROUPS: readonly GroupName[] = GROUP_NAMES;
 
 export const DEFAULTS = {
   maxInflight: 64,
+  /** The ceiling of the default max_handshakes, which is lower when the fd limit is. */
+  maxHandshakes: 4096,
+  /** Three times the default deadline: a peer this silent is gone, an overloaded one rarely is. */
+  peerIdleTimeoutMs: 30000,
+  /** The ceiling of the default number of workers (one per CPU the process may use). */
+  maxDefaultWorkers: 32,
   defaultTimeoutMs: 10000,
   shutdownGraceMs: 5000,
   allowUids: [0],
 } as const;
+
+/**
+ * The largest timeout any key takes (one hour). Well below 2^31 ms, where Node's timers wrap and
+ * fire at once; a consumer's own timeout is clamped to that instead (dispatcher MAX_TIMER_MS).
+ */
+export const MAX_TIMEOUT_MS = 3_600_000;
+/** More workers than this only add memory: the main thread's share of each handshake caps it. */
+export const MAX_WORKERS = 256;
+/** fds the agent keeps for itself (netlink, unix listener, logs, metrics, Node's own). */
+const RESERVED_FDS = 256;
+
+/**
+ * Default max_handshakes: 4096, lower when the fd limit is (a held handshake costs two fds,
+ * the one it arrived on and the dup it is read through), never below max_inflight's default.
+ */
+export function defaultMaxHandshakes(nofile = openFilesLimit()): number {
+  if (nofile === undefined) return DEFAULTS.maxHandshakes;
+  return Math.max(DEFAULTS.maxInflight, Math.min(DEFAULTS.maxHandshakes, Math.floor((nofile - RESERVED_FDS) / 2)));
+}
+
+/** The soft RLIMIT_NOFILE, from /proc/self/limits; undefined when it cannot be read or is unlimited. */
+function openFilesLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Default workers: one per CPU this process may run on, at most DEFAULTS.maxDefaultWorkers. */
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(DEFAULTS.maxDefaultWorkers, os.availableParallelism()));
+}
 
 export interface ConfigWarning {
   readonly file: string;
@@ -178,6 +226,9 @@ export function defaultConfig(): AgentConfig {
     client: {},
     server: {},
     maxInflight: DEFAULTS.maxInflight,
+    maxHandshakes: defaultMaxHandshakes(),
+    peerIdleTimeoutMs: DEFAULTS.peerIdleTimeoutMs,
+    workers: defaultWorkers(),
     defaultTimeoutMs: DEFAULTS.defaultTimeoutMs,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     allowUids: DEFAULTS.allowUids,
@@ -234,8 +285,11 @@ function sections(): Record<string, Record<string, KeyHandler>> {
     },
     handshaked: {
       max_inflight: (c, e, f) => (c.maxInflight = int(e, f, 'max_inflight', 1, 100_000)),
-      default_timeout_ms: (c, e, f) => (c.defaultTimeoutMs = int(e, f, 'default_timeout_ms', 1, 3_600_000)),
-      shutdown_grace_ms: (c, e, f) => (c.shutdownGraceMs = int(e, f, 'shutdown_grace_ms', 0, 3_600_000)),
+      max_handshakes: (c, e, f) => (c.maxHandshakes = int(e, f, 'max_handshakes', 1, 1_000_000)),
+      peer_idle_timeout_ms: (c, e, f) => (c.peerIdleTimeoutMs = int(e, f, 'peer_idle_timeout_ms', 0, MAX_TIMEOUT_MS)),
+      workers: (c, e, f) => (c.workers = int(e, f, 'workers', 0, MAX_WORKERS)),
+      default_timeout_ms: (c, e, f) => (c.defaultTimeoutMs = int(e, f, 'default_timeout_ms', 1, MAX_TIMEOUT_MS)),
+      shutdown_grace_ms: (c, e, f) => (c.shutdownGraceMs = int(e, f, 'shutdown_grace_ms', 0, MAX_TIMEOUT_MS)),
       unix_socket: (c, e, f) => {
         const v = stringValue(e.value);
         if (v === '' || v === '@') throw new ConfigError(f, e.line, 'unix_socket needs a path (or @name for the abstract namespace)');

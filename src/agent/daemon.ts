@@ -10,12 +10,16 @@ import type { AddressInfo } from 'node:net';
 import type winston from 'winston';
 import { monotonicUsec, serviceNotifier, type ServiceNotifier } from '../sys/sd-notify';
 import { loadConfig, type AgentConfig, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
-import { Dispatcher } from './dispatcher';
-import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
+import { Dispatcher, type RunContext, type RunOutcome } from './dispatcher';
+import { runHandshake, usesKeys, type HandshakeEnv, type Profile } from './handshake';
 import { identityFilesStamp, loadIdentities } from './identities';
 import { createLogger, type Logger } from './logging';
 import type { AgentMetrics } from './metrics';
 import { openAppendRegular } from '../sys/files';
+import { peerGatedEnv } from './pool/gate';
+import { WorkerPool } from './pool/pool';
+import type { HandshakeRequest } from './request';
+import { isDefaultHandshakeEnv } from './runtime';
 import { StartupError, type AgentTransport, type TransportFactory } from './transport';
 
 export interface DaemonOptions {
@@ -35,6 +39,8 @@ export interface DaemonOptions {
     unixSocket?: string;
   };
   env: HandshakeEnv;
+  /** Worker threads, instead of [handshaked] workers (tests, benchmarks). */
+  workers?: number;
   /** Log sinks instead of stderr (tests). */
   logTransports?: winston.transport[];
   /** The service manager's notification socket; default: $NOTIFY_SOCKET, nothing without it. */
@@ -50,6 +56,8 @@ export class Daemon {
   readonly logger: Logger;
   readonly dispatcher: Dispatcher;
   readonly metrics?: AgentMetrics;
+  /** The worker threads running handshakes; undefined when they run on the main thread. */
+  readonly pool?: WorkerPool;
   metricsAddress?: AddressInfo;
   private profile: Profile;
   private transports: AgentTransport[] = [];
@@ -75,19 +83,50 @@ export class Daemon {
     this.identityStamp = identityFilesStamp(config);
     if (config.metrics && metricsModule) this.metrics = new metricsModule.AgentMetrics({ processMetrics: true });
     if (opts.keylogFile) this.keylogFd = openKeylog(opts.keylogFile);
+    const workers = opts.workers ?? config.workers;
+    if (workers > 0 && !isDefaultHandshakeEnv(opts.env)) {
+      this.logger.debug('handshakes run on the main thread: the handshake environment was overridden', { workers });
+    } else if (workers > 0) {
+      this.pool = new WorkerPool({
+        size: workers,
+        logger: this.logger,
+        ktls: opts.ktls,
+        ...(this.keylogFd !== undefined ? { onKeylog: (line: string) => this.writeKeylog(line) } : {}),
+        testHooks: process.env.HANDSHAKED_TEST_HOOKS === '1',
+      });
+      this.pool.configure(config, levelOf(config));
+    }
     this.dispatcher = new Dispatcher({
-      run: (req, ctx) => {
-        const profile = this.currentProfile();
-        return runHandshake(req, ctx, profile, opts.env, {
-          ktls: opts.ktls,
-          logger: this.logger,
-          ...(this.keylogFd !== undefined ? { keyLog: (line: string) => this.writeKeylog(line) } : {}),
-        });
+      run: (req, ctx) => this.run(req, ctx),
+      limits: () => {
+        const c = this.profile.config;
+        return { maxInflight: c.maxInflight, maxHandshakes: c.maxHandshakes, defaultTimeoutMs: c.defaultTimeoutMs, peerIdleTimeoutMs: c.peerIdleTimeoutMs };
       },
-      limits: () => ({ maxInflight: this.profile.config.maxInflight, defaultTimeoutMs: this.profile.config.defaultTimeoutMs }),
       logger: this.logger,
       metrics: this.metrics,
     });
+  }
+
+  /** One handshake, here or on a worker thread, with the profile in force when it starts. */
+  private run(req: HandshakeRequest, ctx: RunContext): Promise<RunOutcome> {
+    const profile = this.currentProfile();
+    const pooled = this.pool && this.runPooled(req, ctx, profile);
+    if (pooled) return pooled;
+    return runHandshake(req, ctx, profile, peerGatedEnv(this.opts.env, ctx), {
+      ktls: this.opts.ktls,
+      logger: this.logger,
+      ...(this.keylogFd !== undefined ? { keyLog: (line: string) => this.writeKeylog(line) } : {}),
+    });
+  }
+
+  /** On a worker thread; undefined when none is up (start-up, replacing a dead one). */
+  private runPooled(req: HandshakeRequest, ctx: RunContext, profile: Profile): Promise<RunOutcome> | undefined {
+    const p = this.pool?.run(req, ctx, profile.config.peerIdleTimeoutMs);
+    if (!p) return undefined;
+    // Linked here, before the worker sees the request, where links are counted for the whole
+    // process: a worker's own count could unlink a keyring another worker still searches.
+    const unlink = usesKeys(req) ? this.opts.env.keys.linkKeyrings(req, profile.config.keyrings) : () => undefined;
+    return p.finally(unlink);
   }
 
   /** Build, start the metrics endpoint and every transport. On failure everything started is undone. */
@@ -118,6 +157,8 @@ export class Daemon {
       await d.stop();
       throw e;
     }
+    // Workers load while the agent already answers: until one is up, handshakes run here.
+    d.pool?.start();
     d.logger.info('handshaked ready', { transports: d.transports.map((t) => t.name), ktls: opts.ktls, config: d.profile.config.file ?? '(defaults)' });
     // Only now: every transport has joined the tlshd group or listens, so units ordered after
     // this one (remote-fs-pre.target and the NFS mounts behind it) find an agent that answers.
@@ -164,9 +205,13 @@ export class Daemon {
       this.logger.error(`reload failed, keeping the previous configuration: ${(e as Error).message}`);
       return false;
     }
+    if (this.pool && (this.opts.workers ?? next.config.workers) !== this.pool.size) {
+      this.logger.warn('[handshaked] workers changes only at restart', { running: this.pool.size, configured: next.config.workers });
+    }
     this.profile = next;
     this.identityStamp = identityFilesStamp(next.config);
     this.logger.level = levelOf(next.config);
+    this.pool?.configure(next.config, levelOf(next.config));
     this.logger.info('configuration reloaded', { config: next.config.file ?? '(defaults)' });
     return true;
   }
@@ -186,6 +231,7 @@ export class Daemon {
     try {
       const identities = loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`));
       this.profile = Object.freeze({ config, identities });
+      this.pool?.configure(config, levelOf(config));
       this.logger.info('identity files changed on disk; certificates, keys and trust reloaded');
     } catch (e) {
       this.logger.error(`identity files changed on disk but do not load, keeping the previous ones: ${(e as Error).message}`);
@@ -203,6 +249,7 @@ export class Daemon {
     this.tellServiceManager({ STOPPING: 1, STATUS: `stopping: ${this.dispatcher.inFlight} handshakes in flight` });
     for (const t of this.transports) t.stopAccepting();
     await this.dispatcher.shutdown(this.profile.config.shutdownGraceMs);
+    await this.pool?.close();
     for (const t of this.transports) {
       try {
         await t.close();

@@ -1,32 +1,50 @@
 /**
- * Runs every handshake of the process concurrently (one event loop, no fork), whichever
- * transport the request came from. It owns what is common to all of them: the limit on
- * handshakes in flight, the deadline, cancellation (consumer gone, shutdown), and the
- * per-handshake log line and metrics.
+ * Runs every handshake of the process concurrently, whichever transport the request came from.
+ * It owns what is common to all of them: the bounds, the deadline, cancellation (consumer gone,
+ * shutdown), fair scheduling between consumers, and the per-handshake log line and metrics.
  *
- * Transports call `submit(req, {signal})` and send the result back their own way. They may ask
- * `hasCapacity()` and listen for 'capacity' to stop pulling work from their source at the limit
- * (the kernel transport stops ACCEPTing); requests submitted beyond the limit wait in a FIFO
- * queue, and their deadline runs while they wait, as the consumer's does.
+ * Two bounds, because waiting is cheap and work is not (docs/serve.md "Bounds"):
+ * - `maxHandshakes` (`[handshaked] max_handshakes`): handshakes held at once, working or waiting
+ *   for their peer. This is what fds and memory scale with. At the bound the kernel transport
+ *   stops ACCEPTing (`hasCapacity()`/'capacity') and further submissions queue for admission.
+ * - `maxInflight` (`[handshaked] max_inflight`): handshakes doing work at once. A handshake holds
+ *   a work slot while it computes and gives it back while it waits for its peer's next record
+ *   (`RunContext.peerWait`), taking one again when the record is there. A thousand silent peers
+ *   therefore hold a thousand cheap waiting sockets, not the slots a ready handshake needs.
+ * Both queues (admission, work) are served round-robin between consumers (`SubmitOptions.
+ * consumer`: the kernel, a unix uid...), FIFO within one consumer.
+ *
+ * A peer that sends nothing for `peerIdleTimeoutMs` while its handshake waits for it is given
+ * up (ETIMEDOUT, a user_canceled alert), long before the consumer's deadline when that is long.
+ * The deadline (the request's timeout, else `defaultTimeoutMs`) runs from submission, through
+ * any queueing, as the consumer's does; it is clamped to what a Node timer can hold.
  */
 import { EventEmitter } from 'node:events';
 import type { HandshakeSummary, Logger } from './logging';
 import { logHandshake, silentLogger } from './logging';
 import type { AgentMetrics } from './metrics';
+import { FairQueue } from './pool/fair-queue';
 import { Status, type HandshakeRequest, type HandshakeResult } from './request';
 
+/** The longest delay a Node timer holds (2^31 - 1 ms, 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 0x7fffffff;
+
 /** Why a handshake was stopped before it finished. */
-export type AbortKind = 'deadline' | 'cancelled' | 'shutdown';
+export type AbortKind = 'deadline' | 'cancelled' | 'shutdown' | 'idle';
+
+const ABORT_TEXT: Record<AbortKind, string> = {
+  deadline: 'deadline passed',
+  cancelled: 'the consumer withdrew the request',
+  shutdown: 'the agent is shutting down',
+  idle: 'the peer sent nothing',
+};
 
 export class HandshakeAborted extends Error {
-  constructor(readonly kind: AbortKind) {
-    super(
-      kind === 'deadline'
-        ? 'deadline passed'
-        : kind === 'cancelled'
-          ? 'the consumer withdrew the request'
-          : 'the agent is shutting down',
-    );
+  constructor(
+    readonly kind: AbortKind,
+    detail?: string,
+  ) {
+    super(detail ? `${ABORT_TEXT[kind]} ${detail}` : ABORT_TEXT[kind]);
     this.name = 'HandshakeAborted';
   }
 }
@@ -36,11 +54,19 @@ export function abortKind(signal: AbortSignal): AbortKind | undefined {
 }
 
 export interface RunContext {
-  /** Aborted with a HandshakeAborted reason on deadline, cancellation or shutdown. */
+  /** Aborted with a HandshakeAborted reason on deadline, cancellation, shutdown or peer idleness. */
   signal: AbortSignal;
   /** Absolute deadline (Date.now() clock). */
   deadline: number;
   transport: string;
+  /**
+   * Wait for the peer: gives the work slot back while `read` is pending (and aborts the handshake
+   * with kind 'idle' when the peer stays silent too long), takes a slot again before returning
+   * its result. Every read from the peer goes through this.
+   */
+  peerWait<T>(read: () => Promise<T>): Promise<T>;
+  /** The handshake's work slot itself, for runners that run it elsewhere (worker threads). */
+  slot: WorkSlot;
 }
 
 /** What a runner reports: the result plus what the log line should say about it. */
@@ -56,14 +82,19 @@ export interface RunOutcome extends HandshakeResult {
 }
 
 /**
- * Runs one handshake. Must settle soon after ctx.signal aborts (with ETIMEDOUT), and must not
- * close req.fd: the transport owns it until its reply has been sent.
+ * Runs one handshake. Called holding a work slot. Must settle soon after ctx.signal aborts (with
+ * ETIMEDOUT), and must not close req.fd: the transport owns it until its reply has been sent.
  */
 export type Runner = (req: HandshakeRequest, ctx: RunContext) => Promise<RunOutcome>;
 
 export interface DispatcherLimits {
+  /** Handshakes doing work at once. */
   maxInflight: number;
+  /** Handshakes held at once, working or waiting on their peer (default: maxInflight). */
+  maxHandshakes?: number;
   defaultTimeoutMs: number;
+  /** Give up on a peer silent this long while we wait for it; 0 or absent: never. */
+  peerIdleTimeoutMs?: number;
 }
 
 export interface DispatcherOptions {
@@ -79,17 +110,39 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** Name for logs and metrics: 'kernel', 'unix', ... */
   transport?: string;
+  /** Whom the request is scheduled fairly for ('kernel', 'unix:uid=1000', ...); default the transport. */
+  consumer?: string;
 }
+
+/** The work-slot half of a handshake, for runners whose handshakes run elsewhere (worker threads). */
+export interface WorkSlot {
+  /** Give the slot back (the handshake now waits on its peer). Idempotent. */
+  release(): void;
+  /** Take a slot again; resolves when granted (at once when one is free and nobody queues). */
+  acquire(): Promise<void>;
+}
+
+type JobState = 'queued' | 'admitted' | 'done';
 
 interface Job {
   req: HandshakeRequest;
   transport: string;
+  consumer: string;
   submitted: number;
   deadline: number;
   controller: AbortController;
   cleanup: () => void;
   resolve: (r: HandshakeResult) => void;
-  running: boolean;
+  state: JobState;
+  /** Holds a work slot now. */
+  working: boolean;
+  /** Has been handed to the runner. */
+  started: boolean;
+}
+
+interface WorkWaiter {
+  job: Job;
+  grant: () => void;
 }
 
 export interface DispatcherEvents {
@@ -97,34 +150,75 @@ export interface DispatcherEvents {
   idle: [];
 }
 
+/**
+ * Waits for `read` with the work slot given back and an idle timer running; the shared body of
+ * RunContext.peerWait for handshakes run here and in worker threads.
+ */
+export async function waitOnPeer<T>(read: () => Promise<T>, slot: WorkSlot, idleMs: number, onIdle: () => void): Promise<T> {
+  slot.release();
+  const timer = idleMs > 0 ? setTimeout(onIdle, Math.min(idleMs, MAX_TIMER_MS)) : undefined;
+  let value: T;
+  try {
+    value = await read();
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+  await slot.acquire();
+  return value;
+}
+
+/** The deadline a request gets: its own timeout, else the default, at most what a timer holds. */
+export function effectiveTimeoutMs(requested: number | undefined, defaultMs: number): number {
+  const ms = requested !== undefined && requested > 0 ? requested : defaultMs;
+  return Math.min(ms, MAX_TIMER_MS);
+}
+
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
-  private readonly queue: Job[] = [];
-  private readonly running = new Set<Job>();
+  /** Submitted, not yet admitted (at max_handshakes). */
+  private readonly admission = new FairQueue<Job>();
+  /** Admitted handshakes that want a work slot (to start, or to go on with a peer's record). */
+  private readonly work = new FairQueue<WorkWaiter>();
+  private readonly held = new Set<Job>();
+  private workingCount = 0;
   private stopping = false;
   private readonly logger: Logger;
-  /** Most handshakes ever seen in flight at once (tests and diagnostics). */
+  /** Most handshakes ever held at once (tests and diagnostics). */
   peakInflight = 0;
+  /** Most handshakes ever working at once (tests and diagnostics). */
+  peakWorking = 0;
 
   constructor(private readonly opts: DispatcherOptions) {
     super();
     this.logger = opts.logger ?? silentLogger();
   }
 
+  /** Handshakes held: working or waiting on their peer. */
   get inFlight(): number {
-    return this.running.size;
+    return this.held.size;
   }
 
+  /** Handshakes holding a work slot now. */
+  get working(): number {
+    return this.workingCount;
+  }
+
+  /** Submissions waiting for admission. */
   get queued(): number {
-    return this.queue.length;
+    return this.admission.size;
   }
 
   get shuttingDown(): boolean {
     return this.stopping;
   }
 
-  /** True when a new request would start at once. */
+  private maxHandshakes(): number {
+    const l = this.opts.limits();
+    return l.maxHandshakes ?? l.maxInflight;
+  }
+
+  /** True when a new request would be admitted at once. */
   hasCapacity(): boolean {
-    return !this.stopping && this.running.size + this.queue.length < this.opts.limits().maxInflight;
+    return !this.stopping && this.held.size + this.admission.size < this.maxHandshakes();
   }
 
   submit(req: HandshakeRequest, opts: SubmitOptions = {}): Promise<HandshakeResult> {
@@ -133,7 +227,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (this.stopping) {
       return Promise.resolve(this.finishUnstarted(req, transport, submitted, 'the agent is shutting down'));
     }
-    const timeoutMs = req.timeoutMs && req.timeoutMs > 0 ? req.timeoutMs : this.opts.limits().defaultTimeoutMs;
+    const timeoutMs = effectiveTimeoutMs(req.timeoutMs, this.opts.limits().defaultTimeoutMs);
     return new Promise<HandshakeResult>((resolve) => {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new HandshakeAborted('deadline')), timeoutMs);
@@ -142,23 +236,25 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       const job: Job = {
         req,
         transport,
+        consumer: opts.consumer ?? transport,
         submitted,
         deadline: Date.now() + timeoutMs,
         controller,
-        running: false,
+        state: 'queued',
+        working: false,
+        started: false,
         resolve,
         cleanup: () => {
           clearTimeout(timer);
           opts.signal?.removeEventListener('abort', onCancel);
         },
       };
-      // A job still waiting for a slot finishes as soon as it is aborted.
+      // A job not yet handed to its runner finishes as soon as it is aborted.
       controller.signal.addEventListener(
         'abort',
         () => {
-          if (job.running) return;
-          const i = this.queue.indexOf(job);
-          if (i >= 0) this.queue.splice(i, 1);
+          if (job.started || job.state === 'done') return;
+          if (job.state === 'queued') this.admission.remove(job.consumer, (j) => j === job);
           this.complete(job, { status: Status.ETIMEDOUT, remoteAuth: [], reason: `${(controller.signal.reason as Error).message} while waiting for a free slot` });
         },
         { once: true },
@@ -167,7 +263,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         onCancel();
         return;
       }
-      this.queue.push(job);
+      this.admission.push(job.consumer, job);
       this.pump();
     });
   }
@@ -179,32 +275,75 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    */
   async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
-    for (const job of this.queue.splice(0)) job.controller.abort(new HandshakeAborted('shutdown'));
-    if (this.running.size === 0) return;
+    for (const job of this.admission.drain()) job.controller.abort(new HandshakeAborted('shutdown'));
+    for (const job of [...this.held]) if (!job.started) job.controller.abort(new HandshakeAborted('shutdown'));
+    if (this.held.size === 0) return;
     const idle = new Promise<void>((resolve) => this.once('idle', resolve));
     const grace = setTimeout(() => {
-      for (const job of this.running) job.controller.abort(new HandshakeAborted('shutdown'));
+      for (const job of this.held) job.controller.abort(new HandshakeAborted('shutdown'));
     }, graceMs);
     await idle;
     clearTimeout(grace);
   }
 
+  /** Admit what the handshake bound allows, then hand out the work slots that are free. */
   private pump(): void {
-    const max = this.opts.limits().maxInflight;
-    while (this.queue.length > 0 && this.running.size < max) {
-      const job = this.queue.shift() as Job;
-      this.start(job);
+    const maxHeld = this.maxHandshakes();
+    while (this.admission.size > 0 && this.held.size < maxHeld) {
+      const job = this.admission.shift() as Job;
+      job.state = 'admitted';
+      this.held.add(job);
+      this.peakInflight = Math.max(this.peakInflight, this.held.size);
+      this.opts.metrics?.started();
+      this.work.push(job.consumer, { job, grant: () => this.start(job) });
+    }
+    const maxWorking = this.opts.limits().maxInflight;
+    while (this.work.size > 0 && this.workingCount < maxWorking) {
+      const w = this.work.shift() as WorkWaiter;
+      w.job.working = true;
+      this.workingCount++;
+      this.peakWorking = Math.max(this.peakWorking, this.workingCount);
+      w.grant();
     }
   }
 
+  /** The work-slot handle of one job: what peerWait and remote runners use. */
+  private slotOf(job: Job): WorkSlot {
+    return {
+      release: () => this.releaseWork(job),
+      acquire: () =>
+        new Promise<void>((resolve) => {
+          if (job.state === 'done' || job.working) {
+            resolve();
+            return;
+          }
+          this.work.push(job.consumer, { job, grant: resolve });
+          this.pump();
+        }),
+    };
+  }
+
+  private releaseWork(job: Job): void {
+    if (!job.working) return;
+    job.working = false;
+    this.workingCount--;
+    this.pump();
+  }
+
   private start(job: Job): void {
-    job.running = true;
-    this.running.add(job);
-    this.peakInflight = Math.max(this.peakInflight, this.running.size);
-    this.opts.metrics?.started();
+    job.started = true;
+    const slot = this.slotOf(job);
+    const idleMs = this.opts.limits().peerIdleTimeoutMs ?? 0;
+    const ctx: RunContext = {
+      signal: job.controller.signal,
+      deadline: job.deadline,
+      transport: job.transport,
+      slot,
+      peerWait: (read) => waitOnPeer(read, slot, idleMs, () => job.controller.abort(new HandshakeAborted('idle', `for ${idleMs} ms ([handshaked] peer_idle_timeout_ms)`))),
+    };
     let p: Promise<RunOutcome>;
     try {
-      p = this.opts.run(job.req, { signal: job.controller.signal, deadline: job.deadline, transport: job.transport });
+      p = this.opts.run(job.req, ctx);
     } catch (e) {
       p = Promise.reject(e);
     }
@@ -218,16 +357,24 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   private complete(job: Job, outcome: RunOutcome): void {
+    if (job.state === 'done') return;
+    const wasHeld = job.state === 'admitted';
+    job.state = 'done';
     job.cleanup();
-    const wasRunning = this.running.delete(job);
+    this.held.delete(job);
+    this.work.remove(job.consumer, (w) => w.job === job);
+    if (job.working) {
+      job.working = false;
+      this.workingCount--;
+    }
     const seconds = (performance.now() - job.submitted) / 1000;
     const result: HandshakeResult = { status: outcome.status, remoteAuth: outcome.status === Status.OK ? outcome.remoteAuth : [] };
-    if (wasRunning) this.opts.metrics?.finished(job.req.role, job.req.auth, result.status, seconds, outcome);
+    if (wasHeld) this.opts.metrics?.finished(job.req.role, job.req.auth, result.status, seconds, outcome);
     this.logResult(job.req, job.transport, seconds, result, outcome);
     job.resolve(result);
     this.pump();
     if (this.hasCapacity()) this.emit('capacity');
-    if (this.running.size === 0 && this.queue.length === 0) this.emit('idle');
+    if (this.held.size === 0 && this.admission.size === 0) this.emit('idle');
   }
 
   private finishUnstarted(req: HandshakeRequest, transport: string, submitted: number, reason: string): HandshakeResult {

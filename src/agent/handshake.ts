@@ -7,7 +7,7 @@
  * DONE); install kTLS on success. TCP_NODELAY is on during the exchange (small flights go out at
  * once) and restored after, as tlshd does.
  *
- * Status codes (tlshd's, DESIGN.md): 0 success; EACCES handshake or verification failure;
+ * Status codes (tlshd's; docs/unix-transport.md lists them): 0 success; EACCES handshake or verification failure;
  * ETIMEDOUT peer went away (EOF, reset, close_notify) or deadline passed; EKEYREJECTED the peer
  * sent unknown_psk_identity; EIO local failure; EOPNOTSUPP not a TCP socket or no kTLS.
  *
@@ -46,6 +46,9 @@ export interface RecordChannel {
   /** Stop reading and release the channel's fd. Idempotent. */
   close(): void;
 }
+
+/** The part of the logger a handshake uses (a worker thread forwards it without loading winston). */
+export type HandshakeLog = Pick<Logger, 'debug'>;
 
 /** What the handshake needs from the OS layer and the engine; the daemon binds the real ones. */
 export interface HandshakeEnv {
@@ -90,7 +93,8 @@ export interface Profile {
 export interface HandshakeOptions {
   ktls: 'on' | 'off';
   keyLog?: (line: string) => void;
-  logger: Logger;
+  /** Only debug detail is logged from here (the outcome's line is the dispatcher's). */
+  logger: HandshakeLog;
 }
 
 const IPPROTO_TCP = 6;
@@ -211,12 +215,12 @@ export async function runHandshake(
 }
 
 /** Whether the handshake reads keys from the keyrings (see buildConnection/requestCertificate). */
-function usesKeys(req: HandshakeRequest): boolean {
+export function usesKeys(req: HandshakeRequest): boolean {
   return req.auth === 'psk' || (req.keySerialsAllowed && req.certificate !== undefined);
 }
 
 /** Runs the engine to 'done' or throws an Outcome. */
-async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, log: Logger): Promise<SessionInfo> {
+async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, log: HandshakeLog): Promise<SessionInfo> {
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = () => reject(new Outcome(Status.ETIMEDOUT, `${abortMessage(ctx.signal)}`));
     if (ctx.signal.aborted) onAbort();
@@ -240,6 +244,9 @@ function abortMessage(signal: AbortSignal): string {
       return 'deadline passed before the handshake finished';
     case 'shutdown':
       return 'the agent is shutting down';
+    case 'idle':
+      // Says for how long and which setting: the reason the dispatcher gave.
+      return (signal.reason as Error).message;
     default:
       return 'the consumer withdrew the request';
   }

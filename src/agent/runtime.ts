@@ -16,9 +16,20 @@ import type { HandshakeFamilyLink } from '../netlink/link';
 /** One per process: handshakes share the session keyring, so links are counted (see KeyringLinker). */
 const keyringLinker = new KeyringLinker();
 
+/** Envs built by defaultHandshakeEnv() without overrides: what a worker thread builds for itself. */
+const plainEnvs = new WeakSet<HandshakeEnv>();
+
+/**
+ * Whether handshakes on `env` may run in worker threads: only the plain default env, since a
+ * worker cannot be handed functions (tests that override parts of it run on the main thread).
+ */
+export function isDefaultHandshakeEnv(env: HandshakeEnv): boolean {
+  return plainEnvs.has(env);
+}
+
 /** The OS-facing parts every handshake uses, bound to libc and the engine. */
 export function defaultHandshakeEnv(overrides: Partial<HandshakeEnv> = {}): HandshakeEnv {
-  return {
+  const env: HandshakeEnv = {
     createClient,
     createServer,
     sys: {
@@ -55,6 +66,8 @@ export function defaultHandshakeEnv(overrides: Partial<HandshakeEnv> = {}): Hand
     },
     ...overrides,
   };
+  if (Object.keys(overrides).length === 0) plainEnvs.add(env);
+  return env;
 }
 
 /**

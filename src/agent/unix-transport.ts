@@ -298,7 +298,8 @@ class ConsumerConnection {
       key_serials: request.keySerialsAllowed,
     });
     const p = ctx.dispatcher
-      .submit(request, { signal: controller.signal, transport: 'unix' })
+      // Scheduled fairly per uid: one consumer's flood queues behind its own requests, not everyone's.
+      .submit(request, { signal: controller.signal, transport: 'unix', consumer: `unix:uid=${this.conn.peerCred.uid}` })
       .then((result) => this.finish(seq, request.fd, controller, result))
       .catch((e: unknown) => {
         ctx.logger.error('unix transport: could not complete a request', { seq, error: e instanceof Error ? e.message : String(e) });

@@ -17,6 +17,7 @@ import { endGracefully, nodeClientContext, nodeClientHandshake, nodeServerOption
 import { loadBenchPki, type BenchPki } from './pki';
 import { runPqBench } from './pq';
 import { formatReport, summarize, type RoundSample, type Variant } from './report';
+import { formatScaling, measureScaling } from './scaling';
 import type { FromPeer, ToPeer } from './tls-peer';
 
 const SUITES: CipherSuiteName[] = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256'];
@@ -28,6 +29,8 @@ interface BenchOptions extends HandshakeShape {
   perRound: number;
   concurrency: number;
   warmup: number;
+  /** Worker counts for the engine-scaling section; empty: skipped. */
+  workers: number[];
   json: boolean;
 }
 
@@ -43,6 +46,8 @@ client and server role, over loopback, in interleaved rounds.
   --suite NAME      ${SUITES.join(' | ')} (default TLS_AES_128_GCM_SHA256)
   --group NAME      ${GROUPS.join(' | ')} (default x25519)
   --cert NAME       server certificate from fixtures/pki (default server-p256)
+  --workers LIST    engine scaling over worker threads, e.g. 1,2 (default 1,2; "none" skips it):
+                    client+server engine pairs in memory on each count of threads, ratio to the first
   --json            print only the JSON result
   --pq              instead: post-quantum costs (ML-KEM/ML-DSA per operation) and the client's
                     key-share policies, engine against engine in-process (src/bench/pq.ts);
@@ -68,6 +73,7 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
       suite: { type: 'string' },
       group: { type: 'string' },
       cert: { type: 'string' },
+      workers: { type: 'string' },
       json: { type: 'boolean' },
       pq: { type: 'boolean' },
       help: { type: 'boolean' },
@@ -75,7 +81,7 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
   });
   if (values.help) return undefined;
   if (values.pq) {
-    return { pq: true, suite: 'TLS_AES_128_GCM_SHA256', group: 'x25519', cert: 'server-p256', rounds: positive('rounds', values.rounds, 5), perRound: positive('per-round', values['per-round'], 200), concurrency: 1, warmup: 0, json: values.json ?? false };
+    return { pq: true, suite: 'TLS_AES_128_GCM_SHA256', group: 'x25519', cert: 'server-p256', rounds: positive('rounds', values.rounds, 5), perRound: positive('per-round', values['per-round'], 200), concurrency: 1, warmup: 0, workers: [], json: values.json ?? false };
   }
   const suite = (values.suite ?? 'TLS_AES_128_GCM_SHA256') as CipherSuiteName;
   if (!SUITES.includes(suite)) throw new Error(`--suite must be one of ${SUITES.join(', ')}`);
@@ -89,8 +95,16 @@ function parseOptions(argv: string[]): BenchOptions | undefined {
     perRound: positive('per-round', values['per-round'], 200),
     concurrency: positive('concurrency', values.concurrency, 16),
     warmup: values.warmup === '0' ? 0 : positive('warmup', values.warmup, 50),
+    workers: workerList(values.workers),
     json: values.json ?? false,
   };
+}
+
+function workerList(v: string | undefined): number[] {
+  if (v === 'none') return [];
+  const list = (v ?? '1,2').split(',').map((s) => Number(s.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers must be a list of positive integers (e.g. 1,2), got "${v}"`);
+  return list;
 }
 
 /** The child process running Node's tls as the unmeasured side. */
@@ -256,8 +270,9 @@ async function main(): Promise<number> {
     node: process.version,
     openssl: process.versions.openssl,
   });
-  if (!o.json) process.stdout.write(`${formatReport(summary)}\n`);
-  process.stdout.write(`${JSON.stringify(summary, null, o.json ? 2 : 0)}\n`);
+  const scaling = o.workers.length ? await measureScaling({ suite: o.suite, group: o.group, cert: o.cert }, o.workers, o.rounds, o.perRound, o.warmup) : undefined;
+  if (!o.json) process.stdout.write(`${formatReport(summary)}\n${scaling ? `\n${formatScaling(scaling)}\n` : ''}`);
+  process.stdout.write(`${JSON.stringify({ ...summary, ...(scaling ? { scaling } : {}) }, null, o.json ? 2 : 0)}\n`);
   return summary.failed > 0 ? 1 : 0;
 }
 

@@ -38,7 +38,10 @@ CONFIGURATION FILE
     [authenticate.client]   x509.truststore, x509.crl, x509.certificate, x509.private_key (PEM)
     [authenticate.server]   the same keys, for the server role
   and handshaked's own section:
-    [handshaked]            max_inflight (64), default_timeout_ms (10000), shutdown_grace_ms (5000),
+    [handshaked]            max_inflight (64: handshakes doing work), max_handshakes (4096: held,
+                            working or waiting on their peer), peer_idle_timeout_ms (30000),
+                            workers (one per CPU; 0: no worker threads),
+                            default_timeout_ms (10000), shutdown_grace_ms (5000),
                             unix_socket, allow_uids (0), allow_gids, metrics (HOST:PORT),
                             log_format (text|json), log_level, cipher_suites, groups
   A value that does not parse stops start-up (and is refused on reload) with FILE:LINE and the

@@ -1,6 +1,6 @@
 /**
  * The consumer side of the unix transport: one SEQPACKET connection to the agent, many requests
- * in flight on it, replies matched by nlmsg_seq (DESIGN.md "The unix transport, exactly").
+ * in flight on it, replies matched by nlmsg_seq (docs/unix-transport.md).
  *
  * A request's TCP socket fd is sent with SCM_RIGHTS; the agent works on its own copy and the
  * caller keeps theirs. When DONE arrives with status 0, kTLS is installed on the socket (unless

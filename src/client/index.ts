@@ -4,7 +4,10 @@
  * reads and writes plaintext on it without linking a TLS library. See docs/client.md.
  */
 import type net from 'node:net';
+import { hasKtls } from '../sys/tls-record';
 import { AgentConnection, type HandshakeOutcome, type HandshakeParams } from './agent-connection';
+import { kernelRecordSource } from './ktls-stream';
+import { takeSocketFd } from './socket-handoff';
 
 export {
   AgentConnection,
@@ -15,7 +18,15 @@ export {
   type HandshakeOutcome,
   type HandshakeParams,
 } from './agent-connection';
-import { socketHandle } from '../sys/socket-fd';
+export {
+  KtlsSocket,
+  KtlsStreamError,
+  kTlsState,
+  kTlsStream,
+  type KtlsSocketOptions,
+  type KtlsStats,
+  type KtlsStreamErrorCode,
+} from './ktls-stream';
 
 export interface RequestOptions {
   /** The agent's socket (default /run/handshaked/upcall.sock; '@name' for the abstract namespace). */
@@ -24,40 +35,13 @@ export interface RequestOptions {
   connection?: AgentConnection;
 }
 
-/**
- * The fd of a connected net.Socket, with Node's reading stopped: every byte the peer sends
- * during the handshake belongs to the agent, and after it to kTLS.
- */
-function takeSocketFd(socket: net.Socket): { fd: number; restore: () => void } {
-  const handle = socketHandle(socket);
-  const fd = handle?.fd;
-  if (!handle || typeof fd !== 'number' || fd < 0) {
-    throw new TypeError('requestHandshake: the socket has no file descriptor (not connected, destroyed, or not a TCP socket)');
-  }
-  // A client calling this from its 'connect' listener (the documented way) runs before Node
-  // starts reading: remember whether the caller had paused it, not only whether libuv read.
-  const wasPaused = socket.isPaused();
-  socket.pause();
-  const wasReading = handle.reading === true;
-  if (wasReading && handle.readStop) {
-    // net.Socket#pause() alone lets libuv keep reading into Node's buffer; stop the read itself.
-    handle.readStop();
-    handle.reading = false;
-  }
-  return {
-    fd,
-    restore: () => {
-      // resume() alone does not restart a libuv read stopped above (the stream still counts its
-      // earlier read as pending), and a socket left paused is never read: either way the
-      // docs/client.md example printed nothing and exited 0 on the real kernel.
-      if (wasReading && handle.readStart && !handle.reading && !socket.destroyed) {
-        handle.reading = true;
-        const err = handle.readStart();
-        if (err) socket.destroy(new Error(`cannot restart reading the socket after the handshake (${err})`));
-      }
-      if (!wasPaused) socket.resume();
-    },
-  };
+export interface RequestOutcome extends HandshakeOutcome {
+  /**
+   * For a net.Socket: the same socket, ready for plaintext. When kTLS is on it reads record by
+   * record (tickets dropped, close_notify = end, alerts = errors; see kTlsStream). For an fd:
+   * undefined; wrap the fd with kTlsStream(fd) to get the same behaviour.
+   */
+  socket?: net.Socket;
 }
 
 /**
@@ -68,15 +52,22 @@ function takeSocketFd(socket: net.Socket): { fd: number; restore: () => void } {
  *
  * A net.Socket must not have been read from since the peer could start sending TLS (create it
  * with `pauseOnConnect`, or call this right after 'connect'); it is paused during the handshake
- * and resumed afterwards if it was reading.
+ * and resumed afterwards if it was reading. On status 0 with kTLS installed, the socket's reads
+ * and writes go through the record-aware engine of kTlsStream from then on.
  */
-export async function requestHandshake(socket: net.Socket | number, params: HandshakeParams, opts: RequestOptions = {}): Promise<HandshakeOutcome> {
+export async function requestHandshake(socket: net.Socket | number, params: HandshakeParams, opts: RequestOptions = {}): Promise<RequestOutcome> {
   const taken = typeof socket === 'number' ? { fd: socket, restore: () => undefined } : takeSocketFd(socket);
-  const conn = opts.connection ?? (await AgentConnection.connect(opts.agentSocket));
+  const restore = (ok: boolean): unknown => taken.restore(ok && hasKtls(taken.fd) ? kernelRecordSource(taken.fd) : undefined);
+  let outcome: HandshakeOutcome | undefined;
   try {
-    return await conn.handshake(taken.fd, params);
+    const conn = opts.connection ?? (await AgentConnection.connect(opts.agentSocket));
+    try {
+      outcome = await conn.handshake(taken.fd, params);
+    } finally {
+      if (!opts.connection) conn.close();
+    }
   } finally {
-    if (!opts.connection) conn.close();
-    taken.restore();
+    restore(outcome?.status === 0);
   }
+  return typeof socket === 'number' || outcome.status !== 0 ? outcome : { ...outcome, socket };
 }

@@ -50,7 +50,7 @@ export const NLMSGERR_ATTR_MISS_NEST = 6;
 export const GENL_ID_CTRL = 0x10;
 
 /**
- * nlmsg_type of the unix transport (DESIGN.md "The unix transport, exactly"): the handshake
+ * nlmsg_type of the unix transport (docs/unix-transport.md): the handshake
  * family's messages, with a fixed family id because there is no nlctrl to resolve one.
  */
 export const UNIX_TRANSPORT_FAMILY_ID = 0x0100;

@@ -94,7 +94,7 @@ export function fromDoneAttrs(attrs: AttrObject): Partial<DoneArgs> {
   return out;
 }
 
-// --- unix transport (DESIGN.md "The unix transport, exactly") -------------------------------
+// --- unix transport (docs/unix-transport.md) ---------------------------------------------------
 
 /** Consumer → agent: READY (cmd 1) with the whole handshake context, nlmsg_seq = request id. */
 export function encodeUnixReady(seq: number, p: AcceptParams): Buffer {

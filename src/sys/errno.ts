@@ -35,6 +35,7 @@ export const Errno = {
   ENOSYS: 38,
   ENODATA: 61,
   EPROTO: 71,
+  EBADMSG: 74,
   EUSERS: 87,
   EMSGSIZE: 90,
   ENOTSOCK: 88,

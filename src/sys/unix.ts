@@ -26,6 +26,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import koffi from 'koffi';
 import { Errno } from './errno';
+import { buildMsghdr, cmsgLen, encodeCmsg, parseCmsgs, receivedControlLength, receivedFlags } from './msghdr';
 import {
   AF_UNIX,
   MSG_DONTWAIT,
@@ -50,14 +51,6 @@ const MSG_CMSG_CLOEXEC = 0x40000000;
 /** Kernel limit on fds in one SCM_RIGHTS message (SCM_MAX_FD). */
 export const SCM_MAX_FD = 253;
 const UNIX_PATH_MAX = 108;
-
-// struct layouts, LP64 Linux (checked in platform-notes §3): msghdr 56, iovec 16, cmsghdr 16.
-const MSGHDR_SIZE = 56;
-const IOVEC_SIZE = 16;
-const CMSG_HDR = 16;
-const cmsgSpace = (n: number): number => CMSG_HDR + ((n + 7) & ~7);
-/** The kernel delivers as many fds as fit in msg_controllen, so size it exactly, not aligned. */
-const cmsgLen = (n: number): number => CMSG_HDR + n;
 
 const socketFn = libc.func('int socket(int domain, int type, int protocol)');
 const bindFn = libc.func('int bind(int fd, const void *addr, uint32_t len)');
@@ -160,28 +153,15 @@ export interface ReceivedMessage {
  */
 export function sendmsg(fd: number, data: Buffer, fds: readonly number[] = [], flags = 0): number {
   if (fds.length > SCM_MAX_FD) throw new SysError('sendmsg', Errno.EINVAL, `${fds.length} fds (max ${SCM_MAX_FD})`);
-  const msg = Buffer.alloc(MSGHDR_SIZE);
-  const iov = Buffer.alloc(IOVEC_SIZE);
-  // koffi.address() of a zero-length Buffer is 0; a NULL base with length 0 is valid.
-  iov.writeBigUInt64LE(koffi.address(data), 0);
-  iov.writeBigUInt64LE(BigInt(data.length), 8);
-  msg.writeBigUInt64LE(koffi.address(iov), 16);
-  msg.writeBigUInt64LE(1n, 24);
   let control: Buffer | undefined;
   if (fds.length > 0) {
-    control = Buffer.alloc(cmsgSpace(4 * fds.length));
-    control.writeBigUInt64LE(BigInt(CMSG_HDR + 4 * fds.length), 0);
-    control.writeInt32LE(SOL_SOCKET, 8);
-    control.writeInt32LE(SCM_RIGHTS, 12);
-    fds.forEach((f, i) => control!.writeInt32LE(f, CMSG_HDR + 4 * i));
-    msg.writeBigUInt64LE(koffi.address(control), 32);
-    msg.writeBigUInt64LE(BigInt(control.length), 40);
+    const rights = Buffer.alloc(4 * fds.length);
+    fds.forEach((f, i) => rights.writeInt32LE(f, 4 * i));
+    control = encodeCmsg(SOL_SOCKET, SCM_RIGHTS, rights);
   }
-  const sent = sysCall('sendmsg', () => sendmsgFn(fd, msg, flags | MSG_NOSIGNAL | MSG_DONTWAIT), `fd ${fd}`);
-  // The kernel reached these through raw addresses only: touch them after the call so the
-  // garbage collector cannot treat them as dead while koffi is still converting arguments.
-  void iov.length;
-  void control?.length;
+  const m = buildMsghdr(data, control);
+  const sent = sysCall('sendmsg', () => sendmsgFn(fd, m.msg, flags | MSG_NOSIGNAL | MSG_DONTWAIT), `fd ${fd}`);
+  m.touch();
   return Number(sent);
 }
 
@@ -192,27 +172,20 @@ export function sendmsg(fd: number, data: Buffer, fds: readonly number[] = [], f
  */
 export function recvmsg(fd: number, maxLen = 65536, maxFds = 16): ReceivedMessage | null | undefined {
   const buf = Buffer.alloc(Math.max(1, maxLen));
-  const control = Buffer.alloc(cmsgLen(4 * maxFds));
-  const iov = Buffer.alloc(IOVEC_SIZE);
-  iov.writeBigUInt64LE(koffi.address(buf), 0);
-  iov.writeBigUInt64LE(BigInt(maxLen), 8);
-  const msg = Buffer.alloc(MSGHDR_SIZE);
-  msg.writeBigUInt64LE(koffi.address(iov), 16);
-  msg.writeBigUInt64LE(1n, 24);
-  msg.writeBigUInt64LE(koffi.address(control), 32);
-  msg.writeBigUInt64LE(BigInt(control.length), 40);
+  // The kernel delivers as many fds as fit in msg_controllen, so size it exactly, not aligned.
+  const m = buildMsghdr(buf, Buffer.alloc(cmsgLen(4 * maxFds)), maxLen);
   let n: number;
   for (;;) {
-    n = Number(recvmsgFn(fd, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+    n = Number(recvmsgFn(fd, m.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
     if (n >= 0) break;
     const errno = koffi.errno();
     if (errno === Errno.EINTR) continue;
     if (errno === Errno.EAGAIN) return undefined;
     throw new SysError('recvmsg', errno, `fd ${fd}`);
   }
-  void iov.length; // see sendmsg: reached only through a raw address
-  const msgFlags = msg.readInt32LE(48);
-  const fds = parseRights(control, Number(msg.readBigUInt64LE(40)));
+  m.touch();
+  const msgFlags = receivedFlags(m);
+  const fds = parseRights(m.control!, receivedControlLength(m));
   const dataTruncated = (msgFlags & MSG_TRUNC) !== 0;
   const controlTruncated = (msgFlags & MSG_CTRUNC) !== 0;
   const truncated = dataTruncated || controlTruncated;
@@ -228,14 +201,9 @@ export function recvmsg(fd: number, maxLen = 65536, maxFds = 16): ReceivedMessag
 /** All fds from every SCM_RIGHTS cmsg in the first `len` bytes of a control buffer. */
 function parseRights(control: Buffer, len: number): number[] {
   const fds: number[] = [];
-  let off = 0;
-  while (off + CMSG_HDR <= len) {
-    const clen = Number(control.readBigUInt64LE(off));
-    if (clen < CMSG_HDR || off + clen > len) break;
-    if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === SCM_RIGHTS) {
-      for (let p = off + CMSG_HDR; p + 4 <= off + clen; p += 4) fds.push(control.readInt32LE(p));
-    }
-    off += cmsgSpace(clen - CMSG_HDR);
+  for (const c of parseCmsgs(control, len)) {
+    if (c.level !== SOL_SOCKET || c.type !== SCM_RIGHTS) continue;
+    for (let p = 0; p + 4 <= c.data.length; p += 4) fds.push(c.data.readInt32LE(p));
   }
   return fds;
 }

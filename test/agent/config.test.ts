@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, LEGACY_CONFIG_PATH, loadConfig, parseConfigText, parseHostPort } from '../../src/agent/config';
+import { ConfigError, defaultMaxHandshakes, LEGACY_CONFIG_PATH, loadConfig, parseConfigText, parseHostPort } from '../../src/agent/config';
 import { parseKeyFile, splitList } from '../../src/agent/keyfile';
 
 const F = '/etc/tlshd/config';
@@ -132,6 +132,13 @@ describe('tlshd configuration', () => {
     ['[handshaked]\nallow_uids=root\n', `${F}:2: allow_uids: "root" is not a numeric id`],
     ['[authenticate.client]\nx509.certificate=/c.pem\n', `${F}:2: [authenticate.client] sets x509.certificate without x509.private_key`],
     ['[authenticate.server]\nx509.truststore=\n', `${F}:2: x509.truststore is empty`],
+    ['[handshaked]\nmax_handshakes=0\n', `${F}:2: max_handshakes = 0 is out of range (1..1000000)`],
+    ['[handshaked]\npeer_idle_timeout_ms=-1\n', `${F}:2: peer_idle_timeout_ms = -1 is out of range (0..3600000)`],
+    ['[handshaked]\nworkers=1000\n', `${F}:2: workers = 1000 is out of range (0..256)`],
+    // At and past 2^31 ms a Node timer fires at once: every timeout key stops well below it.
+    ['[handshaked]\ndefault_timeout_ms=2147483648\n', `${F}:2: default_timeout_ms = 2147483648 is out of range (1..3600000)`],
+    ['[handshaked]\nshutdown_grace_ms=4294967295\n', `${F}:2: shutdown_grace_ms = 4294967295 is out of range (0..3600000)`],
+    ['[handshaked]\npeer_idle_timeout_ms=2147483648\n', `${F}:2: peer_idle_timeout_ms = 2147483648 is out of range (0..3600000)`],
     ['[authenticate.server]\nx509.client_certificate=always\n', `${F}:2: x509.client_certificate = "always": expected one of request, require, none`],
     ['[handshaked]\ngroups=x25519;ffdhe1024\n', `${F}:2: groups: unknown name "ffdhe1024"`],
   ])('stops on a bad value with file:line and why (%j)', (text, message) => {
@@ -144,6 +151,19 @@ describe('tlshd configuration', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).code).toBe('ECONFIG');
     expect((err as Error).message.startsWith(message)).toBe(true);
+  });
+
+  it('reads the bounds and the pool size; defaults follow the fd limit and the CPUs', () => {
+    const { config } = parseConfigText('[handshaked]\nmax_inflight=8\nmax_handshakes=2000\npeer_idle_timeout_ms=0\nworkers=0\n', F);
+    expect([config.maxInflight, config.maxHandshakes, config.peerIdleTimeoutMs, config.workers]).toEqual([8, 2000, 0, 0]);
+    const d = parseConfigText('', F).config;
+    expect(d.maxHandshakes).toBe(defaultMaxHandshakes());
+    expect(d.peerIdleTimeoutMs).toBe(30000);
+    expect(d.workers).toBe(Math.min(32, os.availableParallelism()));
+    // Two fds per held handshake, 256 kept back for the agent itself; never below max_inflight's default.
+    expect(defaultMaxHandshakes(1024)).toBe(384);
+    expect(defaultMaxHandshakes(1_048_576)).toBe(4096);
+    expect(defaultMaxHandshakes(300)).toBe(64);
   });
 
   it('reads x509.strict per role (yes/no, true/false, 1/0); off by default', () => {

@@ -69,6 +69,9 @@ export async function startAgent(
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+  // Handshakes on worker threads from the first one (until one is up they run on this thread),
+  // and the workers' own fds open before a test counts fds.
+  await daemon.pool?.whenUp();
   return {
     daemon,
     kernel,

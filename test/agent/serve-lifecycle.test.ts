@@ -96,8 +96,9 @@ describe('kernel transport behaviour', () => {
     }
   });
 
-  it('never runs more than max_inflight handshakes; the rest wait in the kernel queue', async () => {
-    agent = await startAgent({ config: configText('[handshaked]\nmax_inflight=2'), kernel: { pendingMax: 50 } });
+  it('never holds more than max_handshakes handshakes; the rest wait in the kernel queue', async () => {
+    // max_handshakes bounds handshakes held (silent peers included); max_inflight only those working.
+    agent = await startAgent({ config: configText('[handshaked]\nmax_handshakes=2'), kernel: { pendingMax: 50 } });
     const slow = await silentPeer();
     try {
       const subs = [];
@@ -362,6 +363,8 @@ describe('hygiene', () => {
       const before = openFds();
       await once();
       await once();
+      // A worker thread closes its dup on its own event loop, a moment after DONE.
+      for (let i = 0; i < 40 && openFds() > before; i++) await sleep(50);
       expect(openFds()).toBe(before);
     } finally {
       await l.close();

@@ -19,7 +19,7 @@ function runBench(outDir: string): Promise<{ code: number; stdout: string; stder
       process.execPath,
       [main],
       {
-        env: { ...process.env, BENCH_QUICK: '1', BENCH_CONCURRENCY: CONCURRENCY.join(','), BENCH_SCALE: '0.04', BENCH_WARMUP: '4', BENCH_FLOOR_ITERATIONS: '10', BENCH_OUT: outDir, BENCH_JSON: '1' },
+        env: { ...process.env, BENCH_QUICK: '1', BENCH_CONCURRENCY: CONCURRENCY.join(','), BENCH_SCALE: '0.04', BENCH_WARMUP: '4', BENCH_FLOOR_ITERATIONS: '10', BENCH_WORKERS: '0,1', BENCH_WORKERS_CONCURRENCY: '8', BENCH_OUT: outDir, BENCH_JSON: '1' },
         maxBuffer: 64 * 1024 * 1024,
         timeout: 240_000,
       },
@@ -79,6 +79,14 @@ describe('npm run bench (quick mode)', () => {
   });
 
   test('head-of-line figures and the targets are reported', () => {
+    // The workers axis: every role/auth once per worker count, ratios against workers = 0 of the same run.
+    expect(summary.workersAxis).toHaveLength(2 * 2 * 3);
+    for (const w of summary.workersAxis) {
+      expect([0, 1]).toContain(w.workers);
+      expect(w.figures.failed).toBe(0);
+      expect(finite(w.throughputVsZero)).toBe(true);
+      if (w.workers === 0) expect(w.throughputVsZero).toBe(1);
+    }
     expect(summary.headOfLine).toHaveLength(6);
     for (const h of summary.headOfLine) {
       expect(h.high).toBe(24);

@@ -37,6 +37,8 @@ export async function startDirectAgent(extraConfig = ''): Promise<DirectAgent> {
     logTransports: [cap.transport],
     overrides: { logLevel: 'error' },
   });
+  // Every handshake on a worker thread from the first (until one is up they run on this thread).
+  await daemon.pool?.whenUp();
   return {
     daemon,
     lines: cap.lines,

@@ -23,7 +23,7 @@ let agent: DirectAgent;
 let cs: Awaited<ReturnType<typeof consumerServer>>;
 
 beforeAll(async () => {
-  agent = await startDirectAgent('[handshaked]\nmax_inflight=100000\n');
+  agent = await startDirectAgent('[handshaked]\nmax_inflight=100000\nmax_handshakes=100000\npeer_idle_timeout_ms=0\n');
   cs = await consumerServer();
 });
 

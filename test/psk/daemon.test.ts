@@ -188,6 +188,9 @@ describe('agent to agent: one agent is host (client) and target (server, peer-id
     const host = key(clientRing, nvmeId('01', 11), 32, secret);
     const target = key(serverRing, nvmeId('01', 11), 32, secret);
     const r = await pair(a, [decoy.serial, host.serial]);
+    // Both ran on worker threads: keyrings linked by the main thread are searched and read from a
+    // worker (the session keyring is shared by every thread of the process).
+    expect(a.daemon.pool?.completed).toBe(2);
     expect(r.client).toEqual({ status: Status.OK, remoteAuth: [host.serial], cancelled: false });
     expect(r.server).toEqual({ status: Status.OK, remoteAuth: [target.serial], cancelled: false });
     // Both ends logged the same application secrets under the same client_random.

@@ -58,6 +58,16 @@ export function formatStorm(s: StormSummary): string {
       rows,
     ),
   );
+  if (s.workersAxis.length) {
+    out.push('');
+    out.push('Workers axis (handshaked alone, [handshaked] workers; ratio = hs/s over workers = 0 in the same run; CPU µs per handshake of the agent process, all threads):');
+    out.push(
+      ...table(
+        ['role', 'auth', 'in flight', 'workers', 'hs/s', 'vs 0', 'latency', 'CPU', 'RSS MiB', 'harness'],
+        s.workersAxis.map((w) => [w.role, w.auth, String(w.concurrency), String(w.workers), f0(w.figures.handshakesPerSec), x2(w.throughputVsZero), lat(w.figures), f0(w.figures.cpuUsPerHandshake), f1(w.figures.peakRssMiB), harness(w.figures)]),
+      ),
+    );
+  }
   if (s.headOfLine.length) {
     out.push('');
     out.push('Head-of-line (p99 at high concurrency / concurrency) ÷ (p50 at 16 / 16); 1 = fair share, target ≤ 2:');

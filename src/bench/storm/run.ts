@@ -18,7 +18,7 @@ import { PeerProcess } from './peer-process';
 import { AUTH_MODES, ROLES, ROOT_DIR, SUITE, type AuthMode, type Role } from './shape';
 import { AgentSide, BenchKeys, makeWorkDir, NodeSide, type Side, type SideName } from './sides';
 import { measureStartup, startupTarget, type StartupFigures } from './startup';
-import { floorKey, summarize, type StormSummary } from './summary';
+import { floorKey, summarize, summarizeWorkers, type StormSummary } from './summary';
 import { latencySvg } from './svg';
 
 export const HELP = `npm run bench — handshaked under upcall storms, against the crypto floor and Node's tls.
@@ -33,6 +33,10 @@ Environment:
   BENCH_WARMUP=N             unmeasured handshakes per side, role and auth first (default 200: JIT warm)
   BENCH_FLOOR_ITERATIONS=N   iterations per crypto-floor measurement (default 400)
   BENCH_MAX_INFLIGHT=N       handshaked's [handshaked] max_inflight (default 1024: all in flight)
+  BENCH_WORKERS=0,1,2,all    the workers axis: handshaked alone with each [handshaked] workers value
+                             (default 0,1,2,all; quick: 0,all; "none" skips it). The main cells run
+                             the agent as shipped (workers = one per CPU)
+  BENCH_WORKERS_CONCURRENCY=N  handshakes in flight in the workers-axis cells (default 256; quick 32)
   BENCH_AGENT_LOG_LEVEL=L    the agent's log_level (default info: one line per handshake, as shipped)
   BENCH_OUT=DIR              where storm.json, storm.txt and latency.svg go (default bench-results;
                              quick runs: $TMPDIR/handshaked-bench-quick)
@@ -54,6 +58,9 @@ export interface StormOptions {
   warmup: number;
   floorIterations: number;
   maxInflight: number;
+  /** The workers axis: [handshaked] workers values ('all' = one per CPU). */
+  workers: Array<number | 'all'>;
+  workersConcurrency: number;
   outDir: string;
   profileDir?: string;
   agentNodeArgs: string[];
@@ -89,6 +96,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StormOptio
     warmup: env.BENCH_WARMUP === '0' ? 0 : num('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 8 : 200),
     floorIterations: num('BENCH_FLOOR_ITERATIONS', env.BENCH_FLOOR_ITERATIONS, quick ? 20 : 400),
     maxInflight: num('BENCH_MAX_INFLIGHT', env.BENCH_MAX_INFLIGHT, 1024),
+    workers: workersAxis(env.BENCH_WORKERS, quick),
+    workersConcurrency: num('BENCH_WORKERS_CONCURRENCY', env.BENCH_WORKERS_CONCURRENCY, quick ? 32 : 256),
     // A smoke run must not overwrite the committed example results.
     outDir: path.resolve(env.BENCH_OUT ?? (quick ? path.join(os.tmpdir(), 'handshaked-bench-quick') : path.join(ROOT_DIR, 'bench-results'))),
     profileDir: env.BENCH_PROFILE ? path.resolve(env.BENCH_PROFILE) : undefined,
@@ -98,6 +107,18 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StormOptio
     json: env.BENCH_JSON === '1',
     quick,
   };
+}
+
+function workersAxis(v: string | undefined, quick: boolean): Array<number | 'all'> {
+  if (v === 'none') return [];
+  if (!v) return quick ? [0, 'all'] : [0, 1, 2, 'all'];
+  return v.split(',').map((s) => {
+    const t = s.trim();
+    if (t === 'all') return 'all';
+    const n = Number(t);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`BENCH_WORKERS: "${t}" is not a worker count (0, 1, 2, ... or all)`);
+    return n;
+  });
 }
 
 /** The NODE_OPTIONS the systemd unit runs the agent with, so the benchmark measures the same heap. */
@@ -133,6 +154,7 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
   const sides: Side[] = [];
   let peer: PeerProcess | undefined;
   const samples: CellSample[] = [];
+  const workerSamples: Array<{ workers: number; sample: CellSample }> = [];
   const started = Date.now();
   // Interrupted (Ctrl-C, timeout): take the agent, the baseline and the peer down too.
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -165,6 +187,25 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
         }
       }
     }
+    // The workers axis: the agent alone, once per worker count, same cells for each.
+    for (const w of o.workers) {
+      const workers = w === 'all' ? os.availableParallelism() : w;
+      const agent = await AgentSide.start({ keys, maxInflight: o.maxInflight, workers, logLevel: o.agentLogLevel, nodeArgs: o.agentNodeArgs, workDir });
+      sides.push(agent);
+      try {
+        for (const role of o.roles) {
+          for (const auth of o.auths) {
+            if (o.warmup > 0) await runCell(agent, peer, role, auth, Math.min(16, o.warmup), o.warmup);
+            const s = await runCell(agent, peer, role, auth, o.workersConcurrency, cellCount(o.workersConcurrency, o.scale));
+            workerSamples.push({ workers, sample: s });
+            progress(`handshaked workers=${workers} ${role}/${auth} ×${o.workersConcurrency}: ${s.ok} ok, ${s.failed} failed, ${(s.ok / (s.wallMs / 1000)).toFixed(0)} hs/s`);
+          }
+        }
+      } finally {
+        sides.splice(sides.indexOf(agent), 1);
+        await agent.stop().catch(() => undefined);
+      }
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -180,6 +221,8 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
     concurrency: o.concurrency.join(','),
     scale: o.scale,
     agentMaxInflight: o.maxInflight,
+    agentWorkers: `${os.availableParallelism()} (one per CPU, as shipped)`,
+    workersAxis: o.workers.join(',') || '(skipped)',
     agentNodeOptions: o.agentNodeArgs.join(' ') || '(none)',
     quick: o.quick,
     node: process.version,
@@ -188,7 +231,7 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
     kernel: os.release(),
     seconds: Math.round((Date.now() - started) / 1000),
     date: new Date().toISOString(),
-  });
+  }, summarizeWorkers(workerSamples));
   if (startup) {
     summary.startup = startup;
     summary.targets.push(startupTarget(startup));

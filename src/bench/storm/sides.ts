@@ -74,6 +74,8 @@ export interface AgentSideOptions {
   keys: BenchKeys;
   /** [handshaked] max_inflight for the run. */
   maxInflight: number;
+  /** [handshaked] workers; undefined: the agent's default (one per CPU). */
+  workers?: number;
   /** [handshaked] log_level (default: the agent's, info: one line per handshake). */
   logLevel?: string;
   /** Directory for `node --cpu-prof` output, when profiling. */
@@ -112,6 +114,9 @@ export class AgentSide implements Side {
         `x509.private_key=${pkiPath('server-key')}`,
         '[handshaked]',
         `max_inflight=${o.maxInflight}`,
+        // Everything the driver asks is held and worked on: the storm measures the engines, not the bounds.
+        `max_handshakes=${Math.max(o.maxInflight, 4096)}`,
+        ...(o.workers !== undefined ? [`workers=${o.workers}`] : []),
         ...(o.logLevel ? [`log_level=${o.logLevel}`] : []),
         `default_timeout_ms=${REQUEST_TIMEOUT_MS}`,
         'cipher_suites=TLS_AES_128_GCM_SHA256',

@@ -63,10 +63,22 @@ export interface Target {
   where?: string;
 }
 
+/** One cell of the workers axis: handshaked alone with [handshaked] workers = `workers`. */
+export interface WorkersCell {
+  workers: number;
+  role: Role;
+  auth: AuthMode;
+  concurrency: number;
+  figures: SideFigures;
+  /** handshakes/s over the same role/auth/concurrency with workers = 0, measured in the same run. */
+  throughputVsZero?: number;
+}
+
 export interface StormSummary {
   setup: Record<string, string | number | boolean>;
   floor: Record<string, FloorFigures>;
   cells: CellFigures[];
+  workersAxis: WorkersCell[];
   headOfLine: HeadOfLine[];
   targets: Target[];
   failed: number;
@@ -97,7 +109,17 @@ export function sideFigures(s: CellSample): SideFigures {
 
 export const floorKey = (role: Role, auth: AuthMode): string => `${role}/${auth}`;
 
-export function summarize(samples: CellSample[], floor: Record<string, FloorFigures>, setup: StormSummary['setup']): StormSummary {
+/** The workers axis from samples tagged with their worker count. */
+export function summarizeWorkers(samples: Array<{ workers: number; sample: CellSample }>): WorkersCell[] {
+  const cells: WorkersCell[] = samples.map(({ workers, sample }) => ({ workers, role: sample.role, auth: sample.auth, concurrency: sample.concurrency, figures: sideFigures(sample) }));
+  for (const c of cells) {
+    const zero = cells.find((z) => z.workers === 0 && z.role === c.role && z.auth === c.auth && z.concurrency === c.concurrency);
+    if (zero) c.throughputVsZero = c.figures.handshakesPerSec / zero.figures.handshakesPerSec;
+  }
+  return cells;
+}
+
+export function summarize(samples: CellSample[], floor: Record<string, FloorFigures>, setup: StormSummary['setup'], workersAxis: WorkersCell[] = []): StormSummary {
   const cells: CellFigures[] = [];
   for (const s of samples) {
     let c = cells.find((x) => x.role === s.role && x.auth === s.auth && x.concurrency === s.concurrency);
@@ -128,7 +150,7 @@ export function summarize(samples: CellSample[], floor: Record<string, FloorFigu
     headOfLine.push({ role: mine[0].role, auth: mine[0].auth, high: high.concurrency, handshaked: hol(high.handshaked, at16.handshaked), node: hol(high.node, at16.node) });
   }
   const failed = samples.reduce((a, s) => a + s.failed, 0);
-  return { setup, floor, cells, headOfLine, targets: targets(cells, headOfLine), failed };
+  return { setup, floor, cells, workersAxis, headOfLine, targets: targets(cells, headOfLine), failed: failed + workersAxis.reduce((a, w) => a + w.figures.failed, 0) };
 }
 
 function worst<T>(items: T[], value: (t: T) => number | undefined, pick: 'min' | 'max'): { item?: T; value?: number } {

@@ -6,10 +6,9 @@
 #     agent-test` against it: its KTAP (nested under this line by report.sh) must have no
 #     "not ok", and the key checks of the status-0 cases must have gone through kTLS data
 #     (the companion says "data through kTLS" or "key logs" per case).
-#  2. The client-library example of docs/client.md, taken from the document and changed only in
-#     port and host name, against `openssl s_server -www` through an agent started with the
-#     documented command: the HTTP request and the page must cross the kTLS socket.
+# The client library's example and its kTLS stream against real peers: unix-ktls-stream.sh.
 source /opt/hsvm/guest/lib.sh
+source /opt/hsvm/guest/unix-agent.sh
 [ "$HSVM_AGENT" = handshaked ] || skip "not applicable: $HSVM_AGENT has no unix transport (handshaked only)"
 cleanup() {
   [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null
@@ -21,26 +20,6 @@ PKI=/opt/handshaked/fixtures/pki
 [ -f "$PKI/ca-bundle.pem" ] || fail "the companion PKI is not in the payload ($PKI/ca-bundle.pem missing)"
 W=/tmp/unix-ktls; rm -rf "$W"; mkdir -p "$W"
 SOCK=@hsvm-unix-ktls
-
-# start_unix_agent LABEL ARGS...: `handshaked serve ARGS` in its own session, ready once it logs
-# "handshaked ready" (a unix-transport agent holds no handshake-family socket to look for).
-start_unix_agent() {
-  local label=$1 logf t0 pid; shift
-  logf="$HSVM_RESULTS/$HSVM_SCENARIO.$label.handshaked.log"
-  echo "=== $(date -u +%FT%TZ) uptime $(up)s: node $HANDSHAKED_MAIN serve $*" >> "$logf"
-  setsid node "$HANDSHAKED_MAIN" serve "$@" >> "$logf" 2>&1 < /dev/null &
-  pid=$!
-  echo "$pid" > "$AGENT_DIR/$label.pid"; echo handshaked > "$AGENT_DIR/$label.agent"; echo "$logf" > "$AGENT_DIR/$label.log"
-  log "agent $label: pid $pid log $logf"
-  t0=$(up)
-  while ! grep -q 'handshaked ready' "$logf"; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$logf"; AGENT_ERROR="agent $label exited before it was ready: $(tail -n 3 "$logf" | tr '\n' ' ' | cut -c1-300)"; return 1; }
-    awk -v a="$t0" -v b="$(up)" 'BEGIN{exit !(b-a > 240)}' && { AGENT_ERROR="agent $label not ready after 240 s"; return 1; }
-    sleep 0.3
-  done
-  log "agent $label ready after $(elapsed "$t0")s"
-  elapsed "$t0" >> "$HSVM_STATE/startup.$HSVM_SCENARIO"
-}
 
 # --- 1. companion agent-test with kTLS on -----------------------------------------------
 run node "$HANDSHAKED_MAIN" companion print-agent-config --pki "$PKI" --unix-socket "$SOCK" -o "$W/agent.conf" \
@@ -69,41 +48,4 @@ summary="agent-test: $oks ok ($skips skipped), $notok not ok; keys checked by kT
 [ "$skips" = 0 ] || fail "$summary: cases were skipped (a peer tool missing from the guest?)"
 [ "$via_ktls" -ge 16 ] || fail "$summary: expected the key checks to go through kTLS data"
 [ "$((hs1 - hs0))" -ge "$((via_ktls + via_keylog))" ] || fail "$summary: fewer kTLS installs than successful handshakes"
-
-# --- 2. the client-library example of docs/client.md ------------------------------------
-doc=$H/guest/client.md
-[ -f "$doc" ] || fail "$summary | docs/client.md is not in the payload"
-awk '/^## Example: a TCP client/ {sec=1} sec && /^Then, in a program/ {want=1} want && /^```ts$/ {code=1; next} code && /^```$/ {exit} code {print}' "$doc" > "$W/example.orig.mjs"
-grep -q "requestHandshake" "$W/example.orig.mjs" || fail "$summary | no client example found in docs/client.md"
-# No session tickets: a Node reader gets EIO for them (docs/client.md, Limits).
-openssl s_server -accept 127.0.0.1:0 -naccept 1 -tls1_3 -num_tickets 0 -cert /etc/tlshd/server.pem -key /etc/tlshd/server.key -www \
-  > "$W/s_server.log" 2>&1 < /dev/null &
-spid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$W/s_server.log" | head -1)
-  [ -n "$port" ] && break; sleep 0.2
-done
-[ -n "$port" ] || fail "$summary | openssl s_server did not start: $(head -c 300 "$W/s_server.log")"
-# The example as documented, with the server's port and name substituted.
-mkdir -p "$W/example/node_modules"
-ln -s /opt/handshaked "$W/example/node_modules/handshaked"
-sed -e "s/net\.connect(443, 'example\.org')/net.connect($port, 'localhost')/" -e "s/peername: 'example\.org'/peername: 'localhost'/" \
-  -e "s/Host: example\.org/Host: localhost/" "$W/example.orig.mjs" > "$W/example/example.mjs"
-echo "--- the example (diff from docs/client.md):"; diff "$W/example.orig.mjs" "$W/example/example.mjs"
-# The agent as the document starts it (default config: /etc/tlshd/config, the harness PKI).
-start_unix_agent doc --transport unix --unix-socket /run/handshaked/upcall.sock || fail "$summary | $AGENT_ERROR"
-hs0=$(handshakes_total)
-(cd "$W/example" && timeout -k 5 120 node example.mjs) > "$W/example.out" 2> "$W/example.err"
-erc=$?
-hs1=$(handshakes_total)
-echo "--- example rc=$erc stdout (head):"; head -c 600 "$W/example.out"; echo; echo "--- stderr:"; cat "$W/example.err"
-echo "--- s_server:"; head -c 600 "$W/s_server.log"; echo
-wait "$spid" 2>/dev/null; spid=
-ex="example: rc=$erc, kTLS installs +$((hs1 - hs0))"
-grep -q '^HTTP/1.0 200 ok' "$W/example.out" || fail "$summary | $ex: no HTTP reply from s_server in the example's output ($(head -c 200 "$W/example.err" | tr '\n' ' '))"
-# s_server answers only a decrypted "GET /" line; its page describes the session.
-grep -q 'Cipher is TLS_' "$W/example.out" || fail "$summary | $ex: s_server's page lacks its session description"
-[ "$((hs1 - hs0))" -ge 1 ] || fail "$summary | $ex: the example's socket got no kTLS"
-[ "$erc" = 0 ] || fail "$summary | $ex: the page came through but the example exited $erc ($(grep -m1 -E 'Error|EIO' "$W/example.err" | cut -c1-200))"
-note "$summary | $ex, HTTP request and page through kTLS"
+note "$summary"

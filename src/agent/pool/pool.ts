@@ -1,0 +1,233 @@
+/**
+ * The handshake pool: worker threads that run handshakes while the main thread keeps the
+ * transports, the dispatcher, the configuration and DONE (docs/serve.md "Worker threads").
+ *
+ * A handshake is pinned to one worker for its life (its engine and its dup of the fd live
+ * there); new ones go to the worker holding the fewest. Aborts (deadline, consumer gone,
+ * shutdown) are forwarded; the work slot is the dispatcher's, released and re-taken on the
+ * worker's word. Every worker gets every configuration (start, SIGHUP, rotated identity files)
+ * and decodes its identities once per configuration.
+ *
+ * A worker that exits or throws is replaced at once, and each handshake it held ends with EIO
+ * and a reason: the transport still sends its DONE and closes its fd (the dead thread's dups
+ * went with its event loop).
+ */
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { AgentConfig, LogLevel } from '../config';
+import { abortKind, type RunContext, type RunOutcome } from '../dispatcher';
+import type { Logger } from '../logging';
+import { Status, type HandshakeRequest } from '../request';
+import { getKeyringId, KeySpec } from '../../sys/keyctl';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+
+export interface WorkerPoolOptions {
+  size: number;
+  logger: Logger;
+  ktls: 'on' | 'off';
+  /** Key-log lines from the workers (--keylog); absent: workers do not produce them. */
+  onKeylog?: (line: string) => void;
+  /** Honour the test-only 'exit' message (tests set HANDSHAKED_TEST_HOOKS=1; never from the network). */
+  testHooks?: boolean;
+}
+
+interface PoolJob {
+  worker: PoolWorker;
+  ctx: RunContext;
+  resolve: (o: RunOutcome) => void;
+  onAbort: () => void;
+}
+
+interface PoolWorker {
+  index: number;
+  thread: Worker;
+  jobs: Set<number>;
+  /** Loaded its modules and said so: takes handshakes. */
+  up: boolean;
+  gone: boolean;
+}
+
+export class WorkerPool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly jobs = new Map<number, PoolJob>();
+  private nextId = 1;
+  private next = 0;
+  private closing = false;
+  private config?: { gen: number; config: AgentConfig; logLevel: LogLevel };
+  /** Workers replaced after dying (tests and diagnostics). */
+  replaced = 0;
+  /** Outcomes reported by workers (tests and diagnostics). */
+  completed = 0;
+
+  constructor(private readonly opts: WorkerPoolOptions) {}
+
+  /** Start the threads (each takes a good part of a second to load; nothing waits for that). */
+  start(): void {
+    if (this.workers.length > 0 || this.closing) return;
+    ensureSessionKeyring(this.opts.logger);
+    for (let i = 0; i < this.opts.size; i++) this.workers.push(this.spawn(i));
+  }
+
+  get size(): number {
+    return this.opts.size;
+  }
+
+  /** Handshakes each worker holds now. */
+  get load(): number[] {
+    return this.workers.map((w) => w.jobs.size);
+  }
+
+  /** Thread ids of the workers (tests). */
+  get threadIds(): number[] {
+    return this.workers.map((w) => w.thread.threadId);
+  }
+
+  /** Every worker decodes this configuration's identities and uses them for its next handshakes. */
+  configure(config: AgentConfig, logLevel: LogLevel): void {
+    this.config = { gen: (this.config?.gen ?? 0) + 1, config, logLevel };
+    for (const w of this.workers) this.send(w, { t: 'config', ...this.config });
+  }
+
+  /** Resolves when every worker has started (tests, benchmarks). */
+  async whenUp(): Promise<void> {
+    while (this.workers.length < this.opts.size || this.workers.some((w) => !w.up)) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /**
+   * Runs the handshake on a worker; undefined when no worker is up yet (the first second after
+   * start, or while a dead one is replaced): the caller runs it itself rather than wait.
+   */
+  run(req: HandshakeRequest, ctx: RunContext, peerIdleTimeoutMs: number): Promise<RunOutcome> | undefined {
+    const worker = this.pick();
+    if (!worker) return undefined;
+    const id = this.nextId++;
+    return new Promise<RunOutcome>((resolve) => {
+      const onAbort = () => {
+        this.send(worker, { t: 'abort', id, kind: abortKind(ctx.signal) ?? 'cancelled' });
+      };
+      this.jobs.set(id, { worker, ctx, resolve, onAbort });
+      worker.jobs.add(id);
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      this.send(worker, { t: 'run', id, req, deadline: ctx.deadline, transport: ctx.transport, peerIdleTimeoutMs });
+      if (ctx.signal.aborted) onAbort();
+    });
+  }
+
+  /** Test-only: make worker `index` exit from inside (needs testHooks). */
+  crashForTest(index: number, code = 70): void {
+    this.send(this.workers[index], { t: 'exit', code });
+  }
+
+  /** Stop every worker (after the dispatcher is idle: nothing runs on them any more). */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.thread.terminate()));
+  }
+
+  private pick(): PoolWorker | undefined {
+    // Fewest handshakes first; among equals, round-robin.
+    let best: PoolWorker | undefined;
+    for (let i = 0; i < this.workers.length; i++) {
+      const w = this.workers[(this.next + i) % this.workers.length];
+      if (w.up && !w.gone && (!best || w.jobs.size < best.jobs.size)) best = w;
+    }
+    if (best) this.next = (best.index + 1) % this.workers.length;
+    return best;
+  }
+
+  private send(w: PoolWorker, m: ToWorker): void {
+    if (!w.gone) w.thread.postMessage(m);
+  }
+
+  private spawn(index: number): PoolWorker {
+    const init: WorkerInit = { ktls: this.opts.ktls, keylog: this.opts.onKeylog !== undefined, testHooks: this.opts.testHooks ?? false };
+    const thread = workerThread(init);
+    const w: PoolWorker = { index, thread, jobs: new Set(), up: false, gone: false };
+    thread.on('message', (m: FromWorker) => this.onMessage(w, m));
+    thread.on('error', (e: Error) => {
+      this.opts.logger.error('a handshake worker thread failed', { worker: index, error: e.stack ?? e.message });
+    });
+    thread.on('exit', (code: number) => this.onExit(w, code));
+    // Workers must not keep a stopping agent alive; their jobs keep the dispatcher busy instead.
+    thread.unref();
+    if (this.config) this.send(w, { t: 'config', ...this.config });
+    return w;
+  }
+
+  private onMessage(w: PoolWorker, m: FromWorker): void {
+    switch (m.t) {
+      case 'up':
+        w.up = true;
+        return;
+      case 'wait':
+        this.jobs.get(m.id)?.ctx.slot.release();
+        return;
+      case 'want': {
+        const job = this.jobs.get(m.id);
+        if (job) void job.ctx.slot.acquire().then(() => this.send(w, { t: 'grant', id: m.id }));
+        return;
+      }
+      case 'done':
+        this.completed++;
+        this.settle(m.id, m.outcome);
+        return;
+      case 'keylog':
+        this.opts.onKeylog?.(m.line);
+        return;
+      case 'log':
+        this.opts.logger.log(m.level, m.message, m.meta);
+        return;
+    }
+  }
+
+  private settle(id: number, outcome: RunOutcome): void {
+    const job = this.jobs.get(id);
+    if (!job) return;
+    this.jobs.delete(id);
+    job.worker.jobs.delete(id);
+    job.ctx.signal.removeEventListener('abort', job.onAbort);
+    job.resolve(outcome);
+  }
+
+  private onExit(w: PoolWorker, code: number): void {
+    w.gone = true;
+    const lost = [...w.jobs];
+    for (const id of lost) {
+      this.settle(id, {
+        status: Status.EIO,
+        remoteAuth: [],
+        reason: `the worker thread running this handshake exited (code ${code}); it was replaced`,
+      });
+    }
+    if (this.closing) return;
+    this.opts.logger.error('a handshake worker thread exited; starting a new one', { worker: w.index, code, handshakes_lost: lost.length });
+    this.replaced++;
+    this.workers[w.index] = this.spawn(w.index);
+  }
+}
+
+/**
+ * A thread's keyrings live in its credentials, copied when the thread is created. A process
+ * started without a session keyring gets one installed on its first keyring link — in the
+ * calling thread only — and threads created earlier would keep searching the user's default
+ * session keyring, never seeing the links made for their handshakes. So the main thread makes
+ * sure it has its session keyring before the workers are created, and they all share it.
+ */
+function ensureSessionKeyring(logger: Logger): void {
+  try {
+    getKeyringId(KeySpec.SESSION, true);
+  } catch (e) {
+    logger.debug('no session keyring for the worker threads to share', { error: (e as Error).message });
+  }
+}
+
+/**
+ * The worker script: the compiled worker.js beside this file; from the TypeScript sources
+ * (jest), the same file transpiled on load by the tests' require hook.
+ */
+function workerThread(init: WorkerInit): Worker {
+  if (__filename.endsWith('.js')) return new Worker(path.join(__dirname, 'worker.js'), { workerData: init });
+  const hook = path.resolve(__dirname, '..', '..', '..', 'test', 'support', 'ts-worker-hook.js');
+  const entry = path.join(__dirname, 'worker.ts');
+  return new Worker(`require(${JSON.stringify(hook)}); require(${JSON.stringify(entry)});`, { eval: true, workerData: init });
+}

@@ -1,0 +1,153 @@
+/**
+ * A worker thread of the handshake pool: runs runHandshake for the requests the main thread
+ * hands it and reports each outcome back; the main thread logs it, counts it and sends DONE.
+ *
+ * Identities are decoded here once per configuration the main thread sends (start, reload,
+ * rotated files), never per handshake. Keyrings are linked by the main thread around each
+ * handshake (the session keyring is shared by every thread of the process), so this thread only
+ * reads keys. Work slots stay the main thread's: this thread says when a handshake starts
+ * waiting on its peer ('wait') and asks again when the peer's record is there ('want').
+ */
+import net from 'node:net';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { HandshakeAborted, waitOnPeer, type RunContext, type WorkSlot } from '../dispatcher';
+import { runHandshake, type HandshakeEnv, type HandshakeLog, type Profile } from '../handshake';
+import { loadIdentities } from '../identities';
+import type { LogLevel } from '../config';
+import { Status } from '../request';
+import { defaultHandshakeEnv } from '../runtime';
+import { peerGatedEnv } from './gate';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+
+const port = parentPort;
+if (!port) throw new Error('src/agent/pool/worker runs only as a worker thread');
+const init = workerData as WorkerInit;
+const post = (m: FromWorker): void => port.postMessage(m);
+
+/**
+ * Log records go to the main thread's logger, whose format, sinks and redaction apply (Buffers
+ * arrive there as Uint8Array and are redacted like Buffers). Winston itself is not loaded here:
+ * it would add most of a second to every worker's start.
+ */
+let debugOn = false;
+function forward(level: LogLevel, message: string, meta: Record<string, unknown> = {}): void {
+  post({ t: 'log', level, message, meta });
+}
+const logger: HandshakeLog = {
+  debug: ((message: string, meta?: Record<string, unknown>) => {
+    if (debugOn) forward('debug', message, meta);
+    return logger;
+  }) as HandshakeLog['debug'],
+};
+
+const base = defaultHandshakeEnv();
+/** Keyrings are linked by the main thread for the whole handshake. */
+const env: HandshakeEnv = { ...base, keys: { ...base.keys, linkKeyrings: () => () => undefined } };
+
+let profile: Profile | undefined;
+
+interface Running {
+  controller: AbortController;
+  working: boolean;
+  granted?: () => void;
+}
+const running = new Map<number, Running>();
+
+let up = false;
+
+function configure(m: Extract<ToWorker, { t: 'config' }>): void {
+  debugOn = m.logLevel === 'debug';
+  try {
+    // The main thread has loaded the same files and logged their warnings.
+    profile = Object.freeze({ config: m.config, identities: loadIdentities(m.config) });
+  } catch (e) {
+    forward('error', `a worker thread: the new configuration's identities do not load here, keeping the previous ones: ${(e as Error).message}`);
+  }
+  // Up once the first configuration is decoded: from then on a handshake here costs no set-up.
+  if (!up) {
+    up = true;
+    warmStreams(() => post({ t: 'up' }));
+  }
+}
+
+/**
+ * libuv keeps one spare fd per event loop (to survive EMFILE), opened by the loop's first stream
+ * handle. Opening it now, with a connection that cannot succeed, keeps this thread's fd count
+ * constant from 'up' on instead of growing at its first handshake.
+ */
+function warmStreams(then: () => void): void {
+  const s = net.connect({ path: `\0handshaked-worker-warm-${process.pid}-${threadId}` });
+  s.once('error', () => undefined);
+  s.once('close', then);
+}
+
+function run(m: Extract<ToWorker, { t: 'run' }>): void {
+  const job: Running = { controller: new AbortController(), working: true };
+  running.set(m.id, job);
+  const slot: WorkSlot = {
+    release: () => {
+      if (!job.working) return;
+      job.working = false;
+      post({ t: 'wait', id: m.id });
+    },
+    acquire: () =>
+      new Promise<void>((resolve) => {
+        if (job.working || !running.has(m.id)) {
+          resolve();
+          return;
+        }
+        job.granted = resolve;
+        post({ t: 'want', id: m.id });
+      }),
+  };
+  const idleMs = m.peerIdleTimeoutMs;
+  const ctx: RunContext = {
+    signal: job.controller.signal,
+    deadline: m.deadline,
+    transport: m.transport,
+    slot,
+    peerWait: (read) => waitOnPeer(read, slot, idleMs, () => job.controller.abort(new HandshakeAborted('idle', `for ${idleMs} ms ([handshaked] peer_idle_timeout_ms)`))),
+  };
+  const finish = (outcome: Parameters<typeof post>[0] & { t: 'done' }): void => {
+    running.delete(m.id);
+    post(outcome);
+  };
+  if (!profile) {
+    finish({ t: 'done', id: m.id, outcome: { status: Status.EIO, remoteAuth: [], reason: 'the worker thread has no usable configuration' } });
+    return;
+  }
+  runHandshake(m.req, ctx, profile, peerGatedEnv(env, ctx), {
+    ktls: init.ktls,
+    logger,
+    ...(init.keylog ? { keyLog: (line: string) => post({ t: 'keylog', line }) } : {}),
+  }).then(
+    (outcome) => finish({ t: 'done', id: m.id, outcome }),
+    (e: unknown) => finish({ t: 'done', id: m.id, outcome: { status: Status.EIO, remoteAuth: [], reason: `internal error: ${e instanceof Error ? e.message : String(e)}` } }),
+  );
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'config':
+      configure(m);
+      return;
+    case 'run':
+      run(m);
+      return;
+    case 'abort':
+      running.get(m.id)?.controller.abort(new HandshakeAborted(m.kind));
+      return;
+    case 'grant': {
+      const job = running.get(m.id);
+      if (!job) return;
+      job.working = true;
+      const g = job.granted;
+      job.granted = undefined;
+      g?.();
+      return;
+    }
+    case 'exit':
+      if (init.testHooks) process.exit(m.code);
+      return;
+  }
+});

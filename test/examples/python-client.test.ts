@@ -1,0 +1,143 @@
+/**
+ * examples/handshake_client.py (standard-library Python, written from docs/unix-transport.md)
+ * against `handshaked serve --transport unix --ktls off`: the wire format is usable from outside
+ * Node. A real TLS server on the other end proves the handshake happened; a wrong certificate and
+ * a malformed request prove the client decodes a failed DONE and an NLMSG_ERROR with its extack.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { Pki, agentConfigText } from '../../src/companion/pki';
+
+// Each case starts python3 and waits on a handshake: seconds normally, far more on a loaded host.
+jest.setTimeout(150000);
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const HOOK = path.join(ROOT, 'test', 'companion', 'ts-register.js');
+const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
+const EXAMPLE = path.join(ROOT, 'examples', 'handshake_client.py');
+const PKI = path.join(ROOT, 'fixtures', 'pki');
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+async function tlsServer(stem: string): Promise<{ port: number; handshakes: () => number; close: () => void }> {
+  let n = 0;
+  const srv = tls.createServer({
+    cert: fs.readFileSync(path.join(PKI, `${stem}.chain.pem`)),
+    key: fs.readFileSync(path.join(PKI, `${stem}.key.pem`)),
+    minVersion: 'TLSv1.3',
+  });
+  srv.on('secureConnection', (s) => {
+    n++;
+    s.on('error', () => undefined);
+  });
+  srv.on('tlsClientError', () => undefined);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as { port: number }).port, handshakes: () => n, close: () => srv.close() };
+}
+
+describe('examples/handshake_client.py against handshaked serve --transport unix', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handshaked-pyclient-'));
+  const socket = `@handshaked-py-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const conf = path.join(dir, 'agent.conf');
+  let agent: ChildProcess | undefined;
+  let agentLog = '';
+
+  beforeAll(async () => {
+    // The companion's agent configuration (fixtures/pki), plus this test's uid on the allow list
+    // (the default admits only root).
+    fs.writeFileSync(conf, `${agentConfigText(new Pki(PKI), socket)}allow_uids=${process.getuid!()}\n`);
+    agent = spawn(process.execPath, ['-r', HOOK, MAIN, 'serve', '-c', conf, '--transport', 'unix', '--ktls', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      // Starting the agent from the TypeScript sources takes seconds; minutes on a loaded machine.
+      const t = setTimeout(() => reject(new Error(`agent did not start: ${agentLog}`)), 170000);
+      agent!.stderr!.on('data', (d: Buffer) => {
+        agentLog += d.toString();
+        if (agentLog.includes('handshaked ready')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      agent!.once('exit', (code) => reject(new Error(`agent exited (${code}): ${agentLog}`)));
+    });
+  }, 180000);
+
+  afterAll(async () => {
+    if (agent && agent.exitCode === null) {
+      const exited = new Promise((r) => agent!.once('exit', r));
+      agent.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 30000);
+
+  it('the host python3 has socket.send_fds (3.9+)', async () => {
+    const r = await run('python3', ['-c', 'import socket, sys; print(sys.version_info >= (3, 9) and hasattr(socket, "send_fds"))'], 10000);
+    expect(r.out.trim()).toBe('True');
+  });
+
+  it('status 0 against a Node TLS 1.3 server, which completed its side of the handshake', async () => {
+    const srv = await tlsServer('server-p256');
+    try {
+      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--peername', 'localhost', '--timeout-ms', '20000'], 120000);
+      expect(r.err).toBe('');
+      expect(r.out.trim()).toBe('status 0 (OK) remote-auth -');
+      expect(r.code).toBe(0);
+      expect(srv.handshakes()).toBe(1);
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('a failed handshake (certificate for another name) is DONE with status EACCES, exit 1', async () => {
+    const srv = await tlsServer('wrong-name');
+    try {
+      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--peername', 'localhost', '--timeout-ms', '20000'], 120000);
+      expect(r.out.trim()).toBe('status 13 (EACCES) remote-auth -');
+      expect(r.code).toBe(1);
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('a request the agent refuses is an NLMSG_ERROR whose extack message the client prints, exit 2', async () => {
+    const srv = await tlsServer('server-p256');
+    try {
+      // psk as a client without a peer-identity: well-formed bytes, refused by the agent's checks
+      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--auth', 'psk'], 120000);
+      expect(r.err).toMatch(/^the agent refused the request: EINVAL \(22\): auth-mode psk: .*peer-identity/);
+      expect(r.code).toBe(2);
+      expect(srv.handshakes()).toBe(0);
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('an agent that is not there: exit 3 with the reason', async () => {
+    const srv = await tlsServer('server-p256');
+    try {
+      const r = await run('python3', [EXAMPLE, '--agent', `${socket}-absent`, '--connect', `127.0.0.1:${srv.port}`], 30000);
+      expect(r.code).toBe(3);
+      expect(r.err).toMatch(/cannot connect: .*Connection refused/);
+    } finally {
+      srv.close();
+    }
+  });
+});
