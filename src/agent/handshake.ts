@@ -11,7 +11,7 @@
  * ETIMEDOUT peer went away (EOF, reset, close_notify) or deadline passed; EKEYREJECTED the peer
  * sent unknown_psk_identity; EIO local failure; EOPNOTSUPP not a TCP socket or no kTLS.
  *
- * Names (tlshd.md §3.5): the client verifies the server against the request's peername (DNS
+ * Names (as tlshd checks them; docs/serve.md): the client verifies the server against the request's peername (DNS
  * name or IP literal; SNI only for a DNS name). Without a peername the client uses the peer's
  * IP address as an IP literal: the server certificate must then carry that IP SAN. This never
  * consults reverse DNS (tlshd 0.9 did and it was insecure) and never skips verification.
@@ -395,7 +395,7 @@ function requestCertificate(req: HandshakeRequest, env: HandshakeEnv): Certified
 }
 
 /**
- * remote-auth per tlshd.md §3.4: PSK: the serial of the key used. x509 server: 0xFFFFFFFF per
+ * remote-auth (docs/kernel-interface.md, "remote-auth and keys"): PSK: the serial of the key used. x509 server: 0xFFFFFFFF per
  * verified client certificate (none when the client sent none). x509 client: none — tlshd adds
  * the server's certificates to the user keyring so their serials can be returned, which makes the
  * kernel parse them; no kernel consumer reads a client-side id (NFS ignores it), so we do not.

@@ -1,5 +1,5 @@
 /**
- * What the agent needs from the kernel keyrings (tlshd.md §2.3, kernel-handshake.md §2.8):
+ * What the agent needs from the kernel keyrings (docs/kernel-interface.md, "remote-auth and keys"):
  * certificates, private keys and PSKs arrive as key serials; PSKs are looked up by identity in
  * the session keyring; consumer keyrings (.nvme, per-request KEYRING) are linked into the
  * session keyring so that search can see them.
@@ -263,7 +263,7 @@ export function findPskEntry(identity: Buffer, keyring: number = KeySpec.SESSION
   return { identity: Buffer.from(identity), key: psk.key, hash: pskHash(psk.key), tag: psk.serial };
 }
 
-/** Keyrings tlshd links for every handshake besides the configured ones (tlshd.md §2.3). */
+/** Keyrings tlshd links for every handshake besides the configured ones (docs/kernel-interface.md). */
 export const DEFAULT_KEYRINGS: readonly string[] = ['.nvme', '.nfs', '.nfsd'];
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Hands a finished TLS 1.3 session to kernel TLS: attach the "tls" ULP to the TCP socket, then
- * give it the application traffic keys for each direction (kernel-handshake.md §3).
+ * give it the application traffic keys for each direction (docs/kernel-interface.md, "kTLS").
  *
  * Order matters: TCP_ULP first (it fails unless the socket is ESTABLISHED), then TLS_TX, then
  * TLS_RX. RX goes last because from that moment the kernel decrypts incoming records itself; the

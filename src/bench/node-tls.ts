@@ -1,6 +1,6 @@
 /**
  * Node's tls configured for the same handshake as the engine: one TLS 1.3 suite, one group, the
- * same certificates. Contexts are created once and shared (platform-notes §6: passing `ca` to
+ * same certificates. Contexts are created once and shared (docs/platform.md: passing `ca` to
  * every tls.connect builds a new context per connection and costs ~0.4 ms of client CPU).
  */
 import type net from 'node:net';

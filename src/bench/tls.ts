@@ -2,7 +2,7 @@
  * `npm run bench:tls`: TLS 1.3 handshakes per second and CPU per handshake, handshaked's engine
  * against Node's tls (OpenSSL) doing the same handshake (same certificates, suite and group) over
  * loopback, in interleaved rounds in one run, because this machine's absolute speed drifts by
- * tens of percent over minutes (platform-notes §6). The measured side runs in this process; the
+ * tens of percent over minutes (docs/platform.md). The measured side runs in this process; the
  * other side is always Node's tls in a child process (tls-peer.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * A fake Linux kernel for tests: the `handshake` generic-netlink family (kernel-handshake.md §2)
+ * A fake Linux kernel for tests: the `handshake` generic-netlink family (docs/kernel-interface.md)
  * plus the nlctrl subset that finds it, speaking encoded netlink bytes through ./message so the
  * codec is exercised on every exchange. In the spirit of Go's nltest/genltest.
  *

@@ -1,6 +1,6 @@
 /**
  * The recorded netlink fixtures (fixtures/netlink/): every handshake command and attribute in
- * both directions, with values from kernel-handshake.md §2, plus nlctrl, errors and the unix
+ * both directions, with values from docs/kernel-interface.md, plus nlctrl, errors and the unix
  * transport. `node dist/netlink/fixtures.js [DIR]` (scripts/gen-netlink-fixtures.sh) writes them;
  * tests compare the files with this table, so the two cannot drift apart.
  */
@@ -50,7 +50,7 @@ const ctrl = (name: string, description: string, direction: Fixture['direction']
   expect: { family: 'nlctrl', cmd, attrs },
 });
 
-/** ACCEPT replies for the five consumer APIs (kernel-handshake.md §2.3, §4). */
+/** ACCEPT replies for the five consumer APIs (docs/kernel-interface.md). */
 export const CONSUMER_APIS: Array<{ name: string; api: string; params: AcceptParams }> = [
   { name: 'accept-reply-client-anon', api: 'tls_client_hello_anon (NFS xprtsec=tls)', params: { messageType: 'clienthello', authMode: 'unauth', peername: 'nfs.example.net' } },
   {

@@ -11,7 +11,7 @@ import { doneAttrs, toAcceptReply } from './handshake-messages';
 import { type AcceptReply, type DoneArgs, type HandshakeFamilyLink, NetlinkError } from './link';
 import type { NetlinkTransport } from './transport';
 
-/** The DONE attributes of mainline kernels (kernel-handshake.md §1.4): what we assume when GETPOLICY cannot tell. */
+/** The DONE attributes of mainline kernels (docs/kernel-interface.md): what we assume when GETPOLICY cannot tell. */
 export const MAINLINE_DONE_ATTRIBUTES: ReadonlySet<string> = new Set(['status', 'sockfd', 'remote-auth']);
 
 export interface HandshakeLinkOptions {

@@ -6,7 +6,7 @@
 export type MessageType = 'clienthello' | 'serverhello';
 export type AuthModeName = 'unauth' | 'psk' | 'x509';
 
-/** A decoded ACCEPT reply (kernel-handshake.md §2.3). Unknown attributes are ignored. */
+/** A decoded ACCEPT reply (docs/kernel-interface.md). Unknown attributes are ignored. */
 export interface AcceptReply {
   sockfd: number;
   messageType: MessageType;

@@ -147,7 +147,7 @@ export function setFdFlags(fd: number, flags: number): void {
 
 /**
  * File-status flags (O_NONBLOCK, …). Note these belong to the open file, not the fd: a dup()
- * and the kernel's own struct file share them (kernel-handshake.md §2.1).
+ * and the kernel's own struct file share them (docs/kernel-interface.md).
  */
 export function getStatusFlags(fd: number): number {
   return sysCall('fcntl(F_GETFL)', () => fcntlFn(fd, F_GETFL, 0), `fd ${fd}`);

@@ -13,7 +13,7 @@ const seqBytes = (seq: bigint): Buffer => {
 const fill = (n: number, start: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (start + i) & 0xff));
 
 describe('buildCryptoInfo', () => {
-  // Offsets from kernel-handshake.md §3.2 (iv / key / salt / rec_seq).
+  // Offsets from docs/kernel-interface.md, "kTLS" (iv / key / salt / rec_seq).
   const table: Array<[CipherSuiteName, number, number, [number, number, number, number], number, number]> = [
     // suite, type, size, offsets, keyLen, ivLen in struct
     ['TLS_AES_128_GCM_SHA256', 51, 40, [4, 12, 28, 32], 16, 8],

@@ -1,6 +1,6 @@
 /**
  * The kernel's `handshake` generic-netlink family (Documentation/netlink/specs/handshake.yaml,
- * mainline as of v6.17+; kernel-handshake.md §1). Adding an attribute is one `attr(...)` line.
+ * mainline as of v6.17+; docs/kernel-interface.md). Adding an attribute is one `attr(...)` line.
  */
 import { attr, defineFamily } from '../spec';
 

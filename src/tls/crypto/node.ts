@@ -1,4 +1,4 @@
-/** CryptoProvider on node:crypto, all synchronous (see platform-notes §4, §6 for why). */
+/** CryptoProvider on node:crypto, all synchronous (docs/platform.md says why). */
 import {
   constants,
   createCipheriv,
