@@ -121,12 +121,13 @@ export class Daemon {
 
   /** On a worker thread; undefined when none is up (start-up, replacing a dead one). */
   private runPooled(req: HandshakeRequest, ctx: RunContext, profile: Profile): Promise<RunOutcome> | undefined {
-    const p = this.pool?.run(req, ctx, profile.config.peerIdleTimeoutMs);
-    if (!p) return undefined;
-    // Linked here, before the worker sees the request, where links are counted for the whole
-    // process: a worker's own count could unlink a keyring another worker still searches.
-    const unlink = usesKeys(req) ? this.opts.env.keys.linkKeyrings(req, profile.config.keyrings) : () => undefined;
-    return p.finally(unlink);
+    // Handshakes that read kernel keys (PSKs, certificates by serial) run on this thread. The
+    // kernel judges key permission and possession by the calling thread's credentials, and a
+    // worker's did not always see the keyrings linked here: under systemd (KeyringMode=shared,
+    // the packaged unit) a worker's read of the NVMe PSK failed with EACCES after earlier
+    // handshakes and reloads, while the same read on this thread succeeds.
+    if (usesKeys(req)) return undefined;
+    return this.pool?.run(req, ctx, profile.config.peerIdleTimeoutMs);
   }
 
   /** Build, start the metrics endpoint and every transport. On failure everything started is undone. */

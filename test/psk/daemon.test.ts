@@ -188,9 +188,10 @@ describe('agent to agent: one agent is host (client) and target (server, peer-id
     const host = key(clientRing, nvmeId('01', 11), 32, secret);
     const target = key(serverRing, nvmeId('01', 11), 32, secret);
     const r = await pair(a, [decoy.serial, host.serial]);
-    // Both ran on worker threads: keyrings linked by the main thread are searched and read from a
-    // worker (the session keyring is shared by every thread of the process).
-    expect(a.daemon.pool?.completed).toBe(2);
+    // PSK handshakes read kernel keys, so they run on the main thread, whose credentials the
+    // keyring links were made with (src/agent/daemon.ts, runPooled): none went to a worker.
+    expect(a.daemon.pool).toBeDefined();
+    expect(a.daemon.pool?.completed).toBe(0);
     expect(r.client).toEqual({ status: Status.OK, remoteAuth: [host.serial], cancelled: false });
     expect(r.server).toEqual({ status: Status.OK, remoteAuth: [target.serial], cancelled: false });
     // Both ends logged the same application secrets under the same client_random.
