@@ -7,6 +7,9 @@ set -uo pipefail
 
 # command → Debian/Ubuntu package
 TOOLS=(openssl:openssl gnutls-cli:gnutls-bin gnutls-serv:gnutls-bin keyctl:keyutils ip:iproute2 python3:python3-minimal)
+# As root the post-quantum interop tests build a Debian 13 root with debootstrap (without root
+# they skip), so only a root run needs it.
+if [ "$(id -u)" = 0 ]; then TOOLS+=(debootstrap:debootstrap); fi
 
 missing_cmds=() missing_pkgs=()
 scan() {
