@@ -113,3 +113,13 @@ export function nodeClientSocketOptions(auth: AuthMode, psk: BenchPsk): Pick<tls
   }
   return { servername: SERVER_NAME, rejectUnauthorized: true };
 }
+
+/** The benchmark agent's tlshd sections (the fixture PKI in both roles), config lines each. */
+export function agentIdentityLines(): string[] {
+  return (['client', 'server'] as const).flatMap((role) => [
+    `[authenticate.${role}]`,
+    `x509.truststore=${pkiPath('ca')}`,
+    `x509.certificate=${pkiPath(`${role}-chain`)}`,
+    `x509.private_key=${pkiPath(`${role}-key`)}`,
+  ]);
+}

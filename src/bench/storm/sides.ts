@@ -15,7 +15,7 @@ import path from 'node:path';
 import { AgentConnection, requestHandshake, type HandshakeParams } from '../../client';
 import { addKey, invalidateKey, joinSessionKeyring, KeySpec } from '../../sys/keyctl';
 import type { FromNodeAgent, ToNodeAgent } from './node-agent';
-import { pkiPath, ROOT_DIR, SERVER_NAME, type AuthMode, type BenchPsk, type Role } from './shape';
+import { agentIdentityLines, ROOT_DIR, SERVER_NAME, type AuthMode, type BenchPsk, type Role } from './shape';
 import { stopReading } from '../../sys/socket-fd';
 
 export type SideName = 'handshaked' | 'node';
@@ -104,14 +104,7 @@ export class AgentSide implements Side {
     fs.writeFileSync(
       configFile,
       [
-        '[authenticate.client]',
-        `x509.truststore=${pkiPath('ca')}`,
-        `x509.certificate=${pkiPath('client-chain')}`,
-        `x509.private_key=${pkiPath('client-key')}`,
-        '[authenticate.server]',
-        `x509.truststore=${pkiPath('ca')}`,
-        `x509.certificate=${pkiPath('server-chain')}`,
-        `x509.private_key=${pkiPath('server-key')}`,
+        ...agentIdentityLines(),
         '[handshaked]',
         `max_inflight=${o.maxInflight}`,
         // Everything the driver asks is held and worked on: the storm measures the engines, not the bounds.

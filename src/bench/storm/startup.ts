@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT_DIR, pkiPath } from './shape';
+import { ROOT_DIR, agentIdentityLines } from './shape';
 import type { Target } from './summary';
 
 export interface StartupFigures {
@@ -66,14 +66,7 @@ export async function measureStartup(starts: number, nodeArgs: readonly string[]
   fs.writeFileSync(
     configFile,
     [
-      '[authenticate.client]',
-      `x509.truststore=${pkiPath('ca')}`,
-      `x509.certificate=${pkiPath('client-chain')}`,
-      `x509.private_key=${pkiPath('client-key')}`,
-      '[authenticate.server]',
-      `x509.truststore=${pkiPath('ca')}`,
-      `x509.certificate=${pkiPath('server-chain')}`,
-      `x509.private_key=${pkiPath('server-key')}`,
+      ...agentIdentityLines(),
       '',
     ].join('\n'),
   );
