@@ -113,7 +113,7 @@ export class AttributeDecoder {
   int(t: IntType, field = this.nameOf(this.type)): number | bigint {
     const size = INT_SIZE[t];
     if (this.curData.length !== size) {
-      this.fail(this.dataOffset, `${this.where}: ${field}`, `payload is ${this.curData.length} byte(s), a ${t} needs ${size}`);
+      this.fail(this.curOffset, `${this.where}: ${field}`, `payload is ${this.curData.length} byte(s), a ${t} needs ${size}`);
       return 0;
     }
     return readInt(this.curData, t, (this.curRawType & NLA_F_NET_BYTEORDER) !== 0);

@@ -131,7 +131,7 @@ function value(d: AttributeDecoder, spec: FamilySpec, def: AttrDef, opts: AttrDe
   if (isInt(def.type)) {
     const bigEndian = def.byteOrder === 'big-endian' || (d.typeFlags & NLA_F_NET_BYTEORDER) !== 0;
     if (d.data.length !== intSize(def.type)) {
-      d.fail(d.dataOffset, field, `payload is ${d.data.length} byte(s), a ${def.type} needs ${intSize(def.type)}`);
+      d.fail(d.offset, field, `payload is ${d.data.length} byte(s), a ${def.type} needs ${intSize(def.type)}`);
       return undefined;
     }
     const n = readInt(d.data, def.type, bigEndian);

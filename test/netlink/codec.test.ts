@@ -154,8 +154,15 @@ describe('malformed input names the offset and the field', () => {
   it('a u32 with the wrong size', () => {
     const b = new AttributeEncoder().raw(1, Buffer.from([1, 2])).encode();
     const e = formatError(() => decodeAttrs(b, 0, handshakeFamily, 'done'));
-    expect(e.offset).toBe(4);
+    expect(e.offset).toBe(0);
     expect(e.message).toMatch(/done\.status.*2 byte\(s\), a u32 needs 4/);
+  });
+  it('an empty integer as the last attribute is reported at its header, inside the message', () => {
+    const b = Buffer.concat([new AttributeEncoder().u32(1, 5).encode(), new AttributeEncoder().raw(1, Buffer.alloc(0)).encode()]);
+    const e = formatError(() => decodeAttrs(b, 0, handshakeFamily, 'done'));
+    expect(e.offset).toBe(8);
+    expect(e.offset).toBeLessThan(b.length);
+    expect(e.message).toMatch(/0 byte\(s\), a u32 needs 4/);
   });
   it('an unknown command of a known family', () => {
     const b = Buffer.from(good);
@@ -337,7 +344,7 @@ describe('property: decode(encode(x)) = x', () => {
           expect((e as NetlinkFormatError).offset).toBeLessThan(b.length);
         }
       }),
-      { numRuns: 500 },
+      { numRuns: Number(process.env.FC_RUNS ?? 500) },
     );
   });
 });
