@@ -15,7 +15,7 @@ ROOTFS_SIZE=${HSVM_ROOTFS_SIZE:-2G}
 key=$(rootfs_key)
 final=$HSVM_CACHE/rootfs-$key
 if [ -s "$final/rootfs.ext4" ] && [ -s "$final/vmlinuz" ] && [ -x "$final/loader/bin/busybox" ]; then
-  echo "$final"; exit 0
+  touch "$final"; echo "$final"; exit 0
 fi
 
 mirror=$(debian_mirror)
@@ -92,8 +92,10 @@ mke2fs -q -t ext4 -L hsvmroot -d "$R" "$work/rootfs.ext4" "$ROOTFS_SIZE"
 trap - EXIT
 rm -rf "$R"
 mv "$work" "$final"
-# Older images (other keys) are dead weight once a new one exists.
-for d in "$HSVM_CACHE"/rootfs-*; do
+# Keep the three newest finished images: two checkouts with different package lists (a branch
+# that adds a guest package, say) can then run side by side without rebuilding each other's
+# image. Builds in progress (*.tmp) are never touched.
+ls -1dt "$HSVM_CACHE"/rootfs-* 2>/dev/null | grep -v '\.tmp$' | tail -n +4 | while read -r d; do
   [ "$d" = "$final" ] || rm -rf "$d"
 done
 say "guest image ready in $((SECONDS - t0)) s: $final (kernel $kver)"

@@ -99,7 +99,7 @@ if [ ! -d "$mods/node_modules" ]; then
   cp -a "$HSVM_REPO/node_modules" "$HSVM_REPO/package.json" "$HSVM_REPO/package-lock.json" "$mods.tmp/"
   (cd "$mods.tmp" && timeout 300 npm prune --omit=dev --offline --no-audit --no-fund) > "$RUN/npm-prune.log" 2>&1 \
     || die "npm prune --omit=dev of a copy of node_modules failed; see $RUN/npm-prune.log"
-  for d in "$HSVM_CACHE"/node_modules-*; do [ "$d" = "$mods.tmp" ] || rm -rf "$d"; done
+  ls -1dt "$HSVM_CACHE"/node_modules-* 2>/dev/null | grep -v '\.tmp$' | tail -n +4 | xargs -r rm -rf
   mv "$mods.tmp" "$mods"
 fi
 cp -a "$mods/node_modules" "$S/handshaked/"
