@@ -13,6 +13,8 @@ import { FileRefusedError, readRegularFile } from '../sys/files';
 import type { CipherSuiteName, GroupName } from '../tls/api';
 import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
+import { parseNamespacesSetting, type NamespacesSetting } from './netns';
+import { NAMESPACE_SECTION, parseNamespaceSection, type NamespaceOverride } from './ns-config';
 
 export const CONFIG_PATH = '/etc/tlshd/config';
 export const LEGACY_CONFIG_PATH = '/etc/tlshd.conf';
@@ -91,6 +93,10 @@ export interface AgentConfig {
   readonly pskModes?: readonly PskModeName[];
   /** What to do about a private key file that group/other can access or another user owns. */
   readonly keyFileModeCheck: KeyFileModeCheck;
+  /** `[handshaked] namespaces`: which network namespaces the kernel transport serves (ns-config.ts, netns.ts). */
+  readonly namespaces: NamespacesSetting;
+  /** `[namespace.NAME]` sections, in file order. */
+  readonly namespaceOverrides: readonly NamespaceOverride[];
 }
 
 export type KeyFileModeCheck = 'warn' | 'refuse' | 'off';
@@ -236,6 +242,8 @@ export function defaultConfig(): AgentConfig {
     logFormat: 'text',
     // tlshd does not check; warning keeps existing hosts starting while telling the operator.
     keyFileModeCheck: 'warn',
+    namespaces: { mode: 'self' },
+    namespaceOverrides: [],
   };
 }
 
@@ -244,7 +252,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]
 /** Known keys of each section: value parser writing into the config under construction. */
 type KeyHandler = (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => void;
 
-const X509_KEYS: Record<string, keyof X509Settings> = {
+export const X509_KEYS: Record<string, keyof X509Settings> = {
   'x509.truststore': 'truststore',
   'x509.crl': 'crl',
   'x509.certificate': 'certificate',
@@ -310,6 +318,13 @@ function sections(): Record<string, Record<string, KeyHandler>> {
       groups: (c, e, f) => (c.groups = nameList(e, f, 'groups', GROUPS)),
       psk_modes: (c, e, f) => (c.pskModes = nameList(e, f, 'psk_modes', PSK_MODES)),
       key_file_mode_check: (c, e, f) => (c.keyFileModeCheck = oneOf(e, f, 'key_file_mode_check', ['warn', 'refuse', 'off'] as const)),
+      namespaces: (c, e, f) => {
+        try {
+          c.namespaces = parseNamespacesSetting(splitList(e.value)) as Mutable<NamespacesSetting>;
+        } catch (err) {
+          throw new ConfigError(f, e.line, (err as Error).message);
+        }
+      },
     },
   };
 }
@@ -326,7 +341,12 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   cfg.file = file;
   const warnings: ConfigWarning[] = [];
   const known = sections();
+  const overrides: NamespaceOverride[] = [];
   for (const group of kf.groups.values()) {
+    if (group.name.startsWith(NAMESPACE_SECTION)) {
+      overrides.push(parseNamespaceSection(group, { file, warnings, x509Keys: X509_KEYS, error: (line, why) => new ConfigError(file, line, why) }));
+      continue;
+    }
     // Own properties only: a section or key named "__proto__" or "constructor" must not reach Object.prototype.
     const handlers = Object.hasOwn(known, group.name) ? known[group.name] : undefined;
     if (!handlers) {
@@ -351,6 +371,7 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
       );
     }
   }
+  cfg.namespaceOverrides = overrides as Mutable<NamespaceOverride>[];
   return { config: deepFreeze(cfg as AgentConfig), warnings, notices: [] };
 }
 

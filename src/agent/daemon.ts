@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type winston from 'winston';
 import { monotonicUsec, serviceNotifier, type ServiceNotifier } from '../sys/sd-notify';
-import { loadConfig, type AgentConfig, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
+import { loadConfig, type AgentConfig, type ConfigWarning, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
+import { SELF_NETNS, type NamespacesSetting } from './netns';
+import { applyNamespaceOverride } from './ns-config';
 import { Dispatcher, type RunContext, type RunOutcome } from './dispatcher';
 import { runHandshake, usesKeys, type HandshakeEnv, type Profile } from './handshake';
 import { identityFilesStamp, loadIdentities } from './identities';
@@ -60,6 +62,8 @@ export class Daemon {
   readonly pool?: WorkerPool;
   metricsAddress?: AddressInfo;
   private profile: Profile;
+  /** Profiles of the namespaces with a [namespace.NAME] section, by label. */
+  private nsProfiles: ReadonlyMap<string, Profile>;
   private transports: AgentTransport[] = [];
   private keylogFd?: number;
   private stopping?: Promise<void>;
@@ -79,8 +83,13 @@ export class Daemon {
     this.logger = createLogger({ format: config.logFormat, level: levelOf(config), transports: opts.logTransports });
     for (const n of loaded.notices) this.logger.info(n);
     for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
-    this.profile = Object.freeze({ config, identities: loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)) });
-    this.identityStamp = identityFilesStamp(config);
+    ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)));
+    this.identityStamp = profilesStamp(config);
+    if (config.namespaces.mode === 'self') {
+      for (const o of config.namespaceOverrides) {
+        if (o.label !== SELF_NETNS) this.logger.warn(`${o.file}:${o.line}: [namespace.${o.label}] has no effect: [handshaked] namespaces serves only the agent's own namespace`);
+      }
+    }
     if (config.metrics && metricsModule) this.metrics = new metricsModule.AgentMetrics({ processMetrics: true });
     if (opts.keylogFile) this.keylogFd = openKeylog(opts.keylogFile);
     const workers = opts.workers ?? config.workers;
@@ -109,8 +118,11 @@ export class Daemon {
 
   /** One handshake, here or on a worker thread, with the profile in force when it starts. */
   private run(req: HandshakeRequest, ctx: RunContext): Promise<RunOutcome> {
-    const profile = this.currentProfile();
-    const pooled = this.pool && this.runPooled(req, ctx, profile);
+    const base = this.currentProfile();
+    const own = this.nsProfiles.get(ctx.netns ?? SELF_NETNS);
+    const profile = own ?? base;
+    // Workers hold the main sections' identities only: a namespace with its own runs here.
+    const pooled = !own && this.pool && this.runPooled(req, ctx, profile);
     if (pooled) return pooled;
     return runHandshake(req, ctx, profile, peerGatedEnv(this.opts.env, ctx), {
       ktls: this.opts.ktls,
@@ -197,11 +209,12 @@ export class Daemon {
 
   private doReload(): boolean {
     let next: Profile;
+    let nextNs: ReadonlyMap<string, Profile>;
     try {
       const loaded = loadConfig({ path: this.opts.configPath, searchPaths: this.opts.configSearchPaths });
       const config = applyOverrides(loaded.config, this.opts.overrides);
       for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
-      next = Object.freeze({ config, identities: loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)) });
+      ({ base: next, byNetns: nextNs } = buildProfiles(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)));
     } catch (e) {
       this.logger.error(`reload failed, keeping the previous configuration: ${(e as Error).message}`);
       return false;
@@ -209,8 +222,12 @@ export class Daemon {
     if (this.pool && (this.opts.workers ?? next.config.workers) !== this.pool.size) {
       this.logger.warn('[handshaked] workers changes only at restart', { running: this.pool.size, configured: next.config.workers });
     }
+    if (!sameNamespaces(next.config.namespaces, this.profile.config.namespaces)) {
+      this.logger.warn('[handshaked] namespaces changes only at restart; [namespace.NAME] sections follow the reload');
+    }
     this.profile = next;
-    this.identityStamp = identityFilesStamp(next.config);
+    this.nsProfiles = nextNs;
+    this.identityStamp = profilesStamp(next.config);
     this.logger.level = levelOf(next.config);
     this.pool?.configure(next.config, levelOf(next.config));
     this.logger.info('configuration reloaded', { config: next.config.file ?? '(defaults)' });
@@ -226,12 +243,11 @@ export class Daemon {
    */
   private currentProfile(): Profile {
     const { config } = this.profile;
-    const stamp = identityFilesStamp(config);
+    const stamp = profilesStamp(config);
     if (stamp === this.identityStamp) return this.profile;
     this.identityStamp = stamp;
     try {
-      const identities = loadIdentities(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`));
-      this.profile = Object.freeze({ config, identities });
+      ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)));
       this.pool?.configure(config, levelOf(config));
       this.logger.info('identity files changed on disk; certificates, keys and trust reloaded');
     } catch (e) {
@@ -291,6 +307,26 @@ function openKeylog(file: string): number {
     const err = e as NodeJS.ErrnoException;
     throw new StartupError(`cannot open the key log (--keylog / SSLKEYLOGFILE): ${err.code === undefined ? err.message : `"${file}": ${err.code}`}`);
   }
+}
+
+/** The main sections' profile and one per [namespace.NAME] section; throws ConfigError (FILE:LINE) when any identity does not load. */
+function buildProfiles(config: AgentConfig, warn: (w: ConfigWarning) => void): { base: Profile; byNetns: ReadonlyMap<string, Profile> } {
+  const base: Profile = Object.freeze({ config, identities: loadIdentities(config, warn) });
+  const byNetns = new Map<string, Profile>();
+  for (const o of config.namespaceOverrides) {
+    const c = applyNamespaceOverride(config, o);
+    byNetns.set(o.label, Object.freeze({ config: c, identities: loadIdentities(c, warn) }));
+  }
+  return { base, byNetns };
+}
+
+/** What every identity file of every profile looks like on disk (see currentProfile). */
+function profilesStamp(config: AgentConfig): string {
+  return [config, ...config.namespaceOverrides.map((o) => applyNamespaceOverride(config, o))].map(identityFilesStamp).join('#');
+}
+
+function sameNamespaces(a: NamespacesSetting, b: NamespacesSetting): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function applyOverrides(c: AgentConfig, o: DaemonOptions['overrides']): AgentConfig {

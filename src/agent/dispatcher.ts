@@ -24,6 +24,7 @@ import type { HandshakeSummary, Logger } from './logging';
 import { logHandshake, silentLogger } from './logging';
 import type { AgentMetrics } from './metrics';
 import { FairQueue } from './pool/fair-queue';
+import { SELF_NETNS } from './netns';
 import { Status, type HandshakeRequest, type HandshakeResult } from './request';
 
 /** The longest delay a Node timer holds (2^31 - 1 ms, 24.8 days); longer ones fire at once. */
@@ -59,6 +60,8 @@ export interface RunContext {
   /** Absolute deadline (Date.now() clock). */
   deadline: number;
   transport: string;
+  /** The request's network namespace label (`self`, a /run/netns name, `ino:<n>`): picks per-namespace configuration; absent: `self`. */
+  netns?: string;
   /**
    * Wait for the peer: gives the work slot back while `read` is pending (and aborts the handshake
    * with kind 'idle' when the peer stays silent too long), takes a slot again before returning
@@ -112,6 +115,8 @@ export interface SubmitOptions {
   transport?: string;
   /** Whom the request is scheduled fairly for ('kernel', 'unix:uid=1000', ...); default the transport. */
   consumer?: string;
+  /** The network namespace the request came from, as logs and metrics name it; default `self`. */
+  netns?: string;
 }
 
 /** The work-slot half of a handshake, for runners whose handshakes run elsewhere (worker threads). */
@@ -127,6 +132,7 @@ type JobState = 'queued' | 'admitted' | 'done';
 interface Job {
   req: HandshakeRequest;
   transport: string;
+  netns: string;
   consumer: string;
   submitted: number;
   deadline: number;
@@ -223,19 +229,22 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   submit(req: HandshakeRequest, opts: SubmitOptions = {}): Promise<HandshakeResult> {
     const transport = opts.transport ?? 'unknown';
+    const netns = opts.netns ?? SELF_NETNS;
     const submitted = performance.now();
     if (this.stopping) {
-      return Promise.resolve(this.finishUnstarted(req, transport, submitted, 'the agent is shutting down'));
+      return Promise.resolve(this.finishUnstarted(req, transport, netns, submitted, 'the agent is shutting down'));
     }
     const timeoutMs = effectiveTimeoutMs(req.timeoutMs, this.opts.limits().defaultTimeoutMs);
     return new Promise<HandshakeResult>((resolve) => {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new HandshakeAborted('deadline')), timeoutMs);
-      const onCancel = () => controller.abort(new HandshakeAborted('cancelled'));
+      // A consumer may say why it withdrew (its network namespace went away) with a HandshakeAborted.
+      const onCancel = () => controller.abort(opts.signal?.reason instanceof HandshakeAborted ? opts.signal.reason : new HandshakeAborted('cancelled'));
       opts.signal?.addEventListener('abort', onCancel, { once: true });
       const job: Job = {
         req,
         transport,
+        netns,
         consumer: opts.consumer ?? transport,
         submitted,
         deadline: Date.now() + timeoutMs,
@@ -338,6 +347,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       signal: job.controller.signal,
       deadline: job.deadline,
       transport: job.transport,
+      netns: job.netns,
       slot,
       peerWait: (read) => waitOnPeer(read, slot, idleMs, () => job.controller.abort(new HandshakeAborted('idle', `for ${idleMs} ms ([handshaked] peer_idle_timeout_ms)`))),
     };
@@ -369,23 +379,24 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
     const seconds = (performance.now() - job.submitted) / 1000;
     const result: HandshakeResult = { status: outcome.status, remoteAuth: outcome.status === Status.OK ? outcome.remoteAuth : [] };
-    if (wasHeld) this.opts.metrics?.finished(job.req.role, job.req.auth, result.status, seconds, outcome);
-    this.logResult(job.req, job.transport, seconds, result, outcome);
+    if (wasHeld) this.opts.metrics?.finished(job.req.role, job.req.auth, result.status, seconds, { ...outcome, netns: job.netns });
+    this.logResult(job.req, job.transport, job.netns, seconds, result, outcome);
     job.resolve(result);
     this.pump();
     if (this.hasCapacity()) this.emit('capacity');
     if (this.held.size === 0 && this.admission.size === 0) this.emit('idle');
   }
 
-  private finishUnstarted(req: HandshakeRequest, transport: string, submitted: number, reason: string): HandshakeResult {
+  private finishUnstarted(req: HandshakeRequest, transport: string, netns: string, submitted: number, reason: string): HandshakeResult {
     const result = { status: Status.ETIMEDOUT, remoteAuth: [] };
-    this.logResult(req, transport, (performance.now() - submitted) / 1000, result, { ...result, reason });
+    this.logResult(req, transport, netns, (performance.now() - submitted) / 1000, result, { ...result, reason });
     return result;
   }
 
-  private logResult(req: HandshakeRequest, transport: string, seconds: number, result: HandshakeResult, o: RunOutcome): void {
+  private logResult(req: HandshakeRequest, transport: string, netns: string, seconds: number, result: HandshakeResult, o: RunOutcome): void {
     const summary: HandshakeSummary = {
       transport,
+      netns,
       role: req.role,
       auth: req.auth,
       peer: o.peer,

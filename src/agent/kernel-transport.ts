@@ -18,6 +18,8 @@ import { Errno } from '../sys/errno';
 import { close as closeFd } from '../sys/libc';
 import type { HandshakeRequest, HandshakeResult } from './request';
 import { Status } from './request';
+import { HandshakeAborted } from './dispatcher';
+import { SELF_NETNS } from './netns';
 import { StartupError, type AgentTransport, type TransportContext } from './transport';
 
 /** DONE attributes every mainline kernel since 6.4 accepts; used when the policy cannot be read. */
@@ -53,12 +55,19 @@ export class KernelTransport implements AgentTransport {
   private doneAttrs: Set<string> = BASE_DONE_ATTRIBUTES;
   private readonly outstanding = new Set<Promise<void>>();
   private readonly onCapacity = () => this.kick();
+  /** Aborted when this namespace's requests are withdrawn (the namespace went away). */
+  private readonly withdrawn = new AbortController();
 
   constructor(
     private readonly link: HandshakeFamilyLink,
     private readonly ctx: TransportContext,
     private readonly opts: KernelTransportOptions = {},
   ) {}
+
+  /** The label of the network namespace this link was opened in. */
+  get netns(): string {
+    return this.opts.netns ?? SELF_NETNS;
+  }
 
   async start(): Promise<void> {
     if (this.ctx.ktls === 'off' && !this.opts.allowKtlsOff) {
@@ -103,6 +112,15 @@ export class KernelTransport implements AgentTransport {
     this.ctx.dispatcher.off('capacity', this.onCapacity);
   }
 
+  /**
+   * The namespace this link serves went away: take nothing more, and end the handshakes in flight
+   * now (ETIMEDOUT, with `why` in their log line). close() then sends their DONEs and closes the link.
+   */
+  withdraw(why: string): void {
+    this.stopAccepting();
+    this.withdrawn.abort(new HandshakeAborted('cancelled', why));
+  }
+
   async close(): Promise<void> {
     this.stopAccepting();
     while (this.draining) await new Promise((r) => setImmediate(r));
@@ -131,7 +149,7 @@ export class KernelTransport implements AgentTransport {
             reply = await this.link.accept();
           } catch (e) {
             if (!(e instanceof NetlinkError)) throw e;
-            this.ctx.metrics?.netlinkError('accept', e.code);
+            this.ctx.metrics?.netlinkError('accept', e.code, this.netns);
             if (e.errno === Errno.EPERM && startup) throw new StartupError(NO_PRIVILEGE_HINT);
             if (e.errno === Errno.EPERM) this.ctx.logger.error(NO_PRIVILEGE_HINT);
             else this.ctx.logger.warn('ACCEPT failed; waiting for the next READY', { code: e.code, error: e.extack ?? e.message });
@@ -159,7 +177,7 @@ export class KernelTransport implements AgentTransport {
       keyring: req.keyring,
     });
     const p: Promise<void> = this.ctx.dispatcher
-      .submit(req, { transport: this.name })
+      .submit(req, { transport: this.name, netns: this.netns, signal: this.withdrawn.signal })
       .then((result) => this.finish(req, result))
       .catch((e: unknown) => {
         this.ctx.logger.error('could not complete a handshake request', { fd: req.fd, error: errMsg(e) });
@@ -181,7 +199,7 @@ export class KernelTransport implements AgentTransport {
         await this.link.done(args);
       } catch (e) {
         if (!(e instanceof NetlinkError)) throw e;
-        this.ctx.metrics?.netlinkError('done', e.code);
+        this.ctx.metrics?.netlinkError('done', e.code, this.netns);
         // EBUSY: the kernel no longer has a request for this socket (the consumer gave up).
         this.ctx.logger.warn('the kernel refused DONE', { fd: req.fd, code: e.code, error: e.extack ?? e.message });
       }
@@ -198,6 +216,8 @@ export class KernelTransport implements AgentTransport {
 export interface KernelTransportOptions {
   /** Tests on a fake kernel (no kTLS on the host) may run with --ktls off; a real kernel never. */
   allowKtlsOff?: boolean;
+  /** The namespace the link is in, as logs and metrics name it (default `self`). */
+  netns?: string;
 }
 
 export function kernelTransport(link: HandshakeFamilyLink, opts: KernelTransportOptions = {}) {

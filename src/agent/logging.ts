@@ -158,6 +158,8 @@ export function statusName(status: number): string {
 /** Everything the per-handshake line says. Deliberately no field that could hold key material. */
 export interface HandshakeSummary {
   transport: string;
+  /** The request's network namespace: `self`, a /run/netns name or `ino:<n>`. */
+  netns?: string;
   role: Role;
   auth: AuthMode;
   /** The peer's address:port (getpeername), when known. */
@@ -236,6 +238,7 @@ function formatDirect(sink: DirectSink, level: string, message: string, meta: Re
 function handshakeMeta(s: HandshakeSummary): Record<string, unknown> {
   return {
     transport: s.transport,
+    netns: s.netns,
     role: s.role,
     auth: s.auth,
     peer: s.peer,

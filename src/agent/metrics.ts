@@ -11,36 +11,37 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HostPort } from './config';
 import { statusName } from './logging';
+import { SELF_NETNS } from './netns';
 import type { AuthMode, Role } from './request';
 
 export class AgentMetrics {
   readonly registry = new Registry();
-  private readonly total: Counter<'role' | 'auth' | 'result'>;
-  private readonly duration: Histogram<'role' | 'auth'>;
-  private readonly negotiated: Counter<'role' | 'group' | 'signature_scheme'>;
+  private readonly total: Counter<'role' | 'auth' | 'result' | 'netns'>;
+  private readonly duration: Histogram<'role' | 'auth' | 'netns'>;
+  private readonly negotiated: Counter<'role' | 'group' | 'signature_scheme' | 'netns'>;
   private readonly inflight: Gauge;
-  private readonly kernelErrors: Counter<'op' | 'code'>;
+  private readonly kernelErrors: Counter<'op' | 'code' | 'netns'>;
   private server?: http.Server;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
     this.total = new Counter({
       name: 'handshaked_handshakes_total',
-      help: 'Handshakes finished, by role, authentication mode and result (OK or the errno name sent to the consumer).',
-      labelNames: ['role', 'auth', 'result'],
+      help: 'Handshakes finished, by role, authentication mode, result (OK or the errno name sent to the consumer) and network namespace (self, a /run/netns name, ino:N).',
+      labelNames: ['role', 'auth', 'result', 'netns'],
       registers,
     });
     this.duration = new Histogram({
       name: 'handshaked_handshake_duration_seconds',
       help: 'Time from the request reaching the agent to the result, all outcomes.',
-      labelNames: ['role', 'auth'],
+      labelNames: ['role', 'auth', 'netns'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
     this.negotiated = new Counter({
       name: 'handshaked_negotiated_total',
       help: 'Successful handshakes by key-exchange group ("none": psk_ke) and server signature scheme ("none": a PSK handshake); the hybrid groups (X25519MLKEM768, ...) and mldsa* schemes are the post-quantum ones.',
-      labelNames: ['role', 'group', 'signature_scheme'],
+      labelNames: ['role', 'group', 'signature_scheme', 'netns'],
       registers,
     });
     this.inflight = new Gauge({
@@ -50,8 +51,8 @@ export class AgentMetrics {
     });
     this.kernelErrors = new Counter({
       name: 'handshaked_netlink_errors_total',
-      help: 'Errors from the kernel handshake family, by operation and errno name.',
-      labelNames: ['op', 'code'],
+      help: 'Errors from the kernel handshake family, by operation, errno name and network namespace.',
+      labelNames: ['op', 'code', 'netns'],
       registers,
     });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'handshaked_' });
@@ -61,17 +62,24 @@ export class AgentMetrics {
     this.inflight.inc();
   }
 
-  finished(role: Role, auth: AuthMode, status: number, seconds: number, negotiated: { group?: string; signatureScheme?: string } = {}): void {
+  finished(
+    role: Role,
+    auth: AuthMode,
+    status: number,
+    seconds: number,
+    negotiated: { group?: string; signatureScheme?: string; netns?: string } = {},
+  ): void {
+    const netns = negotiated.netns ?? SELF_NETNS;
     this.inflight.dec();
-    this.total.inc({ role, auth, result: statusName(status) });
-    this.duration.observe({ role, auth }, seconds);
+    this.total.inc({ role, auth, result: statusName(status), netns });
+    this.duration.observe({ role, auth, netns }, seconds);
     if (status === 0) {
-      this.negotiated.inc({ role, group: negotiated.group ?? 'none', signature_scheme: negotiated.signatureScheme ?? 'none' });
+      this.negotiated.inc({ role, group: negotiated.group ?? 'none', signature_scheme: negotiated.signatureScheme ?? 'none', netns });
     }
   }
 
-  netlinkError(op: string, code: string): void {
-    this.kernelErrors.inc({ op, code });
+  netlinkError(op: string, code: string, netns: string = SELF_NETNS): void {
+    this.kernelErrors.inc({ op, code, netns });
   }
 
   /** Serve GET /metrics (any other path: 404). Resolves with the bound address (port 0 → real port). */

@@ -8,10 +8,8 @@ import { DEFAULT_KEYRINGS, KeyringLinker, findPskEntry, pskEntry, readKey } from
 import { installKtls, ktlsAvailable } from './ktls';
 import { createClient, createServer } from '../tls';
 import type { HandshakeEnv } from './handshake';
-import { kernelTransport } from './kernel-transport';
 import { SocketReader } from './socket-reader';
-import type { TransportContext, TransportFactory } from './transport';
-import type { HandshakeFamilyLink } from '../netlink/link';
+import type { TransportFactory } from './transport';
 
 /** One per process: handshakes share the session keyring, so links are counted (see KeyringLinker). */
 const keyringLinker = new KeyringLinker();
@@ -71,14 +69,19 @@ export function defaultHandshakeEnv(overrides: Partial<HandshakeEnv> = {}): Hand
 }
 
 /**
- * The kernel transport on a link; the real kernel link by default, whose modules (the generic
- * netlink client and the npm netlink socket) are loaded only here, so a unix-only agent never
- * loads them.
+ * The kernel transport in every network namespace [handshaked] namespaces covers: the agent's
+ * own link as before, any other namespace's socket created there by setns (netns.ts inNetns).
+ * Its modules (the generic netlink client, the npm netlink socket) are loaded only here, so a
+ * unix-only agent never loads them.
  */
-export async function kernelLinkTransport(link?: HandshakeFamilyLink): Promise<TransportFactory> {
-  if (link) return kernelTransport(link);
+export async function kernelNamespacesTransport(): Promise<TransportFactory> {
   const { KernelHandshakeLink } = await import('../netlink/kernel-link');
-  return (ctx: TransportContext) => kernelTransport(new KernelHandshakeLink())(ctx);
+  const { namespacesTransport } = await import('./netns-transport');
+  const { inNetns, SELF_NETNS } = await import('./netns');
+  return namespacesTransport({
+    linkFor: (place) =>
+      place.label === SELF_NETNS ? new KernelHandshakeLink() : new KernelHandshakeLink({}, (create) => inNetns(place.path, create)),
+  });
 }
 
 /** The unix transport, loaded only when asked for. */

@@ -8,7 +8,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { CONFIG_PATH, LEGACY_CONFIG_PATH, LOG_LEVELS, parseHostPort, type HostPort, type LogFormat, type LogLevel } from '../agent/config';
 import { Daemon } from '../agent/daemon';
 import { journalPrefix, stderrIsJournal } from '../agent/logging';
-import { defaultHandshakeEnv, kernelLinkTransport, unixTransportFactory } from '../agent/runtime';
+import { defaultHandshakeEnv, kernelNamespacesTransport, unixTransportFactory } from '../agent/runtime';
 import type { TransportFactory } from '../agent/transport';
 
 export interface ServeArgs {
@@ -211,7 +211,7 @@ export async function serve(argv: ServeArgs): Promise<number> {
   try {
     const metrics: HostPort | undefined = argv.metrics !== undefined ? parseHostPort(argv.metrics) : undefined;
     const transports: TransportFactory[] = [];
-    if (argv.transport === 'kernel' || argv.transport === 'both') transports.push(await kernelLinkTransport());
+    if (argv.transport === 'kernel' || argv.transport === 'both') transports.push(await kernelNamespacesTransport());
     if (argv.transport === 'unix' || argv.transport === 'both') transports.push(await unixTransportFactory());
     daemon = await Daemon.start({
       configPath: argv.config,

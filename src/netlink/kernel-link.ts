@@ -45,13 +45,22 @@ export class KernelNetlinkTransport implements NetlinkTransport {
   }
 }
 
+/**
+ * Runs the socket's creation: the agent passes one that enters another network namespace for
+ * the moment (a netlink socket belongs to the namespace it was created in for its whole life).
+ */
+export type SocketCreation = <T>(create: () => T) => T;
+
 /** HandshakeFamilyLink on the running kernel (Linux 6.5+ with CONFIG_NET_HANDSHAKE). */
 export class KernelHandshakeLink extends GenlHandshakeLink {
-  constructor(opts: HandshakeLinkOptions = {}) {
+  constructor(
+    opts: HandshakeLinkOptions = {},
+    private readonly creation?: SocketCreation,
+  ) {
     super(opts);
   }
   protected openTransport(): NetlinkTransport {
-    return new KernelNetlinkTransport(true);
+    return this.creation ? this.creation(() => new KernelNetlinkTransport(true)) : new KernelNetlinkTransport(true);
   }
 }
 

@@ -93,6 +93,9 @@ export const MSG_NOSIGNAL = 0x4000;
 
 export const FIONREAD = 0x541b;
 
+/** setns(2) nstype for a network namespace. */
+export const CLONE_NEWNET = 0x40000000;
+
 // --- prototypes ----------------------------------------------------------------------------
 
 const closeFn = libc.func('int close(int fd)');
@@ -117,6 +120,7 @@ const acceptFn = libc.func('int accept4(int fd, void *addr, void *len, int flags
 const recvFn = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)');
 const sendFn = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)');
 const clockGettimeFn = libc.func('int clock_gettime(int clk, void *ts)');
+const setnsFn = libc.func('int setns(int fd, int nstype)');
 
 // --- file descriptors ----------------------------------------------------------------------
 
@@ -134,6 +138,14 @@ export function close(fd: number): void {
 /** A new fd (≥ minFd, default 3 so stdio is never taken) for the same open file, with O_CLOEXEC. */
 export function dup(fd: number, minFd = 3): number {
   return sysCall('fcntl(F_DUPFD_CLOEXEC)', () => fcntlFn(fd, F_DUPFD_CLOEXEC, minFd), `fd ${fd}`);
+}
+
+/**
+ * setns(2): move the calling thread (only it) into the namespace `fd` refers to. EPERM without
+ * CAP_SYS_ADMIN over the target's user namespace; EINVAL when fd is not a namespace of `nstype`.
+ */
+export function setns(fd: number, nstype: number, detail?: string): void {
+  sysCall('setns', () => setnsFn(fd, nstype), detail ?? `fd ${fd}`);
 }
 
 /** File-descriptor flags (FD_CLOEXEC). */

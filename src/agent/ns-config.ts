@@ -1,0 +1,96 @@
+/**
+ * `[namespace.NAME]` sections: what requests from one network namespace use instead of the
+ * file's `[authenticate]`, `[authenticate.client]` and `[authenticate.server]` settings, so a
+ * tenant's NFS mounts are verified with the tenant's trust store and present the tenant's
+ * certificate. NAME is the namespace's label (docs/serve.md "Network namespaces"): a /run/netns
+ * name, `ino:<n>`, or `self`.
+ *
+ * Keys: `keyrings`, and `client.` / `server.` followed by an `[authenticate.*]` x509 key
+ * (`client.x509.truststore`, `server.x509.certificate`, ...). A key not set is inherited from the
+ * main sections, except that setting a role's x509.certificate also drops that role's inherited
+ * x509.pq.* identity: a tenant must never be presented with the host's ML-DSA certificate.
+ */
+import type { AgentConfig, ConfigWarning, Located, X509Settings } from './config';
+import { splitList, stringValue, type KeyFileGroup } from './keyfile';
+
+export const NAMESPACE_SECTION = 'namespace.';
+
+/** `self`, a /run/netns name, or ino:<decimal>. */
+const LABEL_RE = /^(?:self|ino:\d{1,20}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$/;
+
+type X509Override = Partial<Pick<X509Settings, 'truststore' | 'crl' | 'certificate' | 'privateKey' | 'pqCertificate' | 'pqPrivateKey'>>;
+
+export interface NamespaceOverride {
+  readonly label: string;
+  readonly file: string;
+  readonly line: number;
+  readonly keyrings?: readonly string[];
+  readonly client: X509Override;
+  readonly server: X509Override;
+}
+
+/** What config.ts hands over (passed in, so this module does not import config.ts back at run time). */
+export interface SectionContext {
+  readonly file: string;
+  readonly warnings: ConfigWarning[];
+  /** `x509.*` key → X509Settings field, as in [authenticate.*]. */
+  readonly x509Keys: Readonly<Record<string, keyof X509Settings>>;
+  /** The ConfigError (FILE:LINE: why) to throw. */
+  readonly error: (line: number | undefined, why: string) => Error;
+}
+
+/** One `[namespace.NAME]` section. Unknown keys warn (as elsewhere in the file); bad values throw ctx.error. */
+export function parseNamespaceSection(group: KeyFileGroup, ctx: SectionContext): NamespaceOverride {
+  const { file, warnings, x509Keys } = ctx;
+  const label = group.name.slice(NAMESPACE_SECTION.length);
+  if (!LABEL_RE.test(label)) {
+    throw ctx.error(group.line, `[${group.name}]: ${JSON.stringify(label)} is not a namespace label (a /run/netns name, ino:<number> or self)`);
+  }
+  const o = { label, file, line: group.line, client: {} as Record<string, Located<string>>, server: {} as Record<string, Located<string>>, keyrings: undefined as string[] | undefined };
+  for (const [key, e] of group.entries) {
+    if (key === 'keyrings') {
+      o.keyrings = splitList(e.value);
+      continue;
+    }
+    const m = /^(client|server)\.(.+)$/.exec(key);
+    const field = m && Object.hasOwn(x509Keys, m[2]) && m[2] !== 'x509.strict' ? x509Keys[m[2]] : undefined;
+    if (!m || !field) {
+      warnings.push({ file, line: e.line, message: `unknown key "${key}" in [${group.name}] ignored (keyrings, client.x509.* and server.x509.* are known)` });
+      continue;
+    }
+    const value = stringValue(e.value);
+    if (value === '') throw ctx.error(e.line, `[${group.name}] ${key} is empty; remove the line to inherit [authenticate.${m[1]}]`);
+    o[m[1] as 'client' | 'server'][field] = { value, file, line: e.line };
+  }
+  for (const role of ['client', 'server'] as const) {
+    const s = o[role];
+    for (const [cert, key, prefix] of [['certificate', 'privateKey', 'x509.'], ['pqCertificate', 'pqPrivateKey', 'x509.pq.']] as const) {
+      if ((s[cert] === undefined) === (s[key] === undefined)) continue;
+      throw ctx.error(
+        (s[cert] ?? s[key])?.line,
+        `[${group.name}] sets ${role}.${prefix}${s[cert] ? 'certificate' : 'private_key'} without ${role}.${prefix}${s[cert] ? 'private_key' : 'certificate'}; set both or neither`,
+      );
+    }
+  }
+  return { label, file, line: group.line, client: o.client, server: o.server, ...(o.keyrings ? { keyrings: o.keyrings } : {}) };
+}
+
+function overrideRole(base: X509Settings, o: X509Override): X509Settings {
+  const ownIdentity = o.certificate !== undefined;
+  const merged: X509Settings = {
+    ...base,
+    ...(ownIdentity ? { pqCertificate: undefined, pqPrivateKey: undefined } : {}),
+    ...o,
+  };
+  return merged;
+}
+
+/** The configuration requests from the override's namespace use: the base with the section's keys in place. */
+export function applyNamespaceOverride(base: AgentConfig, o: NamespaceOverride): AgentConfig {
+  return Object.freeze({
+    ...base,
+    keyrings: o.keyrings ?? base.keyrings,
+    client: Object.freeze(overrideRole(base.client, o.client)),
+    server: Object.freeze(overrideRole(base.server, o.server)),
+  });
+}
