@@ -151,10 +151,10 @@ describe('dispatcher', () => {
     runner.started[1].finish({ status: Status.EACCES, remoteAuth: [], reason: 'unknown_ca' });
     await Promise.all(ps);
     expect(cap.lines).toHaveLength(2);
-    expect(cap.lines[0]).toMatch(/^info handshake succeeded transport=kernel role=client auth=unauth suite=TLS_AES_128_GCM_SHA256 .*status=OK/);
+    expect(cap.lines[0]).toMatch(/^info handshake succeeded transport=kernel netns=self role=client auth=unauth suite=TLS_AES_128_GCM_SHA256 .*status=OK/);
     expect(cap.lines[1]).toMatch(/^warn handshake failed .*status=EACCES .*reason=unknown_ca/);
     const text = await metrics.registry.metrics();
-    expect(text).toContain('handshaked_handshakes_total{role="client",auth="unauth",result="EACCES"} 1');
+    expect(text).toContain('handshaked_handshakes_total{role="client",auth="unauth",result="EACCES",netns="self"} 1');
     expect(text).toContain('handshaked_handshakes_in_flight 0');
   });
 });

@@ -26,19 +26,21 @@ describe('metrics endpoint', () => {
     m.started();
     m.finished('client', 'x509', Status.OK, 0.02, { group: 'X25519MLKEM768', signatureScheme: 'mldsa65' });
     m.started();
-    m.finished('server', 'psk', Status.EKEYREJECTED, 0.5, { group: 'x25519' });
+    m.finished('server', 'psk', Status.EKEYREJECTED, 0.5, { group: 'x25519', netns: 'tenant1' });
     m.netlinkError('accept', 'EPERM');
+    m.netlinkError('done', 'EBUSY', 'ino:4026532000');
     const r = await get(addr.port, '/metrics');
     expect(r.status).toBe(200);
     expect(r.type).toMatch(/^text\/plain/);
-    expect(r.body).toContain('handshaked_handshakes_total{role="client",auth="x509",result="OK"} 1');
-    expect(r.body).toContain('handshaked_handshakes_total{role="server",auth="psk",result="EKEYREJECTED"} 1');
+    expect(r.body).toContain('handshaked_handshakes_total{role="client",auth="x509",result="OK",netns="self"} 1');
+    expect(r.body).toContain('handshaked_handshakes_total{role="server",auth="psk",result="EKEYREJECTED",netns="tenant1"} 1');
     expect(r.body).toContain('handshaked_handshakes_in_flight 1');
-    expect(r.body).toContain('handshaked_handshake_duration_seconds_bucket{le="0.025",role="client",auth="x509"} 1');
-    expect(r.body).toContain('handshaked_handshake_duration_seconds_count{role="server",auth="psk"} 1');
-    expect(r.body).toContain('handshaked_netlink_errors_total{op="accept",code="EPERM"} 1');
+    expect(r.body).toContain('handshaked_handshake_duration_seconds_bucket{le="0.025",role="client",auth="x509",netns="self"} 1');
+    expect(r.body).toContain('handshaked_handshake_duration_seconds_count{role="server",auth="psk",netns="tenant1"} 1');
+    expect(r.body).toContain('handshaked_netlink_errors_total{op="accept",code="EPERM",netns="self"} 1');
+    expect(r.body).toContain('handshaked_netlink_errors_total{op="done",code="EBUSY",netns="ino:4026532000"} 1');
     // The negotiated group and scheme of successful handshakes only: a mount is visibly post-quantum.
-    expect(r.body).toContain('handshaked_negotiated_total{role="client",group="X25519MLKEM768",signature_scheme="mldsa65"} 1');
+    expect(r.body).toContain('handshaked_negotiated_total{role="client",group="X25519MLKEM768",signature_scheme="mldsa65",netns="self"} 1');
     expect(r.body).not.toMatch(/handshaked_negotiated_total\{role="server"/);
   });
 

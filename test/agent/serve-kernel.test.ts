@@ -28,7 +28,7 @@ describe('handshaked serve on the fake kernel, Node TLS peers', () => {
       await peer.secure();
       await new Promise((res) => setTimeout(res, 100));
       expect(libc.bytesReadable(c.fd)).toBeGreaterThan(0);
-      expect(agent.lines.join('\n')).toMatch(/info handshake succeeded transport=kernel role=client auth=unauth peer=127\.0\.0\.1:\d+ peername=localhost suite=TLS_\w+ group=\w+ signature_scheme=\w+ duration_ms=[\d.]+ status=OK/);
+      expect(agent.lines.join('\n')).toMatch(/info handshake succeeded transport=kernel netns=self role=client auth=unauth peer=127\.0\.0\.1:\d+ peername=localhost suite=TLS_\w+ group=\w+ signature_scheme=\w+ duration_ms=[\d.]+ status=OK/);
     } finally {
       await peer.close();
     }

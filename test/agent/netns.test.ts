@@ -1,0 +1,189 @@
+/**
+ * [handshaked] namespaces and [namespace.NAME]: the setting, discovery on a directory tree that
+ * stands for /run/netns and /proc, and setns on this host's real namespaces.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseConfigText } from '../../src/agent/config';
+import { discoverNamespaces, inNetns, isPrivilegeError, NetnsWatcher, parseNamespacesSetting, type NetnsRoots } from '../../src/agent/netns';
+import { applyNamespaceOverride } from '../../src/agent/ns-config';
+import { GenlClient } from '../../src/netlink/genl-client';
+import { KernelHandshakeLink, KernelNetlinkTransport } from '../../src/netlink/kernel-link';
+import { NetlinkError } from '../../src/netlink/link';
+import { nlctrlFamily } from '../../src/netlink/families/nlctrl';
+import { openFds } from '../helpers/fds';
+import { fakeRoots } from '../helpers/netns';
+
+const inoOf = (p: string) => fs.statSync(p).ino;
+
+describe('[handshaked] namespaces', () => {
+  it('reads all, self and lists; refuses what is not a name or a path, with FILE:LINE', () => {
+    expect(parseNamespacesSetting(['all'])).toEqual({ mode: 'all' });
+    expect(parseNamespacesSetting(['self'])).toEqual({ mode: 'self' });
+    expect(parseNamespacesSetting(['self', 'tenant1', '/proc/42/ns/net'])).toEqual({ mode: 'list', entries: ['self', 'tenant1', '/proc/42/ns/net'] });
+    expect(() => parseNamespacesSetting(['all', 'tenant1'])).toThrow(/"all" cannot be combined/);
+    expect(() => parseNamespacesSetting(['../etc'])).toThrow(/"\.\.\/etc" is neither/);
+    expect(() => parseNamespacesSetting(['/run/netns/../x'])).toThrow(/not a normalised absolute path/);
+    expect(() => parseNamespacesSetting(['a', 'a'])).toThrow(/a is listed twice/);
+    expect(parseConfigText('[handshaked]\nnamespaces=all\n', 'f').config.namespaces).toEqual({ mode: 'all' });
+    expect(parseConfigText('', 'f').config.namespaces).toEqual({ mode: 'self' });
+    expect(() => parseConfigText('[handshaked]\n\nnamespaces=all;x\n', 'f')).toThrow(/^f:3: namespaces: "all" cannot be combined/);
+  });
+
+  it('[namespace.NAME] overrides trust, certificate and keyrings of that namespace only; bad sections are FILE:LINE errors', () => {
+    const text = [
+      '[authenticate]',
+      'keyrings=host',
+      '[authenticate.client]',
+      'x509.truststore=/host/ca.pem',
+      'x509.pq.certificate=/host/pq.pem',
+      'x509.pq.private_key=/host/pq.key',
+      '[namespace.tenant1]',
+      'keyrings=t1;t1b',
+      'client.x509.truststore=/t1/ca.pem',
+      'client.x509.certificate=/t1/c.pem',
+      'client.x509.private_key=/t1/c.key',
+      'server.x509.nonsense=1',
+    ].join('\n');
+    const { config, warnings } = parseConfigText(text, 'f');
+    expect(warnings.map((w) => `${w.line}: ${w.message}`)).toEqual([expect.stringMatching(/^12: unknown key "server.x509.nonsense" in \[namespace.tenant1\]/)]);
+    expect(config.namespaceOverrides).toHaveLength(1);
+    const t1 = applyNamespaceOverride(config, config.namespaceOverrides[0]);
+    expect(t1.keyrings).toEqual(['t1', 't1b']);
+    expect(t1.client.truststore).toEqual({ value: '/t1/ca.pem', file: 'f', line: 9 });
+    expect(t1.client.certificate?.value).toBe('/t1/c.pem');
+    // The host's ML-DSA identity is not handed to a tenant that has its own certificate.
+    expect(t1.client.pqCertificate).toBeUndefined();
+    expect(config.client.pqCertificate?.value).toBe('/host/pq.pem');
+    expect(config.client.truststore?.value).toBe('/host/ca.pem');
+    expect(config.keyrings).toEqual(['host']);
+    expect(() => parseConfigText('[namespace.../x]\n', 'f')).toThrow(/^f:1: \[namespace\.\.\.\/x\]: "\.\.\/x" is not a namespace label/);
+    expect(() => parseConfigText('[namespace.t]\nserver.x509.certificate=/c.pem\n', 'f')).toThrow(/^f:2: \[namespace.t\] sets server.x509.certificate without server.x509.private_key/);
+    expect(() => parseConfigText('[namespace.t]\nclient.x509.truststore=\n', 'f')).toThrow(/^f:2: \[namespace.t\] client.x509.truststore is empty/);
+    expect(parseConfigText('[namespace.ino:4026532000]\nkeyrings=k\n', 'f').config.namespaceOverrides[0].label).toBe('ino:4026532000');
+  });
+});
+
+describe('namespace discovery', () => {
+  let roots: ReturnType<typeof fakeRoots>;
+  beforeEach(() => (roots = fakeRoots()));
+  afterEach(() => fs.rmSync(roots.dir, { recursive: true, force: true }));
+
+  it('all: the own namespace, every name and every process namespace, one per inode, labelled self / name / ino:N', () => {
+    const a = roots.addName('a');
+    roots.addName('b');
+    roots.addProc(10, a); // a process in a: the same namespace reached by a second path
+    roots.addProc(11, roots.self);
+    const unnamed = roots.addProc(12);
+    roots.addProc(13, unnamed);
+    fs.mkdirSync(path.join(roots.proc, 'sys')); // not a pid
+    const d = discoverNamespaces({ mode: 'all' }, roots);
+    expect([...d.found.values()].map((p) => p.label).sort()).toEqual(['a', 'b', `ino:${inoOf(unnamed)}`, 'self']);
+    expect([...d.found.values()][0].label).toBe('self');
+    expect(discoverNamespaces({ mode: 'self' }, roots).found.size).toBe(1);
+  });
+
+  it('a list: only what it names, a path named by its /run/netns name, missing entries reported', () => {
+    const a = roots.addName('a');
+    roots.addName('b');
+    const inA = roots.addProc(20, a);
+    const d = discoverNamespaces({ mode: 'list', entries: [inA, 'c', 'self'] }, roots);
+    expect([...d.found.values()].map((p) => p.label).sort()).toEqual(['a', 'self']);
+    expect(d.missing).toEqual(['c']);
+  });
+
+  it('follows /run/netns with fs.watch, and what has no event by rescanning', async () => {
+    const changes: string[] = [];
+    const w = new NetnsWatcher({
+      setting: { mode: 'all' },
+      roots,
+      rescanMs: 0,
+      onChange: (c) => changes.push(...c.added.map((p) => `+${p.label}`), ...c.removed.map((p) => `-${p.label}`)),
+    });
+    expect([...w.start().found.values()].map((p) => p.label)).toEqual(['self']);
+    try {
+      roots.addName('late');
+      for (let i = 0; i < 100 && !changes.includes('+late'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(changes).toEqual(['+late']);
+      fs.unlinkSync(path.join(roots.runNetns, 'late'));
+      for (let i = 0; i < 100 && !changes.includes('-late'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(changes).toEqual(['+late', '-late']);
+      const ino = inoOf(roots.addProc(30));
+      expect(w.rescan().added.map((x) => x.label)).toEqual([`ino:${ino}`]);
+      expect(w.rescan()).toEqual({ added: [], removed: [] });
+      fs.rmSync(path.join(roots.proc, '30'), { recursive: true });
+      expect(w.rescan().removed.map((x) => x.label)).toEqual([`ino:${ino}`]);
+    } finally {
+      w.stop();
+    }
+  });
+});
+
+/** The thread's namespace, as the kernel names it ("net:[4026531840]"). */
+const currentNetns = () => fs.readlinkSync('/proc/thread-self/ns/net');
+
+describe('setns on this host', () => {
+  if (process.getuid?.() === 0) {
+    it('as root: a socket is created in a namespace made with `ip netns add`, and the thread comes back', async () => {
+      const name = `hsd-test-${process.pid}`;
+      execFileSync('ip', ['netns', 'add', name]);
+      const file = `/run/netns/${name}`;
+      const before = currentNetns();
+      inNetns(file, () => undefined); // opens the fd of the agent's own namespace, kept for the process's life
+      const fds = openFds();
+      try {
+        const target = `net:[${fs.statSync(file).ino}]`;
+        expect(target).not.toBe(before);
+        let inside = '';
+        const transport = inNetns(file, () => {
+          inside = currentNetns();
+          return new KernelNetlinkTransport(false);
+        });
+        expect(inside).toBe(target);
+        expect(currentNetns()).toBe(before);
+        // The socket works there: nlctrl answers from that namespace.
+        const client = new GenlClient(transport);
+        try {
+          expect((await client.resolveFamily('nlctrl', nlctrlFamily)).id).toBe(0x10);
+        } finally {
+          client.close();
+        }
+        // The agent's link in that namespace says what it says at home when the family is missing.
+        const link = new KernelHandshakeLink({}, (create) => inNetns(file, create));
+        const opened = await link.open().then(
+          () => 'opened',
+          (e: unknown) => (e instanceof NetlinkError ? e.code : String(e)),
+        );
+        link.close();
+        const home = new KernelHandshakeLink();
+        const openedHome = await home.open().then(
+          () => 'opened',
+          (e: unknown) => (e instanceof NetlinkError ? e.code : String(e)),
+        );
+        home.close();
+        expect(opened).toBe(openedHome);
+        expect(currentNetns()).toBe(before);
+      } finally {
+        execFileSync('ip', ['netns', 'del', name]);
+      }
+      expect(openFds()).toBe(fds);
+      expect(() => inNetns('/nonexistent/ns', () => 1)).toThrow(/ENOENT/);
+      // A file that is not a namespace: EINVAL from setns, and the thread stays home.
+      expect(() => inNetns('/proc/self/stat', () => 1)).toThrow(/setns \(\/proc\/self\/stat\) failed: EINVAL/);
+      expect(currentNetns()).toBe(before);
+    });
+  } else {
+    it('without privilege: entering another namespace is a privilege error and the thread stays home', () => {
+      const before = currentNetns();
+      let err: unknown;
+      try {
+        inNetns('/proc/1/ns/net', () => 1);
+      } catch (e) {
+        err = e;
+      }
+      expect(isPrivilegeError(err)).toBe(true);
+      expect(currentNetns()).toBe(before);
+    });
+  }
+});
