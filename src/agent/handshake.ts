@@ -32,7 +32,7 @@ import type {
 import { TlsError } from '../tls/api';
 import { keyMatchesCertificate, privateKeyFromDer } from '../tls/x509';
 import type { AgentConfig, ClientCertificatePolicy } from './config';
-import { abortKind, type RunContext, type RunOutcome } from './dispatcher';
+import { abortKind, HandshakeAborted, type RunContext, type RunOutcome } from './dispatcher';
 import { trustFor, type Identities, type RoleIdentity } from './identities';
 import type { Logger } from './logging';
 import { NvmeIdentityError, pskHashFor } from './nvme-identity';
@@ -247,6 +247,9 @@ function abortMessage(signal: AbortSignal): string {
     case 'idle':
       // Says for how long and which setting: the reason the dispatcher gave.
       return (signal.reason as Error).message;
+    case 'cancelled':
+      // The consumer may have said why (its network namespace went away).
+      return signal.reason instanceof HandshakeAborted ? signal.reason.message : 'the consumer withdrew the request';
     default:
       return 'the consumer withdrew the request';
   }

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseConfigText } from '../../src/agent/config';
-import { discoverNamespaces, inNetns, isPrivilegeError, NetnsWatcher, parseNamespacesSetting, type NetnsRoots } from '../../src/agent/netns';
+import { discoverNamespaces, inNetns, isPrivilegeError, NetnsWatcher, parseNamespacesSetting } from '../../src/agent/netns';
 import { applyNamespaceOverride } from '../../src/agent/ns-config';
 import { GenlClient } from '../../src/netlink/genl-client';
 import { KernelHandshakeLink, KernelNetlinkTransport } from '../../src/netlink/kernel-link';

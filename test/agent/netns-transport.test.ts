@@ -1,0 +1,225 @@
+/**
+ * One agent serving several network namespaces, on fake kernels: one FakeKernel per namespace
+ * (each its own handshake family, listeners and request queue, as the real kernel keeps them per
+ * namespace), a directory tree standing for /run/netns and /proc, real Node TLS peers.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Daemon } from '../../src/agent/daemon';
+import { captureTransport } from '../../src/agent/logging';
+import type { NetnsPlace } from '../../src/agent/netns';
+import { NamespacesTransport } from '../../src/agent/netns-transport';
+import { Status } from '../../src/agent/request';
+import { defaultHandshakeEnv } from '../../src/agent/runtime';
+import type { AgentTransport } from '../../src/agent/transport';
+import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
+import { Errno } from '../../src/sys/errno';
+import { SysError } from '../../src/sys/libc';
+import { fakeRoots } from '../helpers/netns';
+import { configText, openFds, pki, PKI, sleep, tlsPeerServer } from './harness';
+
+jest.setTimeout(60000);
+
+interface World {
+  daemon: Daemon;
+  transport: NamespacesTransport;
+  roots: ReturnType<typeof fakeRoots>;
+  kernels: Map<string, FakeKernel>;
+  links: Map<string, FakeHandshakeLink>;
+  lines: string[];
+  configPath: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The agent with `namespaces = all` on the stand-in tree. `deny`: labels whose setns fails
+ * with EPERM; `unprivileged`: labels whose socket lacks CAP_NET_ADMIN (ACCEPT → EPERM).
+ */
+async function startWorld(opts: { names?: string[]; extraConfig?: string; deny?: string[]; unprivileged?: string[] } = {}): Promise<World> {
+  const roots = fakeRoots();
+  for (const n of opts.names ?? []) roots.addName(n);
+  const kernels = new Map<string, FakeKernel>();
+  const links = new Map<string, FakeHandshakeLink>();
+  const kernelOf = (label: string) => {
+    let k = kernels.get(label);
+    if (!k) kernels.set(label, (k = new FakeKernel()));
+    return k;
+  };
+  const configPath = path.join(roots.dir, 'config');
+  fs.writeFileSync(configPath, configText(`[handshaked]\nworkers=0\nnamespaces=all\n${opts.extraConfig ?? ''}`));
+  const cap = captureTransport();
+  let transport: NamespacesTransport | undefined;
+  const daemon = await Daemon.start({
+    configPath,
+    transports: [
+      (ctx): AgentTransport =>
+        (transport = new NamespacesTransport(ctx, {
+          roots,
+          rescanMs: 0,
+          kernel: { allowKtlsOff: true },
+          linkFor: (place: NetnsPlace) => {
+            if (opts.deny?.includes(place.label)) throw new SysError('setns', Errno.EPERM, place.path);
+            const link = new FakeHandshakeLink(kernelOf(place.label), { privileged: !opts.unprivileged?.includes(place.label) });
+            links.set(place.label, link);
+            return link;
+          },
+        })),
+    ],
+    ktls: 'off',
+    env: defaultHandshakeEnv(),
+    logTransports: [cap.transport],
+    overrides: { logLevel: 'debug' },
+  });
+  return {
+    daemon,
+    transport: transport!,
+    roots,
+    kernels,
+    links,
+    lines: cap.lines,
+    configPath,
+    stop: async () => {
+      await daemon.stop();
+      for (const k of kernels.values()) k.close();
+      fs.rmSync(roots.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function until(what: () => boolean, ms = 3000): Promise<void> {
+  for (let t = 0; t < ms && !what(); t += 20) await sleep(20);
+  expect(what()).toBe(true);
+}
+
+describe('one agent, several network namespaces (fake kernels)', () => {
+  let w: World | undefined;
+  let peer: Awaited<ReturnType<typeof tlsPeerServer>> | undefined;
+  beforeEach(async () => {
+    peer = await tlsPeerServer({ key: pki('server-p256.key.pem'), cert: pki('server-p256.chain.pem') });
+  });
+  afterEach(async () => {
+    await w?.stop();
+    await peer?.close();
+    w = undefined;
+  });
+
+  const handshakeIn = async (label: string) => {
+    const c = await peer!.consumer();
+    return w!.kernels.get(label)!.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' });
+  };
+
+  it('discovers every namespace, answers each request on its own socket, and names the namespace in logs', async () => {
+    const fds0 = openFds();
+    w = await startWorld({ names: ['tenant1', 'tenant2'] });
+    const unnamed = w.roots.addProc(4242);
+    w.roots.addProc(4243, path.join(w.roots.runNetns, 'tenant1')); // tenant1 again, through /proc
+    await w.transport.rescan();
+    const ino = fs.statSync(unnamed).ino;
+    expect(w.transport.namespaces).toEqual([`ino:${ino}`, 'self', 'tenant1', 'tenant2']);
+    expect(w.kernels.size).toBe(4);
+    for (const label of ['self', 'tenant1', 'tenant2', `ino:${ino}`]) {
+      expect(await handshakeIn(label)).toEqual({ status: Status.OK, remoteAuth: [], cancelled: false });
+    }
+    const ok = w.lines.filter((l) => l.startsWith('info handshake succeeded'));
+    expect(ok.map((l) => /netns=(\S+)/.exec(l)?.[1])).toEqual(['self', 'tenant1', 'tenant2', `ino:${ino}`]);
+    // The per-namespace lines of the kernel transport name it too.
+    expect(w.lines.filter((l) => l.startsWith('info kernel capabilities')).map((l) => /netns=(\S+)/.exec(l)?.[1]).sort()).toEqual([`ino:${ino}`, 'self', 'tenant1', 'tenant2']);
+    await w.stop();
+    w = undefined;
+    await peer!.close();
+    peer = undefined;
+    expect(openFds()).toBeLessThanOrEqual(fds0);
+  });
+
+  it('serves a namespace that appears after start-up (fs.watch on /run/netns)', async () => {
+    w = await startWorld();
+    expect(w.transport.namespaces).toEqual(['self']);
+    w.roots.addName('late');
+    await until(() => w!.transport.namespaces.includes('late'));
+    expect(await handshakeIn('late')).toEqual({ status: Status.OK, remoteAuth: [], cancelled: false });
+    expect(w.lines.join('\n')).toMatch(/info serving network namespace netns=late path=\S+late/);
+  });
+
+  it('a namespace that goes away with a handshake in flight: ETIMEDOUT in its DONE, its socket closed, nothing leaked', async () => {
+    // A server that accepts and never answers: the handshake waits on its peer.
+    const held: net.Socket[] = [];
+    const silent = net.createServer((s) => held.push(s.on('error', () => undefined)));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      await inFlightRemoval(port, silent, held);
+    } finally {
+      held.forEach((s) => s.destroy());
+      if (silent.listening) await new Promise<void>((res) => silent.close(() => res()));
+    }
+  });
+
+  async function inFlightRemoval(port: number, silent: net.Server, held: net.Socket[]): Promise<void> {
+    w = await startWorld({ names: ['doomed'] });
+    const fdsBefore = openFds();
+    const consumer = net.connect(port, '127.0.0.1');
+    consumer.pause();
+    await new Promise<void>((r) => consumer.once('connect', r));
+    const fd = (consumer as unknown as { _handle: { fd: number } })._handle.fd;
+    const kernel = w.kernels.get('doomed')!;
+    const result = kernel.submit({ sock: fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', timeoutMs: 60000 });
+    await until(() => kernel.requestFor(fd)?.state === 'accepted');
+    fs.unlinkSync(path.join(w.roots.runNetns, 'doomed'));
+    const r = await result;
+    // Answered with a status on the namespace's own socket (not cancelled by the kernel).
+    expect(r).toEqual({ status: Status.ETIMEDOUT, remoteAuth: [], cancelled: false });
+    await until(() => w!.links.get('doomed')!.socket!.closed);
+    expect(w.transport.namespaces).toEqual(['self']);
+    expect(w.lines.join('\n')).toMatch(/warn handshake failed transport=kernel netns=doomed .*status=ETIMEDOUT .*network namespace doomed went away/);
+    await until(() => w!.lines.some((l) => /network namespace went away; its handshakes ended and its socket closed netns=doomed/.test(l)));
+    // The other namespaces go on.
+    expect(await handshakeIn('self')).toMatchObject({ status: Status.OK });
+    consumer.destroy();
+    held.forEach((s) => s.destroy());
+    await new Promise<void>((res) => silent.close(() => res()));
+    await peer!.close();
+    peer = undefined;
+    // The accepted fd and the handshake's dup are gone with the test's own sockets.
+    await until(() => openFds() <= fdsBefore - 2);
+  }
+
+  it('no privilege for a namespace: said once, the others served', async () => {
+    w = await startWorld({ names: ['locked', 'nocap', 'open'], deny: ['locked'], unprivileged: ['nocap'] });
+    expect(w.transport.namespaces).toEqual(['open', 'self']);
+    await w.transport.rescan();
+    w.roots.addProc(77, path.join(w.roots.runNetns, 'locked'));
+    await w.transport.rescan();
+    const warned = (label: string) => w!.lines.filter((l) => l.startsWith('warn not serving a network namespace') && l.includes(`netns=${label} `));
+    expect(warned('locked')).toHaveLength(1);
+    expect(warned('locked')[0]).toMatch(/no privilege to enter it .*error="setns \(\S+locked\) failed: EPERM/);
+    expect(warned('nocap')).toHaveLength(1);
+    expect(warned('nocap')[0]).toMatch(/handshake socket could not be opened .*EPERM/);
+    expect(await handshakeIn('open')).toMatchObject({ status: Status.OK });
+  });
+
+  it("[namespace.NAME] gives that namespace's requests their own trust store; a reload re-reads it", async () => {
+    const tenantTrust = `[namespace.tenant1]\nclient.x509.truststore=${PKI}/ed25519-root-ca.crt.pem\n`;
+    w = await startWorld({ names: ['tenant1'], extraConfig: tenantTrust });
+    // The server's CA is in the main trust store, not in tenant1's.
+    const c1 = await peer!.consumer();
+    expect((await w.kernels.get('tenant1')!.submit({ sock: c1.fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status).toBe(Status.EACCES);
+    const c2 = await peer!.consumer();
+    expect((await w.kernels.get('self')!.submit({ sock: c2.fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status).toBe(Status.OK);
+    expect(w.lines.join('\n')).toMatch(/warn handshake failed transport=kernel netns=tenant1 .*status=EACCES/);
+    // The section removed: a reload gives tenant1 the main trust store again.
+    fs.writeFileSync(w.configPath, configText('[handshaked]\nworkers=0\nnamespaces=all\n'));
+    expect(w.daemon.reload()).toBe(true);
+    const c3 = await peer!.consumer();
+    expect((await w.kernels.get('tenant1')!.submit({ sock: c3.fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status).toBe(Status.OK);
+    // And back: a section added by a reload applies to the next handshake.
+    fs.writeFileSync(w.configPath, configText(`[handshaked]\nworkers=0\nnamespaces=all\n${tenantTrust}`));
+    expect(w.daemon.reload()).toBe(true);
+    const c4 = await peer!.consumer();
+    expect((await w.kernels.get('tenant1')!.submit({ sock: c4.fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status).toBe(Status.EACCES);
+  });
+
+  it('a [namespace.NAME] file that does not load is a FILE:LINE error at start-up', async () => {
+    await expect(startWorld({ names: ['t'], extraConfig: '[namespace.t]\n\nclient.x509.truststore=/nonexistent/ca.pem\n' })).rejects.toThrow(/config:\d+: .*x509.truststore.*\/nonexistent\/ca.pem/);
+  });
+});
