@@ -9,7 +9,10 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { NetlinkError } from '../netlink/link';
 import { NetlinkFormatError } from '../netlink/errors';
 import { inspectDecode, type OutputFormat } from '../netlink/inspect/decode';
-import { monitor } from '../netlink/inspect/monitor';
+import { monitor, type MonitorNamespace } from '../netlink/inspect/monitor';
+import { splitList } from '../agent/keyfile';
+import { discoverNamespaces, inNetns, parseNamespacesSetting, SELF_NETNS, SYSTEM_NETNS_ROOTS } from '../agent/netns';
+import { KernelNetlinkTransport } from '../netlink/kernel-link';
 
 interface DecodeArgs {
   file: string;
@@ -21,6 +24,7 @@ interface DecodeArgs {
 interface MonitorArgs {
   json: boolean;
   count: number;
+  namespaces: string;
 }
 
 function fail(status: number, line: string): void {
@@ -87,8 +91,14 @@ const monitorCommand: CommandModule<object, MonitorArgs> = {
     y
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per notification' })
       .option('count', { type: 'number', default: 0, describe: 'exit after this many notifications (0: run until interrupted)' })
+      .option('namespaces', {
+        type: 'string',
+        default: SELF_NETNS,
+        describe: 'network namespaces to listen in, as [handshaked] namespaces: self, all, or NAME;NAME;/proc/PID/ns/net (found once, at start)',
+      })
       .example('$0 inspect monitor', 'watch READY notifications (joins multicast group tlshd)')
       .example('$0 inspect monitor --json --count 1', 'wait for one notification, print it as JSON, exit')
+      .example('$0 inspect monitor --namespaces all', 'listen in every network namespace (root); each line says which')
       .epilog(
         'Joining the group is unprivileged. While monitor runs, the kernel counts it as a listener: submissions no longer fail with ' +
           'ESRCH even if no agent runs, so use it next to an agent, not instead of one.\n\n' +
@@ -99,14 +109,32 @@ const monitorCommand: CommandModule<object, MonitorArgs> = {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
     });
+    let namespaces: MonitorNamespace[];
     try {
-      await monitor({ json: argv.json, count: argv.count, write: (l) => process.stdout.write(l + '\n'), until: stop });
+      namespaces = monitorNamespaces(argv.namespaces);
+    } catch (e) {
+      return fail(2, (e as Error).message);
+    }
+    try {
+      await monitor({ json: argv.json, count: argv.count, write: (l) => process.stdout.write(l + '\n'), until: stop, namespaces });
     } catch (e) {
       if (e instanceof NetlinkError) return fail(1, e.message);
+      if (e instanceof Error && 'syscall' in e) return fail(1, e.message);
       throw e;
     }
   },
 };
+
+/** The namespaces `--namespaces` names, each with a socket made there (setns for all but the own). */
+function monitorNamespaces(value: string): MonitorNamespace[] {
+  const setting = parseNamespacesSetting(splitList(value));
+  const { found, missing } = discoverNamespaces(setting, SYSTEM_NETNS_ROOTS);
+  if (missing.length) throw new Error(`--namespaces: not found: ${missing.join(', ')}`);
+  return [...found.values()].map((p) => ({
+    label: p.label,
+    open: () => (p.label === SELF_NETNS ? new KernelNetlinkTransport(true) : inNetns(p.path, () => new KernelNetlinkTransport(true))),
+  }));
+}
 
 export const inspectCommand: CommandModule = {
   command: 'inspect <command>',

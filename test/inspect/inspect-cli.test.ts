@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CAPTURE_SEQUENCE, FIXTURE_FAMILY_ID, buildFixtures, hexFile } from '../../src/netlink/fixtures';
 import { jsonValue } from '../../src/netlink/inspect/render';
+import { withNetns } from '../../src/netlink/inspect/monitor';
 import { decodeMessages, handshakeFamily } from '../../src/netlink';
 
 const root = path.join(__dirname, '..', '..');
@@ -183,6 +184,21 @@ describe('inspect monitor', () => {
     const r = run(['monitor']);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual(['handshaked inspect: the kernel lacks the handshake netlink family (needs CONFIG_NET_HANDSHAKE, Linux 6.5 or later)']);
+  });
+
+  it('--namespaces: a bad list or a namespace that is not there is exit 2 with the reason', () => {
+    const bad = run(['monitor', '--namespaces', 'all;x']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('handshaked inspect: namespaces: "all" cannot be combined with other entries');
+    const absent = run(['monitor', '--namespaces', 'self;hsd-no-such-namespace']);
+    expect(absent.status).toBe(2);
+    expect(absent.stderr.trim()).toBe('handshaked inspect: --namespaces: not found: hsd-no-such-namespace');
+  });
+
+  it('names the namespace on every line, tree and JSON', () => {
+    expect(withNetns('tenant1', 'handshake ready  (offset 0, 28 bytes)\n  handler-class: tlshd', false)).toBe('netns=tenant1 handshake ready  (offset 0, 28 bytes)\n  handler-class: tlshd');
+    expect(JSON.parse(withNetns('ino:4026532000', '{"cmd":"ready","attrs":{"handler-class":"tlshd"}}', true))).toEqual({ netns: 'ino:4026532000', cmd: 'ready', attrs: { 'handler-class': 'tlshd' } });
+    expect(withNetns('self', '{}', true)).toBe('{"netns":"self"}');
   });
 });
 

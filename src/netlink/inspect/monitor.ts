@@ -1,12 +1,20 @@
 /**
  * `handshaked inspect monitor`: join the handshake family's tlshd group on the running kernel
- * and print every notification.
+ * and print every notification, naming the network namespace it came from (the kernel sends
+ * READY only to listeners in the consumer's namespace, so one socket per namespace is joined).
  */
 import { HANDSHAKE_FAMILY_NAME, HANDSHAKE_MCGRP_TLSHD, handshakeFamily } from '../families/handshake';
 import { GenlClient } from '../genl-client';
 import { KernelNetlinkTransport } from '../kernel-link';
 import { NetlinkError } from '../link';
+import type { NetlinkTransport } from '../transport';
 import { renderJson, renderTree } from './render';
+
+/** One namespace to listen in: its label and how to make a netlink socket there. */
+export interface MonitorNamespace {
+  label: string;
+  open: () => NetlinkTransport;
+}
 
 export interface MonitorOptions {
   json: boolean;
@@ -15,30 +23,44 @@ export interface MonitorOptions {
   write: (line: string) => void;
   /** Resolves to stop monitoring. */
   until?: Promise<void>;
+  /** Where to listen; default the monitor's own namespace, labelled `self`. */
+  namespaces?: MonitorNamespace[];
 }
 
 export const NO_FAMILY_MESSAGE = 'the kernel lacks the handshake netlink family (needs CONFIG_NET_HANDSHAKE, Linux 6.5 or later)';
 
+/** A rendered notification with its namespace: `netns=LABEL ` before a tree, a leading "netns" key in JSON. */
+export function withNetns(label: string, rendered: string, json: boolean): string {
+  if (!json) return `netns=${label} ${rendered}`;
+  return rendered === '{}' ? JSON.stringify({ netns: label }) : `{"netns":${JSON.stringify(label)},${rendered.slice(1)}`;
+}
+
 /** Runs until `count` notifications were printed or `until` resolves. Throws NetlinkError (ENOENT: NO_FAMILY_MESSAGE). */
 export async function monitor(opts: MonitorOptions): Promise<void> {
-  const client = new GenlClient(new KernelNetlinkTransport(true));
+  const places = opts.namespaces ?? [{ label: 'self', open: () => new KernelNetlinkTransport(true) }];
+  const clients: GenlClient[] = [];
   try {
-    const fam = await client.resolveFamily(HANDSHAKE_FAMILY_NAME, handshakeFamily).catch((e: unknown) => {
-      if (e instanceof NetlinkError && e.code === 'ENOENT') throw new NetlinkError(e.errno, e.code, NO_FAMILY_MESSAGE);
-      throw e;
-    });
-    client.joinGroup(fam, HANDSHAKE_MCGRP_TLSHD);
-    const families = new Map([[fam.id, handshakeFamily]]);
-    await new Promise<void>((resolve) => {
-      let seen = 0;
-      client.onNotification((m) => {
-        opts.write(opts.json ? renderJson(m, { families }) : renderTree(m, { families }));
-        if (opts.count && ++seen >= opts.count) resolve();
+    let seen = 0;
+    let stop: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (stop = resolve));
+    for (const place of places) {
+      const client = new GenlClient(place.open());
+      clients.push(client);
+      const fam = await client.resolveFamily(HANDSHAKE_FAMILY_NAME, handshakeFamily).catch((e: unknown) => {
+        if (e instanceof NetlinkError && e.code === 'ENOENT') throw new NetlinkError(e.errno, e.code, NO_FAMILY_MESSAGE);
+        throw e;
       });
-      client.onError((e) => opts.write(`# ${e.message}`));
-      void opts.until?.then(resolve);
-    });
+      client.joinGroup(fam, HANDSHAKE_MCGRP_TLSHD);
+      const families = new Map([[fam.id, handshakeFamily]]);
+      client.onNotification((m) => {
+        opts.write(withNetns(place.label, opts.json ? renderJson(m, { families }) : renderTree(m, { families }), opts.json));
+        if (opts.count && ++seen >= opts.count) stop();
+      });
+      client.onError((e) => opts.write(`# netns=${place.label} ${e.message}`));
+    }
+    void opts.until?.then(stop);
+    await done;
   } finally {
-    client.close();
+    for (const c of clients) c.close();
   }
 }
