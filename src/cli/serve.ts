@@ -27,7 +27,10 @@ const EPILOG = `DESCRIPTION
   Runs TLS 1.3 handshakes for kernel TLS consumers (NFS "xprtsec=tls|mtls", NVMe/TCP with TLS)
   and installs the session keys into kernel TLS (kTLS). It speaks the kernel's "handshake"
   generic-netlink family, joins its "tlshd" multicast group and reads tlshd's configuration file,
-  so it replaces tlshd without configuration changes. Run exactly one agent per network namespace.
+  so it replaces tlshd without configuration changes. By default it serves its own network
+  namespace; with [handshaked] namespaces = all (or a list) one agent serves every namespace,
+  each over its own socket, so one tlshd per namespace is no longer needed. Never run two agents
+  for the same namespace.
 
 CONFIGURATION FILE
   -c FILE, else ${CONFIG_PATH}, else the legacy ${LEGACY_CONFIG_PATH}; without any, built-in
@@ -43,7 +46,10 @@ CONFIGURATION FILE
                             workers (one per CPU; 0: no worker threads),
                             default_timeout_ms (10000), shutdown_grace_ms (5000),
                             unix_socket, allow_uids (0), allow_gids, metrics (HOST:PORT),
-                            log_format (text|json), log_level, cipher_suites, groups
+                            log_format (text|json), log_level, cipher_suites, groups,
+                            namespaces (self | all | NAME;NAME;/proc/PID/ns/net)
+    [namespace.NAME]        for requests from that namespace: keyrings, client.x509.* and
+                            server.x509.* instead of the main sections' (docs/serve.md)
   A value that does not parse stops start-up (and is refused on reload) with FILE:LINE and the
   reason; unknown keys only warn. x509.truststore unset means the system trust store; a configured
   path that cannot be read is an error (tlshd silently falls back to the system store).
@@ -60,8 +66,8 @@ SIGNALS
 LOGGING
   stderr, one line per record: "<level> message key=value ..." without timestamps or colour (the
   journal adds them; under systemd each line carries its syslog priority), or JSON objects with
-  --log-format json. One info line per handshake: role, auth, peer, peername, suite, group,
-  duration, status, remote-auth. Keys, secrets and PSKs are never logged, at any level.
+  --log-format json. One info line per handshake: transport, netns (self, a /run/netns name or
+  ino:N), role, auth, peer, peername, suite, group, duration, status, remote-auth. Keys, secrets and PSKs are never logged, at any level.
 
 STATUS SENT TO THE KERNEL
   0 success; EACCES handshake or certificate verification failure; ETIMEDOUT peer went away or
