@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Generate the guest's PEM PKI into $1: a CA, a server certificate for every name the guest
-# mounts by (localhost, 127.0.0.1, ::1, and 10.99.0.1 across the mixed pass's veth pair), a
+# mounts by (localhost, 127.0.0.1, ::1, 10.99.0.1 across the mixed pass's veth pair and 10.98.N.1
+# across netns-nfs's), a
 # client certificate, and an unrelated CA for the untrusted-server scenario.
 # ECDSA P-256 (HSVM_PKI_ALG=rsa for RSA-2048): quick to make, and both agents must handle it.
 set -euo pipefail
@@ -27,7 +28,7 @@ leaf() {  # $1 = file stem, $2 = CN, $3 = extendedKeyUsage, $4 = subjectAltName
 }
 ca ca "hsvm test CA"
 ca other-ca "hsvm unrelated CA"
-leaf server localhost serverAuth "DNS:localhost,DNS:hsvm-server,IP:127.0.0.1,IP:::1,IP:10.99.0.1"
+leaf server localhost serverAuth "DNS:localhost,DNS:hsvm-server,IP:127.0.0.1,IP:::1,IP:10.99.0.1,IP:10.98.1.1,IP:10.98.2.1,IP:10.98.3.1"
 leaf client hsvm-client clientAuth "DNS:hsvm-client,DNS:localhost,IP:127.0.0.1,IP:10.99.0.2"
 rm -f ca.srl other-ca.key
 openssl verify -CAfile ca.pem server.pem client.pem >/dev/null

@@ -69,8 +69,8 @@ show_tls_stat() {
 # tlshd's per-handshake children. Its stdout+stderr go to a per-scenario log file.
 agent_cmd() {  # $1 = tlshd|handshaked
   case $1 in
-    tlshd) echo "/usr/sbin/tlshd -s -c /etc/tlshd/config" ;;
-    handshaked) echo "node $HANDSHAKED_MAIN serve -c /etc/tlshd/config --log-level debug" ;;
+    tlshd) echo "/usr/sbin/tlshd -s -c ${AGENT_CONFIG:-/etc/tlshd/config}" ;;
+    handshaked) echo "node $HANDSHAKED_MAIN serve -c ${AGENT_CONFIG:-/etc/tlshd/config} --log-level debug" ;;
     *) echo "false unknown-agent-$1" ;;
   esac
 }
