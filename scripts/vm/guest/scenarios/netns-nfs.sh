@@ -113,6 +113,9 @@ if [ "$agent" = handshaked ]; then
   mk_ns t4 4 || fail "could not create namespace t4"
   node -e "require('net').createServer(() => {}).listen(20490, '10.98.4.1')" &
   SILENT_PID=$!
+  # node starts slowly under TCG: mount only once the silent server listens.
+  for i in $(seq 1 300); do ss -Hltn 'sport = :20490' | grep -q 20490 && break; sleep 0.2; done
+  ss -Hltn 'sport = :20490' | grep -q 20490 || fail "the silent server on 10.98.4.1:20490 did not start"
   for i in $(seq 1 50); do grep -q 'serving network namespace netns=t4' "$logf" && break; sleep 0.2; done
   in_ns t4 timeout -k 5 120 mount -t nfs -o vers=4.2,proto=tcp,retry=0,xprtsec=tls,port=20490 10.98.4.1:/export /mnt &
   mpid=$!
