@@ -9,12 +9,13 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type winston from 'winston';
 import { monotonicUsec, serviceNotifier, type ServiceNotifier } from '../sys/sd-notify';
-import { loadConfig, type AgentConfig, type ConfigWarning, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
+import { loadConfig, type AgentConfig, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
 import { SELF_NETNS, type NamespacesSetting } from './netns';
 import { applyNamespaceOverride } from './ns-config';
+import { buildProfiles, profileFor } from './profiles';
 import { Dispatcher, type RunContext, type RunOutcome } from './dispatcher';
 import { runHandshake, usesKeys, type HandshakeEnv, type Profile } from './handshake';
-import { identityFilesStamp, loadIdentities } from './identities';
+import { identityFilesStamp } from './identities';
 import { createLogger, type Logger } from './logging';
 import type { AgentMetrics } from './metrics';
 import { openAppendRegular } from '../sys/files';
@@ -118,11 +119,9 @@ export class Daemon {
 
   /** One handshake, here or on a worker thread, with the profile in force when it starts. */
   private run(req: HandshakeRequest, ctx: RunContext): Promise<RunOutcome> {
-    const base = this.currentProfile();
-    const own = this.nsProfiles.get(ctx.netns ?? SELF_NETNS);
-    const profile = own ?? base;
-    // Workers hold the main sections' identities only: a namespace with its own runs here.
-    const pooled = !own && this.pool && this.runPooled(req, ctx, profile);
+    this.currentProfile();
+    const profile = profileFor({ base: this.profile, byNetns: this.nsProfiles }, ctx.netns);
+    const pooled = this.pool && this.runPooled(req, ctx, profile);
     if (pooled) return pooled;
     return runHandshake(req, ctx, profile, peerGatedEnv(this.opts.env, ctx), {
       ktls: this.opts.ktls,
@@ -307,17 +306,6 @@ function openKeylog(file: string): number {
     const err = e as NodeJS.ErrnoException;
     throw new StartupError(`cannot open the key log (--keylog / SSLKEYLOGFILE): ${err.code === undefined ? err.message : `"${file}": ${err.code}`}`);
   }
-}
-
-/** The main sections' profile and one per [namespace.NAME] section; throws ConfigError (FILE:LINE) when any identity does not load. */
-function buildProfiles(config: AgentConfig, warn: (w: ConfigWarning) => void): { base: Profile; byNetns: ReadonlyMap<string, Profile> } {
-  const base: Profile = Object.freeze({ config, identities: loadIdentities(config, warn) });
-  const byNetns = new Map<string, Profile>();
-  for (const o of config.namespaceOverrides) {
-    const c = applyNamespaceOverride(config, o);
-    byNetns.set(o.label, Object.freeze({ config: c, identities: loadIdentities(c, warn) }));
-  }
-  return { base, byNetns };
 }
 
 /** What every identity file of every profile looks like on disk (see currentProfile). */

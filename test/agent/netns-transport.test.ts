@@ -36,7 +36,7 @@ interface World {
  * The agent with `namespaces = all` on the stand-in tree. `deny`: labels whose setns fails
  * with EPERM; `unprivileged`: labels whose socket lacks CAP_NET_ADMIN (ACCEPT → EPERM).
  */
-async function startWorld(opts: { names?: string[]; extraConfig?: string; deny?: string[]; unprivileged?: string[] } = {}): Promise<World> {
+async function startWorld(opts: { names?: string[]; extraConfig?: string; deny?: string[]; unprivileged?: string[]; workers?: number } = {}): Promise<World> {
   const roots = fakeRoots();
   for (const n of opts.names ?? []) roots.addName(n);
   const kernels = new Map<string, FakeKernel>();
@@ -47,7 +47,7 @@ async function startWorld(opts: { names?: string[]; extraConfig?: string; deny?:
     return k;
   };
   const configPath = path.join(roots.dir, 'config');
-  fs.writeFileSync(configPath, configText(`[handshaked]\nworkers=0\nnamespaces=all\n${opts.extraConfig ?? ''}`));
+  fs.writeFileSync(configPath, configText(`[handshaked]\nworkers=${opts.workers ?? 0}\nnamespaces=all\n${opts.extraConfig ?? ''}`));
   const cap = captureTransport();
   let transport: NamespacesTransport | undefined;
   const daemon = await Daemon.start({
@@ -71,6 +71,7 @@ async function startWorld(opts: { names?: string[]; extraConfig?: string; deny?:
     logTransports: [cap.transport],
     overrides: { logLevel: 'debug' },
   });
+  await daemon.pool?.whenUp();
   return {
     daemon,
     transport: transport!,
@@ -217,6 +218,15 @@ describe('one agent, several network namespaces (fake kernels)', () => {
     expect(w.daemon.reload()).toBe(true);
     const c4 = await peer!.consumer();
     expect((await w.kernels.get('tenant1')!.submit({ sock: c4.fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status).toBe(Status.EACCES);
+  });
+
+  it('on worker threads too: a tenant handshake there uses the tenant trust store', async () => {
+    w = await startWorld({ names: ['tenant1'], workers: 1, extraConfig: `[namespace.tenant1]\nclient.x509.truststore=${PKI}/ed25519-root-ca.crt.pem\n` });
+    expect(w.daemon.pool?.size).toBe(1);
+    const c1 = await peer!.consumer();
+    expect((await w.kernels.get('tenant1')!.submit({ sock: c1.fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status).toBe(Status.EACCES);
+    const c2 = await peer!.consumer();
+    expect((await w.kernels.get('self')!.submit({ sock: c2.fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status).toBe(Status.OK);
   });
 
   it('a [namespace.NAME] file that does not load is a FILE:LINE error at start-up', async () => {

@@ -108,7 +108,7 @@ export class WorkerPool {
       this.jobs.set(id, { worker, ctx, resolve, onAbort });
       worker.jobs.add(id);
       ctx.signal.addEventListener('abort', onAbort, { once: true });
-      this.send(worker, { t: 'run', id, req, deadline: ctx.deadline, transport: ctx.transport, peerIdleTimeoutMs });
+      this.send(worker, { t: 'run', id, req, deadline: ctx.deadline, transport: ctx.transport, peerIdleTimeoutMs, ...(ctx.netns ? { netns: ctx.netns } : {}) });
       if (ctx.signal.aborted) onAbort();
     });
   }

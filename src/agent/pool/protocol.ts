@@ -10,7 +10,7 @@ import type { HandshakeRequest } from '../request';
 export type ToWorker =
   /** New configuration (start, SIGHUP, rotated identity files): decode identities once, use for new handshakes. */
   | { t: 'config'; gen: number; config: AgentConfig; logLevel: LogLevel }
-  | { t: 'run'; id: number; req: HandshakeRequest; deadline: number; transport: string; peerIdleTimeoutMs: number }
+  | { t: 'run'; id: number; req: HandshakeRequest; deadline: number; transport: string; peerIdleTimeoutMs: number; netns?: string }
   /** Deadline, consumer gone, shutdown: abort the handshake (it sends user_canceled and reports ETIMEDOUT). */
   | { t: 'abort'; id: number; kind: AbortKind }
   /** A work slot for a handshake that asked for one ('want'). */

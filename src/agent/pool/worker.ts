@@ -11,8 +11,8 @@
 import net from 'node:net';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { HandshakeAborted, waitOnPeer, type RunContext, type WorkSlot } from '../dispatcher';
-import { runHandshake, type HandshakeEnv, type HandshakeLog, type Profile } from '../handshake';
-import { loadIdentities } from '../identities';
+import { runHandshake, type HandshakeEnv, type HandshakeLog } from '../handshake';
+import { buildProfiles, profileFor, type Profiles } from '../profiles';
 import type { LogLevel } from '../config';
 import { Status } from '../request';
 import { defaultHandshakeEnv } from '../runtime';
@@ -44,7 +44,7 @@ const base = defaultHandshakeEnv();
 /** Keyrings are linked by the main thread for the whole handshake. */
 const env: HandshakeEnv = { ...base, keys: { ...base.keys, linkKeyrings: () => () => undefined } };
 
-let profile: Profile | undefined;
+let profiles: Profiles | undefined;
 
 interface Running {
   controller: AbortController;
@@ -59,7 +59,7 @@ function configure(m: Extract<ToWorker, { t: 'config' }>): void {
   debugOn = m.logLevel === 'debug';
   try {
     // The main thread has loaded the same files and logged their warnings.
-    profile = Object.freeze({ config: m.config, identities: loadIdentities(m.config) });
+    profiles = buildProfiles(m.config);
   } catch (e) {
     forward('error', `a worker thread: the new configuration's identities do not load here, keeping the previous ones: ${(e as Error).message}`);
   }
@@ -105,6 +105,7 @@ function run(m: Extract<ToWorker, { t: 'run' }>): void {
     signal: job.controller.signal,
     deadline: m.deadline,
     transport: m.transport,
+    ...(m.netns ? { netns: m.netns } : {}),
     slot,
     peerWait: (read) => waitOnPeer(read, slot, idleMs, () => job.controller.abort(new HandshakeAborted('idle', `for ${idleMs} ms ([handshaked] peer_idle_timeout_ms)`))),
   };
@@ -112,6 +113,7 @@ function run(m: Extract<ToWorker, { t: 'run' }>): void {
     running.delete(m.id);
     post(outcome);
   };
+  const profile = profiles && profileFor(profiles, m.netns);
   if (!profile) {
     finish({ t: 'done', id: m.id, outcome: { status: Status.EIO, remoteAuth: [], reason: 'the worker thread has no usable configuration' } });
     return;
