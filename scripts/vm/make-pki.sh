@@ -28,7 +28,7 @@ leaf() {  # $1 = file stem, $2 = CN, $3 = extendedKeyUsage, $4 = subjectAltName
 }
 ca ca "hsvm test CA"
 ca other-ca "hsvm unrelated CA"
-leaf server localhost serverAuth "DNS:localhost,DNS:hsvm-server,IP:127.0.0.1,IP:::1,IP:10.99.0.1,IP:10.98.1.1,IP:10.98.2.1,IP:10.98.3.1"
+leaf server localhost serverAuth "DNS:localhost,DNS:hsvm-server,IP:127.0.0.1,IP:::1,IP:10.99.0.1,IP:10.98.1.1,IP:10.98.2.1,IP:10.98.3.1,IP:10.98.4.1"
 leaf client hsvm-client clientAuth "DNS:hsvm-client,DNS:localhost,IP:127.0.0.1,IP:10.99.0.2"
 rm -f ca.srl other-ca.key
 openssl verify -CAfile ca.pem server.pem client.pem >/dev/null

@@ -5,8 +5,8 @@
 # that presented the host's client certificate would be refused). t3 is created and mounts
 # after the agents started.
 #   handshaked pass: ONE handshaked in the root namespace, [handshaked] namespaces=all and a
-#     [namespace.tN] section per tenant. Then a handshake in flight in t4 (a server that never
-#     answers) when t4 is deleted: the agent must end it, close t4's socket and keep serving.
+#     [namespace.tN] section per tenant. Then a handshake in flight in t4 (its link delayed by
+#     netem) when t4 is deleted: the agent must end it, close t4's socket and keep serving.
 #   tlshd pass: one tlshd per namespace (the server's in the root namespace, one per tenant with
 #     the tenant's configuration), side by side. The deletion step is not possible there: the
 #     tenant's tlshd is itself a process in the namespace and keeps it until it is stopped.
@@ -15,7 +15,6 @@ D=/etc/tlshd/netns
 cleanup() {
   stop_all_agents
   mountpoint -q /mnt && umount -f -l /mnt
-  [ -n "${SILENT_PID:-}" ] && kill "$SILENT_PID" 2>/dev/null
   for n in t1 t2 t3 t4; do ip netns del "$n" 2>/dev/null; ip link del "vh-$n" 2>/dev/null; done
   true
 }
@@ -69,7 +68,7 @@ tenant_tlshd_config() {  # $1 = name: what that tenant's own tlshd reads
 for t in 1 2 3; do tenant_pki "t$t" "$t" || fail "could not make tenant t$t's PKI"; done
 cat "$D"/t1-ca.pem "$D"/t2-ca.pem "$D"/t3-ca.pem > "$D/tenants-ca.pem"
 mk_ns t1 1 && mk_ns t2 2 || fail "could not create namespaces t1, t2"
-set_exports mtls 10.98.1.2 10.98.2.2 10.98.3.2
+set_exports mtls 10.98.1.2 10.98.2.2 10.98.3.2 10.98.4.2
 
 if [ "$agent" = handshaked ]; then
   { base_config; printf '[handshaked]\nnamespaces=all\n'; tenant_section t1; tenant_section t2; tenant_section t3; } > "$D/agent.conf"
@@ -114,26 +113,26 @@ if [ "$agent" = handshaked ]; then
   done
   grep 'handshake succeeded' "$logf" | grep -q 'netns=self role=server' || fail "no server handshake logged with netns=self"
 
-  # Deleting a namespace while a handshake in it is in flight: a server that accepts and never
-  # speaks, a mount from t4 towards it, then the mount killed and t4 deleted.
+  # Deleting a namespace while a handshake in it is in flight: t4's link delays every packet
+  # by 2 s each way (netem), so the handshake waits seconds for the server's reply; as soon as
+  # the agent has accepted it, the mount is killed and t4 deleted.
   mk_ns t4 4 || fail "could not create namespace t4"
-  node -e "require('net').createServer(() => {}).listen(20490, '10.98.4.1')" &
-  SILENT_PID=$!
-  # node starts slowly under TCG: mount only once the silent server listens.
-  for i in $(seq 1 300); do ss -Hltn 'sport = :20490' | grep -q 20490 && break; sleep 0.2; done
-  ss -Hltn 'sport = :20490' | grep -q 20490 || fail "the silent server on 10.98.4.1:20490 did not start"
+  ip -n t4 qdisc add dev vc-t4 root netem delay 2000ms && ip qdisc add dev vh-t4 root netem delay 2000ms || fail "tc netem is not available"
   for i in $(seq 1 50); do grep -q 'serving network namespace netns=t4' "$logf" && break; sleep 0.2; done
-  in_ns t4 timeout -k 5 120 mount -t nfs -o vers=4.2,proto=tcp,retry=0,xprtsec=tls,port=20490 10.98.4.1:/export /mnt &
+  in_ns t4 timeout -k 5 120 mount -t nfs -o vers=4.2,proto=tcp,retry=0,xprtsec=mtls 10.98.4.1:/export /mnt &
   mpid=$!
-  for i in $(seq 1 100); do grep -q 'accepted a handshake request.*netns=t4' "$logf" && break; sleep 0.2; done
+  for i in $(seq 1 200); do grep -q 'accepted a handshake request.*netns=t4' "$logf" && break; sleep 0.2; done
   grep -q 'accepted a handshake request.*netns=t4' "$logf" || fail "no handshake from t4 reached the agent"
-  kill -KILL "$mpid" 2>/dev/null; pkill -KILL -f 'port=20490' 2>/dev/null; wait "$mpid" 2>/dev/null
+  pkill -KILL -f '10.98.4.1:/export' 2>/dev/null; kill -KILL "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
   ip netns del t4; ip link del vh-t4 2>/dev/null
   for i in $(seq 1 60); do grep -q 'network namespace went away.*netns=t4' "$logf" && break; sleep 0.25; done
   grep -q 'network namespace went away.*netns=t4' "$logf" || fail "handshaked did not let go of namespace t4 after it was deleted"
   grep 'handshake failed' "$logf" | grep 'netns=t4' | grep 'status=ETIMEDOUT' | grep -q 'network namespace t4 went away' || fail "the handshake in flight in t4 did not end with ETIMEDOUT because t4 went away"
   agent_alive all || fail "handshaked exited after namespace t4 was deleted"
-  [ -z "$(agent_tcp_fds all)" ] || fail "handshaked still holds a TCP socket after t4 went away: $(agent_tcp_fds all)"
+  # The server side of t4's connection (root namespace) ends by its own deadline; then no TCP
+  # socket may be left.
+  for i in $(seq 1 120); do [ -z "$(agent_tcp_fds all)" ] && break; sleep 0.25; done
+  [ -z "$(agent_tcp_fds all)" ] || fail "handshaked still holds a TCP socket 30 s after t4 went away: $(agent_tcp_fds all)"
   notes+=("t4 deleted in flight: ETIMEDOUT, socket closed")
 else
   notes+=("deleting a namespace in flight: not possible to compare (each tlshd keeps its namespace)")
