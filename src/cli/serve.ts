@@ -75,10 +75,11 @@ STATUS SENT TO THE KERNEL
   a TCP socket, or kTLS unavailable.
 
 EXIT STATUS
-  0  stopped by SIGTERM or SIGINT
+  0  stopped by SIGTERM or SIGINT; with --check-config, the configuration is valid
   1  could not start: bad option, bad configuration (the line names FILE:LINE), no handshake
      family in the kernel (needs Linux >= 6.5 with CONFIG_NET_HANDSHAKE), no privilege (ACCEPT
-     needs root or CAP_NET_ADMIN in the initial user namespace), metrics address in use
+     needs root or CAP_NET_ADMIN in the initial user namespace), metrics address in use; with
+     --check-config, the configuration is not valid (FILE:LINE on stderr)
 
 ENVIRONMENT
   SSLKEYLOGFILE  like --keylog when that is not given (debugging only: it exposes session keys).`;

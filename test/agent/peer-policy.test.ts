@@ -3,6 +3,7 @@
  * pattern matches on real fixture certificates, how a pair is chosen, and how the configuration
  * refuses bad patterns and sections with FILE:LINE. `serve --check-config` on the same files.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -285,5 +286,17 @@ describe('serve --check-config', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(`handshaked serve --check-config: ${f}:4: psk.allowed_identities: "*" would match every identity`);
+  });
+
+  it('the installed command: serve --check-config exits 0 on a valid file and 1 with FILE:LINE, starting no agent', () => {
+    const bin = path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+    const good = write(['[authenticate.server]', `x509.certificate=${PKI}/server-p256.chain.pem`, `x509.private_key=${PKI}/server-p256.key.pem`].join('\n'));
+    const ok = spawnSync(process.execPath, [bin, 'serve', '--check-config', '-c', good], { encoding: 'utf8', timeout: 30000 });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/^agent\s+server certificate\s+\[authenticate\.server\]: dns:localhost/m);
+    const bad = write(['[authenticate.server]', 'x509.allowed_peers = ip:999.1.1.1'].join('\n'));
+    const no = spawnSync(process.execPath, [bin, 'serve', '--check-config', '--config', bad], { encoding: 'utf8', timeout: 30000 });
+    expect(no.status).toBe(1);
+    expect(no.stderr).toContain(`${bad}:2: x509.allowed_peers: "ip:999.1.1.1" is not an IPv4 or IPv6 address`);
   });
 });
