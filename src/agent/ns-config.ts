@@ -8,7 +8,8 @@
  * Keys: `keyrings`, and `client.` / `server.` followed by an `[authenticate.*]` x509 key
  * (`client.x509.truststore`, `server.x509.certificate`, ...). A key not set is inherited from the
  * main sections, except that setting a role's x509.certificate also drops that role's inherited
- * x509.pq.* identity: a tenant must never be presented with the host's ML-DSA certificate.
+ * x509.pq.* identity and its [authenticate.ROLE.certificate.NAME] pairs: a tenant's peers must
+ * never be shown one of the host's certificates.
  */
 import type { AgentConfig, ConfigWarning, Located, X509Settings } from './config';
 import { splitList, stringValue, type KeyFileGroup } from './keyfile';
@@ -79,7 +80,7 @@ function overrideRole(base: X509Settings, o: X509Override): X509Settings {
   const ownIdentity = o.certificate !== undefined;
   const merged: X509Settings = {
     ...base,
-    ...(ownIdentity ? { pqCertificate: undefined, pqPrivateKey: undefined } : {}),
+    ...(ownIdentity ? { pqCertificate: undefined, pqPrivateKey: undefined, alternates: undefined } : {}),
     ...o,
   };
   return merged;

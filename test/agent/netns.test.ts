@@ -4,8 +4,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseConfigText } from '../../src/agent/config';
+import { checkConfig } from '../../src/cli/check-config';
 import { discoverNamespaces, inNetns, isPrivilegeError, NetnsWatcher, parseNamespacesSetting } from '../../src/agent/netns';
 import { applyNamespaceOverride } from '../../src/agent/ns-config';
 import { GenlClient } from '../../src/netlink/genl-client';
@@ -62,6 +64,44 @@ describe('[handshaked] namespaces', () => {
     expect(() => parseConfigText('[namespace.t]\nserver.x509.certificate=/c.pem\n', 'f')).toThrow(/^f:2: \[namespace.t\] sets server.x509.certificate without server.x509.private_key/);
     expect(() => parseConfigText('[namespace.t]\nclient.x509.truststore=\n', 'f')).toThrow(/^f:2: \[namespace.t\] client.x509.truststore is empty/);
     expect(parseConfigText('[namespace.ino:4026532000]\nkeyrings=k\n', 'f').config.namespaceOverrides[0].label).toBe('ino:4026532000');
+  });
+});
+
+describe('serve --check-config and namespaces', () => {
+  it('prints the namespaces setting and one scope per [namespace.NAME] with what it overrides', () => {
+    const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-check-ns-'));
+    try {
+      const f = path.join(dir, 'config');
+      fs.writeFileSync(
+        f,
+        [
+          '[authenticate.client]',
+          `x509.truststore=${PKI}/ca-bundle.pem`,
+          `x509.certificate=${PKI}/client-p256.chain.pem`,
+          `x509.private_key=${PKI}/client-p256.key.pem`,
+          '[handshaked]',
+          'namespaces=self;tenant1',
+          '[namespace.tenant1]',
+          'keyrings=t1',
+          `client.x509.truststore=${PKI}/ed25519-root-ca.crt.pem`,
+          `client.x509.certificate=${PKI}/client-rsa2048.chain.pem`,
+          `client.x509.private_key=${PKI}/client-rsa2048.key.pem`,
+        ].join('\n'),
+      );
+      const r = checkConfig({ path: f, format: 'json' });
+      expect(r.code).toBe(0);
+      const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      expect(rows.find((x) => x.setting === 'namespaces')).toMatchObject({ scope: 'agent', value: 'self; tenant1' });
+      const t1 = rows.filter((x) => x.scope === 'netns tenant1');
+      expect(t1.find((x) => x.setting === 'client trust')).toMatchObject({ value: expect.stringMatching(/ed25519-root-ca\.crt\.pem \(1 anchors\)/), from: `${f}:9` });
+      expect(t1.find((x) => x.setting === 'client certificate')?.value).toMatch(/cn:client-rsa2048/);
+      expect(t1.find((x) => x.setting === 'keyrings')).toMatchObject({ value: 't1', from: `${f}:7` });
+      // The agent's own rows are unchanged by the section.
+      expect(rows.find((x) => x.scope === 'agent' && x.setting === 'client certificate')?.value).toMatch(/cn:client-p256/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
