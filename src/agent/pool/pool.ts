@@ -21,12 +21,18 @@ import { Status, type HandshakeRequest } from '../request';
 import { getKeyringId, KeySpec } from '../../sys/keyctl';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
+/** Back-off for replacing a worker that died before it was up: 1 s, doubling, at most 60 s. */
+const RESPAWN_FIRST_DELAY_MS = 1000;
+const RESPAWN_MAX_DELAY_MS = 60_000;
+
 export interface WorkerPoolOptions {
   size: number;
   logger: Logger;
   ktls: 'on' | 'off';
   /** Key-log lines from the workers (--keylog); absent: workers do not produce them. */
   onKeylog?: (line: string) => void;
+  /** The worker entry script (default: workerScriptPath()). */
+  script?: string;
   /** Honour the test-only 'exit' message (tests set HANDSHAKED_TEST_HOOKS=1; never from the network). */
   testHooks?: boolean;
 }
@@ -54,6 +60,9 @@ export class WorkerPool {
   private next = 0;
   private closing = false;
   private config?: { gen: number; config: AgentConfig; logLevel: LogLevel };
+  /** Workers in a row that died before they were up (the respawn backs off by it). */
+  private failedStarts = 0;
+  private readonly respawnTimers = new Set<NodeJS.Timeout>();
   /** Workers replaced after dying (tests and diagnostics). */
   replaced = 0;
   /** Outcomes reported by workers (tests and diagnostics). */
@@ -121,6 +130,8 @@ export class WorkerPool {
   /** Stop every worker (after the dispatcher is idle: nothing runs on them any more). */
   async close(): Promise<void> {
     this.closing = true;
+    for (const t of this.respawnTimers) clearTimeout(t);
+    this.respawnTimers.clear();
     await Promise.all(this.workers.map((w) => w.thread.terminate()));
   }
 
@@ -141,7 +152,7 @@ export class WorkerPool {
 
   private spawn(index: number): PoolWorker {
     const init: WorkerInit = { ktls: this.opts.ktls, keylog: this.opts.onKeylog !== undefined, testHooks: this.opts.testHooks ?? false };
-    const thread = workerThread(init);
+    const thread = workerThread(init, this.opts.script);
     const w: PoolWorker = { index, thread, jobs: new Set(), up: false, gone: false };
     thread.on('message', (m: FromWorker) => this.onMessage(w, m));
     thread.on('error', (e: Error) => {
@@ -158,6 +169,8 @@ export class WorkerPool {
     switch (m.t) {
       case 'up':
         w.up = true;
+        this.failedStarts = 0;
+        this.opts.logger.debug('handshake worker thread up', { worker: w.index, thread: w.thread.threadId });
         return;
       case 'wait':
         this.jobs.get(m.id)?.ctx.slot.release();
@@ -200,9 +213,27 @@ export class WorkerPool {
       });
     }
     if (this.closing) return;
-    this.opts.logger.error('a handshake worker thread exited; starting a new one', { worker: w.index, code, handshakes_lost: lost.length });
+    // A worker that dies before it was ever up (its script does not load, the memory for an
+    // isolate is not there) would die again at once: replacing it in a tight loop would burn a
+    // core. Handshakes run on the main thread meanwhile (no worker is up to take them).
+    const delayMs = w.up ? 0 : Math.min(RESPAWN_MAX_DELAY_MS, RESPAWN_FIRST_DELAY_MS * 2 ** this.failedStarts++);
+    this.opts.logger.error('a handshake worker thread exited; starting a new one', {
+      worker: w.index,
+      code,
+      handshakes_lost: lost.length,
+      ...(delayMs > 0 ? { before_it_was_up: true, retry_in_ms: delayMs } : {}),
+    });
     this.replaced++;
-    this.workers[w.index] = this.spawn(w.index);
+    if (delayMs === 0) {
+      this.workers[w.index] = this.spawn(w.index);
+      return;
+    }
+    const t = setTimeout(() => {
+      this.respawnTimers.delete(t);
+      if (!this.closing) this.workers[w.index] = this.spawn(w.index);
+    }, delayMs);
+    t.unref();
+    this.respawnTimers.add(t);
   }
 }
 
@@ -222,12 +253,24 @@ function ensureSessionKeyring(logger: Logger): void {
 }
 
 /**
- * The worker script: the compiled worker.js beside this file; from the TypeScript sources
- * (jest), the same file transpiled on load by the tests' require hook.
+ * Set by scripts/build.mjs in the bundled executable (dist/cli/main.js), whose __dirname is not
+ * this directory: the name of the bundled worker entry beside it. Undefined in tsc's output.
  */
-function workerThread(init: WorkerInit): Worker {
-  if (__filename.endsWith('.js')) return new Worker(path.join(__dirname, 'worker.js'), { workerData: init });
+declare const HANDSHAKED_WORKER_SCRIPT: string | undefined;
+
+/**
+ * The worker script: in the bundled executable, the bundled worker entry beside it; in tsc's
+ * output, the compiled worker.js beside this file; from the TypeScript sources (jest), the same
+ * file transpiled on load by the tests' require hook.
+ */
+export function workerScriptPath(): string {
+  const bundled = typeof HANDSHAKED_WORKER_SCRIPT === 'string' ? HANDSHAKED_WORKER_SCRIPT : undefined;
+  return path.join(__dirname, bundled ?? (__filename.endsWith('.js') ? 'worker.js' : 'worker.ts'));
+}
+
+function workerThread(init: WorkerInit, script?: string): Worker {
+  if (script !== undefined || __filename.endsWith('.js')) return new Worker(script ?? workerScriptPath(), { workerData: init });
   const hook = path.resolve(__dirname, '..', '..', '..', 'test', 'support', 'ts-worker-hook.js');
-  const entry = path.join(__dirname, 'worker.ts');
+  const entry = workerScriptPath();
   return new Worker(`require(${JSON.stringify(hook)}); require(${JSON.stringify(entry)});`, { eval: true, workerData: init });
 }
