@@ -219,6 +219,8 @@ export function usesKeys(req: HandshakeRequest): boolean {
   return req.auth === 'psk' || (req.keySerialsAllowed && req.certificate !== undefined);
 }
 
+const NOTHING = Buffer.alloc(0);
+
 /** Runs the engine to 'done' or throws an Outcome. */
 async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, log: HandshakeLog): Promise<SessionInfo> {
   const aborted = new Promise<never>((_, reject) => {
@@ -229,7 +231,12 @@ async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, 
   aborted.catch(() => undefined);
   let step: Step = conn.start();
   for (;;) {
-    if (step.send.length > 0) await Promise.race([channel.write(step.send), aborted]);
+    if (step.send.length > 0) {
+      const out = step.send;
+      // Not held while this handshake waits on its peer's next record (a slab of Buffer's pool).
+      step = { ...step, send: NOTHING };
+      await Promise.race([channel.write(out), aborted]);
+    }
     if (step.status === 'done') return conn.info();
     if (step.status === 'failed') throw step.error ?? new TlsError('internal_error', 'the engine failed without saying why');
     const record = await Promise.race([channel.readRecord(), aborted]);

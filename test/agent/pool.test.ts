@@ -168,6 +168,7 @@ describe('a worker that cannot start', () => {
     const pool = new WorkerPool({ size: 1, logger: logger as never, ktls: 'off', script: path.join(os.tmpdir(), `handshaked-no-such-worker-${process.pid}.js`) });
     try {
       pool.start();
+      void pool.whenUp();
       await sleep(2500);
       // Without the back-off a worker whose script is missing dies and is replaced dozens of
       // times a second; with it: at 0 s, after 1 s, after 2 s more.

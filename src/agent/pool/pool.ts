@@ -59,6 +59,7 @@ export class WorkerPool {
   private nextId = 1;
   private next = 0;
   private closing = false;
+  private started = false;
   private config?: { gen: number; config: AgentConfig; logLevel: LogLevel };
   /** Workers in a row that died before they were up (the respawn backs off by it). */
   private failedStarts = 0;
@@ -70,11 +71,16 @@ export class WorkerPool {
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
-  /** Start the threads (each takes a good part of a second to load; nothing waits for that). */
+  /**
+   * Let handshakes start workers. None is created here: each costs an isolate (≈ 15 MiB of
+   * RSS idle, more under load) and a good part of a second of CPU to load, so a worker starts
+   * when a handshake that may run on one finds every started worker busy (grow()). An agent
+   * that only ever sees PSK handshakes, which stay on the main thread, never starts one.
+   */
   start(): void {
-    if (this.workers.length > 0 || this.closing) return;
+    if (this.started || this.closing) return;
+    this.started = true;
     ensureSessionKeyring(this.opts.logger);
-    for (let i = 0; i < this.opts.size; i++) this.workers.push(this.spawn(i));
   }
 
   get size(): number {
@@ -97,9 +103,10 @@ export class WorkerPool {
     for (const w of this.workers) this.send(w, { t: 'config', ...this.config });
   }
 
-  /** Resolves when every worker has started (tests, benchmarks). */
+  /** Starts every worker not started yet and resolves when all are up (tests, benchmarks). */
   async whenUp(): Promise<void> {
-    while (this.workers.length < this.opts.size || this.workers.some((w) => !w.up)) await new Promise((r) => setTimeout(r, 10));
+    while (this.started && !this.closing && this.workers.length < this.opts.size) this.workers.push(this.spawn(this.workers.length));
+    while (!this.closing && (this.workers.length < this.opts.size || this.workers.some((w) => !w.up))) await new Promise((r) => setTimeout(r, 10));
   }
 
   /**
@@ -107,6 +114,7 @@ export class WorkerPool {
    * start, or while a dead one is replaced): the caller runs it itself rather than wait.
    */
   run(req: HandshakeRequest, ctx: RunContext, peerIdleTimeoutMs: number): Promise<RunOutcome> | undefined {
+    this.grow();
     const worker = this.pick();
     if (!worker) return undefined;
     const id = this.nextId++;
@@ -133,6 +141,16 @@ export class WorkerPool {
     for (const t of this.respawnTimers) clearTimeout(t);
     this.respawnTimers.clear();
     await Promise.all(this.workers.map((w) => w.thread.terminate()));
+  }
+
+  /**
+   * One more worker when every started one is up and holds a handshake (a worker still loading
+   * will take the next ones; none started: the first). Up to the configured size.
+   */
+  private grow(): void {
+    if (!this.started || this.closing || this.workers.length >= this.opts.size) return;
+    if (this.workers.some((w) => !w.gone && (!w.up || w.jobs.size === 0))) return;
+    this.workers.push(this.spawn(this.workers.length));
   }
 
   private pick(): PoolWorker | undefined {
