@@ -47,6 +47,9 @@ const common = {
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
+  // DIR may be outside the checkout (the VM harness and the package build into their own
+  // trees, which have no node_modules yet): resolve packages from the checkout's as well.
+  nodePaths: [path.join(root, 'node_modules')],
 };
 await build({ ...common, entryPoints: [main], outfile: main, define: { HANDSHAKED_WORKER_SCRIPT: JSON.stringify(workerScript) } });
 await build({ ...common, entryPoints: [path.join(outDir, 'agent', 'pool', 'worker.js')], outfile: path.join(outDir, 'cli', workerScript) });
