@@ -32,7 +32,7 @@ import type {
 import { TlsError } from '../tls/api';
 import { keyMatchesCertificate, privateKeyFromDer } from '../tls/x509';
 import type { AgentConfig, ClientCertificatePolicy } from './config';
-import { abortKind, type RunContext, type RunOutcome } from './dispatcher';
+import { abortKind, type RunContext, type RunOutcome } from './run-context';
 import { trustFor, type Identities, type RoleIdentity } from './identities';
 import type { Logger } from './logging';
 import { NvmeIdentityError, pskHashFor } from './nvme-identity';
