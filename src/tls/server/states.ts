@@ -71,6 +71,8 @@ interface Offer {
   alpn?: string[];
   psks?: OfferedPsks;
   pskModes: PskMode[];
+  /** The client's server_name (SNI), if it sent one. */
+  sni?: string;
 }
 
 function parseOffer(ch: ClientHello): Offer {
@@ -108,6 +110,7 @@ function parseOffer(ch: ClientHello): Offer {
   }
   const sa = ex.get(ExtensionType.signature_algorithms);
   const al = ex.get(ExtensionType.alpn);
+  const sniBody = ex.get(ExtensionType.server_name);
   return {
     ch,
     shares,
@@ -116,7 +119,14 @@ function parseOffer(ch: ClientHello): Offer {
     alpn: al ? alpnList(al) : undefined,
     psks: pskBody ? offeredPsks(pskBody) : undefined,
     pskModes,
+    sni: sniBody ? serverName(sniBody) : undefined,
   };
+}
+
+/** The certificates this ClientHello is answered with: chosen by its SNI when the caller asks to choose. */
+function certificatesFor(cfg: ServerConfig, offer: Offer): { certificate?: CertifiedKey; pqCertificate?: CertifiedKey } {
+  if (cfg.certificateFor) return cfg.certificateFor(offer.sni);
+  return { certificate: cfg.certificate, pqCertificate: cfg.pqCertificate };
 }
 
 /** How the server authenticates: a certificate, or a PSK the client offered. */
@@ -131,7 +141,8 @@ interface Plan {
 
 /** Picks the cipher suite and the authentication; PSKs first (their hash constrains the suite). */
 function plan(ctx: Ctx, offer: Offer): Plan {
-  const { s, cfg } = ctx;
+  const { s } = ctx;
+  const cfg = { ...ctx.cfg, ...certificatesFor(ctx.cfg, offer) };
   const offered = (x: Suite) => offer.ch.cipherSuites.includes(SUITE_CODES[x.name]);
   if (offer.psks && cfg.pskLookup) {
     const ours = cfg.pskModes ?? ['psk_dhe_ke'];
@@ -300,8 +311,7 @@ function serverFlight(
 
   // Decide everything that can fail before anything is sent.
   const alpn = chooseAlpn(s.cfg.alpn, offer.alpn);
-  const sniBody = offer.ch.extensions.get(ExtensionType.server_name);
-  const sni = sniBody ? serverName(sniBody) : undefined;
+  const sni = offer.sni;
 
   const transcript = retryTranscript ?? new Transcript(s.crypto, suite.hash);
   transcript.add(chMsg.raw);
