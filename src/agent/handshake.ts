@@ -32,7 +32,7 @@ import type {
 import { TlsError } from '../tls/api';
 import { keyMatchesCertificate, privateKeyFromDer } from '../tls/x509';
 import type { AgentConfig, ClientCertificatePolicy } from './config';
-import { abortKind, HandshakeAborted, type RunContext, type RunOutcome } from './dispatcher';
+import { abortKind, HandshakeAborted, type RunContext, type RunOutcome } from './run-context';
 import { trustFor, type Identities, type RoleIdentity } from './identities';
 import type { Logger } from './logging';
 import { NvmeIdentityError, pskHashFor } from './nvme-identity';
@@ -237,6 +237,8 @@ export function usesKeys(req: HandshakeRequest): boolean {
   return req.auth === 'psk' || (req.keySerialsAllowed && req.certificate !== undefined);
 }
 
+const NOTHING = Buffer.alloc(0);
+
 /** Runs the engine to 'done' or throws an Outcome. */
 async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, log: HandshakeLog): Promise<SessionInfo> {
   const aborted = new Promise<never>((_, reject) => {
@@ -247,7 +249,12 @@ async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, 
   aborted.catch(() => undefined);
   let step: Step = conn.start();
   for (;;) {
-    if (step.send.length > 0) await Promise.race([channel.write(step.send), aborted]);
+    if (step.send.length > 0) {
+      const out = step.send;
+      // Not held while this handshake waits on its peer's next record (a slab of Buffer's pool).
+      step = { ...step, send: NOTHING };
+      await Promise.race([channel.write(out), aborted]);
+    }
     if (step.status === 'done') return conn.info();
     if (step.status === 'failed') throw step.error ?? new TlsError('internal_error', 'the engine failed without saying why');
     const record = await Promise.race([channel.readRecord(), aborted]);

@@ -258,6 +258,9 @@ describe('serve --check-config', () => {
         'peers = *.org.test',
         `x509.certificate=${PKI}/client-rsa2048.chain.pem`,
         `x509.private_key=${PKI}/client-rsa2048.key.pem`,
+        // A clone checks the fixture keys out 0644; their mode is not what this test is about.
+        '[handshaked]',
+        'key_file_mode_check = off',
       ].join('\n'),
     );
     const r = checkConfig({ path: f, format: 'json' });

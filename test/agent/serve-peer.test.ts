@@ -150,7 +150,7 @@ describe('per-peer certificates and access, agent on the fake kernel', () => {
       expect(no.seen).toMatch(/access denied/i);
       // The handshake's info line carries the reason: the rule, where it is set, the certificate's names.
       const line = agent.lines.find((x) => x.includes('access denied by') && x.includes('status=EACCES'));
-      expect(line).toMatch(/^warn handshake failed transport=kernel role=server auth=x509 .* alert=access_denied$/);
+      expect(line).toMatch(/^warn handshake failed transport=kernel netns=self role=server auth=x509 .* alert=access_denied$/);
       expect(line).toContain(`[authenticate.server] x509.allowed_peers (${agent.configPath}:`);
     } finally {
       await l.close();

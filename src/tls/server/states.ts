@@ -21,6 +21,7 @@ import type { Session } from '../session';
 import { Done, expectType, type State } from '../state';
 import { Transcript } from '../transcript';
 import { computeBinder, type PskMode } from '../psk';
+import { ownCopy } from '../wire/bytes';
 import { ExtensionType, HandshakeType, HRR_RANDOM, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
 import {
   alpnList,
@@ -210,7 +211,8 @@ class ExpectClientHello implements State {
     expectType(msg, this.name, HandshakeType.client_hello);
     const { s } = this.ctx;
     const offer = parseOffer(decodeClientHello(msg.body));
-    s.clientRandom = offer.ch.random;
+    // Kept for the handshake's life (key log): its own 32 bytes, not a view of the ClientHello.
+    s.clientRandom = ownCopy(offer.ch.random);
     // We never accept 0-RTT (no tickets are issued); RFC 8446 §4.2.10 says how to skip it.
     s.records.skipRejectedEarlyData(offer.ch.extensions.has(ExtensionType.early_data));
     const p = plan(this.ctx, offer);
