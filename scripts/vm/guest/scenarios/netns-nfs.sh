@@ -114,10 +114,12 @@ if [ "$agent" = handshaked ]; then
   grep 'handshake succeeded' "$logf" | grep -q 'netns=self role=server' || fail "no server handshake logged with netns=self"
 
   # Deleting a namespace while a handshake in it is in flight: t4's link delays every packet
-  # by 2 s each way (netem), so the handshake waits seconds for the server's reply; as soon as
+  # by 1 s each way (netem), so the handshake waits seconds for the server's reply; as soon as
   # the agent has accepted it, the mount is killed and t4 deleted.
   mk_ns t4 4 || fail "could not create namespace t4"
-  tc -n t4 qdisc add dev vc-t4 root netem delay 2000ms && tc qdisc add dev vh-t4 root netem delay 2000ms || fail "tc netem is not available"
+  # Neighbours resolved first: ARP behind a long delay gives up ("No route to host").
+  ip netns exec t4 /bin/busybox ping -c1 -W5 10.98.4.1 >/dev/null || fail "t4's veth does not pass traffic"
+  tc -n t4 qdisc add dev vc-t4 root netem delay 1000ms && tc qdisc add dev vh-t4 root netem delay 1000ms || fail "tc netem is not available"
   for i in $(seq 1 50); do grep -q 'serving network namespace netns=t4' "$logf" && break; sleep 0.2; done
   in_ns t4 timeout -k 5 120 mount -t nfs -o vers=4.2,proto=tcp,retry=0,xprtsec=mtls 10.98.4.1:/export /mnt &
   mpid=$!
