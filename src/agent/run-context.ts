@@ -22,7 +22,8 @@ const ABORT_TEXT: Record<AbortKind, string> = {
 export class HandshakeAborted extends Error {
   constructor(
     readonly kind: AbortKind,
-    detail?: string,
+    /** Said after the kind's text (why the consumer withdrew, for how long the peer was idle); crosses to worker threads. */
+    readonly detail?: string,
   ) {
     super(detail ? `${ABORT_TEXT[kind]} ${detail}` : ABORT_TEXT[kind]);
     this.name = 'HandshakeAborted';

@@ -157,7 +157,8 @@ describe('one agent, several network namespaces (fake kernels)', () => {
   });
 
   async function inFlightRemoval(port: number, silent: net.Server, held: net.Socket[]): Promise<void> {
-    w = await startWorld({ names: ['doomed'] });
+    // On a worker thread: the reason the namespace's handshakes end must cross to it.
+    w = await startWorld({ names: ['doomed'], workers: 1 });
     const fdsBefore = openFds();
     const consumer = net.connect(port, '127.0.0.1');
     consumer.pause();

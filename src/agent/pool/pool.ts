@@ -15,7 +15,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { AgentConfig, LogLevel } from '../config';
-import { abortKind, type RunContext, type RunOutcome } from '../dispatcher';
+import { abortKind, HandshakeAborted, type RunContext, type RunOutcome } from '../dispatcher';
 import type { Logger } from '../logging';
 import { Status, type HandshakeRequest } from '../request';
 import { getKeyringId, KeySpec } from '../../sys/keyctl';
@@ -120,7 +120,8 @@ export class WorkerPool {
     const id = this.nextId++;
     return new Promise<RunOutcome>((resolve) => {
       const onAbort = () => {
-        this.send(worker, { t: 'abort', id, kind: abortKind(ctx.signal) ?? 'cancelled' });
+        const detail = ctx.signal.reason instanceof HandshakeAborted ? ctx.signal.reason.detail : undefined;
+        this.send(worker, { t: 'abort', id, kind: abortKind(ctx.signal) ?? 'cancelled', ...(detail ? { detail } : {}) });
       };
       this.jobs.set(id, { worker, ctx, resolve, onAbort });
       worker.jobs.add(id);

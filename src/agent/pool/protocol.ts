@@ -12,7 +12,7 @@ export type ToWorker =
   | { t: 'config'; gen: number; config: AgentConfig; logLevel: LogLevel }
   | { t: 'run'; id: number; req: HandshakeRequest; deadline: number; transport: string; peerIdleTimeoutMs: number; netns?: string }
   /** Deadline, consumer gone, shutdown: abort the handshake (it sends user_canceled and reports ETIMEDOUT). */
-  | { t: 'abort'; id: number; kind: AbortKind }
+  | { t: 'abort'; id: number; kind: AbortKind; detail?: string }
   /** A work slot for a handshake that asked for one ('want'). */
   | { t: 'grant'; id: number }
   /** Test-only (honoured only when the pool was built with test hooks): exit the worker thread now. */

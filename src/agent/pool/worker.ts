@@ -137,7 +137,7 @@ port.on('message', (m: ToWorker) => {
       run(m);
       return;
     case 'abort':
-      running.get(m.id)?.controller.abort(new HandshakeAborted(m.kind));
+      running.get(m.id)?.controller.abort(new HandshakeAborted(m.kind, m.detail));
       return;
     case 'grant': {
       const job = running.get(m.id);
