@@ -32,18 +32,26 @@ const EPILOG = `DESCRIPTION
 CONFIGURATION FILE
   -c FILE, else ${CONFIG_PATH}, else the legacy ${LEGACY_CONFIG_PATH}; without any, built-in
   defaults. GLib key-file (INI) syntax, tlshd's sections and keys:
-    [debug]                 loglevel (>0: debug logging), tls, nl, delay_done (seconds before DONE)
+    [debug]                 loglevel (>0: debug logging), delay_done (seconds before DONE);
+                            tls, nl (tlshd's library debug levels) are checked, no effect
     [authenticate]          keyrings = name;name;...  linked for every handshake, besides
                             .nvme, .nfs and .nfsd, which are always linked
-    [authenticate.client]   x509.truststore, x509.crl, x509.certificate, x509.private_key (PEM)
-    [authenticate.server]   the same keys, for the server role
+    [authenticate.client]   x509.truststore, x509.crl, x509.certificate, x509.private_key (PEM),
+                            x509.strict (yes: the peer's chain must meet the strict profile),
+                            x509.pq.certificate, x509.pq.private_key (an ML-DSA identity)
+    [authenticate.server]   the same keys for the server role: x509.truststore, x509.crl,
+                            x509.certificate, x509.private_key, x509.strict,
+                            x509.pq.certificate, x509.pq.private_key; and
+                            x509.client_certificate (request|require|none; default request)
   and handshaked's own section:
     [handshaked]            max_inflight (64: handshakes doing work), max_handshakes (4096: held,
                             working or waiting on their peer), peer_idle_timeout_ms (30000),
                             workers (one per CPU; 0: no worker threads),
                             default_timeout_ms (10000), shutdown_grace_ms (5000),
                             unix_socket, allow_uids (0), allow_gids, metrics (HOST:PORT),
-                            log_format (text|json), log_level, cipher_suites, groups
+                            log_format (text|json), log_level, cipher_suites, groups,
+                            psk_modes (psk_dhe_ke|psk_ke; default psk_dhe_ke),
+                            key_file_mode_check (warn|refuse|off; default warn)
   A value that does not parse stops start-up (and is refused on reload) with FILE:LINE and the
   reason; unknown keys only warn. x509.truststore unset means the system trust store; a configured
   path that cannot be read is an error (tlshd silently falls back to the system store).
