@@ -13,7 +13,7 @@ import type { Pki } from './pki';
 import { engineUnknownPskServer, nodePskClient, nodePskServer, opensslPskClient, opensslPskServer } from './psk-peers';
 import type { PskKeys, PskName } from './psk-keys';
 import net from 'node:net';
-import { type Link, type LinkFactory, type Misbehaviour, type Peer, gnutlsClient, haveCommand, misbehavingPeer, nodeClient, nodeServer, opensslClient } from './peers';
+import { type Link, type LinkFactory, type Misbehaviour, type Peer, fdOf, gnutlsClient, haveCommand, misbehavingPeer, nodeClient, nodeServer, opensslClient } from './peers';
 
 export const SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256'] as const;
 
@@ -70,7 +70,6 @@ function processClient(make: (port: number, env: Env) => Peer) {
       peer.destroy();
       throw e;
     }
-    const { fdOf } = await import('./peers');
     return { link: { agentEnd, fd: fdOf(agentEnd), close: () => agentEnd.destroy() }, peer };
   };
 }
