@@ -16,7 +16,7 @@ import {
 } from './wire/handshake';
 
 /** Our preference first; the peer must have offered it and our key must be able to make it. */
-export function pickScheme(ours: SignatureSchemeName[], peerOffered: number[], key: AsymmetricKey): SignatureSchemeName | undefined {
+function pickScheme(ours: SignatureSchemeName[], peerOffered: number[], key: AsymmetricKey): SignatureSchemeName | undefined {
   return ours.find((s) => peerOffered.includes(SCHEME_CODES[s]) && schemeFitsKey(s, key));
 }
 

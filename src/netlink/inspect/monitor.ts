@@ -17,7 +17,7 @@ export interface MonitorOptions {
   until?: Promise<void>;
 }
 
-export const NO_FAMILY_MESSAGE = 'the kernel lacks the handshake netlink family (needs CONFIG_NET_HANDSHAKE, Linux 6.5 or later)';
+const NO_FAMILY_MESSAGE = 'the kernel lacks the handshake netlink family (needs CONFIG_NET_HANDSHAKE, Linux 6.5 or later)';
 
 /** Runs until `count` notifications were printed or `until` resolves. Throws NetlinkError (ENOENT: NO_FAMILY_MESSAGE). */
 export async function monitor(opts: MonitorOptions): Promise<void> {

@@ -19,7 +19,7 @@ import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedu
 import type { Session } from '../session';
 import { Done, expectType, type State } from '../state';
 import { Transcript, TranscriptBuffer } from '../transcript';
-import { ExtensionType, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS13 } from '../wire/codes';
+import { ExtensionType, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS12, TLS13 } from '../wire/codes';
 import { alpnList, cookie as parseCookie, serverKeyShare, u16, u16List, type Extensions } from '../wire/extensions';
 import {
   decodeCertificate,
@@ -71,7 +71,7 @@ export function startClient(s: Session, cfg: ClientConfig): State {
 }
 
 /** The groups the first ClientHello sends shares for (ClientConfig.keyShares). */
-export function initialShareGroups(groups: GroupName[], keyShares: GroupName[] | undefined): GroupName[] {
+function initialShareGroups(groups: GroupName[], keyShares: GroupName[] | undefined): GroupName[] {
   if (keyShares) {
     if (keyShares.length === 0) throw new Error('keyShares is empty');
     if (new Set(keyShares).size !== keyShares.length) throw new Error('keyShares lists a group twice');
@@ -97,7 +97,7 @@ function checkHello(ctx: Ctx, sh: ServerHello, what: string, allowed: number[]):
   if (!sv) fail('protocol_version', `${what} without supported_versions: the server does not speak TLS 1.3`);
   const version = u16(sv, 'supported_versions');
   if (version !== TLS13) fail('illegal_parameter', `${what} selected version 0x${version.toString(16)}, not TLS 1.3`);
-  if (sh.legacyVersion !== 0x0303) fail('protocol_version', `${what} legacy_version 0x${sh.legacyVersion.toString(16)}`);
+  if (sh.legacyVersion !== TLS12) fail('protocol_version', `${what} legacy_version 0x${sh.legacyVersion.toString(16)}`);
   if (!sh.sessionId.equals(ctx.offer.sessionId)) fail('illegal_parameter', `${what} does not echo our legacy_session_id`);
   if (sh.compressionMethod !== 0) fail('illegal_parameter', `${what} selected compression method ${sh.compressionMethod}`);
   const name = SUITE_BY_CODE.get(sh.cipherSuite);
