@@ -1,5 +1,6 @@
 /** The handshake state machine's one interface: each state handles a message and returns the next. */
 import { fail } from './errors';
+import type { Transcript } from './transcript';
 import { handshakeName, type HandshakeMessage } from './wire/handshake';
 
 export interface State {
@@ -15,6 +16,32 @@ export function expectType(msg: HandshakeMessage, state: string, ...types: numbe
   if (!types.includes(msg.type)) {
     fail('unexpected_message', `${state}: got ${handshakeName(msg.type)}, expected ${types.map(handshakeName).join(' or ')}`);
   }
+}
+
+/**
+ * A state after the hellos, waiting for the peer's next message: change_cipher_spec is still
+ * allowed (the peer's Finished has not been processed), the transcript hash is known, and `keys`
+ * holds what every later state of the role shares. handle() checks the message type against
+ * `expects` before take() sees it, so take() only ever gets a message it is meant for.
+ */
+export abstract class AfterHello<Ctx, Keys> implements State {
+  abstract readonly name: string;
+  protected abstract readonly expects: readonly number[];
+  readonly acceptsCcs = true;
+  readonly done = false;
+
+  constructor(
+    protected readonly ctx: Ctx,
+    protected readonly transcript: Transcript,
+    protected readonly keys: Keys,
+  ) {}
+
+  handle(msg: HandshakeMessage): State {
+    expectType(msg, this.name, ...this.expects);
+    return this.take(msg);
+  }
+
+  protected abstract take(msg: HandshakeMessage): State;
 }
 
 /** The final state of both roles: holds nothing, accepts nothing. */
