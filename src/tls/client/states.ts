@@ -2,27 +2,26 @@
  * The client's handshake states (RFC 8446 §2, §4). Each class holds only what is valid at
  * that point; handle() consumes a message and returns the next state.
  */
-import type { AsymmetricKey, ClientConfig, GroupName, PskEntry } from '../api';
+import type { ClientConfig, GroupName, PskEntry } from '../api';
 import { isHybrid } from '../crypto/pq';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
 import {
-  checkCertificateVerify,
   checkFinished,
+  ExpectCertificateVerify,
   exportSecrets,
   finishedMessage,
   pickCertificate,
+  readPeerCertificate,
   signCertificateVerify,
-  verifyPeerChain,
 } from '../handshake';
 import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedule';
 import type { Session } from '../session';
-import { AfterHello, Done, expectType, type State } from '../state';
+import { AfterHello, type AfterRetry, Awaiting, Done, type State } from '../state';
 import { Transcript, TranscriptBuffer } from '../transcript';
 import { ExtensionType, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS12, TLS13 } from '../wire/codes';
 import { alpnList, cookie as parseCookie, serverKeyShare, u16, u16List, type Extensions } from '../wire/extensions';
 import {
-  decodeCertificate,
   decodeCertificateRequest,
   decodeEncryptedExtensions,
   decodeServerHello,
@@ -122,22 +121,15 @@ function checkHello(ctx: Ctx, sh: ServerHello, what: string, allowed: number[]):
  * ExpectServerHelloAfterRetry waits for the ServerHello). The transcript hash is not known until
  * the server names a suite, so the ClientHello waits in a buffer.
  */
-class ExpectServerHello implements State {
+class ExpectServerHello extends Awaiting<Ctx, TranscriptBuffer> {
   readonly name = 'ExpectServerHello';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.server_hello];
 
-  constructor(
-    private readonly ctx: Ctx,
-    private readonly buffer: TranscriptBuffer,
-  ) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.server_hello);
+  protected take(msg: HandshakeMessage): State {
     const sh = decodeServerHello(msg.body);
     if (sh.random.equals(HRR_RANDOM)) return this.helloRetry(sh, msg);
     const suite = checkServerHello(this.ctx, sh);
-    return acceptServerHello(this.ctx, sh, suite, this.buffer.start(this.ctx.s.crypto, suite.hash), msg);
+    return acceptServerHello(this.ctx, sh, suite, this.held.start(this.ctx.s.crypto, suite.hash), msg);
   }
 
   private helloRetry(sh: ServerHello, msg: HandshakeMessage): State {
@@ -160,7 +152,7 @@ class ExpectServerHello implements State {
       shares = [kx.generate(s.hooks.keySharePrivate?.[group])];
     }
     s.helloRetry = true;
-    const transcript = this.buffer.start(s.crypto, suite.hash);
+    const transcript = this.held.start(s.crypto, suite.hash);
     transcript.rewriteForHelloRetry();
     transcript.add(msg.raw);
     // Only PSKs whose hash fits the suite the server chose can still be selected.
@@ -172,30 +164,21 @@ class ExpectServerHello implements State {
     // Middlebox compatibility: our one CCS goes before the second flight, here ClientHello2.
     if (offer.compat) s.records.sendChangeCipherSpec();
     s.records.sendHandshake([ch2]);
-    return new ExpectServerHelloAfterRetry({ s, cfg, offer: { ...base, sent, compat: false } }, transcript, suite);
+    return new ExpectServerHelloAfterRetry({ s, cfg, offer: { ...base, sent, compat: false } }, { transcript, suite });
   }
 }
 
 /** After a HelloRetryRequest: the ServerHello must keep the suite it named, and there is no second one. */
-class ExpectServerHelloAfterRetry implements State {
+class ExpectServerHelloAfterRetry extends Awaiting<Ctx, AfterRetry> {
   readonly name = 'ExpectServerHelloAfterRetry';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.server_hello];
 
-  constructor(
-    private readonly ctx: Ctx,
-    /** The transcript rewritten for the HelloRetryRequest, through ClientHello2. */
-    private readonly transcript: Transcript,
-    private readonly retrySuite: Suite,
-  ) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.server_hello);
+  protected take(msg: HandshakeMessage): State {
     const sh = decodeServerHello(msg.body);
     if (sh.random.equals(HRR_RANDOM)) fail('unexpected_message', 'second HelloRetryRequest');
     const suite = checkServerHello(this.ctx, sh);
-    if (suite !== this.retrySuite) fail('illegal_parameter', 'ServerHello cipher suite differs from the HelloRetryRequest');
-    return acceptServerHello(this.ctx, sh, suite, this.transcript, msg);
+    if (suite !== this.held.suite) fail('illegal_parameter', 'ServerHello cipher suite differs from the HelloRetryRequest');
+    return acceptServerHello(this.ctx, sh, suite, this.held.transcript, msg);
   }
 }
 
@@ -316,25 +299,10 @@ class ExpectCertificate extends AfterHello<Ctx, Keys> {
 
   protected take(msg: HandshakeMessage): State {
     const { s, cfg } = this.ctx;
-    const cert = decodeCertificate(msg.body, s.cfg.maxChain);
-    if (cert.context.length !== 0) fail('illegal_parameter', 'server Certificate has a non-empty request context');
-    if (cert.chain.length === 0) fail('decode_error', 'server sent an empty certificate chain');
-    s.peerCertificates = cert.chain;
-    const leafKey = verifyPeerChain(s, cert.chain, cfg.trust, 'serverAuth', cfg.serverName);
-    this.transcript.add(msg.raw);
-    return new ExpectCertificateVerify(this.ctx, this.transcript, { ...this.keys, leafKey });
-  }
-}
-
-class ExpectCertificateVerify extends AfterHello<Ctx, Keys & { leafKey: AsymmetricKey }> {
-  readonly name = 'ExpectCertificateVerify';
-  protected readonly expects = [HandshakeType.certificate_verify];
-
-  protected take(msg: HandshakeMessage): State {
-    const s = this.ctx.s;
-    s.signatureScheme = checkCertificateVerify(s, 'server', msg, this.transcript.current(), this.keys.leafKey, s.cfg.schemes);
-    this.transcript.add(msg.raw);
-    return new ExpectFinished(this.ctx, this.transcript, this.keys);
+    const leafKey = readPeerCertificate(s, msg, this.transcript, { trust: cfg.trust, purpose: 'serverAuth', name: cfg.serverName });
+    if (!leafKey) fail('decode_error', 'server sent an empty certificate chain');
+    const next = (keys: Keys) => new ExpectFinished(this.ctx, this.transcript, keys);
+    return new ExpectCertificateVerify(this.ctx, this.transcript, this.keys, { role: 'server', leafKey, next });
   }
 }
 

@@ -2,23 +2,23 @@
  * The server's handshake states (RFC 8446 §2, §4). One class per state; handle() consumes
  * a message and returns the next state. The server never sends NewSessionTicket.
  */
-import type { AsymmetricKey, CertifiedKey, GroupName, PskEntry, ServerConfig, SignatureSchemeName } from '../api';
+import type { CertifiedKey, GroupName, PskEntry, ServerConfig, SignatureSchemeName } from '../api';
 import type { KeyShareResponse } from '../crypto/groups';
 import { isHybrid } from '../crypto/pq';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
 import {
-  checkCertificateVerify,
   checkFinished,
+  ExpectCertificateVerify,
   exportSecrets,
   finishedMessage,
   pickCertificate,
+  readPeerCertificate,
   signCertificateVerify,
-  verifyPeerChain,
 } from '../handshake';
 import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedule';
 import type { Session } from '../session';
-import { AfterHello, Done, expectType, type State } from '../state';
+import { AfterHello, type AfterRetry, Awaiting, Done, type State } from '../state';
 import { Transcript } from '../transcript';
 import { computeBinder, type PskMode } from '../psk';
 import { ExtensionType, HandshakeType, HRR_RANDOM, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
@@ -39,7 +39,6 @@ import {
 } from '../wire/extensions';
 import {
   type ClientHello,
-  decodeCertificate,
   decodeClientHello,
   encodeCertificate,
   encodeCertificateRequest,
@@ -165,7 +164,7 @@ function plan(ctx: Ctx, offer: Offer): Plan {
 }
 
 export function startServer(ctx: Ctx): State {
-  return new ExpectClientHello(ctx);
+  return new ExpectClientHello(ctx, undefined);
 }
 
 /**
@@ -187,16 +186,13 @@ function chooseGroup(s: Session, offer: Offer): { share?: GroupName; retry?: Gro
   return { retry };
 }
 
-class ExpectClientHello implements State {
+class ExpectClientHello extends Awaiting<Ctx, undefined> {
   readonly name = 'ExpectClientHello';
+  protected readonly expects = [HandshakeType.client_hello];
   // RFC 8446 §5: a change_cipher_spec before the first ClientHello is an unexpected record.
-  readonly acceptsCcs = false;
-  readonly done = false;
+  override readonly acceptsCcs = false;
 
-  constructor(private readonly ctx: Ctx) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.client_hello);
+  protected take(msg: HandshakeMessage): State {
     const { s } = this.ctx;
     const offer = parseOffer(decodeClientHello(msg.body));
     s.clientRandom = offer.ch.random;
@@ -233,10 +229,7 @@ class ExpectClientHello implements State {
 }
 
 /** What a HelloRetryRequest fixed, for the second ClientHello to be held to. */
-interface Retry {
-  /** Rewritten for the HelloRetryRequest, through the HelloRetryRequest itself. */
-  transcript: Transcript;
-  suite: Suite;
+interface Retry extends AfterRetry {
   /** The group whose key share was asked for. */
   group: GroupName;
   first: ClientHello;
@@ -244,19 +237,12 @@ interface Retry {
   ccsSent: boolean;
 }
 
-class ExpectSecondClientHello implements State {
+class ExpectSecondClientHello extends Awaiting<Ctx, Retry> {
   readonly name = 'ExpectSecondClientHello';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.client_hello];
 
-  constructor(
-    private readonly ctx: Ctx,
-    private readonly retry: Retry,
-  ) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.client_hello);
-    const { suite, group, first } = this.retry;
+  protected take(msg: HandshakeMessage): State {
+    const { suite, group, first } = this.held;
     const offer = parseOffer(decodeClientHello(msg.body));
     if (!offer.ch.sessionId.equals(first.sessionId)) fail('illegal_parameter', 'second ClientHello changed legacy_session_id');
     if (!offer.ch.random.equals(first.random)) fail('illegal_parameter', 'second ClientHello changed its random');
@@ -271,7 +257,7 @@ class ExpectSecondClientHello implements State {
     }
     const p = plan(this.ctx, offer);
     if (p.suite !== suite) fail('illegal_parameter', 'second ClientHello leads to a different cipher suite');
-    return serverFlight(this.ctx, { offer, plan: p, group, clientHello: msg, retry: this.retry });
+    return serverFlight(this.ctx, { offer, plan: p, group, clientHello: msg, retry: this.held });
   }
 }
 
@@ -398,28 +384,11 @@ class ExpectClientCertificate extends AfterHello<Ctx, Keys> {
 
   protected take(msg: HandshakeMessage): State {
     const { s, cfg } = this.ctx;
-    const cert = decodeCertificate(msg.body, s.cfg.maxChain);
-    if (cert.context.length !== 0) fail('illegal_parameter', 'client Certificate context does not match our request');
-    this.transcript.add(msg.raw);
-    if (cert.chain.length === 0) {
-      if (cfg.clientAuth === 'required') fail('certificate_required', 'client sent no certificate, and one is required');
-      return new ExpectClientFinished(this.ctx, this.transcript, this.keys);
-    }
-    s.peerCertificates = cert.chain;
-    const leafKey = verifyPeerChain(s, cert.chain, cfg.trust, 'clientAuth', undefined);
-    return new ExpectClientCertificateVerify(this.ctx, this.transcript, { ...this.keys, leafKey });
-  }
-}
-
-class ExpectClientCertificateVerify extends AfterHello<Ctx, Keys & { leafKey: AsymmetricKey }> {
-  readonly name = 'ExpectClientCertificateVerify';
-  protected readonly expects = [HandshakeType.certificate_verify];
-
-  protected take(msg: HandshakeMessage): State {
-    const s = this.ctx.s;
-    s.clientSignatureScheme = checkCertificateVerify(s, 'client', msg, this.transcript.current(), this.keys.leafKey, s.cfg.schemes);
-    this.transcript.add(msg.raw);
-    return new ExpectClientFinished(this.ctx, this.transcript, this.keys);
+    const leafKey = readPeerCertificate(s, msg, this.transcript, { trust: cfg.trust, purpose: 'clientAuth', name: undefined });
+    const next = (keys: Keys) => new ExpectClientFinished(this.ctx, this.transcript, keys);
+    if (leafKey) return new ExpectCertificateVerify(this.ctx, this.transcript, this.keys, { role: 'client', leafKey, next });
+    if (cfg.clientAuth === 'required') fail('certificate_required', 'client sent no certificate, and one is required');
+    return next(this.keys);
   }
 }
 
