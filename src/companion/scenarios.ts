@@ -345,8 +345,8 @@ export function malformedCases(): MalformedCase[] {
     },
     {
       // A READY followed by an NLMSG_ERROR whose echoed request claims 0xffffff00 bytes. Lengths
-      // are u32: 32-bit arithmetic on them once gave handshaked a negative byte offset for the
-      // broken extack behind it, and the refusal then threw instead of being sent.
+      // are u32 and must be compared as such: with 32-bit signed arithmetic the offset of the
+      // broken extack behind it turns negative, and the refusal must still be sent, not thrown.
       name: 'malformed_trailing_error_with_huge_echoed_length',
       packet: (s) => {
         const err = Buffer.alloc(16 + 4 + 16 + 8);
