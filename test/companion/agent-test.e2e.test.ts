@@ -3,11 +3,12 @@
  * spawned from the TypeScript sources: the whole unix-transport path (client library, agent
  * transport, daemon, engine, key log) against real TLS peers, judged by the KTAP output.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startServingAgent, type ServingAgent } from '../helpers/ts-child';
 import { liveCompanionKeys } from './keys';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -35,35 +36,17 @@ describe('companion agent-test against handshaked serve --transport unix', () =>
   const socket = `@handshaked-e2e-${process.pid}-${randomBytes(4).toString('hex')}`;
   const conf = path.join(dir, 'agent.conf');
   const keylog = path.join(dir, 'agent.keylog');
-  let agent: ChildProcess | undefined;
-  let agentLog = '';
+  let agent: ServingAgent | undefined;
   let runOut = '';
 
   beforeAll(async () => {
     const printed = await run(['companion', 'print-agent-config', '--unix-socket', socket, '-o', conf], 60000);
     expect(printed.code).toBe(0);
-    agent = spawn(process.execPath, ['-r', HOOK, MAIN, 'serve', '-c', conf, '--transport', 'unix', '--ktls', 'off', '--keylog', keylog], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`agent did not start: ${agentLog}`)), 60000);
-      agent!.stderr!.on('data', (d: Buffer) => {
-        agentLog += d.toString();
-        if (agentLog.includes('handshaked ready')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      agent!.once('exit', (code) => reject(new Error(`agent exited (${code}): ${agentLog}`)));
-    });
+    agent = await startServingAgent(['-c', conf, '--transport', 'unix', '--ktls', 'off', '--keylog', keylog], 60000);
   }, 90000);
 
   afterAll(async () => {
-    if (agent && agent.exitCode === null) {
-      const exited = new Promise((r) => agent!.once('exit', r));
-      agent.kill('SIGTERM');
-      await exited;
-    }
+    await agent?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }, 30000);
 
