@@ -34,6 +34,24 @@ export function configText(extra = ''): string {
   ].join('\n');
 }
 
+/**
+ * A server identity in files of its own, for rotation tests: install(name) copies that fixture
+ * pair (server-p256, server-p384, ...) over them; `config` is configText(extra) pointing at them.
+ */
+export function rotatableServerIdentity(prefix: string, extra = ''): { dir: string; key: string; install(name: string): void; config: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const chain = path.join(dir, 'server.pem');
+  const key = path.join(dir, 'server.key');
+  const install = (name: string) => {
+    fs.copyFileSync(path.join(PKI, `${name}.chain.pem`), chain);
+    fs.copyFileSync(path.join(PKI, `${name}.key.pem`), key);
+    fs.chmodSync(key, 0o600);
+  };
+  install('server-p256');
+  const config = configText(extra).replace(`${PKI}/server-p256.chain.pem`, chain).replace(`${PKI}/server-p256.key.pem`, key);
+  return { dir, key, install, config };
+}
+
 export interface Agent {
   daemon: Daemon;
   kernel: FakeKernel;
