@@ -5,10 +5,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_PKI_DIR } from '../companion/pki';
 import type { CertifiedKey, TrustConfig } from '../tls/api';
+import { pemToDer } from '../tls/x509';
 
-/** dist/bench/ and src/bench/ are both two levels below the package root. */
-export const PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'pki');
+export const PKI_DIR = DEFAULT_PKI_DIR;
 
 export interface BenchPki {
   /** Engine form. */
@@ -18,13 +19,6 @@ export interface BenchPki {
   certPem: string;
   keyPem: string;
   caPem: string;
-}
-
-function derBlocks(pem: string): Buffer[] {
-  const out: Buffer[] = [];
-  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
-  for (let m = re.exec(pem); m; m = re.exec(pem)) out.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
-  return out;
 }
 
 function read(file: string): string {
@@ -42,8 +36,8 @@ export function loadBenchPki(name: string): BenchPki {
   const keyPem = read(`${name}.key.pem`);
   const caPem = read('ca-bundle.pem');
   return {
-    certified: { chain: derBlocks(certPem), key: crypto.createPrivateKey(keyPem) },
-    trust: { anchors: derBlocks(caPem) },
+    certified: { chain: pemToDer(certPem), key: crypto.createPrivateKey(keyPem) },
+    trust: { anchors: pemToDer(caPem) },
     certPem,
     keyPem,
     caPem,

@@ -20,9 +20,9 @@ import type { CertifiedKey, ClientConfig, Connection, GroupName, ServerConfig, S
 import { groupByName } from '../tls/crypto/groups';
 import { ML_DSA } from '../tls/crypto/pq';
 import { loadPrivateKey } from '../tls/x509';
+import { PQ_PKI_DIR } from '../companion/pki';
 import { loadBenchPki, PKI_DIR } from './pki';
 
-const PQ_PKI_DIR = path.join(path.dirname(PKI_DIR), 'pki-pq');
 
 function cpuUs<T>(n: number, f: () => T): number {
   const t0 = process.cpuUsage();

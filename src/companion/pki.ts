@@ -1,13 +1,16 @@
 /**
- * The companion's test PKI (fixtures/pki of this package, or --pki DIR) and the agent
- * configuration that matches it: the agent trusts the PKI's root CA in both roles and presents
- * its server-p256 / client-p256 leaves.
+ * The test PKI this package ships (fixtures/pki, made by scripts/gen-pki.sh; or --pki DIR): the
+ * one place that says where it is and reads it, for the companion, the benchmarks and the tests.
+ * Also the agent configuration that matches it: the agent trusts the PKI's root CA in both roles
+ * and presents its server-p256 / client-p256 leaves.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
 /** fixtures/pki of this package: two levels up from src/companion or dist/companion. */
 export const DEFAULT_PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'pki');
+/** fixtures/pki-pq: the ML-DSA certificates (scripts/gen-pq-pki.sh), beside fixtures/pki. */
+export const PQ_PKI_DIR = path.join(path.dirname(DEFAULT_PKI_DIR), 'pki-pq');
 
 export class Pki {
   constructor(readonly dir: string) {}

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { PKI_DIR } from '../helpers/pki';
 import { Daemon } from '../../src/agent/daemon';
 import { kernelTransport } from '../../src/agent/kernel-transport';
 import { captureTransport } from '../../src/agent/logging';
@@ -17,7 +18,7 @@ import { FakeHandshakeLink, FakeKernel, type FakeKernelOptions } from '../../src
 import { socketFd } from '../../src/sys/socket-fd';
 import { openFds } from '../helpers/fds';
 
-export const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
+export const PKI = PKI_DIR;
 export const pki = (name: string) => fs.readFileSync(path.join(PKI, name));
 
 export function configText(extra = ''): string {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { Pki, agentConfigText } from '../../src/companion/pki';
+import { DEFAULT_PKI_DIR, Pki, agentConfigText } from '../../src/companion/pki';
 import { startServingAgent, type ServingAgent } from '../helpers/ts-child';
 
 // Each case starts python3 and waits on a handshake: seconds normally, far more on a loaded host.
@@ -18,7 +18,6 @@ jest.setTimeout(150000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'handshake_client.py');
-const PKI = path.join(ROOT, 'fixtures', 'pki');
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
@@ -39,8 +38,8 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: nu
 async function tlsServer(stem: string): Promise<{ port: number; handshakes: () => number; close: () => void }> {
   let n = 0;
   const srv = tls.createServer({
-    cert: fs.readFileSync(path.join(PKI, `${stem}.chain.pem`)),
-    key: fs.readFileSync(path.join(PKI, `${stem}.key.pem`)),
+    cert: fs.readFileSync(path.join(DEFAULT_PKI_DIR, `${stem}.chain.pem`)),
+    key: fs.readFileSync(path.join(DEFAULT_PKI_DIR, `${stem}.key.pem`)),
     minVersion: 'TLSv1.3',
   });
   srv.on('secureConnection', (s) => {
@@ -61,7 +60,7 @@ describe('examples/handshake_client.py against handshaked serve --transport unix
   beforeAll(async () => {
     // The companion's agent configuration (fixtures/pki), plus this test's uid on the allow list
     // (the default admits only root).
-    fs.writeFileSync(conf, `${agentConfigText(new Pki(PKI), socket)}allow_uids=${process.getuid!()}\n`);
+    fs.writeFileSync(conf, `${agentConfigText(new Pki(DEFAULT_PKI_DIR), socket)}allow_uids=${process.getuid!()}\n`);
     agent = await startServingAgent(['-c', conf, '--transport', 'unix', '--ktls', 'off'], 170000);
   }, 180000);
 

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
+import { DEFAULT_PKI_DIR } from '../../companion/pki';
 
 export type Role = 'client' | 'server';
 /** x509: the server is authenticated by certificate; mtls: both are; psk: an external PSK (psk_dhe_ke). */
@@ -15,7 +16,7 @@ export const AUTH_MODES: readonly AuthMode[] = ['x509', 'mtls', 'psk'];
 
 /** dist/bench/storm and src/bench/storm are both three levels below the package root. */
 export const ROOT_DIR = path.resolve(__dirname, '..', '..', '..');
-export const PKI_DIR = path.join(ROOT_DIR, 'fixtures', 'pki');
+export const PKI_DIR = DEFAULT_PKI_DIR;
 export const SUITE = 'TLS_AES_128_GCM_SHA256';
 /** The name in the server certificate, and the peername the client side asks for. */
 export const SERVER_NAME = 'localhost';
