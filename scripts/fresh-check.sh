@@ -25,6 +25,11 @@ say() { printf '%s [fresh] %s\n' "$(date +%T)" "$*" >&2; }
 die() { printf '%s [fresh] ERROR: %s\n' "$(date +%T)" "$*" >&2; exit 2; }
 
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap and chroot need it)"
+if ! command -v debootstrap >/dev/null && command -v apt-get >/dev/null; then
+  say "installing debootstrap on the host with apt-get"
+  apt-get install -y -qq --no-install-recommends debootstrap >/dev/null 2>&1 \
+    || die "apt-get install debootstrap failed on the host"
+fi
 for c in debootstrap git node npm; do command -v "$c" >/dev/null || die "$c is not installed on the host"; done
 
 mirror=${FRESH_MIRROR:-}
