@@ -3,33 +3,15 @@
  * spawned from the TypeScript sources: the whole unix-transport path (client library, agent
  * transport, daemon, engine, key log) against real TLS peers, judged by the KTAP output.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServingAgent, type ServingAgent } from '../helpers/ts-child';
+import { runHandshaked, startServingAgent, type ServingAgent } from '../helpers/ts-child';
 import { liveCompanionKeys } from './keys';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const HOOK = path.join(__dirname, 'ts-register.js');
-const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
 
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['-r', HOOK, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, out, err });
-    });
-  });
-}
+const run = runHandshaked;
 
 describe('companion agent-test against handshaked serve --transport unix', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handshaked-companion-'));

@@ -4,14 +4,13 @@
  * Node. A real TLS server on the other end proves the handshake happened; a wrong certificate and
  * a malformed request prove the client decodes a failed DONE and an NLMSG_ERROR with its extack.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { DEFAULT_PKI_DIR, Pki, agentConfigText } from '../../src/companion/pki';
-import { startServingAgent, type ServingAgent } from '../helpers/ts-child';
+import { runCommand, startServingAgent, type ServingAgent } from '../helpers/ts-child';
 
 // Each case starts python3 and waits on a handshake: seconds normally, far more on a loaded host.
 jest.setTimeout(150000);
@@ -19,21 +18,7 @@ jest.setTimeout(150000);
 const ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'handshake_client.py');
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, out, err });
-    });
-  });
-}
+const run = runCommand;
 
 async function tlsServer(stem: string): Promise<{ port: number; handshakes: () => number; close: () => void }> {
   let n = 0;

@@ -82,3 +82,25 @@ export async function startServingAgent(args: string[], readyMs: number): Promis
   }
   return { ...agent, stop };
 }
+
+/** Runs `cmd` to its end (SIGKILL after `timeoutMs`); its exit code and what it printed. */
+export function runCommand(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+/** `handshaked ARGS` from the sources, run to its end. */
+export function runHandshaked(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return runCommand(process.execPath, ['-r', HOOK, path.join(ROOT, 'src', 'cli', 'main.ts'), ...args], timeoutMs);
+}
