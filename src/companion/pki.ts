@@ -13,7 +13,11 @@ export const DEFAULT_PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', '
 export const PQ_PKI_DIR = path.join(path.dirname(DEFAULT_PKI_DIR), 'pki-pq');
 
 export class Pki {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    /** What a failed read tells the user to do. */
+    private readonly hint = "pass --pki DIR pointing at handshaked's fixtures/pki",
+  ) {}
 
   file(name: string): string {
     return path.join(this.dir, name);
@@ -23,8 +27,12 @@ export class Pki {
     try {
       return fs.readFileSync(this.file(name));
     } catch (e) {
-      throw new Error(`PKI file ${this.file(name)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass --pki DIR pointing at handshaked's fixtures/pki`);
+      throw new Error(`PKI file ${this.file(name)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ${this.hint}`);
     }
+  }
+
+  text(name: string): string {
+    return this.read(name).toString('utf8');
   }
 
   /** key + chain of a leaf, for a Node TLS peer. */
