@@ -44,17 +44,19 @@ export interface HelloFields {
   extensions: Extension[];
 }
 
+/**
+ * What both hellos carry, as editable fields: extensions get bodies of their own, so editing one
+ * cannot change the message they came from.
+ */
+function helloCommon(h: { legacyVersion: number; random: Buffer; sessionId: Buffer; extensions: { list: readonly Extension[] } }) {
+  const extensions = h.extensions.list.map((e) => ({ type: e.type, body: Buffer.from(e.body) }));
+  return { legacyVersion: h.legacyVersion, random: h.random, sessionId: h.sessionId, extensions };
+}
+
 /** A ClientHello record (as a client sends it) decoded back into fields, to edit and re-encode. */
 export function helloFieldsOf(rec: Buffer): HelloFields & { extensions: Extension[] } {
   const ch = decodeClientHello(rec.subarray(9));
-  return {
-    legacyVersion: ch.legacyVersion,
-    random: ch.random,
-    sessionId: ch.sessionId,
-    suites: ch.cipherSuites,
-    compression: ch.compressionMethods,
-    extensions: ch.extensions.list.map((e) => ({ type: e.type, body: Buffer.from(e.body) })),
-  };
+  return { ...helloCommon(ch), suites: ch.cipherSuites, compression: ch.compressionMethods };
 }
 
 /** The ClientHello handshake message (header included). */
@@ -99,13 +101,7 @@ export function serverHelloRecord(f: ServerHelloFields): Buffer {
 /** A ServerHello message (header included) decoded back into fields, to edit and re-encode. */
 export function serverHelloFieldsOf(message: Buffer): Required<Omit<ServerHelloFields, 'compression'>> {
   const sh = decodeServerHello(message.subarray(4));
-  return {
-    legacyVersion: sh.legacyVersion,
-    random: sh.random,
-    sessionId: sh.sessionId,
-    suite: sh.cipherSuite,
-    extensions: sh.extensions.list.map((e) => ({ type: e.type, body: Buffer.from(e.body) })),
-  };
+  return { ...helloCommon(sh), suite: sh.cipherSuite };
 }
 
 export const without = (list: Extension[], type: number): Extension[] => list.filter((e) => e.type !== type);
