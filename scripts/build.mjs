@@ -31,9 +31,11 @@ const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typesc
 // tsc emits even with type errors; the bundle is still made so a broken type never hides a
 // runnable program from the VM harness, but the exit status says what tsc said.
 const main = path.join(outDir, 'cli', 'main.js');
-await build({
-  entryPoints: [main],
-  outfile: main,
+// The handshake pool's worker threads load a script of their own by path. The bundle's
+// __dirname is cli/, so the worker entry is bundled beside it under the name the bundled pool
+// is told (HANDSHAKED_WORKER_SCRIPT); tsc's pool (the library entry) keeps its worker.js.
+const workerScript = 'handshake-worker.js';
+const common = {
   allowOverwrite: true,
   bundle: true,
   platform: 'node',
@@ -45,6 +47,11 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
-});
+  // DIR may be outside the checkout (the VM harness and the package build into their own
+  // trees, which have no node_modules yet): resolve packages from the checkout's as well.
+  nodePaths: [path.join(root, 'node_modules')],
+};
+await build({ ...common, entryPoints: [main], outfile: main, define: { HANDSHAKED_WORKER_SCRIPT: JSON.stringify(workerScript) } });
+await build({ ...common, entryPoints: [path.join(outDir, 'agent', 'pool', 'worker.js')], outfile: path.join(outDir, 'cli', workerScript) });
 chmodSync(main, 0o755);
 process.exit(tsc.status ?? 1);

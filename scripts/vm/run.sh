@@ -27,7 +27,7 @@ source "$HSVM_SELF_DIR/lib.sh"
 PASSES=${HSVM_PASSES:-tlshd handshaked mixed systemd-tlshd systemd-handshaked}
 PASS_TIMEOUT=${HSVM_PASS_TIMEOUT:-1200}
 IO_MIB=${HSVM_IO_MIB:-64}
-AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-pq nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed unix-ktls unix-ktls-stream"
+AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-mtls-allowed-peers nfs-pq nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed unix-ktls unix-ktls-stream"
 # Benchmarks measure rather than test: they run only when HSVM_ONLY names them.
 BENCH_SCENARIOS="nvme-storm"
 # Passes booted by systemd, the agent installed as an administrator would (docs/vm.md).

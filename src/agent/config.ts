@@ -13,6 +13,7 @@ import { FileRefusedError, readRegularFile } from '../sys/files';
 import type { CipherSuiteName, GroupName } from '../tls/api';
 import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
+import { parsePatternList, parsePeerPattern, parsePskPattern } from './peer-policy';
 
 export const CONFIG_PATH = '/etc/tlshd/config';
 export const LEGACY_CONFIG_PATH = '/etc/tlshd.conf';
@@ -43,6 +44,25 @@ export interface X509Settings {
   /** `x509.pq.certificate` / `x509.pq.private_key`: the ML-DSA identity presented to peers that accept it. */
   readonly pqCertificate?: Located<string>;
   readonly pqPrivateKey?: Located<string>;
+  /** handshaked's own `[authenticate.ROLE.certificate.NAME]` sections, in file order (docs/serve.md "Per-peer certificates and access"). */
+  readonly alternates?: readonly AlternateCertificate[];
+  /** handshaked's own `[authenticate.server] x509.allowed_peers`: who may connect with a certificate. */
+  readonly allowedPeers?: Located<readonly string[]>;
+  /** handshaked's own `[authenticate.server] psk.allowed_identities`: which PSK identities may connect. */
+  readonly allowedPskIdentities?: Located<readonly string[]>;
+}
+
+/** One `[authenticate.ROLE.certificate.NAME]` section: another certificate/key pair and (client) the peers it is for. */
+export interface AlternateCertificate {
+  readonly name: string;
+  readonly file: string;
+  readonly line: number;
+  readonly certificate?: Located<string>;
+  readonly privateKey?: Located<string>;
+  readonly pqCertificate?: Located<string>;
+  readonly pqPrivateKey?: Located<string>;
+  /** Client role: `peers`, the peer names this pair is presented to. */
+  readonly peers?: Located<readonly string[]>;
 }
 
 export type ClientCertificatePolicy = 'request' | 'require' | 'none';
@@ -256,18 +276,55 @@ const X509_KEYS: Record<string, keyof X509Settings> = {
 /** tlshd keys we read past on purpose: a warning says what is not supported. None at present. */
 const UNSUPPORTED: Record<string, string> = {};
 
+/** Where a file-path key of a role section or a per-peer section writes. */
+type PathTarget = (cfg: Mutable<AgentConfig>) => Record<string, Located<string>>;
+
+function pathKeys(keys: readonly string[], target: PathTarget): Record<string, KeyHandler> {
+  return Object.fromEntries(
+    keys.map((key) => [
+      key,
+      (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => {
+        const value = stringValue(e.value);
+        if (value === '') throw new ConfigError(file, e.line, `${key} is empty; remove the line to use the default`);
+        target(cfg)[X509_KEYS[key]] = { value, file, line: e.line };
+      },
+    ]),
+  );
+}
+
+/**
+ * A pattern-list key, kept as written (the configuration stays plain data a worker thread can
+ * receive); every item is parsed now, so a bad one stops the load with its line.
+ */
+function patterns(e: KeyFileEntry, file: string, key: string, parse: (item: string) => unknown): Located<readonly string[]> {
+  const items = splitList(e.value);
+  try {
+    parsePatternList(items, parse);
+    return { value: items, file, line: e.line };
+  } catch (err) {
+    throw new ConfigError(file, e.line, `${key}: ${(err as Error).message}`);
+  }
+}
+
+const ALTERNATE_SECTION = /^authenticate\.(client|server)\.certificate\.(.+)$/;
+
+/** Handlers for `[authenticate.ROLE.certificate.NAME]`; the section is recorded (in file order) when first seen. */
+function alternateSection(group: string, line: number, file: string, cfg: Mutable<AgentConfig>): Record<string, KeyHandler> | undefined {
+  const m = ALTERNATE_SECTION.exec(group);
+  if (!m) return undefined;
+  const role = m[1] as 'client' | 'server';
+  const entry: Mutable<AlternateCertificate> = { name: m[2], file, line };
+  cfg[role].alternates = [...(cfg[role].alternates ?? []), entry];
+  const handlers = pathKeys(Object.keys(X509_KEYS).filter((k) => /certificate|private_key/.test(k)), () => entry as unknown as Record<string, Located<string>>);
+  if (role === 'client') handlers.peers = (_c, e, f) => (entry.peers = patterns(e, f, 'peers', (item) => parsePeerPattern(item, false)));
+  return handlers;
+}
+
 function sections(): Record<string, Record<string, KeyHandler>> {
-  const x509 = (role: 'client' | 'server'): Record<string, KeyHandler> =>
-    Object.fromEntries(
-      Object.entries(X509_KEYS).map(([key, field]) => [
-        key,
-        (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => {
-          const value = stringValue(e.value);
-          if (value === '') throw new ConfigError(file, e.line, `${key} is empty; remove the line to use the default`);
-          (cfg[role] as Record<string, Located<string>>)[field] = { value, file, line: e.line };
-        },
-      ]).concat([['x509.strict', (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => (cfg[role].strict = bool(e, file, 'x509.strict'))]]),
-    );
+  const x509 = (role: 'client' | 'server'): Record<string, KeyHandler> => ({
+    ...pathKeys(Object.keys(X509_KEYS), (cfg) => cfg[role] as Record<string, Located<string>>),
+    'x509.strict': (cfg, e, file) => (cfg[role].strict = bool(e, file, 'x509.strict')),
+  });
   return {
     debug: {
       loglevel: (c, e, f) => (c.debug.loglevel = int(e, f, 'loglevel', 0, 1_000_000)),
@@ -282,6 +339,8 @@ function sections(): Record<string, Record<string, KeyHandler>> {
     'authenticate.server': {
       ...x509('server'),
       'x509.client_certificate': (c, e, f) => (c.server.clientCertificate = oneOf(e, f, 'x509.client_certificate', CLIENT_CERTIFICATE_POLICIES)),
+      'x509.allowed_peers': (c, e, f) => (c.server.allowedPeers = patterns(e, f, 'x509.allowed_peers', (item) => parsePeerPattern(item, true))),
+      'psk.allowed_identities': (c, e, f) => (c.server.allowedPskIdentities = patterns(e, f, 'psk.allowed_identities', parsePskPattern)),
     },
     handshaked: {
       max_inflight: (c, e, f) => (c.maxInflight = int(e, f, 'max_inflight', 1, 100_000)),
@@ -336,7 +395,7 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   const known = sections();
   for (const group of kf.groups.values()) {
     // Own properties only: a section or key named "__proto__" or "constructor" must not reach Object.prototype.
-    const handlers = Object.hasOwn(known, group.name) ? known[group.name] : undefined;
+    const handlers = Object.hasOwn(known, group.name) ? known[group.name] : alternateSection(group.name, group.line, file, cfg);
     if (!handlers) {
       warnings.push({ file, line: group.line, message: `unknown section [${group.name}] ignored` });
       continue;
@@ -349,17 +408,29 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
     }
   }
   for (const role of ['client', 'server'] as const) {
-    const s = cfg[role];
-    for (const [cert, key, prefix] of [[s.certificate, s.privateKey, 'x509.'], [s.pqCertificate, s.pqPrivateKey, 'x509.pq.']] as const) {
-      if ((cert === undefined) === (key === undefined)) continue;
-      throw new ConfigError(
-        file,
-        (cert ?? key)?.line,
-        `[authenticate.${role}] sets ${prefix}${cert ? 'certificate' : 'private_key'} without ${prefix}${cert ? 'private_key' : 'certificate'}; set both or neither`,
-      );
+    checkPairs(cfg[role], `[authenticate.${role}]`, file);
+    for (const alt of cfg[role].alternates ?? []) {
+      const section = `[authenticate.${role}.certificate.${alt.name}]`;
+      checkPairs(alt, section, file, alt.line);
+      if (role === 'client' && !alt.peers) throw new ConfigError(file, alt.line, `${section} has no peers = ...; say which servers this certificate is for`);
     }
   }
   return { config: deepFreeze(cfg as AgentConfig), warnings, notices: [] };
+}
+
+/** Certificate and key come in pairs; a per-peer section (its line given) needs at least one pair. */
+function checkPairs(s: Pick<X509Settings, 'certificate' | 'privateKey' | 'pqCertificate' | 'pqPrivateKey'>, section: string, file: string, sectionLine?: number): void {
+  for (const [cert, key, prefix] of [[s.certificate, s.privateKey, 'x509.'], [s.pqCertificate, s.pqPrivateKey, 'x509.pq.']] as const) {
+    if ((cert === undefined) === (key === undefined)) continue;
+    throw new ConfigError(
+      file,
+      (cert ?? key)?.line,
+      `${section} sets ${prefix}${cert ? 'certificate' : 'private_key'} without ${prefix}${cert ? 'private_key' : 'certificate'}; set both or neither`,
+    );
+  }
+  if (sectionLine !== undefined && !s.certificate && !s.pqCertificate) {
+    throw new ConfigError(file, sectionLine, `${section} names no certificate: set x509.certificate and x509.private_key (or x509.pq.*)`);
+  }
 }
 
 function int(e: KeyFileEntry, file: string, key: string, min: number, max: number): number {

@@ -32,10 +32,11 @@ import type {
 import { TlsError } from '../tls/api';
 import { keyMatchesCertificate, privateKeyFromDer } from '../tls/x509';
 import type { AgentConfig, ClientCertificatePolicy } from './config';
-import { abortKind, type RunContext, type RunOutcome } from './dispatcher';
+import { abortKind, type RunContext, type RunOutcome } from './run-context';
 import { trustFor, type Identities, type RoleIdentity } from './identities';
 import type { Logger } from './logging';
 import { NvmeIdentityError, pskHashFor } from './nvme-identity';
+import { accessDenied, clientCertificateFor, serverCertificateFor, type VerifiedPeer } from './peer-policy';
 import { REMOTE_AUTH_X509_VERIFIED, Status, type HandshakeRequest } from './request';
 
 /** The record-exact view of the socket the engine needs. */
@@ -150,6 +151,16 @@ export async function runHandshake(
     if (!noDelay) env.sys.setNoDelay(req.fd, true);
     channel = env.openChannel(env.sys.dup(req.fd));
     const info = await drive(conn, channel, ctx, log);
+    const denied = req.role === 'server' ? accessDenied(profile.identities.server.access, verifiedPeer(req, info)) : undefined;
+    if (denied) {
+      // The client proved who it is (its Finished is in); it is refused for who it is, not for a failure.
+      try {
+        await channel.write(conn.abort('access_denied'));
+      } catch {
+        // The peer may be gone already; the status says so either way.
+      }
+      throw new Outcome(Status.EACCES, denied, 'access_denied');
+    }
     const secrets = conn.secrets();
     if (opts.ktls === 'on') {
       try {
@@ -214,10 +225,19 @@ export async function runHandshake(
   }
 }
 
+/** What the server's finished handshake proved about the client; undefined for an anonymous client (no allow list applies). */
+function verifiedPeer(req: HandshakeRequest, info: SessionInfo): VerifiedPeer | undefined {
+  if (req.auth === 'psk' || info.psk) return info.psk ? { kind: 'psk', identity: info.psk.identity, serial: info.psk.tag } : undefined;
+  if (info.peerVerified && info.peerCertificates.length > 0) return { kind: 'x509', leaf: info.peerCertificates[0] };
+  return undefined;
+}
+
 /** Whether the handshake reads keys from the keyrings (see buildConnection/requestCertificate). */
 export function usesKeys(req: HandshakeRequest): boolean {
   return req.auth === 'psk' || (req.keySerialsAllowed && req.certificate !== undefined);
 }
+
+const NOTHING = Buffer.alloc(0);
 
 /** Runs the engine to 'done' or throws an Outcome. */
 async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, log: HandshakeLog): Promise<SessionInfo> {
@@ -229,7 +249,12 @@ async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, 
   aborted.catch(() => undefined);
   let step: Step = conn.start();
   for (;;) {
-    if (step.send.length > 0) await Promise.race([channel.write(step.send), aborted]);
+    if (step.send.length > 0) {
+      const out = step.send;
+      // Not held while this handshake waits on its peer's next record (a slab of Buffer's pool).
+      step = { ...step, send: NOTHING };
+      await Promise.race([channel.write(out), aborted]);
+    }
     if (step.status === 'done') return conn.info();
     if (step.status === 'failed') throw step.error ?? new TlsError('internal_error', 'the engine failed without saying why');
     const record = await Promise.race([channel.readRecord(), aborted]);
@@ -299,7 +324,7 @@ function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile
     } else {
       cfg.trust = trustFor(role);
       if (req.auth === 'x509') {
-        Object.assign(cfg, localCertificates(req, env, role));
+        Object.assign(cfg, localCertificates(req, env, role, cfg.serverName as string, opts.logger));
         if (!cfg.certificate && !cfg.pqCertificate) {
           throw new Outcome(Status.EIO, 'x509 client handshake but no certificate: set x509.certificate and x509.private_key (or x509.pq.*) in [authenticate.client]');
         }
@@ -333,7 +358,7 @@ function buildConnection(req: HandshakeRequest, peerIp: string, profile: Profile
     };
     return { conn: env.createServer(cfg), fault: () => fault };
   }
-  const certs = localCertificates(req, env, role);
+  const certs = localCertificates(req, env, role, undefined, opts.logger);
   if (!certs.certificate && !certs.pqCertificate) {
     // tlshd sends access_denied on a server misconfiguration, so the client stops retrying.
     throw new Outcome(Status.EACCES, 'server handshake but no certificate: set x509.certificate and x509.private_key (or x509.pq.*) in [authenticate.server]', 'access_denied');
@@ -357,14 +382,32 @@ function readPsk(env: HandshakeEnv, serial: number): PskEntry {
   }
 }
 
+type LocalCertificates = Pick<ServerConfig, 'certificate' | 'pqCertificate' | 'certificateFor'>;
+
 /**
  * Our certificates: the consumer's key serials when given and allowed (one certificate, as with
  * tlshd), else the configured classic and ML-DSA identities; the engine picks per handshake.
+ * With per-peer pairs configured (docs/serve.md "Per-peer certificates and access"), the client
+ * picks the pair for `peername`, and the server lets the engine ask per ClientHello, by SNI.
  */
-function localCertificates(req: HandshakeRequest, env: HandshakeEnv, role: RoleIdentity): { certificate?: CertifiedKey; pqCertificate?: CertifiedKey } {
+function localCertificates(req: HandshakeRequest, env: HandshakeEnv, role: RoleIdentity, peername: string | undefined, log: HandshakeLog): LocalCertificates {
   const fromKeyring = requestCertificate(req, env);
   if (fromKeyring) return { certificate: fromKeyring };
-  return { certificate: role.certificate, pqCertificate: role.pqCertificate };
+  const all = role.certificates;
+  if (peername !== undefined) {
+    const named = all.filter((c) => c.peers.length > 0);
+    if (named.length === 0) return { certificate: role.certificate, pqCertificate: role.pqCertificate };
+    const pick = clientCertificateFor(named, peername, all.find((c) => c.peers.length === 0));
+    if (pick) log.debug('client certificate chosen', { peername, section: pick.section });
+    return { certificate: pick?.certificate, pqCertificate: pick?.pqCertificate };
+  }
+  if (all.length <= 1) return { certificate: all[0]?.certificate, pqCertificate: all[0]?.pqCertificate };
+  const certificateFor = (sni: string | undefined) => {
+    const pick = serverCertificateFor(all, sni);
+    log.debug('server certificate chosen', { sni: sni ?? '(none)', section: pick?.section });
+    return { certificate: pick?.certificate, pqCertificate: pick?.pqCertificate };
+  };
+  return { certificate: all[0].certificate, pqCertificate: all[0].pqCertificate, certificateFor };
 }
 
 /** Certificate and key from the consumer's key serials (DER payloads), when given and allowed. */

@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import type { AsymmetricKey, CertifiedKey, TrustConfig } from '../tls/api';
 import { MlDsaKey } from '../tls/crypto/pq';
 import { keyMatchesCertificate, loadCertChain, loadCrls, loadPrivateKey, loadTrustStore } from '../tls/x509';
-import { ConfigError, type AgentConfig, type ConfigWarning, type KeyFileModeCheck, type Located, type X509Settings } from './config';
+import { ConfigError, type AgentConfig, type AlternateCertificate, type ConfigWarning, type KeyFileModeCheck, type Located, type X509Settings } from './config';
+import { parsePeerPattern, parsePskPattern, type AccessPolicy, type PeerCertificate } from './peer-policy';
 
 export interface RoleIdentity {
   /** undefined: use the system store. */
@@ -23,6 +24,14 @@ export interface RoleIdentity {
   readonly strict?: boolean;
   /** x509.pq.*: an ML-DSA certificate, presented when the peer accepts ML-DSA. */
   readonly pqCertificate?: CertifiedKey;
+  /**
+   * Every configured pair, in file order: the role's own (`[authenticate.ROLE]`, when set) first,
+   * then each `[authenticate.ROLE.certificate.NAME]`. Server: chosen by SNI, the first by default.
+   * Client: the named ones by `peers`, the role's own by default.
+   */
+  readonly certificates: readonly PeerCertificate[];
+  /** Server: `x509.allowed_peers` and `psk.allowed_identities`, parsed. */
+  readonly access?: AccessPolicy;
 }
 
 export interface Identities {
@@ -72,12 +81,36 @@ function loadRole(s: X509Settings, role: 'client' | 'server', checkKey: (loc: Lo
   let pqCertificate: CertifiedKey | undefined;
   if (s.pqCertificate && s.pqPrivateKey) {
     pqCertificate = loadCertified(s.pqCertificate, s.pqPrivateKey, checkKey, 'x509.pq.', setting);
-    // tlshd uses the pq identity only for ML-DSA; anything else there is a mistake worth stopping on.
-    if (!(pqCertificate.key instanceof MlDsaKey)) {
-      fail(s.pqPrivateKey, `x509.pq.private_key ${s.pqPrivateKey.value} is a ${pqCertificate.key.asymmetricKeyType} key; x509.pq.* must name an ML-DSA-44/65/87 certificate and key`);
-    }
+    checkPq(pqCertificate, s.pqPrivateKey);
   }
-  return Object.freeze({ trust, crls, certificate, pqCertificate, strict: s.strict });
+  const section = `[authenticate.${role}]`;
+  const own: PeerCertificate[] = certificate || pqCertificate ? [{ section, file: (s.certificate ?? s.pqCertificate)!.file, line: (s.certificate ?? s.pqCertificate)!.line, certificate, pqCertificate, peers: [] }] : [];
+  const certificates = [...own, ...(s.alternates ?? []).map((alt) => loadAlternate(alt, role, checkKey))];
+  const access: AccessPolicy | undefined =
+    s.allowedPeers || s.allowedPskIdentities
+      ? {
+          ...(s.allowedPeers ? { allowedPeers: { ...s.allowedPeers, value: s.allowedPeers.value.map((p) => parsePeerPattern(p, true)) } } : {}),
+          ...(s.allowedPskIdentities ? { allowedPskIdentities: { ...s.allowedPskIdentities, value: s.allowedPskIdentities.value.map(parsePskPattern) } } : {}),
+        }
+      : undefined;
+  return Object.freeze({ trust, crls, certificate, pqCertificate, strict: s.strict, certificates, access });
+}
+
+/** One `[authenticate.ROLE.certificate.NAME]` pair, loaded and checked as the role's own pair is. */
+function loadAlternate(alt: AlternateCertificate, role: 'client' | 'server', checkKey: (loc: Located<string>) => void): PeerCertificate {
+  const section = `[authenticate.${role}.certificate.${alt.name}]`;
+  const setting = (key: string) => `${section} ${key}`;
+  const certificate = alt.certificate && alt.privateKey ? loadCertified(alt.certificate, alt.privateKey, checkKey, 'x509.', setting) : undefined;
+  const pqCertificate = alt.pqCertificate && alt.pqPrivateKey ? loadCertified(alt.pqCertificate, alt.pqPrivateKey, checkKey, 'x509.pq.', setting) : undefined;
+  if (pqCertificate && alt.pqPrivateKey) checkPq(pqCertificate, alt.pqPrivateKey);
+  return { section, file: alt.file, line: alt.line, certificate, pqCertificate, peers: (alt.peers?.value ?? []).map((p) => parsePeerPattern(p, false)) };
+}
+
+function checkPq(pq: CertifiedKey, loc: Located<string>): void {
+  // tlshd uses the pq identity only for ML-DSA; anything else there is a mistake worth stopping on.
+  if (!(pq.key instanceof MlDsaKey)) {
+    fail(loc, `x509.pq.private_key ${loc.value} is a ${pq.key.asymmetricKeyType} key; x509.pq.* must name an ML-DSA-44/65/87 certificate and key`);
+  }
 }
 
 function loadCertified(
@@ -104,7 +137,8 @@ function loadCertified(
 export function identityFilesStamp(config: AgentConfig): string {
   const parts: string[] = [];
   for (const role of [config.client, config.server]) {
-    for (const loc of [role.truststore, role.crl, role.certificate, role.privateKey, role.pqCertificate, role.pqPrivateKey]) {
+    const pairs = [role, ...(role.alternates ?? [])].flatMap((p) => [p.certificate, p.privateKey, p.pqCertificate, p.pqPrivateKey]);
+    for (const loc of [role.truststore, role.crl, ...pairs]) {
       if (!loc) continue;
       try {
         const st = fs.statSync(loc.value);

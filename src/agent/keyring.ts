@@ -19,7 +19,7 @@ import {
   invalidateKey,
   linkKey,
   readKeyPayload,
-  searchKeyring,
+  findInKeyring,
   unlinkKey,
 } from '../sys/keyctl';
 
@@ -130,9 +130,8 @@ export function pskFromKey(serial: number): KeyPsk {
  */
 export function searchKey(keyring: number, type: string, description: string): number | undefined {
   try {
-    return searchKeyring(keyring, type, description);
+    return findInKeyring(keyring, type, description);
   } catch (e) {
-    if (e instanceof SysError && e.code === 'ENOKEY') return undefined;
     explain(`search for ${type} "${description}"`, keyring, e);
   }
 }
@@ -200,8 +199,8 @@ export function unlinkKeyring(keyring: number, from: number = KeySpec.SESSION): 
 export function findKeyringByName(name: string): number | undefined {
   for (const ring of [KeySpec.SESSION, KeySpec.PROCESS, KeySpec.USER]) {
     try {
-      const serial = searchKeyring(ring, 'keyring', name);
-      if (serial > 0) return serial;
+      const serial = findInKeyring(ring, 'keyring', name);
+      if (serial !== undefined && serial > 0) return serial;
     } catch (e) {
       // ENOKEY: not there; EACCES/EKEY*: this keyring cannot be searched — try the next source
       if (!(e instanceof SysError)) throw e;

@@ -228,8 +228,10 @@ export class SocketReader {
         );
         return;
       }
-      // Every byte of it is written before the record is handed out.
-      this.record = Buffer.allocUnsafe(RECORD_HEADER_LEN + len);
+      // Every byte of it is written before the record is handed out. A buffer of its own, not a
+      // slice of Buffer's shared 8 KiB pool: what the engine keeps of a record (a view of a
+      // field) must not keep a whole slab alive while the handshake waits on its peer.
+      this.record = Buffer.allocUnsafeSlow(RECORD_HEADER_LEN + len);
       this.header.copy(this.record, 0);
       this.bodyGot = 0;
     } else {

@@ -8,6 +8,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { CONFIG_PATH, LEGACY_CONFIG_PATH, LOG_LEVELS, parseHostPort, type HostPort, type LogFormat, type LogLevel } from '../agent/config';
 import { Daemon } from '../agent/daemon';
 import { journalPrefix, stderrIsJournal } from '../agent/logging';
+import { checkConfig } from './check-config';
 import { defaultHandshakeEnv, kernelLinkTransport, unixTransportFactory } from '../agent/runtime';
 import type { TransportFactory } from '../agent/transport';
 
@@ -21,6 +22,7 @@ export interface ServeArgs {
   'log-level'?: LogLevel;
   metrics?: string;
   stderr?: boolean;
+  'check-config'?: boolean;
 }
 
 const EPILOG = `DESCRIPTION
@@ -56,6 +58,10 @@ CONFIGURATION FILE
   reason; unknown keys only warn. x509.truststore unset means the system trust store; a configured
   path that cannot be read is an error (tlshd silently falls back to the system store).
   Command-line options win over the file.
+  handshaked's own per-peer settings (certificate by SNI, client certificate by server, allow
+  lists): [authenticate.server.certificate.NAME], [authenticate.client.certificate.NAME] (with
+  peers = ...), and in [authenticate.server] x509.allowed_peers and psk.allowed_identities.
+  --check-config prints what a file resolves to without starting (docs/serve.md).
 
 SIGNALS
   SIGHUP    reload the configuration file and re-read certificates and keys. Handshakes already
@@ -77,10 +83,11 @@ STATUS SENT TO THE KERNEL
   a TCP socket, or kTLS unavailable.
 
 EXIT STATUS
-  0  stopped by SIGTERM or SIGINT
+  0  stopped by SIGTERM or SIGINT; with --check-config, the configuration is valid
   1  could not start: bad option, bad configuration (the line names FILE:LINE), no handshake
      family in the kernel (needs Linux >= 6.5 with CONFIG_NET_HANDSHAKE), no privilege (ACCEPT
-     needs root or CAP_NET_ADMIN in the initial user namespace), metrics address in use
+     needs root or CAP_NET_ADMIN in the initial user namespace), metrics address in use; with
+     --check-config, the configuration is not valid (FILE:LINE on stderr)
 
 ENVIRONMENT
   SSLKEYLOGFILE  like --keylog when that is not given (debugging only: it exposes session keys).`;
@@ -123,6 +130,10 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         type: 'string',
         describe: 'serve Prometheus metrics at http://HOST:PORT/metrics (use a loopback address)',
         requiresArg: true,
+      })
+      .option('check-config', {
+        type: 'boolean',
+        describe: 'load the configuration as serve would, print what it resolves to (certificates by SNI and peer, allow lists, limits) and exit: 0 valid, 1 not',
       })
       .option('stderr', {
         alias: 's',
@@ -171,6 +182,7 @@ export function quickServeArgs(argv: readonly string[]): ServeArgs | undefined {
         'log-level': { type: 'string' },
         metrics: { type: 'string' },
         stderr: { type: 'boolean', short: 's' },
+        'check-config': { type: 'boolean' },
       },
     });
   } catch {
@@ -210,11 +222,18 @@ export function quickServeArgs(argv: readonly string[]): ServeArgs | undefined {
     ...(logLevel ? { 'log-level': logLevel } : {}),
     ...(v.metrics !== undefined ? { metrics: v.metrics } : {}),
     ...(v.stderr !== undefined ? { stderr: v.stderr } : {}),
+    ...(v['check-config'] !== undefined ? { 'check-config': v['check-config'] } : {}),
   };
 }
 
 /** Runs the agent until SIGTERM/SIGINT; the exit status. */
 export async function serve(argv: ServeArgs): Promise<number> {
+  if (argv['check-config']) {
+    const r = checkConfig({ path: argv.config, format: argv['log-format'] ?? 'text' });
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    return r.code;
+  }
   let daemon: Daemon;
   try {
     const metrics: HostPort | undefined = argv.metrics !== undefined ? parseHostPort(argv.metrics) : undefined;

@@ -10,7 +10,7 @@
  * credentials, and koffi's async calls run on other threads with other session keyrings.
  */
 import { Errno } from './errno';
-import { SysError, libc, sysCall } from './libc';
+import { SysError, libc, sysCall, sysCallUnless } from './libc';
 
 const NR: Record<string, { add_key: number; request_key: number; keyctl: number }> = {
   x64: { add_key: 248, request_key: 249, keyctl: 250 },
@@ -122,15 +122,19 @@ export function describeKeyRaw(serial: number): string {
   return raw.subarray(0, nul < 0 ? raw.length : nul).toString();
 }
 
-/** KEYCTL_SEARCH (recursive, needs search permission); throws ENOKEY when nothing matches. */
-export function searchKeyring(keyring: number, type: string, description: string, destKeyring = 0): number {
-  return asNumber(
-    sysCall(
-      'keyctl(SEARCH)',
-      () => keyctlSearch(nr().keyctl, KeyctlOp.SEARCH, keyring, type, description, destKeyring),
-      `${type} "${description}" in keyring ${keyring}`,
-    ),
+/**
+ * KEYCTL_SEARCH (recursive, needs search permission): the serial found, or undefined when
+ * nothing matches (ENOKEY), without building an error for it: a PSK
+ * lookup searches the "psk" type and then "user", and most searches miss. Other failures throw.
+ */
+export function findInKeyring(keyring: number, type: string, description: string, destKeyring = 0): number | undefined {
+  const ret = sysCallUnless(
+    Errno.ENOKEY,
+    'keyctl(SEARCH)',
+    () => keyctlSearch(nr().keyctl, KeyctlOp.SEARCH, keyring, type, description, destKeyring),
+    `${type} "${description}" in keyring ${keyring}`,
   );
+  return ret === undefined ? undefined : asNumber(ret);
 }
 
 export function linkKey(serial: number, keyring: number): void {

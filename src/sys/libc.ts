@@ -40,11 +40,21 @@ export function strerror(errno: number): string {
  * delivered to the Node process, e.g. SIGCHLD from test peers, interrupt blocking calls).
  */
 export function sysCall<T extends number | bigint>(syscall: string, fn: () => T, detail?: string): T {
+  return sysCallUnless(0, syscall, fn, detail) as T;
+}
+
+/**
+ * sysCall, except that failing with errno `expected` returns undefined instead of building a
+ * SysError: for a failure that is an answer ("no such key") on a hot path, where an Error and
+ * its stack trace per call cost more than the syscall.
+ */
+export function sysCallUnless<T extends number | bigint>(expected: number, syscall: string, fn: () => T, detail?: string): T | undefined {
   for (;;) {
     const ret = fn();
     if (Number(ret) >= 0) return ret;
     const errno = koffi.errno();
     if (errno === Errno.EINTR) continue;
+    if (errno === expected) return undefined;
     throw new SysError(syscall, errno, detail);
   }
 }

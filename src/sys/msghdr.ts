@@ -58,6 +58,12 @@ export function buildMsghdr(data: Buffer, control?: Buffer, dataLen = data.lengt
   };
 }
 
+/** Before reusing `m` for another recvmsg: the kernel overwrote msg_controllen and msg_flags. */
+export function resetForReceive(m: RawMsghdr): void {
+  m.msg.writeBigUInt64LE(BigInt(m.control?.length ?? 0), MSG_CONTROLLEN);
+  m.msg.writeInt32LE(0, MSG_FLAGS);
+}
+
 /** msg_controllen after recvmsg: how much of the control buffer the kernel filled. */
 export function receivedControlLength(m: RawMsghdr): number {
   return Math.min(Number(m.msg.readBigUInt64LE(MSG_CONTROLLEN)), m.control?.length ?? 0);

@@ -26,7 +26,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import koffi from 'koffi';
 import { Errno } from './errno';
-import { buildMsghdr, cmsgLen, encodeCmsg, parseCmsgs, receivedControlLength, receivedFlags } from './msghdr';
+import { buildMsghdr, cmsgLen, encodeCmsg, parseCmsgs, receivedControlLength, receivedFlags, resetForReceive, type RawMsghdr } from './msghdr';
 import {
   AF_UNIX,
   MSG_DONTWAIT,
@@ -166,14 +166,30 @@ export function sendmsg(fd: number, data: Buffer, fds: readonly number[] = [], f
 }
 
 /**
+ * The receive buffer, control buffer and msghdr of recvmsg on one socket, made once per
+ * connection: a zero-filled 64 KiB Buffer and a msghdr per call (at least two calls per
+ * readable event, the second answering EAGAIN) were allocation and GC work on every request.
+ * What recvmsg returns is copied out of it.
+ */
+export interface RecvScratch {
+  buf: Buffer;
+  m: RawMsghdr;
+}
+
+export function recvScratch(maxLen: number, maxFds: number): RecvScratch {
+  const buf = Buffer.allocUnsafeSlow(Math.max(1, maxLen));
+  // The kernel delivers as many fds as fit in msg_controllen, so size it exactly, not aligned.
+  return { buf, m: buildMsghdr(buf, Buffer.alloc(cmsgLen(4 * maxFds)), maxLen) };
+}
+
+/**
  * recvmsg(2) of one message, always with MSG_CMSG_CLOEXEC. Returns undefined when nothing is
  * queued (EAGAIN), null at end of stream (a zero-length read without control data: the unix
  * transport never sends empty messages).
  */
-export function recvmsg(fd: number, maxLen = 65536, maxFds = 16): ReceivedMessage | null | undefined {
-  const buf = Buffer.alloc(Math.max(1, maxLen));
-  // The kernel delivers as many fds as fit in msg_controllen, so size it exactly, not aligned.
-  const m = buildMsghdr(buf, Buffer.alloc(cmsgLen(4 * maxFds)), maxLen);
+export function recvmsg(fd: number, maxLen = 65536, maxFds = 16, scratch = recvScratch(maxLen, maxFds)): ReceivedMessage | null | undefined {
+  const { buf, m } = scratch;
+  resetForReceive(m);
   let n: number;
   for (;;) {
     n = Number(recvmsgFn(fd, m.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
@@ -324,6 +340,7 @@ export class SeqpacketConn extends EventEmitter {
   private closed = false;
   private readonly maxMessage: number;
   private readonly maxFds: number;
+  private scratch?: RecvScratch;
   private readonly batch: number;
 
   constructor(fd: number, opts: SeqpacketConnOptions = {}) {
@@ -426,7 +443,8 @@ export class SeqpacketConn extends EventEmitter {
     for (let i = 0; i < this.batch && !this.paused && !this.closed; i++) {
       let m: ReceivedMessage | null | undefined;
       try {
-        m = recvmsg(this.fd, this.maxMessage, this.maxFds);
+        this.scratch ??= recvScratch(this.maxMessage, this.maxFds);
+        m = recvmsg(this.fd, this.maxMessage, this.maxFds, this.scratch);
       } catch (e) {
         this.close(e as Error);
         return;

@@ -163,6 +163,12 @@ export interface ServerConfig extends CommonConfig {
   certificate?: CertifiedKey;
   /** An ML-DSA certificate (tlshd's x509.pq.*), presented to clients that offer an ML-DSA scheme. */
   pqCertificate?: CertifiedKey;
+  /**
+   * Chooses the certificates per ClientHello from its server_name (undefined without SNI); when
+   * set, it replaces `certificate` and `pqCertificate`. Called once per ClientHello (twice
+   * after a HelloRetryRequest: it must answer both alike).
+   */
+  certificateFor?: (serverName: string | undefined) => { certificate?: CertifiedKey; pqCertificate?: CertifiedKey };
   clientAuth: 'none' | 'optional' | 'required';
   /** Trust anchors for client certificates (clientAuth optional/required). */
   trust?: TrustConfig;

@@ -29,6 +29,9 @@ import {
 } from '../../src/sys/keyctl';
 import { SysError } from '../../src/sys/libc';
 
+/** Keyrings found by name: other runs' leftovers (visible in /proc/keys) must not answer for ours. */
+const uniqueName = (base: string): string => `${base}-${process.pid}-${Date.now().toString(36)}`;
+
 // Every test works inside a fresh anonymous session keyring joined by this (jest worker)
 // process's main thread, so nothing leaks into the user's keyrings: it goes away when the
 // process exits. Child processes (keyctl) inherit it.
@@ -112,12 +115,13 @@ describe('keyring (real kernel keyrings, fresh session keyring)', () => {
 
   test('link and unlink a keyring into the session keyring', () => {
     // a keyring reachable only from the thread keyring, not from the session keyring
-    const other = addKey('keyring', 'hs-other', null, KeySpec.THREAD);
+    const otherName = uniqueName('hs-other');
+    const other = addKey('keyring', otherName, null, KeySpec.THREAD);
     const key = addKey('user', 'behind-link', Buffer.from('k'), other);
     expect(searchKey(KeySpec.SESSION, 'user', 'behind-link')).toBeUndefined();
     linkKeyring(other);
     expect(searchKey(KeySpec.SESSION, 'user', 'behind-link')).toBe(key);
-    expect(findKeyringByName('hs-other')).toBe(other);
+    expect(findKeyringByName(otherName)).toBe(other);
     unlinkKeyring(other);
     expect(searchKey(KeySpec.SESSION, 'user', 'behind-link')).toBeUndefined();
     expect(keyErr(() => unlinkKeyring(other)).code).toBe('ENOENT');
@@ -216,12 +220,13 @@ describe('keyring (real kernel keyrings, fresh session keyring)', () => {
   });
 
   test('KeyringLinker counts links across concurrent handshakes', () => {
-    const ring = addKey('keyring', 'hs-linker', null, KeySpec.THREAD);
+    const name = uniqueName('hs-linker');
+    const ring = addKey('keyring', name, null, KeySpec.THREAD);
     const key = addKey('user', 'linker-key', Buffer.from('v'), ring);
     const visible = (): boolean => searchKey(KeySpec.SESSION, 'user', 'linker-key') === key;
     const linker = new KeyringLinker();
     const errors: Error[] = [];
-    const undo1 = linker.acquire([], ['hs-linker', '.handshaked-missing'], (e) => errors.push(e));
+    const undo1 = linker.acquire([], [name, '.handshaked-missing'], (e) => errors.push(e));
     expect(visible()).toBe(true);
     const undo2 = linker.acquire([ring], [], (e) => errors.push(e));
     undo1();

@@ -6,6 +6,8 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import { Status } from '../../src/agent/request';
 import { socketFd } from '../../src/sys/socket-fd';
@@ -146,5 +148,30 @@ describe('worker threads', () => {
     // (An fd of an earlier test closing late may make it fewer, never more.)
     for (let i = 0; i < 100 && openFds() > fdsBefore; i++) await sleep(20);
     expect(openFds()).toBeLessThanOrEqual(fdsBefore);
+  });
+});
+
+describe('a worker that cannot start', () => {
+  it('is replaced with a growing delay, not in a loop, and handshakes meanwhile have no worker to go to', async () => {
+    const { WorkerPool } = await import('../../src/agent/pool/pool');
+    const logged: Array<{ message: string; meta: Record<string, unknown> }> = [];
+    const record = (message: string, meta: Record<string, unknown> = {}) => void logged.push({ message, meta });
+    const logger = { error: record, warn: record, info: record, debug: record, log: (_l: string, m: string, meta?: Record<string, unknown>) => record(m, meta) };
+    const pool = new WorkerPool({ size: 1, logger: logger as never, ktls: 'off', script: path.join(os.tmpdir(), `handshaked-no-such-worker-${process.pid}.js`) });
+    try {
+      pool.start();
+      void pool.whenUp();
+      await sleep(2500);
+      // Without the back-off a worker whose script is missing dies and is replaced dozens of
+      // times a second; with it: at 0 s, after 1 s, after 2 s more.
+      expect(pool.replaced).toBeGreaterThanOrEqual(1);
+      expect(pool.replaced).toBeLessThanOrEqual(2);
+      const exits = logged.filter((l) => l.message.includes('worker thread exited'));
+      expect(exits[0].meta).toMatchObject({ before_it_was_up: true, retry_in_ms: 1000 });
+      if (exits[1]) expect(exits[1].meta).toMatchObject({ retry_in_ms: 2000 });
+      expect(pool.load).toEqual([0]);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -75,9 +75,23 @@ agent_cmd() {  # $1 = tlshd|handshaked
   esac
 }
 
+# Once per boot, before the first handshaked start: what a bare `node -e 0` costs in this guest,
+# the yardstick for handshaked's time to ready (under TCG node's own start is seconds).
+bare_node_startup() {
+  [ -f "$HSVM_STATE/startup.bare-node" ] && return 0
+  local t0; t0=$(up)
+  node -e 0 && echo "$(elapsed "$t0")" > "$HSVM_STATE/startup.bare-node"
+  log "bare node -e 0: $(cat "$HSVM_STATE/startup.bare-node" 2>/dev/null || echo failed)s"
+  # Where the rest of handshaked's time to ready goes: loading the FFI addon, compiling the bundle.
+  t0=$(up); (cd "${HANDSHAKED_MAIN%/dist/*}" && node -e "require('koffi')") && log "node loading koffi: $(elapsed "$t0")s"
+  t0=$(up); node -e "new (require('vm').Script)(require('fs').readFileSync(process.argv[1], 'utf8').replace(/^#!.*/, ''))" "$HANDSHAKED_MAIN" \
+    && log "node compiling $HANDSHAKED_MAIN (not running it): $(elapsed "$t0")s"
+}
+
 # start_agent LABEL AGENT [NETNS]: start and wait until it listens on the handshake family.
 start_agent() {
   local label=$1 agent=$2 ns=${3:-} logf pid ns_cmd=()
+  [ "$agent" = handshaked ] && bare_node_startup
   logf="$HSVM_RESULTS/${HSVM_SCENARIO:-setup}.$label.$agent.log"
   mkdir -p "$AGENT_DIR"
   [ -n "$ns" ] && ns_cmd=(nsenter "--net=/run/netns/$ns")

@@ -3,7 +3,7 @@
  * back while its peer is silent, whatever runs it (the main thread or a worker). Writes and the
  * engine's work between reads keep the slot.
  */
-import type { RunContext } from '../dispatcher';
+import type { RunContext } from '../run-context';
 import type { HandshakeEnv, RecordChannel } from '../handshake';
 
 export function peerGatedEnv(env: HandshakeEnv, ctx: Pick<RunContext, 'peerWait'>): HandshakeEnv {

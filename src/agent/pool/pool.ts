@@ -21,12 +21,18 @@ import { Status, type HandshakeRequest } from '../request';
 import { getKeyringId, KeySpec } from '../../sys/keyctl';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
+/** Back-off for replacing a worker that died before it was up: 1 s, doubling, at most 60 s. */
+const RESPAWN_FIRST_DELAY_MS = 1000;
+const RESPAWN_MAX_DELAY_MS = 60_000;
+
 export interface WorkerPoolOptions {
   size: number;
   logger: Logger;
   ktls: 'on' | 'off';
   /** Key-log lines from the workers (--keylog); absent: workers do not produce them. */
   onKeylog?: (line: string) => void;
+  /** The worker entry script (default: workerScriptPath()). */
+  script?: string;
   /** Honour the test-only 'exit' message (tests set HANDSHAKED_TEST_HOOKS=1; never from the network). */
   testHooks?: boolean;
 }
@@ -53,7 +59,11 @@ export class WorkerPool {
   private nextId = 1;
   private next = 0;
   private closing = false;
+  private started = false;
   private config?: { gen: number; config: AgentConfig; logLevel: LogLevel };
+  /** Workers in a row that died before they were up (the respawn backs off by it). */
+  private failedStarts = 0;
+  private readonly respawnTimers = new Set<NodeJS.Timeout>();
   /** Workers replaced after dying (tests and diagnostics). */
   replaced = 0;
   /** Outcomes reported by workers (tests and diagnostics). */
@@ -61,11 +71,16 @@ export class WorkerPool {
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
-  /** Start the threads (each takes a good part of a second to load; nothing waits for that). */
+  /**
+   * Let handshakes start workers. None is created here: each costs an isolate (≈ 15 MiB of
+   * RSS idle, more under load) and a good part of a second of CPU to load, so a worker starts
+   * when a handshake that may run on one finds every started worker busy (grow()). An agent
+   * that only ever sees PSK handshakes, which stay on the main thread, never starts one.
+   */
   start(): void {
-    if (this.workers.length > 0 || this.closing) return;
+    if (this.started || this.closing) return;
+    this.started = true;
     ensureSessionKeyring(this.opts.logger);
-    for (let i = 0; i < this.opts.size; i++) this.workers.push(this.spawn(i));
   }
 
   get size(): number {
@@ -88,9 +103,10 @@ export class WorkerPool {
     for (const w of this.workers) this.send(w, { t: 'config', ...this.config });
   }
 
-  /** Resolves when every worker has started (tests, benchmarks). */
+  /** Starts every worker not started yet and resolves when all are up (tests, benchmarks). */
   async whenUp(): Promise<void> {
-    while (this.workers.length < this.opts.size || this.workers.some((w) => !w.up)) await new Promise((r) => setTimeout(r, 10));
+    while (this.started && !this.closing && this.workers.length < this.opts.size) this.workers.push(this.spawn(this.workers.length));
+    while (!this.closing && (this.workers.length < this.opts.size || this.workers.some((w) => !w.up))) await new Promise((r) => setTimeout(r, 10));
   }
 
   /**
@@ -98,6 +114,7 @@ export class WorkerPool {
    * start, or while a dead one is replaced): the caller runs it itself rather than wait.
    */
   run(req: HandshakeRequest, ctx: RunContext, peerIdleTimeoutMs: number): Promise<RunOutcome> | undefined {
+    this.grow();
     const worker = this.pick();
     if (!worker) return undefined;
     const id = this.nextId++;
@@ -121,7 +138,19 @@ export class WorkerPool {
   /** Stop every worker (after the dispatcher is idle: nothing runs on them any more). */
   async close(): Promise<void> {
     this.closing = true;
+    for (const t of this.respawnTimers) clearTimeout(t);
+    this.respawnTimers.clear();
     await Promise.all(this.workers.map((w) => w.thread.terminate()));
+  }
+
+  /**
+   * One more worker when every started one is up and holds a handshake (a worker still loading
+   * will take the next ones; none started: the first). Up to the configured size.
+   */
+  private grow(): void {
+    if (!this.started || this.closing || this.workers.length >= this.opts.size) return;
+    if (this.workers.some((w) => !w.gone && (!w.up || w.jobs.size === 0))) return;
+    this.workers.push(this.spawn(this.workers.length));
   }
 
   private pick(): PoolWorker | undefined {
@@ -141,7 +170,7 @@ export class WorkerPool {
 
   private spawn(index: number): PoolWorker {
     const init: WorkerInit = { ktls: this.opts.ktls, keylog: this.opts.onKeylog !== undefined, testHooks: this.opts.testHooks ?? false };
-    const thread = workerThread(init);
+    const thread = workerThread(init, this.opts.script);
     const w: PoolWorker = { index, thread, jobs: new Set(), up: false, gone: false };
     thread.on('message', (m: FromWorker) => this.onMessage(w, m));
     thread.on('error', (e: Error) => {
@@ -158,6 +187,8 @@ export class WorkerPool {
     switch (m.t) {
       case 'up':
         w.up = true;
+        this.failedStarts = 0;
+        this.opts.logger.debug('handshake worker thread up', { worker: w.index, thread: w.thread.threadId });
         return;
       case 'wait':
         this.jobs.get(m.id)?.ctx.slot.release();
@@ -200,9 +231,27 @@ export class WorkerPool {
       });
     }
     if (this.closing) return;
-    this.opts.logger.error('a handshake worker thread exited; starting a new one', { worker: w.index, code, handshakes_lost: lost.length });
+    // A worker that dies before it was ever up (its script does not load, the memory for an
+    // isolate is not there) would die again at once: replacing it in a tight loop would burn a
+    // core. Handshakes run on the main thread meanwhile (no worker is up to take them).
+    const delayMs = w.up ? 0 : Math.min(RESPAWN_MAX_DELAY_MS, RESPAWN_FIRST_DELAY_MS * 2 ** this.failedStarts++);
+    this.opts.logger.error('a handshake worker thread exited; starting a new one', {
+      worker: w.index,
+      code,
+      handshakes_lost: lost.length,
+      ...(delayMs > 0 ? { before_it_was_up: true, retry_in_ms: delayMs } : {}),
+    });
     this.replaced++;
-    this.workers[w.index] = this.spawn(w.index);
+    if (delayMs === 0) {
+      this.workers[w.index] = this.spawn(w.index);
+      return;
+    }
+    const t = setTimeout(() => {
+      this.respawnTimers.delete(t);
+      if (!this.closing) this.workers[w.index] = this.spawn(w.index);
+    }, delayMs);
+    t.unref();
+    this.respawnTimers.add(t);
   }
 }
 
@@ -222,12 +271,24 @@ function ensureSessionKeyring(logger: Logger): void {
 }
 
 /**
- * The worker script: the compiled worker.js beside this file; from the TypeScript sources
- * (jest), the same file transpiled on load by the tests' require hook.
+ * Set by scripts/build.mjs in the bundled executable (dist/cli/main.js), whose __dirname is not
+ * this directory: the name of the bundled worker entry beside it. Undefined in tsc's output.
  */
-function workerThread(init: WorkerInit): Worker {
-  if (__filename.endsWith('.js')) return new Worker(path.join(__dirname, 'worker.js'), { workerData: init });
+declare const HANDSHAKED_WORKER_SCRIPT: string | undefined;
+
+/**
+ * The worker script: in the bundled executable, the bundled worker entry beside it; in tsc's
+ * output, the compiled worker.js beside this file; from the TypeScript sources (jest), the same
+ * file transpiled on load by the tests' require hook.
+ */
+export function workerScriptPath(): string {
+  const bundled = typeof HANDSHAKED_WORKER_SCRIPT === 'string' ? HANDSHAKED_WORKER_SCRIPT : undefined;
+  return path.join(__dirname, bundled ?? (__filename.endsWith('.js') ? 'worker.js' : 'worker.ts'));
+}
+
+function workerThread(init: WorkerInit, script?: string): Worker {
+  if (script !== undefined || __filename.endsWith('.js')) return new Worker(script ?? workerScriptPath(), { workerData: init });
   const hook = path.resolve(__dirname, '..', '..', '..', 'test', 'support', 'ts-worker-hook.js');
-  const entry = path.join(__dirname, 'worker.ts');
+  const entry = workerScriptPath();
   return new Worker(`require(${JSON.stringify(hook)}); require(${JSON.stringify(entry)});`, { eval: true, workerData: init });
 }

@@ -4,7 +4,7 @@
  * request crosses as it is and the worker reads the socket through its own dup of it.
  */
 import type { AgentConfig, LogLevel } from '../config';
-import type { AbortKind, RunOutcome } from '../dispatcher';
+import type { AbortKind, RunOutcome } from '../run-context';
 import type { HandshakeRequest } from '../request';
 
 export type ToWorker =

@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { HandshakeAborted, waitOnPeer, type RunContext, type WorkSlot } from '../dispatcher';
+import { HandshakeAborted, waitOnPeer, type RunContext, type WorkSlot } from '../run-context';
 import { runHandshake, type HandshakeEnv, type HandshakeLog, type Profile } from '../handshake';
 import { loadIdentities } from '../identities';
 import type { LogLevel } from '../config';

@@ -8,6 +8,7 @@ import type { Aead, CryptoProvider } from '../crypto/provider';
 import type { Suite } from '../crypto/suites';
 import { ALERT_CODES, alertName, fail } from '../errors';
 import type { RecordKeys } from '../keyschedule';
+import { ownCopy } from '../wire/bytes';
 import { ContentType, TLS12 } from '../wire/codes';
 import type { HandshakeMessage } from '../wire/handshake';
 
@@ -232,7 +233,7 @@ export class RecordLayer {
       fail('unexpected_message', `a handshake message spans more than ${MAX_RECORDS_PER_MESSAGE} records`);
     }
     // A copy: the caller may reuse the record's buffer once receive() returns.
-    this.chunks.push(Buffer.from(body));
+    this.chunks.push(ownCopy(body));
     this.pendingLen += body.length;
   }
 

@@ -21,6 +21,7 @@ import type { Session } from '../session';
 import { AfterHello, type AfterRetry, Awaiting, Done, type State } from '../state';
 import { Transcript } from '../transcript';
 import { computeBinder, type PskMode } from '../psk';
+import { ownCopy } from '../wire/bytes';
 import { ExtensionType, HandshakeType, HRR_RANDOM, SCHEME_CODES, SUITE_CODES, TLS13 } from '../wire/codes';
 import {
   alpnList,
@@ -69,6 +70,8 @@ interface Offer {
   alpn?: string[];
   psks?: OfferedPsks;
   pskModes: PskMode[];
+  /** The client's server_name (SNI), if it sent one. */
+  sni?: string;
 }
 
 function parseOffer(ch: ClientHello): Offer {
@@ -106,6 +109,7 @@ function parseOffer(ch: ClientHello): Offer {
   }
   const sa = ex.get(ExtensionType.signature_algorithms);
   const al = ex.get(ExtensionType.alpn);
+  const sniBody = ex.get(ExtensionType.server_name);
   return {
     ch,
     shares,
@@ -114,7 +118,14 @@ function parseOffer(ch: ClientHello): Offer {
     alpn: al ? alpnList(al) : undefined,
     psks: pskBody ? offeredPsks(pskBody) : undefined,
     pskModes,
+    sni: sniBody ? serverName(sniBody) : undefined,
   };
+}
+
+/** The certificates this ClientHello is answered with: chosen by its SNI when the caller asks to choose. */
+function certificatesFor(cfg: ServerConfig, offer: Offer): { certificate?: CertifiedKey; pqCertificate?: CertifiedKey } {
+  if (cfg.certificateFor) return cfg.certificateFor(offer.sni);
+  return { certificate: cfg.certificate, pqCertificate: cfg.pqCertificate };
 }
 
 /** How the server authenticates: a certificate, or a PSK the client offered. */
@@ -129,7 +140,8 @@ interface Plan {
 
 /** Picks the cipher suite and the authentication; PSKs first (their hash constrains the suite). */
 function plan(ctx: Ctx, offer: Offer): Plan {
-  const { s, cfg } = ctx;
+  const { s } = ctx;
+  const cfg = { ...ctx.cfg, ...certificatesFor(ctx.cfg, offer) };
   const offered = (x: Suite) => offer.ch.cipherSuites.includes(SUITE_CODES[x.name]);
   if (offer.psks && cfg.pskLookup) {
     const ours = cfg.pskModes ?? ['psk_dhe_ke'];
@@ -195,7 +207,8 @@ class ExpectClientHello extends Awaiting<Ctx, undefined> {
   protected take(msg: HandshakeMessage): State {
     const { s } = this.ctx;
     const offer = parseOffer(decodeClientHello(msg.body));
-    s.clientRandom = offer.ch.random;
+    // Kept for the handshake's life (key log): its own 32 bytes, not a view of the ClientHello.
+    s.clientRandom = ownCopy(offer.ch.random);
     // We never accept 0-RTT (no tickets are issued); RFC 8446 §4.2.10 says how to skip it.
     s.records.skipRejectedEarlyData(offer.ch.extensions.has(ExtensionType.early_data));
     const p = plan(this.ctx, offer);
@@ -298,8 +311,7 @@ function serverFlight(ctx: Ctx, input: FlightInput): State {
 
   // Decide everything that can fail before anything is sent.
   const alpn = chooseAlpn(s.cfg.alpn, offer.alpn);
-  const sniBody = offer.ch.extensions.get(ExtensionType.server_name);
-  const sni = sniBody ? serverName(sniBody) : undefined;
+  const sni = offer.sni;
 
   const transcript = retry?.transcript ?? new Transcript(s.crypto, suite.hash);
   transcript.add(chMsg.raw);

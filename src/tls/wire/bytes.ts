@@ -5,6 +5,18 @@
  */
 import { fail } from '../errors';
 
+/**
+ * A copy of `b` in a buffer of its own. Buffer.from and Buffer.concat slice small buffers out
+ * of a shared 8 KiB slab, and one small slice kept for a handshake's life (a random, a message
+ * waiting for its next fragment) keeps the whole slab alive: with hundreds of handshakes in
+ * flight that was most of an engine thread's external memory (docs/bench.md, "Memory").
+ */
+export function ownCopy(b: Uint8Array): Buffer {
+  const c = Buffer.allocUnsafeSlow(b.length);
+  c.set(b);
+  return c;
+}
+
 export class Reader {
   private pos = 0;
   private readonly ends: number[] = [];
