@@ -44,7 +44,10 @@ CONFIGURATION FILE
     [authenticate.server]   the same keys for the server role: x509.truststore, x509.crl,
                             x509.certificate, x509.private_key, x509.strict,
                             x509.pq.certificate, x509.pq.private_key; and
-                            x509.client_certificate (request|require|none; default request)
+                            x509.client_certificate (request|require|none; default request),
+                            x509.allowed_peers (dns:, cn:, ip: patterns a verified client
+                            certificate must match), psk.allowed_identities (PSK identities
+                            that may connect); unset: everyone verified may
   and handshaked's own section:
     [handshaked]            max_inflight (64: handshakes doing work), max_handshakes (4096: held,
                             working or waiting on their peer), peer_idle_timeout_ms (30000),
