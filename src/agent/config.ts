@@ -388,6 +388,14 @@ function sections(): Record<string, Record<string, KeyHandler>> {
   };
 }
 
+/**
+ * Every key the file may set, by section: the table parseConfigText reads by. `serve --help` and
+ * docs/serve.md describe exactly these (test/cli/config-help.test.ts holds them to it).
+ */
+export function configKeys(): Record<string, readonly string[]> {
+  return Object.fromEntries(Object.entries(sections()).map(([name, keys]) => [name, Object.keys(keys)]));
+}
+
 export function parseConfigText(text: string, file: string): LoadedConfig {
   let kf: KeyFile;
   try {

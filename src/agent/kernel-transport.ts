@@ -32,7 +32,7 @@ export const NO_PRIVILEGE_HINT =
   'the kernel refused ACCEPT with EPERM: run handshaked as root, or with CAP_NET_ADMIN in the ' +
   "initial user namespace (a container's own user namespace is not enough)";
 
-export function requestFromAccept(reply: AcceptReply): HandshakeRequest {
+function requestFromAccept(reply: AcceptReply): HandshakeRequest {
   return {
     fd: reply.sockfd,
     role: reply.messageType === 'clienthello' ? 'client' : 'server',

@@ -240,7 +240,7 @@ function findInProcKeys(name: string): number | undefined {
 // --- adapters for the handshake (HandshakeEnv.keys) -------------------------------------------
 
 /** RFC 8446 external PSK hash by key length, as tlshd picks its PSK-SHA256 / PSK-SHA384 sets. */
-export function pskHash(key: Buffer): 'sha256' | 'sha384' {
+function pskHash(key: Buffer): 'sha256' | 'sha384' {
   return key.length === 48 ? 'sha384' : 'sha256';
 }
 

@@ -7,13 +7,11 @@
  * socket reader must already have stopped reading (it never reads past the last handshake record).
  */
 import type { CipherSuiteName, ExtractedSecrets, TrafficKeys } from '../tls/api';
-import { SOL_TCP, SysError, close, setsockoptBytes, tcpLoopbackPair } from '../sys/libc';
+import { TLS13 } from '../tls/wire/codes';
+import { SOL_TCP, SOL_TLS, SysError, TCP_ULP, close, setsockoptBytes, tcpLoopbackPair } from '../sys/libc';
 
-export const TCP_ULP = 31;
-export const SOL_TLS = 282;
-export const TLS_TX = 1;
-export const TLS_RX = 2;
-export const TLS_1_3_VERSION = 0x0304;
+const TLS_TX = 1;
+const TLS_RX = 2;
 
 interface CipherLayout {
   /** tls_crypto_info.cipher_type */
@@ -71,7 +69,7 @@ export function buildCryptoInfo(suite: CipherSuiteName, keys: TrafficKeys): Buff
   const ivLen = IV_LEN - layout.saltLen;
   const buf = Buffer.alloc(layout.size);
   let off = 0;
-  buf.writeUInt16LE(TLS_1_3_VERSION, off);
+  buf.writeUInt16LE(TLS13, off);
   buf.writeUInt16LE(layout.type, off + 2);
   off += 4;
   keys.iv.copy(buf, off, layout.saltLen, IV_LEN); // iv = write_iv[salt..12]

@@ -6,7 +6,7 @@
  */
 
 /** One line of a kind per this many milliseconds. */
-export const LOG_INTERVAL_MS = 10_000;
+const LOG_INTERVAL_MS = 10_000;
 /** Kinds remembered at once; beyond it the oldest are forgotten (their counts are lost). */
 const MAX_KINDS = 1024;
 

@@ -1,5 +1,5 @@
 /**
- * What the daemon needs from a transport (kernel netlink today, the unix socket later): start
+ * What the daemon needs from a transport (the kernel's netlink family, or the unix socket): start
  * taking requests, stop taking them, and finish sending the replies it owes. Requests go to the
  * shared Dispatcher; how a result is sent back is the transport's own business.
  */

@@ -10,10 +10,11 @@
  * a connected TCP socket. The caller closes every received fd when this returns an error.
  */
 import { NLM_F_ACK, NLM_F_ECHO, NLM_F_REQUEST, UNIX_TRANSPORT_FAMILY_ID } from '../netlink/constants';
-import { HANDSHAKE_CMD_ACCEPT, HANDSHAKE_CMD_DONE } from '../netlink/families/handshake';
 import { NetlinkFormatError } from '../netlink/errors';
+import { handshakeFamily } from '../netlink/families/handshake';
 import { decodeUnixPacket, toAcceptParams } from '../netlink/handshake-messages';
 import type { GenlMessage, NlHeader } from '../netlink/message';
+import type { OpDef } from '../netlink/spec';
 import { Errno } from '../sys/errno';
 import { IPPROTO_TCP, SysError, getSocketProtocol, getpeername } from '../sys/libc';
 import type { HandshakeRequest } from './request';
@@ -118,9 +119,8 @@ function decodeAndCheckHeader(packet: Buffer): GenlMessage {
   if (h.flags & ~ALLOWED_FLAGS) throw new UnixRequestError(Errno.EINVAL, `nlmsg_flags 0x${h.flags.toString(16)} has bits other than REQUEST, ACK and ECHO`);
   // The command decides the attribute set, so it is checked before any attribute is read: a
   // DONE's attributes would otherwise be reported as unknown instead of the DONE itself.
-  if (packet.length > 16 && (packet[16] === HANDSHAKE_CMD_ACCEPT || packet[16] === HANDSHAKE_CMD_DONE)) {
-    throw new UnixRequestError(Errno.EOPNOTSUPP, notAConsumerRequest(packet[16]), 16);
-  }
+  const op = packet.length > 16 ? handshakeFamily.opsByValue.get(packet[16]) : undefined;
+  if (op && op.name !== 'ready') throw new UnixRequestError(Errno.EOPNOTSUPP, notAConsumerRequest(op), 16);
   let msg;
   try {
     msg = decodeUnixPacket(packet);
@@ -141,13 +141,9 @@ function decodeAndCheckHeader(packet: Buffer): GenlMessage {
 }
 
 /** Why a command other than READY is refused, in terms of who sends that command. */
-function notAConsumerRequest(cmd: number): string {
-  switch (cmd) {
-    case HANDSHAKE_CMD_ACCEPT:
-      return 'command accept (2) is what an agent sends the kernel, not a consumer request: send READY (1)';
-    default:
-      return 'command done (3) is the agent\'s reply, not a consumer request: send READY (1)';
-  }
+function notAConsumerRequest(op: OpDef): string {
+  const who = op.name === 'accept' ? 'is what an agent sends the kernel' : "is the agent's reply";
+  return `command ${op.name} (${op.value}) ${who}, not a consumer request: send READY (1)`;
 }
 
 /**

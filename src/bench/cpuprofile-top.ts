@@ -16,7 +16,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-export function summarizeProfile(prof: Profile): { totalUs: number; self: Map<string, number>; inclusive: Map<string, number> } {
+function summarizeProfile(prof: Profile): { totalUs: number; self: Map<string, number>; inclusive: Map<string, number> } {
   const byId = new Map(prof.nodes.map((x) => [x.id, x]));
   const parent = new Map<number, number>();
   for (const x of prof.nodes) for (const c of x.children ?? []) parent.set(c, x.id);

@@ -3,12 +3,11 @@
  * engine (DER chain + KeyObject) and Node's tls (PEM) want.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import { DEFAULT_PKI_DIR, Pki } from '../companion/pki';
 import type { CertifiedKey, TrustConfig } from '../tls/api';
+import { pemToDer } from '../tls/x509';
 
-/** dist/bench/ and src/bench/ are both two levels below the package root. */
-export const PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'pki');
+export const PKI_DIR = DEFAULT_PKI_DIR;
 
 export interface BenchPki {
   /** Engine form. */
@@ -20,30 +19,16 @@ export interface BenchPki {
   caPem: string;
 }
 
-function derBlocks(pem: string): Buffer[] {
-  const out: Buffer[] = [];
-  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
-  for (let m = re.exec(pem); m; m = re.exec(pem)) out.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
-  return out;
-}
-
-function read(file: string): string {
-  const p = path.join(PKI_DIR, file);
-  try {
-    return fs.readFileSync(p, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${p} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run scripts/gen-pki.sh or pass an existing --cert name`);
-  }
-}
+const fixtures = new Pki(PKI_DIR, 'run scripts/gen-pki.sh or pass an existing --cert name');
 
 /** Loads `<name>.chain.pem` / `<name>.key.pem` and the CA bundle. */
 export function loadBenchPki(name: string): BenchPki {
-  const certPem = read(`${name}.chain.pem`);
-  const keyPem = read(`${name}.key.pem`);
-  const caPem = read('ca-bundle.pem');
+  const certPem = fixtures.text(`${name}.chain.pem`);
+  const keyPem = fixtures.text(`${name}.key.pem`);
+  const caPem = fixtures.text('ca-bundle.pem');
   return {
-    certified: { chain: derBlocks(certPem), key: crypto.createPrivateKey(keyPem) },
-    trust: { anchors: derBlocks(caPem) },
+    certified: { chain: pemToDer(certPem), key: crypto.createPrivateKey(keyPem) },
+    trust: { anchors: pemToDer(caPem) },
     certPem,
     keyPem,
     caPem,

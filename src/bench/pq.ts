@@ -20,9 +20,9 @@ import type { CertifiedKey, ClientConfig, Connection, GroupName, ServerConfig, S
 import { groupByName } from '../tls/crypto/groups';
 import { ML_DSA } from '../tls/crypto/pq';
 import { loadPrivateKey } from '../tls/x509';
+import { PQ_PKI_DIR } from '../companion/pki';
 import { loadBenchPki, PKI_DIR } from './pki';
 
-const PQ_PKI_DIR = path.join(path.dirname(PKI_DIR), 'pki-pq');
 
 function cpuUs<T>(n: number, f: () => T): number {
   const t0 = process.cpuUsage();
@@ -42,7 +42,7 @@ export interface PrimitiveFigure {
 }
 
 /** Median CPU µs per operation over `rounds` rounds of `n` each. */
-export function measurePrimitives(n: number, rounds: number): PrimitiveFigure[] {
+function measurePrimitives(n: number, rounds: number): PrimitiveFigure[] {
   const x25519 = groupByName('x25519')!;
   const hybrid = groupByName('X25519MLKEM768')!;
   const kp = ml_kem768.keygen();
@@ -134,7 +134,7 @@ export interface PolicyFigure {
   helloRetry: boolean;
 }
 
-export function measurePolicies(perRound: number, rounds: number): PolicyFigure[] {
+function measurePolicies(perRound: number, rounds: number): PolicyFigure[] {
   const classic = loadBenchPki('server-p256');
   const pqChain = fs.readFileSync(path.join(PQ_PKI_DIR, 'server-mldsa65.chain.pem'), 'utf8');
   const pqCert: CertifiedKey = {
@@ -163,7 +163,7 @@ export function measurePolicies(perRound: number, rounds: number): PolicyFigure[
   });
 }
 
-export function formatPq(prims: PrimitiveFigure[], pols: PolicyFigure[]): string {
+function formatPq(prims: PrimitiveFigure[], pols: PolicyFigure[]): string {
   const lines = ['Primitives (CPU µs per operation, median of rounds):'];
   for (const p of prims) lines.push(`  ${p.op.padEnd(40)} ${p.us.toFixed(1).padStart(9)}`);
   lines.push('', 'Handshakes, engine client + engine server in one process (CPU µs per handshake, both sides):');

@@ -5,13 +5,17 @@
 
 export type Variant = 'handshaked server' | 'node server' | 'handshaked client' | 'node client';
 
-export interface RoundSample {
-  variant: Variant;
+/** What one run of handshakes came to, in every benchmark. */
+export interface RunTally {
   count: number;
   ok: number;
   failed: number;
   firstError?: string;
   wallMs: number;
+}
+
+export interface RoundSample extends RunTally {
+  variant: Variant;
   /** CPU time of the measuring process (user + system), µs. */
   cpuUs: number;
 }

@@ -37,11 +37,20 @@ const EPILOG = `DESCRIPTION
 CONFIGURATION FILE
   -c FILE, else ${CONFIG_PATH}, else the legacy ${LEGACY_CONFIG_PATH}; without any, built-in
   defaults. GLib key-file (INI) syntax, tlshd's sections and keys:
-    [debug]                 loglevel (>0: debug logging), tls, nl, delay_done (seconds before DONE)
+    [debug]                 loglevel (>0: debug logging), delay_done (seconds before DONE);
+                            tls, nl (tlshd's library debug levels) are checked, no effect
     [authenticate]          keyrings = name;name;...  linked for every handshake, besides
                             .nvme, .nfs and .nfsd, which are always linked
-    [authenticate.client]   x509.truststore, x509.crl, x509.certificate, x509.private_key (PEM)
-    [authenticate.server]   the same keys, for the server role
+    [authenticate.client]   x509.truststore, x509.crl, x509.certificate, x509.private_key (PEM),
+                            x509.strict (yes: the peer's chain must meet the strict profile),
+                            x509.pq.certificate, x509.pq.private_key (an ML-DSA identity)
+    [authenticate.server]   the same keys for the server role: x509.truststore, x509.crl,
+                            x509.certificate, x509.private_key, x509.strict,
+                            x509.pq.certificate, x509.pq.private_key; and
+                            x509.client_certificate (request|require|none; default request),
+                            x509.allowed_peers (dns:, cn:, ip: patterns a verified client
+                            certificate must match), psk.allowed_identities (PSK identities
+                            that may connect); unset: everyone verified may
   and handshaked's own section:
     [handshaked]            max_inflight (64: handshakes doing work), max_handshakes (4096: held,
                             working or waiting on their peer), peer_idle_timeout_ms (30000),
@@ -49,6 +58,8 @@ CONFIGURATION FILE
                             default_timeout_ms (10000), shutdown_grace_ms (5000),
                             unix_socket, allow_uids (0), allow_gids, metrics (HOST:PORT),
                             log_format (text|json), log_level, cipher_suites, groups,
+                            psk_modes (psk_dhe_ke|psk_ke; default psk_dhe_ke),
+                            key_file_mode_check (warn|refuse|off; default warn),
                             namespaces (self | all | NAME;NAME;/proc/PID/ns/net)
     [namespace.NAME]        for requests from that namespace: keyrings, client.x509.* and
                             server.x509.* instead of the main sections' (docs/serve.md)

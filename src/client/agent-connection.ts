@@ -78,7 +78,7 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
-export function paramsToAccept(p: HandshakeParams): AcceptParams {
+function paramsToAccept(p: HandshakeParams): AcceptParams {
   const out: AcceptParams = { messageType: p.role === 'client' ? 'clienthello' : 'serverhello', authMode: p.auth };
   if (p.peername !== undefined && p.peername !== '') out.peername = p.peername;
   if (p.timeoutMs !== undefined && p.timeoutMs > 0) out.timeout = Math.floor(p.timeoutMs);

@@ -33,7 +33,7 @@ import type net from 'node:net';
 import { Errno } from '../sys/errno';
 import { SysError, close as closeFd, setNonBlocking, setTcpNoDelay } from '../sys/libc';
 import { RecordType, recvRecord, sendData, sendRecord, shutdownWrite } from '../sys/tls-record';
-import { type FdWatcher, type PollEvents, watchFd } from '../sys/unix';
+import { type PollEvents, Readiness } from '../sys/unix';
 import { alertName } from '../tls/errors';
 
 /** Where a KtlsEngine reads and writes records; all calls are non-blocking. */
@@ -135,8 +135,7 @@ export class KtlsEngine {
   private closed = false;
   private pending?: PendingWrite;
   private finalCb?: (err?: Error | null) => void;
-  private watcher?: FdWatcher;
-  private watching = 0;
+  private readonly readiness: Readiness;
   /** Handshake-message bytes not yet complete (a message may span records). */
   private handshakeBuf = Buffer.alloc(0);
   private readBuf = Buffer.allocUnsafe(READ_BUFFER);
@@ -144,7 +143,9 @@ export class KtlsEngine {
   constructor(
     private readonly source: RecordSource,
     private readonly host: EngineHost,
-  ) {}
+  ) {
+    this.readiness = new Readiness(source.fd, (status, ev) => this.onPoll(status, ev));
+  }
 
   /** The consumer wants data (Readable._read). */
   read(): void {
@@ -177,10 +178,7 @@ export class KtlsEngine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    // libuv must forget the fd before anyone can close it and the number be reused.
-    this.watcher?.close();
-    this.watcher = undefined;
-    this.watching = 0;
+    this.readiness.close();
   }
 
   private drain(): void {
@@ -338,19 +336,8 @@ export class KtlsEngine {
   /** Start, change or stop the watcher to match what is wanted now. */
   private arm(): void {
     if (this.closed) return;
-    const readable = this.wantRead && !this.readEnded;
-    const writable = this.pending !== undefined || this.finalCb !== undefined;
-    const want = (readable ? 1 : 0) | (writable ? 2 : 0);
-    if (want === this.watching) return;
-    this.watching = want;
-    if (want === 0) {
-      this.watcher?.stop();
-      return;
-    }
-    const cb = (status: number, ev: PollEvents): void => this.onPoll(status, ev);
     try {
-      if (this.watcher) this.watcher.start({ readable, writable }, cb);
-      else this.watcher = watchFd(this.source.fd, { readable, writable }, cb);
+      this.readiness.want(this.wantRead && !this.readEnded, this.pending !== undefined || this.finalCb !== undefined);
     } catch (e) {
       this.fail(new KtlsStreamError('ERR_KTLS_POLL', `cannot watch the socket (fd ${this.source.fd}) for readiness: ${(e as Error).message}; was it still being read or written by Node?`));
     }

@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import { AgentConnection, type AgentReply } from '../client';
 import { errnoName } from '../sys/errno';
-import { AF_UNIX, SOCK_CLOEXEC, close, getsockoptBytes, socketpair } from '../sys/libc';
+import { AF_UNIX, SOCK_CLOEXEC, close, socketpair } from '../sys/libc';
+import { hasKtls } from '../sys/tls-record';
 import { KtapWriter, type CaseResult } from './ktap';
 import { readKtlsLine } from './ktls-read';
 import { LinkFactory } from './peers';
@@ -16,8 +17,6 @@ import { Pki } from './pki';
 import { type Env, type MalformedCase, type Scenario, EACCES, SUITES, X509_VERIFIED, failureScenarios, handshakeScenarios, malformedCases, pskScenarios } from './scenarios';
 import { PskKeys } from './psk-keys';
 
-const SOL_TCP = 6;
-const TCP_ULP = 31;
 const APP_SECRETS = ['CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'];
 const ALL_SECRETS = [...APP_SECRETS, 'CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET'];
 
@@ -127,7 +126,7 @@ async function runScenario(conn: AgentConnection, env: Env, sc: Scenario, o: Age
       const notes: string[] = [];
       const problem = await checkKeys(link.agentEnd, link.fd, peer, o.agentKeylog, notes);
       if (problem) return fail(problem);
-      const how = !ktlsOn(link.fd) ? 'key logs' : peer.echo ? ['data through kTLS', ...notes].join(', ') : `key logs: kTLS is installed but ${peer.label} cannot exchange data in this companion`;
+      const how = !hasKtls(link.fd) ? 'key logs' : peer.echo ? ['data through kTLS', ...notes].join(', ') : `key logs: kTLS is installed but ${peer.label} cannot exchange data in this companion`;
       diagnostics.push(`${sc.name}: keys agree (${how})`);
     }
     return { name: sc.name, ok: true, diagnostics };
@@ -150,20 +149,12 @@ function checkRemoteAuth(got: number[], want: Scenario['remoteAuth']): string | 
   return undefined;
 }
 
-/** TCP_ULP of the socket is "tls": the agent installed kTLS on it. */
-function ktlsOn(fd: number): boolean {
-  try {
-    return getsockoptBytes(fd, SOL_TCP, TCP_ULP, 16).toString('latin1').replace(/\0.*$/, '') === 'tls';
-  } catch {
-    return false;
-  }
-}
 
 async function checkKeys(agentEnd: import('node:net').Socket, fd: number, peer: import('./peers').Peer, agentKeylog: string | undefined, notes: string[]): Promise<string | undefined> {
   const peerResult = await withTimeout(peer.done, 10000, 'peer').catch(() => ({ ok: false, error: 'it never finished its handshake (10 s)' }));
   if (!peerResult.ok) return `the agent reported success but the peer (${peer.label}) failed: ${peerResult.error}`;
   // A peer that cannot exchange data (a command-line tool) falls back to the key logs below.
-  if (ktlsOn(fd) && peer.echo) {
+  if (hasKtls(fd) && peer.echo) {
     const line = `handshaked-companion ${process.pid} ${Date.now()}`;
     const heard = peer.echo();
     // Read with recvmsg, not Node: servers send NewSessionTickets after the handshake, which
@@ -176,7 +167,7 @@ async function checkKeys(agentEnd: import('node:net').Socket, fd: number, peer: 
     if (b !== `echo:${line}`) return `kTLS decrypted ${JSON.stringify(b)} from the peer, expected ${JSON.stringify(`echo:${line}`)}`;
     return undefined;
   }
-  if (!agentKeylog) return `${ktlsOn(fd) ? `kTLS is installed but ${peer.label} cannot exchange data in this companion` : 'no kTLS on this socket'} and no --agent-keylog: the session keys cannot be checked`;
+  if (!agentKeylog) return `${hasKtls(fd) ? `kTLS is installed but ${peer.label} cannot exchange data in this companion` : 'no kTLS on this socket'} and no --agent-keylog: the session keys cannot be checked`;
   // Process peers write their key log as the handshake goes: wait for the application secrets.
   let mine: string[] = [];
   for (let i = 0; i < 100; i++) {

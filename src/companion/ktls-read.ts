@@ -8,8 +8,8 @@
  */
 import { RecordType, recvRecord } from '../sys/tls-record';
 
-export const RECORD_HANDSHAKE = RecordType.HANDSHAKE;
-export const RECORD_APPLICATION_DATA = RecordType.APPLICATION_DATA;
+const RECORD_HANDSHAKE = RecordType.HANDSHAKE;
+const RECORD_APPLICATION_DATA = RecordType.APPLICATION_DATA;
 
 export interface KtlsRecord {
   /** TLS content type: 23 application data, 22 handshake, 21 alert. */
@@ -18,7 +18,7 @@ export interface KtlsRecord {
 }
 
 /** One read: a record's bytes and type, undefined when nothing is queued, null at EOF. */
-export function readKtls(fd: number, maxLen = 16384): KtlsRecord | null | undefined {
+function readKtls(fd: number, maxLen = 16384): KtlsRecord | null | undefined {
   const buf = Buffer.alloc(maxLen);
   const r = recvRecord(fd, buf);
   if (!r) return r;

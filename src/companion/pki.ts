@@ -1,16 +1,23 @@
 /**
- * The companion's test PKI (fixtures/pki of this package, or --pki DIR) and the agent
- * configuration that matches it: the agent trusts the PKI's root CA in both roles and presents
- * its server-p256 / client-p256 leaves.
+ * The test PKI this package ships (fixtures/pki, made by scripts/gen-pki.sh; or --pki DIR): the
+ * one place that says where it is and reads it, for the companion, the benchmarks and the tests.
+ * Also the agent configuration that matches it: the agent trusts the PKI's root CA in both roles
+ * and presents its server-p256 / client-p256 leaves.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
 /** fixtures/pki of this package: two levels up from src/companion or dist/companion. */
 export const DEFAULT_PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'pki');
+/** fixtures/pki-pq: the ML-DSA certificates (scripts/gen-pq-pki.sh), beside fixtures/pki. */
+export const PQ_PKI_DIR = path.join(path.dirname(DEFAULT_PKI_DIR), 'pki-pq');
 
 export class Pki {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    /** What a failed read tells the user to do. */
+    private readonly hint = "pass --pki DIR pointing at handshaked's fixtures/pki",
+  ) {}
 
   file(name: string): string {
     return path.join(this.dir, name);
@@ -20,8 +27,12 @@ export class Pki {
     try {
       return fs.readFileSync(this.file(name));
     } catch (e) {
-      throw new Error(`PKI file ${this.file(name)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass --pki DIR pointing at handshaked's fixtures/pki`);
+      throw new Error(`PKI file ${this.file(name)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ${this.hint}`);
     }
+  }
+
+  text(name: string): string {
+    return this.read(name).toString('utf8');
   }
 
   /** key + chain of a leaf, for a Node TLS peer. */

@@ -103,7 +103,7 @@ function derUint(n: number): Buffer {
  * master key, [1] time, [2] timeout) for TLS 1.3 with the suite of the PSK's hash: what
  * `-psk_session` reads as an external PSK.
  */
-export function pskSessionPem(key: Buffer): string {
+function pskSessionPem(key: Buffer): string {
   const cipher = key.length === 48 ? [0x13, 0x02] : [0x13, 0x01];
   const body = Buffer.concat([
     derUint(1),

@@ -13,7 +13,7 @@ import type { Pki } from './pki';
 import { engineUnknownPskServer, nodePskClient, nodePskServer, opensslPskClient, opensslPskServer } from './psk-peers';
 import type { PskKeys, PskName } from './psk-keys';
 import net from 'node:net';
-import { type Link, type LinkFactory, type Misbehaviour, type Peer, gnutlsClient, haveCommand, misbehavingPeer, nodeClient, nodeServer, opensslClient } from './peers';
+import { type Link, type LinkFactory, type Misbehaviour, type Peer, fdOf, gnutlsClient, haveCommand, misbehavingPeer, nodeClient, nodeServer, opensslClient } from './peers';
 
 export const SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256'] as const;
 
@@ -70,7 +70,6 @@ function processClient(make: (port: number, env: Env) => Peer) {
       peer.destroy();
       throw e;
     }
-    const { fdOf } = await import('./peers');
     return { link: { agentEnd, fd: fdOf(agentEnd), close: () => agentEnd.destroy() }, peer };
   };
 }
@@ -346,8 +345,8 @@ export function malformedCases(): MalformedCase[] {
     },
     {
       // A READY followed by an NLMSG_ERROR whose echoed request claims 0xffffff00 bytes. Lengths
-      // are u32: 32-bit arithmetic on them once gave handshaked a negative byte offset for the
-      // broken extack behind it, and the refusal then threw instead of being sent.
+      // are u32 and must be compared as such: with 32-bit signed arithmetic the offset of the
+      // broken extack behind it turns negative, and the refusal must still be sent, not thrown.
       name: 'malformed_trailing_error_with_huge_echoed_length',
       packet: (s) => {
         const err = Buffer.alloc(16 + 4 + 16 + 8);

@@ -1,7 +1,8 @@
 /**
- * A fake Linux kernel for tests: the `handshake` generic-netlink family (docs/kernel-interface.md)
- * plus the nlctrl subset that finds it, speaking encoded netlink bytes through ./message so the
- * codec is exercised on every exchange. In the spirit of Go's nltest/genltest.
+ * A fake Linux kernel for tests: the `handshake` generic-netlink family
+ * (docs/kernel-interface.md) plus the nlctrl subset that finds it, speaking encoded netlink bytes through ./message so the
+ * codec is exercised on every exchange. In the spirit of Go's nltest/genltest. Test support:
+ * the netlink layer's exports (./index) leave it out, and tests import this module by path.
  *
  * ```ts
  * const kernel = new FakeKernel();

@@ -17,9 +17,9 @@ import { encodeDone, encodeError, encodeMessage } from './message';
 /** The handshake family id used throughout the fixtures (dynamic on a real kernel). */
 export const FIXTURE_FAMILY_ID = 0x1d;
 /** Global multicast group ids of none and tlshd in the fixtures. */
-export const FIXTURE_GROUP_IDS = { none: 11, tlshd: 12 } as const;
+const FIXTURE_GROUP_IDS = { none: 11, tlshd: 12 } as const;
 /** The agent's netlink port. */
-export const FIXTURE_PORT = 4242;
+const FIXTURE_PORT = 4242;
 
 export interface Fixture {
   /** File name without extension. */
@@ -51,7 +51,7 @@ const ctrl = (name: string, description: string, direction: Fixture['direction']
 });
 
 /** ACCEPT replies for the five consumer APIs (docs/kernel-interface.md). */
-export const CONSUMER_APIS: Array<{ name: string; api: string; params: AcceptParams }> = [
+const CONSUMER_APIS: Array<{ name: string; api: string; params: AcceptParams }> = [
   { name: 'accept-reply-client-anon', api: 'tls_client_hello_anon (NFS xprtsec=tls)', params: { messageType: 'clienthello', authMode: 'unauth', peername: 'nfs.example.net' } },
   {
     name: 'accept-reply-client-x509',
@@ -179,7 +179,7 @@ export function buildFixtures(): Fixture[] {
 /** The order of one whole upcall, as an nlmon capture would show it. */
 export const CAPTURE_SEQUENCE = ['getfamily-request', 'getfamily-reply', 'ready', 'accept-request', 'accept-reply-client-psk', 'done-ok-psk', 'ack', 'accept-request', 'error-eagain'];
 
-export function buildCapture(fixtures: Fixture[]): Buffer {
+function buildCapture(fixtures: Fixture[]): Buffer {
   const byName = new Map(fixtures.map((f) => [f.name, f]));
   return writePcap(CAPTURE_SEQUENCE.map((n, i) => ({ bytes: byName.get(n)!.bytes, outgoing: byName.get(n)!.direction === 'out', time: 1750000000 + i / 100 })));
 }
@@ -191,7 +191,7 @@ export function hexFile(f: Fixture): string {
   return `# ${f.description}\n# handshake family id 0x${FIXTURE_FAMILY_ID.toString(16)} (pass --family-id 0x${FIXTURE_FAMILY_ID.toString(16)} to inspect decode)\n${rows.join('\n')}\n`;
 }
 
-export function writeFixtures(dir: string): string[] {
+function writeFixtures(dir: string): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const fixtures = buildFixtures();
   const written: string[] = [];

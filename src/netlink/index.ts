@@ -1,4 +1,7 @@
-/** The netlink layer: codec, family specs, links (kernel and fake). */
+/**
+ * The netlink layer: codec, family specs, the kernel link. The fake kernel is test support and
+ * is not exported here: tests import it from ./fake-kernel by path.
+ */
 export * from './constants';
 export * from './errors';
 export * from './spec';
@@ -11,5 +14,4 @@ export * from './link';
 export * from './transport';
 export * from './genl-client';
 export * from './handshake-link';
-export * from './fake-kernel';
 export * from './kernel-link';

@@ -60,7 +60,7 @@ export class FileRefusedError extends Error {
 }
 
 /** What a stat says the path is, in words an operator recognises. */
-export function fileTypeName(st: fs.Stats): string {
+function fileTypeName(st: fs.Stats): string {
   if (st.isFile()) return 'a regular file';
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO (named pipe)';

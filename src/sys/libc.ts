@@ -35,11 +35,6 @@ export function strerror(errno: number): string {
   return String(strerrorFn(errno));
 }
 
-/** errno of the last failed koffi call on this thread (read immediately after the call). */
-export function lastErrno(): number {
-  return koffi.errno();
-}
-
 /**
  * Turn a C return value into a result or a SysError. Calls `fn` again on EINTR (signals
  * delivered to the Node process, e.g. SIGCHLD from test peers, interrupt blocking calls).
@@ -78,25 +73,25 @@ export const SOCK_CLOEXEC = 0o2000000;
 
 export const SOL_SOCKET = 1;
 export const SO_TYPE = 3;
-export const SO_ERROR = 4;
 export const SO_SNDBUF = 7;
-export const SO_RCVBUF = 8;
 export const SO_PEERCRED = 17;
 export const SO_PROTOCOL = 38;
 
 export const IPPROTO_TCP = 6;
 export const SOL_TCP = 6;
+/** The socket option that attaches an upper-layer protocol ("tls") to a TCP socket. */
+export const TCP_ULP = 31;
+/** The socket-option level of kernel TLS (TLS_TX, TLS_RX and the record-type options). */
+export const SOL_TLS = 282;
 export const TCP_NODELAY = 1;
 
 export const F_GETFD = 1;
-export const F_SETFD = 2;
 export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const F_DUPFD_CLOEXEC = 1030;
 export const FD_CLOEXEC = 1;
 export const O_NONBLOCK = 0o4000;
 
-export const MSG_PEEK = 0x2;
 export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
@@ -161,10 +156,6 @@ export function setns(fd: number, nstype: number, detail?: string): void {
 /** File-descriptor flags (FD_CLOEXEC). */
 export function getFdFlags(fd: number): number {
   return sysCall('fcntl(F_GETFD)', () => fcntlFn(fd, F_GETFD, 0), `fd ${fd}`);
-}
-
-export function setFdFlags(fd: number, flags: number): void {
-  sysCall('fcntl(F_SETFD)', () => fcntlFn(fd, F_SETFD, flags), `fd ${fd}`);
 }
 
 /**

@@ -16,13 +16,11 @@
  */
 import koffi from 'koffi';
 import { Errno } from './errno';
-import { MSG_DONTWAIT, MSG_NOSIGNAL, SOL_TCP, SysError, getsockoptBytes, libc } from './libc';
+import { MSG_DONTWAIT, MSG_NOSIGNAL, SOL_TCP, SOL_TLS, SysError, TCP_ULP, getsockoptBytes, libc } from './libc';
 import { buildMsghdr, cmsgSpace, encodeCmsg, parseCmsgs, receivedControlLength } from './msghdr';
 
-export const SOL_TLS = 282;
 export const TLS_SET_RECORD_TYPE = 1;
 export const TLS_GET_RECORD_TYPE = 2;
-const TCP_ULP = 31;
 
 /** TLS content types (RFC 8446 §5.1). */
 export const RecordType = {

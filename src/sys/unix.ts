@@ -263,16 +263,51 @@ export function watchFd(fd: number, opts: { readable?: boolean; writable?: boole
   return w;
 }
 
+/**
+ * One fd's watcher, armed for exactly the events its owner wants now: want() starts, changes or
+ * stops it only when that set changes, so a busy loop of calls costs nothing. close() must come
+ * before the fd is closed, so that libuv forgets it (epoll_ctl DEL) before the number is reused.
+ */
+export class Readiness {
+  private watcher: FdWatcher | undefined;
+  /** Events the watcher is started with: bit 1 readable, bit 2 writable; 0 = stopped. */
+  private watching = 0;
+  private refed = true;
+
+  constructor(
+    private readonly fd: number,
+    private readonly cb: (status: number, ev: PollEvents) => void,
+  ) {}
+
+  /** Throws when libuv refuses the fd (watchFd). */
+  want(readable: boolean, writable: boolean): void {
+    const want = (readable ? 1 : 0) | (writable ? 2 : 0);
+    if (want === this.watching) return;
+    this.watching = want;
+    if (want === 0) this.watcher?.stop();
+    else if (this.watcher) this.watcher.start({ readable, writable }, this.cb);
+    else {
+      this.watcher = watchFd(this.fd, { readable, writable }, this.cb);
+      if (!this.refed) this.watcher.unref();
+    }
+  }
+
+  /** Let the process exit while the watcher is armed. */
+  unref(): void {
+    this.refed = false;
+    this.watcher?.unref();
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.watching = 0;
+  }
+}
+
 // --- connections -------------------------------------------------------------------------------
 
-export interface SeqpacketMessage {
-  data: Buffer;
-  fds: number[];
-  truncated: boolean;
-  dataTruncated: boolean;
-  controlTruncated: boolean;
-  fdsReceived: number;
-}
+export type SeqpacketMessage = ReceivedMessage;
 
 export interface SeqpacketConnOptions {
   /** Largest message accepted; longer ones arrive with truncated=true (default 65536). */
@@ -299,13 +334,10 @@ export class SeqpacketConn extends EventEmitter {
   readonly fd: number;
   /** Credentials of the peer process, taken when the connection was made (SO_PEERCRED). */
   readonly peerCred: PeerCred;
-  private watcher: FdWatcher | undefined;
-  /** Events the watcher is started with: bit 1 readable, bit 2 writable; 0 = stopped. */
-  private watching = 0;
+  private readonly readiness: Readiness;
   private readonly sendQueue: PendingSend[] = [];
   private paused = false;
   private closed = false;
-  private refed = true;
   private readonly maxMessage: number;
   private readonly maxFds: number;
   private scratch?: RecvScratch;
@@ -314,6 +346,7 @@ export class SeqpacketConn extends EventEmitter {
   constructor(fd: number, opts: SeqpacketConnOptions = {}) {
     super();
     this.fd = fd;
+    this.readiness = new Readiness(fd, (status, ev) => this.onPoll(status, ev));
     this.maxMessage = opts.maxMessage ?? 65536;
     this.maxFds = opts.maxFds ?? 16;
     this.batch = opts.batch ?? 32;
@@ -358,9 +391,7 @@ export class SeqpacketConn extends EventEmitter {
   close(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    // libuv must forget the fd (epoll_ctl DEL) before the fd number can be reused.
-    this.watcher?.close();
-    this.watcher = undefined;
+    this.readiness.close();
     closeQuietly(this.fd);
     const pending = this.sendQueue.splice(0);
     for (const p of pending) p.reject(err ?? new SysError('sendmsg', Errno.EPIPE, 'connection closed'));
@@ -369,8 +400,7 @@ export class SeqpacketConn extends EventEmitter {
 
   /** Let the process exit even while this connection is open. */
   unref(): void {
-    this.refed = false;
-    this.watcher?.unref();
+    this.readiness.unref();
   }
 
   private flush(): void {
@@ -393,24 +423,10 @@ export class SeqpacketConn extends EventEmitter {
     this.arm();
   }
 
-  /** (Re)start the poll watcher with the events we currently care about. */
+  /** Watch for what is wanted now: reads unless paused, writes while sends are queued. */
   private arm(): void {
     if (this.closed) return;
-    const readable = !this.paused;
-    const writable = this.sendQueue.length > 0;
-    const want = (readable ? 1 : 0) | (writable ? 2 : 0);
-    if (want === this.watching) return;
-    this.watching = want;
-    if (want === 0) {
-      this.watcher?.stop();
-      return;
-    }
-    const cb = (status: number, ev: PollEvents): void => this.onPoll(status, ev);
-    if (this.watcher) this.watcher.start({ readable, writable }, cb);
-    else {
-      this.watcher = watchFd(this.fd, { readable, writable }, cb);
-      if (!this.refed) this.watcher.unref();
-    }
+    this.readiness.want(!this.paused, this.sendQueue.length > 0);
   }
 
   private onPoll(status: number, ev: PollEvents): void {

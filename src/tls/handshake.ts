@@ -6,17 +6,19 @@ import { fail } from './errors';
 import { type Hkdf, trafficKeys } from './keyschedule';
 import type { Session } from './session';
 import type { Transcript } from './transcript';
-import { SCHEME_BY_CODE, SCHEME_CODES } from './wire/codes';
+import { HandshakeType, SCHEME_BY_CODE, SCHEME_CODES } from './wire/codes';
 import {
   certificateVerifyContent,
   decodeCertificateVerify,
   encodeCertificateVerify,
   encodeFinished,
+  decodeCertificate,
   type HandshakeMessage,
 } from './wire/handshake';
+import { AfterHello, type State } from './state';
 
 /** Our preference first; the peer must have offered it and our key must be able to make it. */
-export function pickScheme(ours: SignatureSchemeName[], peerOffered: number[], key: AsymmetricKey): SignatureSchemeName | undefined {
+function pickScheme(ours: SignatureSchemeName[], peerOffered: number[], key: AsymmetricKey): SignatureSchemeName | undefined {
   return ours.find((s) => peerOffered.includes(SCHEME_CODES[s]) && schemeFitsKey(s, key));
 }
 
@@ -113,4 +115,51 @@ export function exportSecrets(
     tx: { key: tx.key, iv: tx.iv, seq: seqs.tx },
     rx: { key: rx.key, iv: rx.iv, seq: seqs.rx },
   };
+}
+
+/**
+ * The peer's Certificate in the handshake (RFC 8446 §4.4.2): its request context must be empty
+ * (ours are, and a server's always is), the message joins the transcript, and a non-empty chain
+ * is verified for `purpose`. The chain's leaf key, or undefined when the peer sent none.
+ */
+export function readPeerCertificate(
+  s: Session,
+  msg: HandshakeMessage,
+  transcript: Transcript,
+  verify: { trust: TrustConfig | undefined; purpose: 'serverAuth' | 'clientAuth'; name: string | undefined },
+): AsymmetricKey | undefined {
+  const peer = verify.purpose === 'serverAuth' ? 'server' : 'client';
+  const cert = decodeCertificate(msg.body, s.cfg.maxChain);
+  if (cert.context.length !== 0) fail('illegal_parameter', `${peer} Certificate has a non-empty request context`);
+  transcript.add(msg.raw);
+  if (cert.chain.length === 0) return undefined;
+  s.peerCertificates = cert.chain;
+  return verifyPeerChain(s, cert.chain, verify.trust, verify.purpose, verify.name);
+}
+
+/**
+ * The peer's CertificateVerify, in either role: signed over the transcript through its
+ * Certificate with the leaf key of the chain just verified, in a scheme we offered.
+ */
+export class ExpectCertificateVerify<Ctx extends { s: Session }, Keys> extends AfterHello<Ctx, Keys> {
+  readonly name = 'ExpectCertificateVerify';
+  protected readonly expects = [HandshakeType.certificate_verify];
+
+  constructor(
+    ctx: Ctx,
+    transcript: Transcript,
+    keys: Keys,
+    private readonly peer: { role: 'client' | 'server'; leafKey: AsymmetricKey; next: (keys: Keys) => State },
+  ) {
+    super(ctx, transcript, keys);
+  }
+
+  protected take(msg: HandshakeMessage): State {
+    const s = this.ctx.s;
+    const scheme = checkCertificateVerify(s, this.peer.role, msg, this.transcript.current(), this.peer.leafKey, s.cfg.schemes);
+    if (this.peer.role === 'server') s.signatureScheme = scheme;
+    else s.clientSignatureScheme = scheme;
+    this.transcript.add(msg.raw);
+    return this.peer.next(this.keys);
+  }
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { PKI_DIR } from '../helpers/pki';
 import { Daemon } from '../../src/agent/daemon';
 import { kernelTransport } from '../../src/agent/kernel-transport';
 import { captureTransport } from '../../src/agent/logging';
@@ -17,7 +18,7 @@ import { FakeHandshakeLink, FakeKernel, type FakeKernelOptions } from '../../src
 import { socketFd } from '../../src/sys/socket-fd';
 import { openFds } from '../helpers/fds';
 
-export const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
+export const PKI = PKI_DIR;
 export const pki = (name: string) => fs.readFileSync(path.join(PKI, name));
 
 export function configText(extra = ''): string {
@@ -32,6 +33,24 @@ export function configText(extra = ''): string {
     `x509.private_key=${PKI}/server-p256.key.pem`,
     extra,
   ].join('\n');
+}
+
+/**
+ * A server identity in files of its own, for rotation tests: install(name) copies that fixture
+ * pair (server-p256, server-p384, ...) over them; `config` is configText(extra) pointing at them.
+ */
+export function rotatableServerIdentity(prefix: string, extra = ''): { dir: string; key: string; install(name: string): void; config: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const chain = path.join(dir, 'server.pem');
+  const key = path.join(dir, 'server.key');
+  const install = (name: string) => {
+    fs.copyFileSync(path.join(PKI, `${name}.chain.pem`), chain);
+    fs.copyFileSync(path.join(PKI, `${name}.key.pem`), key);
+    fs.chmodSync(key, 0o600);
+  };
+  install('server-p256');
+  const config = configText(extra).replace(`${PKI}/server-p256.chain.pem`, chain).replace(`${PKI}/server-p256.key.pem`, key);
+  return { dir, key, install, config };
 }
 
 export interface Agent {

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { parseConfigText } from '../../src/agent/config';
 import { loadIdentities, systemTrust, trustFor } from '../../src/agent/identities';
 import { MlDsaKey } from '../../src/tls/crypto/pq';
+import { PKI_DIR } from '../helpers/pki';
 
-const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
+const PKI = PKI_DIR;
 const PQ = path.join(__dirname, '..', '..', 'fixtures', 'pki-pq');
 const F = '/etc/tlshd/config';
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { Status } from '../../src/agent/request';
 import { socketFd } from '../../src/sys/socket-fd';
-import { configText, consumerListener, openFds, PKI, pki, sleep, startAgent, type Agent } from './harness';
+import { configText, consumerListener, openFds, pki, rotatableServerIdentity, sleep, startAgent, type Agent } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -91,16 +91,8 @@ describe('worker threads', () => {
   });
 
   it('a certificate rotated on disk reaches the workers without a SIGHUP', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-pool-rotate-'));
-    const chain = path.join(dir, 'server.pem');
-    const key = path.join(dir, 'server.key');
-    const install = (name: string) => {
-      fs.copyFileSync(path.join(PKI, `${name}.chain.pem`), chain);
-      fs.copyFileSync(path.join(PKI, `${name}.key.pem`), key);
-      fs.chmodSync(key, 0o600);
-    };
-    install('server-p256');
-    const a = await pooledAgent(configText('[handshaked]\nworkers=2').replace(`${PKI}/server-p256.chain.pem`, chain).replace(`${PKI}/server-p256.key.pem`, key));
+    const { dir, install, config } = rotatableServerIdentity('hsd-pool-rotate-', '[handshaked]\nworkers=2');
+    const a = await pooledAgent(config);
     const l = await consumerListener();
     try {
       expect(await serverHandshakes(a, l)).toEqual(['prime256v1']);

@@ -4,7 +4,6 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { MISSING_FAMILY_HINT, NO_PRIVILEGE_HINT } from '../../src/agent/kernel-transport';
@@ -12,7 +11,7 @@ import { Status } from '../../src/agent/request';
 import { StartupError } from '../../src/agent/transport';
 import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { NetlinkError, type DoneArgs } from '../../src/netlink/link';
-import { PKI, configText, consumerListener, openFds, pki, sleep, startAgent, tlsPeerServer, type Agent } from './harness';
+import { PKI, configText, consumerListener, openFds, pki, rotatableServerIdentity, sleep, startAgent, tlsPeerServer, type Agent } from './harness';
 import { socketFd } from '../../src/sys/socket-fd';
 
 jest.setTimeout(90000);
@@ -273,16 +272,7 @@ describe('reload and shutdown', () => {
   });
 
   it('certificate rotated on disk: the next handshake uses it without a SIGHUP; a half-written pair keeps the old one', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-rotate-'));
-    const chain = path.join(dir, 'server.pem');
-    const key = path.join(dir, 'server.key');
-    const install = (name: string) => {
-      fs.copyFileSync(path.join(PKI, `${name}.chain.pem`), chain);
-      fs.copyFileSync(path.join(PKI, `${name}.key.pem`), key);
-      fs.chmodSync(key, 0o600);
-    };
-    install('server-p256');
-    const config = configText().replace(`${PKI}/server-p256.chain.pem`, chain).replace(`${PKI}/server-p256.key.pem`, key);
+    const { dir, key, install, config } = rotatableServerIdentity('hsd-rotate-');
     agent = await startAgent({ config });
     const l = await consumerListener();
     try {

@@ -13,6 +13,7 @@ import { Errno } from '../../src/sys/errno';
 import { SysError, tcpLoopbackPair } from '../../src/sys/libc';
 import { takeSocketFd } from '../../src/client/socket-handoff';
 import { SimPeer, SimSource, closeQuietly, simPair } from '../helpers/sim-records';
+import { openFds } from '../helpers/fds';
 
 const HANDSHAKE = 22;
 const ALERT = 21;
@@ -26,7 +27,6 @@ const ticket = (n = 200): Buffer => {
   return Buffer.concat([h, body]);
 };
 const KEY_UPDATE = Buffer.from([24, 0, 0, 1, 0]);
-const fdCount = (): number => fs.readdirSync('/proc/self/fd').length;
 
 function collect(s: NodeJS.ReadableStream): { chunks: Buffer[]; text: () => string } {
   const chunks: Buffer[] = [];
@@ -357,7 +357,7 @@ describe('KtlsSocket over a simulated record stream', () => {
   });
 
   it('destroy() closes the fd it owns and stops watching it; writes after it fail', async () => {
-    const before = fdCount();
+    const before = openFds();
     const { fd, source, peer } = simPair();
     const stream = new KtlsSocket(fd, { source });
     stream.resume();
@@ -366,7 +366,7 @@ describe('KtlsSocket over a simulated record stream', () => {
     await closed;
     peer.socket.destroy();
     await new Promise((r) => setTimeout(r, 50));
-    expect(fdCount()).toBe(before);
+    expect(openFds()).toBe(before);
     await expect(new Promise((resolve, reject) => stream.write('x', (e) => (e ? reject(e) : resolve(undefined))))).rejects.toThrow();
   });
 

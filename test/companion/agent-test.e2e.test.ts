@@ -3,67 +3,32 @@
  * spawned from the TypeScript sources: the whole unix-transport path (client library, agent
  * transport, daemon, engine, key log) against real TLS peers, judged by the KTAP output.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runHandshaked, startServingAgent, type ServingAgent } from '../helpers/ts-child';
 import { liveCompanionKeys } from './keys';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const HOOK = path.join(__dirname, 'ts-register.js');
-const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
 
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['-r', HOOK, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, out, err });
-    });
-  });
-}
+const run = runHandshaked;
 
 describe('companion agent-test against handshaked serve --transport unix', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handshaked-companion-'));
   const socket = `@handshaked-e2e-${process.pid}-${randomBytes(4).toString('hex')}`;
   const conf = path.join(dir, 'agent.conf');
   const keylog = path.join(dir, 'agent.keylog');
-  let agent: ChildProcess | undefined;
-  let agentLog = '';
+  let agent: ServingAgent | undefined;
   let runOut = '';
 
   beforeAll(async () => {
     const printed = await run(['companion', 'print-agent-config', '--unix-socket', socket, '-o', conf], 60000);
     expect(printed.code).toBe(0);
-    agent = spawn(process.execPath, ['-r', HOOK, MAIN, 'serve', '-c', conf, '--transport', 'unix', '--ktls', 'off', '--keylog', keylog], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`agent did not start: ${agentLog}`)), 60000);
-      agent!.stderr!.on('data', (d: Buffer) => {
-        agentLog += d.toString();
-        if (agentLog.includes('handshaked ready')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      agent!.once('exit', (code) => reject(new Error(`agent exited (${code}): ${agentLog}`)));
-    });
+    agent = await startServingAgent(['-c', conf, '--transport', 'unix', '--ktls', 'off', '--keylog', keylog], 60000);
   }, 90000);
 
   afterAll(async () => {
-    if (agent && agent.exitCode === null) {
-      const exited = new Promise((r) => agent!.once('exit', r));
-      agent.kill('SIGTERM');
-      await exited;
-    }
+    await agent?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }, 30000);
 

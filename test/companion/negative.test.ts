@@ -2,12 +2,12 @@
  * The companion must catch broken agents, not only pass good ones: in-process agents that lie
  * about success, report the wrong status, or refuse nothing.
  */
-import path from 'node:path';
 import { runAgentTest } from '../../src/companion/agent-test';
+import { DEFAULT_PKI_DIR } from '../../src/companion/pki';
 import { Agent } from '../unix/harness';
 import { liveCompanionKeys } from './keys';
 
-const PKI = path.resolve(__dirname, '..', '..', 'fixtures', 'pki');
+const PKI = DEFAULT_PKI_DIR;
 
 async function companion(agent: Agent, filter: string): Promise<{ failures: number; out: string }> {
   const lines: string[] = [];

@@ -4,44 +4,27 @@
  * Node. A real TLS server on the other end proves the handshake happened; a wrong certificate and
  * a malformed request prove the client decodes a failed DONE and an NLMSG_ERROR with its extack.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { Pki, agentConfigText } from '../../src/companion/pki';
+import { DEFAULT_PKI_DIR, Pki, agentConfigText } from '../../src/companion/pki';
+import { runCommand, startServingAgent, type ServingAgent } from '../helpers/ts-child';
 
 // Each case starts python3 and waits on a handshake: seconds normally, far more on a loaded host.
 jest.setTimeout(150000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const HOOK = path.join(ROOT, 'test', 'companion', 'ts-register.js');
-const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
 const EXAMPLE = path.join(ROOT, 'examples', 'handshake_client.py');
-const PKI = path.join(ROOT, 'fixtures', 'pki');
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, out, err });
-    });
-  });
-}
+const run = runCommand;
 
 async function tlsServer(stem: string): Promise<{ port: number; handshakes: () => number; close: () => void }> {
   let n = 0;
   const srv = tls.createServer({
-    cert: fs.readFileSync(path.join(PKI, `${stem}.chain.pem`)),
-    key: fs.readFileSync(path.join(PKI, `${stem}.key.pem`)),
+    cert: fs.readFileSync(path.join(DEFAULT_PKI_DIR, `${stem}.chain.pem`)),
+    key: fs.readFileSync(path.join(DEFAULT_PKI_DIR, `${stem}.key.pem`)),
     minVersion: 'TLSv1.3',
   });
   srv.on('secureConnection', (s) => {
@@ -57,34 +40,17 @@ describe('examples/handshake_client.py against handshaked serve --transport unix
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handshaked-pyclient-'));
   const socket = `@handshaked-py-${process.pid}-${randomBytes(4).toString('hex')}`;
   const conf = path.join(dir, 'agent.conf');
-  let agent: ChildProcess | undefined;
-  let agentLog = '';
+  let agent: ServingAgent | undefined;
 
   beforeAll(async () => {
     // The companion's agent configuration (fixtures/pki), plus this test's uid on the allow list
     // (the default admits only root).
-    fs.writeFileSync(conf, `${agentConfigText(new Pki(PKI), socket)}allow_uids=${process.getuid!()}\n`);
-    agent = spawn(process.execPath, ['-r', HOOK, MAIN, 'serve', '-c', conf, '--transport', 'unix', '--ktls', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise<void>((resolve, reject) => {
-      // Starting the agent from the TypeScript sources takes seconds; minutes on a loaded machine.
-      const t = setTimeout(() => reject(new Error(`agent did not start: ${agentLog}`)), 170000);
-      agent!.stderr!.on('data', (d: Buffer) => {
-        agentLog += d.toString();
-        if (agentLog.includes('handshaked ready')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      agent!.once('exit', (code) => reject(new Error(`agent exited (${code}): ${agentLog}`)));
-    });
+    fs.writeFileSync(conf, `${agentConfigText(new Pki(DEFAULT_PKI_DIR), socket)}allow_uids=${process.getuid!()}\n`);
+    agent = await startServingAgent(['-c', conf, '--transport', 'unix', '--ktls', 'off'], 170000);
   }, 180000);
 
   afterAll(async () => {
-    if (agent && agent.exitCode === null) {
-      const exited = new Promise((r) => agent!.once('exit', r));
-      agent.kill('SIGTERM');
-      await exited;
-    }
+    await agent?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }, 30000);
 

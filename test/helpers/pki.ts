@@ -5,10 +5,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_PKI_DIR, PQ_PKI_DIR } from '../../src/companion/pki';
 import type { CertifiedKey, TrustConfig } from '../../src/tls/api';
-import { loadPrivateKey } from '../../src/tls/x509';
+import { loadPrivateKey, pemToDer } from '../../src/tls/x509';
 
-export const PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'pki');
+export const PKI_DIR = DEFAULT_PKI_DIR;
+export { PQ_PKI_DIR };
 
 export type ServerKeyName = 'server-p256' | 'server-p384' | 'server-rsa2048' | 'server-rsapss2048' | 'server-ed25519';
 export type ClientKeyName = 'client-p256' | 'client-rsa2048';
@@ -31,11 +33,9 @@ export function files(name: string): PkiFiles {
 /** The CA bundle (root-ca only) every good leaf chains to. */
 export const CA_BUNDLE = pkiPath('ca-bundle.pem');
 
+/** The DER certificates of PEM text, in order. */
 export function pemBlocks(pem: string): Buffer[] {
-  const out: Buffer[] = [];
-  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
-  for (let m = re.exec(pem); m; m = re.exec(pem)) out.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
-  return out;
+  return pemToDer(pem);
 }
 
 const cache = new Map<string, CertifiedKey>();
@@ -65,7 +65,6 @@ export function pem(file: string): string {
 }
 
 /** fixtures/pki-pq: ML-DSA certificates made by OpenSSL 3.5 (scripts/gen-pq-pki.sh). */
-export const PQ_PKI_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'pki-pq');
 export const PQ_CA_BUNDLE = path.join(PQ_PKI_DIR, 'ca-bundle.pem');
 
 export function pqFiles(name: string): PkiFiles {

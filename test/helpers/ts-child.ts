@@ -44,3 +44,63 @@ export function spawnTs(opts: TsChildOptions): TsChild {
   const exited = new Promise<number | string>((r) => child.once('exit', (code, sig) => r(code ?? sig ?? -1)));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
+
+/** `handshaked serve` from the sources, once it logged "handshaked ready". */
+export interface ServingAgent extends TsChild {
+  /** SIGTERM, then wait for the exit (nothing to do when it already exited). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `handshaked serve ARGS` from the sources and resolves when it is ready; rejects with its
+ * log when it exits first or is not ready within `readyMs` (seconds from the TypeScript sources,
+ * minutes on a loaded machine).
+ */
+export async function startServingAgent(args: string[], readyMs: number): Promise<ServingAgent> {
+  const agent = spawnTs({ entry: 'src/cli/main.ts', args: ['serve', ...args] });
+  const stop = async () => {
+    if (agent.child.exitCode !== null || agent.child.signalCode !== null) return;
+    agent.child.kill('SIGTERM');
+    await agent.exited;
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`agent did not start: ${agent.stderr()}`)), readyMs);
+      agent.child.stderr.on('data', () => {
+        if (!agent.stderr().includes('handshaked ready')) return;
+        clearTimeout(t);
+        resolve();
+      });
+      void agent.exited.then((code) => {
+        clearTimeout(t);
+        reject(new Error(`agent exited (${code}): ${agent.stderr()}`));
+      });
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { ...agent, stop };
+}
+
+/** Runs `cmd` to its end (SIGKILL after `timeoutMs`); its exit code and what it printed. */
+export function runCommand(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+/** `handshaked ARGS` from the sources, run to its end. */
+export function runHandshaked(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return runCommand(process.execPath, ['-r', HOOK, path.join(ROOT, 'src', 'cli', 'main.ts'), ...args], timeoutMs);
+}

@@ -9,8 +9,9 @@ import { createHash } from 'node:crypto';
 import { createClient, createServer, type Connection, type PskEntry, type Step } from '../../src/tls';
 import { nodeCrypto } from '../../src/tls/crypto/node';
 import { computeBinder } from '../../src/tls/psk';
-import { decodeClientHello, decodeServerHello } from '../../src/tls/wire/handshake';
+import { decodeClientHello } from '../../src/tls/wire/handshake';
 import type { Extension } from '../../src/tls/wire/extensions';
+import { clientHelloMessage, helloFieldsOf, record, serverHelloFieldsOf, serverHelloRecord, u16, vec, type HelloFields, type ServerHelloFields } from '../helpers/tls-bytes';
 
 const PRE_SHARED_KEY = 41;
 const PSK_KEY_EXCHANGE_MODES = 45;
@@ -25,41 +26,15 @@ const psk = (identity: string, hash: 'sha256' | 'sha384' = 'sha256'): PskEntry =
 
 // --- wire builders ---------------------------------------------------------------------------
 
-function u16(n: number): Buffer {
-  return Buffer.from([n >> 8, n & 0xff]);
-}
-
-function vec(lenBytes: 1 | 2 | 3, body: Buffer): Buffer {
-  const h = Buffer.alloc(lenBytes);
-  h.writeUIntBE(body.length, 0, lenBytes);
-  return Buffer.concat([h, body]);
-}
-
-const exts = (list: Extension[]): Buffer => vec(2, Buffer.concat(list.map((e) => Buffer.concat([u16(e.type), vec(2, e.body)]))));
-const handshake = (type: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([type]), vec(3, body)]);
-const record = (body: Buffer, version = 0x0303): Buffer => Buffer.concat([Buffer.from([22]), u16(version), vec(2, body)]);
-
 /** OfferedPsks: identities (each with obfuscated_ticket_age 0) and binders, as given. */
 function offeredPsks(identities: Buffer[], binders: Buffer[]): Buffer {
   const ids = Buffer.concat(identities.map((id) => Buffer.concat([vec(2, id), Buffer.alloc(4)])));
   return Buffer.concat([vec(2, ids), vec(2, Buffer.concat(binders.map((b) => vec(1, b))))]);
 }
 
-interface Hello {
-  legacyVersion: number;
-  random: Buffer;
-  sessionId: Buffer;
-  suites: number[];
-  compression: Buffer;
-  extensions: Extension[];
-}
+type Hello = HelloFields & { extensions: Extension[] };
 
-function helloMessage(h: Hello): Buffer {
-  return handshake(
-    1,
-    Buffer.concat([u16(h.legacyVersion), h.random, vec(1, h.sessionId), vec(2, Buffer.concat(h.suites.map(u16))), vec(1, h.compression), exts(h.extensions)]),
-  );
-}
+const helloMessage = clientHelloMessage;
 
 /**
  * The ClientHello with binders computed as a client must: over the hello up to the binders list,
@@ -77,26 +52,14 @@ function signedHello(h: Hello, identities: Buffer[], binderPsks: PskEntry[], bin
     return binderOverride ? binderOverride(i, b) : b;
   });
   const body = offeredPsks(identities, binders);
-  return record(helloMessage({ ...h, extensions: [...h.extensions.filter((e) => e.type !== PRE_SHARED_KEY), { type: PRE_SHARED_KEY, body }] }));
+  return record(22, helloMessage({ ...h, extensions: [...h.extensions.filter((e) => e.type !== PRE_SHARED_KEY), { type: PRE_SHARED_KEY, body }] }));
 }
 
 /** Our client's real ClientHello offering `psks`, decoded for editing. */
 function clientHello(psks: PskEntry[]): { client: Connection; record: Buffer; hello: Hello } {
   const client = createClient({ psks });
   const rec = client.start().send;
-  const ch = decodeClientHello(rec.subarray(9));
-  return {
-    client,
-    record: rec,
-    hello: {
-      legacyVersion: ch.legacyVersion,
-      random: ch.random,
-      sessionId: ch.sessionId,
-      suites: ch.cipherSuites,
-      compression: ch.compressionMethods,
-      extensions: ch.extensions.list.map((e) => ({ type: e.type, body: Buffer.from(e.body) })),
-    },
-  };
+  return { client, record: rec, hello: helloFieldsOf(rec) };
 }
 
 function serverKnowing(known: PskEntry[]): Connection {
@@ -114,12 +77,6 @@ function expectAlert(step: Step, alert: string | string[]): void {
 
 // --- ServerHello side ----------------------------------------------------------------------------
 
-interface ServerHelloFields {
-  random: Buffer;
-  sessionId: Buffer;
-  suite: number;
-  extensions: Extension[];
-}
 
 /** A client offering `psks` and the ServerHello our server answers it with, decoded for editing. */
 function serverHelloFor(psks: PskEntry[], known: PskEntry[]): { client: Connection; sh: ServerHelloFields } {
@@ -127,12 +84,7 @@ function serverHelloFor(psks: PskEntry[], known: PskEntry[]): { client: Connecti
   const step = serverKnowing(known).receiveRecord(ch);
   expect(step.status).toBe('continue');
   const first = step.send.subarray(0, 5 + step.send.readUInt16BE(3));
-  const sh = decodeServerHello(first.subarray(9));
-  return { client, sh: { random: sh.random, sessionId: sh.sessionId, suite: sh.cipherSuite, extensions: sh.extensions.list.map((e) => ({ type: e.type, body: Buffer.from(e.body) })) } };
-}
-
-function serverHelloRecord(f: ServerHelloFields): Buffer {
-  return record(handshake(2, Buffer.concat([u16(0x0303), f.random, vec(1, f.sessionId), u16(f.suite), Buffer.from([0]), exts(f.extensions)])));
+  return { client, sh: serverHelloFieldsOf(first.subarray(5)) };
 }
 
 const selecting = (list: Extension[], index: number): Extension[] => list.map((e) => (e.type === PRE_SHARED_KEY ? { type: PRE_SHARED_KEY, body: u16(index) } : e));
@@ -157,7 +109,7 @@ describe('a server receiving a crafted PSK ClientHello', () => {
     const others = hello.extensions.filter((e) => e.type !== PRE_SHARED_KEY);
     const at = others.findIndex((e) => e.type === KEY_SHARE);
     const moved = [...others.slice(0, at), { type: PRE_SHARED_KEY, body: Buffer.from(pskExt.body) }, ...others.slice(at)];
-    expectAlert(serverKnowing([a]).receiveRecord(record(helloMessage({ ...hello, extensions: moved }))), 'illegal_parameter');
+    expectAlert(serverKnowing([a]).receiveRecord(record(22, helloMessage({ ...hello, extensions: moved }))), 'illegal_parameter');
   });
 
   it('pre_shared_key without psk_key_exchange_modes is missing_extension (§4.2.9)', () => {

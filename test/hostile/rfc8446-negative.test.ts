@@ -6,7 +6,7 @@
  * message can be protected under the real handshake keys.
  */
 import { createClient, createServer, type Connection, type Step } from '../../src/tls';
-import { decodeClientHello, decodeServerHello } from '../../src/tls/wire/handshake';
+import { decodeServerHello } from '../../src/tls/wire/handshake';
 import type { Extension } from '../../src/tls/wire/extensions';
 import { groupByName } from '../../src/tls/crypto/groups';
 import { HRR_RANDOM } from '../../src/tls/wire/codes';
@@ -14,10 +14,14 @@ import {
   clientHelloRecord,
   exts,
   handshake,
+  helloFieldsOf,
   type HelloFields,
   keyShareList,
   record,
   replace,
+  serverHelloFieldsOf,
+  serverHelloRecord as serverHelloRecordOf,
+  type ServerHelloFields,
   u16,
   u16Vector,
   vec,
@@ -37,40 +41,17 @@ import {
 
 /** The scenario client's ClientHello, field by field, for editing. */
 function scenarioHello(): HelloFields & { extensions: Extension[] } {
-  const rec = scenario().clientHello;
-  const ch = decodeClientHello(rec.subarray(9));
-  return {
-    legacyVersion: ch.legacyVersion,
-    random: ch.random,
-    sessionId: ch.sessionId,
-    suites: ch.cipherSuites,
-    compression: ch.compressionMethods,
-    extensions: ch.extensions.list.map((e) => ({ type: e.type, body: Buffer.from(e.body) })),
-  };
+  return helloFieldsOf(scenario().clientHello);
 }
 
-function serverHelloRecord(f: { legacyVersion?: number; random?: Buffer; sessionId?: Buffer; suite?: number; compression?: number; extensions: Extension[] }): Buffer {
-  const body = Buffer.concat([
-    u16(f.legacyVersion ?? 0x0303),
-    f.random ?? Buffer.alloc(32, 9),
-    vec(1, f.sessionId ?? clientHooks.sessionId ?? Buffer.alloc(0)),
-    u16(f.suite ?? 0x1301),
-    Buffer.from([f.compression ?? 0]),
-    exts(f.extensions),
-  ]);
-  return record(22, handshake(2, body));
+/** A ServerHello record; the session id defaults to the one the scenario client sends. */
+function serverHelloRecord(f: ServerHelloFields): Buffer {
+  return serverHelloRecordOf({ ...f, sessionId: f.sessionId ?? clientHooks.sessionId ?? Buffer.alloc(0) });
 }
 
 /** The scenario server's ServerHello, field by field. */
 function scenarioServerHello() {
-  const sh = decodeServerHello(scenario().serverHello[0].subarray(9));
-  return {
-    legacyVersion: sh.legacyVersion,
-    random: sh.random,
-    sessionId: sh.sessionId,
-    suite: sh.cipherSuite,
-    extensions: sh.extensions.list.map((e) => ({ type: e.type, body: Buffer.from(e.body) })),
-  };
+  return serverHelloFieldsOf(scenario().serverHello[0].subarray(5));
 }
 
 // --- drivers ---------------------------------------------------------------------------------

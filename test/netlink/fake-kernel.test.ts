@@ -1,13 +1,6 @@
 import fs from 'node:fs';
-import {
-  FakeHandshakeLink,
-  FakeKernel,
-  GenlClient,
-  NetlinkError,
-  decodeMessages,
-  handshakeFamily,
-  type AcceptReply,
-} from '../../src/netlink';
+import { GenlClient, NetlinkError, decodeMessages, handshakeFamily, type AcceptReply } from '../../src/netlink';
+import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { tcpPair, type TcpPair } from './tcp-pair';
 
 const pairs: TcpPair[] = [];

@@ -3,8 +3,10 @@
  * re-protects edited handshake records, so a test can change a Finished or a signature and
  * see the right alert rather than a MAC failure. Uses the interop tests' independent record code.
  */
-import type { CipherSuiteName } from '../../src/tls';
+import { createClient, createServer, type CipherSuiteName, type ClientConfig, type ServerConfig } from '../../src/tls';
+import type { TestHooks } from '../../src/tls/hooks';
 import { RecordProtector, trafficKeysFromSecret } from '../helpers/record-layer';
+import { pump, type Tamper } from './helpers';
 
 export interface Edited {
   type?: number;
@@ -61,4 +63,32 @@ export function findMessage(content: Buffer, type: number): number {
     off += 4 + content.readUIntBE(off + 1, 3);
   }
   throw new Error(`no handshake message of type ${type}`);
+}
+
+/**
+ * A client and a server pumped into each other through a Mitm that learns both sides' handshake
+ * keys from their key logs; `tamper` (given the Mitm) may edit any record on the way.
+ */
+export function runThroughMitm(
+  client: ClientConfig,
+  server: ServerConfig,
+  tamper?: (m: Mitm) => Tamper,
+  hooks: { client?: TestHooks; server?: TestHooks } = {},
+) {
+  const m = new Mitm();
+  const cc = createClient({ ...client, keyLog: m.keyLog }, hooks.client);
+  const sc = createServer({ ...server, keyLog: m.keyLog }, hooks.server);
+  return { ...pump(cc, sc, tamper?.(m)), cc, sc, m };
+}
+
+/** A tamper that flips one bit, `offset` bytes into `from`'s handshake message of `type`, in its encrypted records. */
+export function flipBitIn(from: 'client' | 'server', type: number, offset: number): (m: Mitm) => Tamper {
+  return (m) => (side, rec) =>
+    side !== from || rec[0] !== 23
+      ? rec
+      : m.rewrite(from, rec, (c) => {
+        const out = Buffer.from(c);
+        out[findMessage(c, type) + offset] ^= 1;
+        return { content: out };
+      });
 }

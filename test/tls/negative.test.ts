@@ -11,9 +11,10 @@ import {
 import type { TestHooks } from '../../src/tls/hooks';
 import { encodeServerHello } from '../../src/tls/wire/handshake';
 import { certifiedKey, trust } from '../helpers/pki';
+import { record } from '../helpers/tls-bytes';
 import { RecordProtector } from '../helpers/record-layer';
-import { findMessage, Mitm } from './mitm';
-import { pump, splitRecords, type Tamper } from './helpers';
+import { flipBitIn, type Mitm, runThroughMitm } from './mitm';
+import { splitRecords, type Tamper } from './helpers';
 
 const SUITE = 'TLS_AES_128_GCM_SHA256' as const;
 
@@ -31,17 +32,9 @@ function run(
   tamper?: (m: Mitm) => Tamper,
   hooks: { client?: TestHooks; server?: TestHooks } = {},
 ) {
-  const m = new Mitm();
-  const client = createClient(clientCfg({ keyLog: m.keyLog, ...c }), hooks.client);
-  const server = createServer(serverCfg({ keyLog: m.keyLog, ...s }), hooks.server);
-  return { ...pump(client, server, tamper?.(m)), cc: client, sc: server, m };
+  return runThroughMitm(clientCfg(c), serverCfg(s), tamper, hooks);
 }
 
-function record(type: number, body: Buffer, version = 0x0303): Buffer {
-  const h = Buffer.from([type, version >> 8, version & 0xff, 0, 0]);
-  h.writeUInt16BE(body.length, 3);
-  return Buffer.concat([h, body]);
-}
 
 const plainAlert = (code: number) => Buffer.from([21, 3, 3, 0, 2, 2, code]);
 
@@ -68,15 +61,7 @@ const SV13 = { type: 43, body: Buffer.from([3, 4]) };
 
 describe('authentication failures', () => {
   it('a tampered server Finished is decrypt_error, and the alert goes out encrypted', () => {
-    const r = run({}, {}, (m) => (from, rec) =>
-      from === 'server' && rec[0] === 23
-        ? m.rewrite('server', rec, (c) => {
-          const fin = findMessage(c, 20);
-          const out = Buffer.from(c);
-          out[fin + 10] ^= 1;
-          return { content: out };
-        })
-        : rec);
+    const r = run({}, {}, flipBitIn('server', 20, 10));
     expectFailure(r.client, 'decrypt_error');
     expect(r.client.send[0]).toBe(23);
     expect(r.m.peek('client', r.client.send)).toEqual({ type: 21, data: Buffer.from([2, 51]) });
@@ -96,15 +81,7 @@ describe('authentication failures', () => {
   });
 
   it('a bad server CertificateVerify signature is decrypt_error', () => {
-    const r = run({}, {}, (m) => (from, rec) =>
-      from === 'server' && rec[0] === 23
-        ? m.rewrite('server', rec, (c) => {
-          const cv = findMessage(c, 15);
-          const out = Buffer.from(c);
-          out[cv + 20] ^= 1;
-          return { content: out };
-        })
-        : rec);
+    const r = run({}, {}, flipBitIn('server', 15, 20));
     expectFailure(r.client, 'decrypt_error');
     expect(r.client.error?.message).toMatch(/CertificateVerify/);
   });
@@ -113,15 +90,7 @@ describe('authentication failures', () => {
     const r = run(
       { certificate: certifiedKey('client-p256') },
       { clientAuth: 'required', trust: trust() },
-      (m) => (from, rec) => {
-          if (from !== 'client' || rec[0] !== 23) return rec;
-        return m.rewrite('client', rec, (c) => {
-          const cv = findMessage(c, 15);
-          const out = Buffer.from(c);
-          out[cv + 20] ^= 1;
-          return { content: out };
-        });
-      },
+      flipBitIn('client', 15, 20),
     );
     expectFailure(r.server, 'decrypt_error');
   });

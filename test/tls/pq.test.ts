@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import {
   createClient,
-  createServer,
   type ClientConfig,
   type ServerConfig,
   type Step,
@@ -20,8 +19,8 @@ import { clientKeyShares, encodeClientKeyShares } from '../../src/tls/wire/exten
 import { decodeServerHello } from '../../src/tls/wire/handshake';
 import { verifyChain } from '../../src/tls/x509';
 import { certifiedKey, pemBlocks, pqCertifiedKey, pqFiles, PQ_CA_BUNDLE, trust } from '../helpers/pki';
-import { findMessage, Mitm } from './mitm';
-import { pump, type Tamper } from './helpers';
+import { findMessage, flipBitIn, Mitm, runThroughMitm } from './mitm';
+import type { Tamper } from './helpers';
 
 const SUITE = 'TLS_AES_128_GCM_SHA256' as const;
 const pqTrust = () => trust(PQ_CA_BUNDLE);
@@ -32,13 +31,12 @@ function run(
   tamper?: (m: Mitm) => Tamper,
   hooks: { client?: TestHooks; server?: TestHooks } = {},
 ) {
-  const m = new Mitm();
-  const client = createClient({ serverName: 'localhost', trust: pqTrust(), cipherSuites: [SUITE], keyLog: m.keyLog, ...c }, hooks.client);
-  const server = createServer(
-    { certificate: pqCertifiedKey('server-mldsa65'), clientAuth: 'none', cipherSuites: [SUITE], keyLog: m.keyLog, ...s },
-    hooks.server,
+  return runThroughMitm(
+    { serverName: 'localhost', trust: pqTrust(), cipherSuites: [SUITE], ...c },
+    { certificate: pqCertifiedKey('server-mldsa65'), clientAuth: 'none', cipherSuites: [SUITE], ...s },
+    tamper,
+    hooks,
   );
-  return { ...pump(client, server, tamper?.(m)), cc: client, sc: server };
 }
 
 function expectDone(r: ReturnType<typeof run>): void {
@@ -290,15 +288,7 @@ describe('ML-DSA certificates', () => {
   });
 
   it('a bad ML-DSA CertificateVerify signature is decrypt_error', () => {
-    const r = run({}, {}, (m) => (from, rec) =>
-      from === 'server' && rec[0] === 23
-        ? m.rewrite('server', rec, (c) => {
-          const cv = findMessage(c, 15);
-          const out = Buffer.from(c);
-          out[cv + 100] ^= 1;
-          return { content: out };
-        })
-        : rec);
+    const r = run({}, {}, flipBitIn('server', 15, 100));
     expectFailure(r.client, 'decrypt_error', /server CertificateVerify signature \(mldsa65\) does not verify/);
   });
 

@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrustConfig } from '../../src/tls/api';
 import { pemToDer, X509Error } from '../../src/tls/x509';
+import { PKI_DIR } from '../helpers/pki';
 
-export const PKI_DIR = join(__dirname, '..', '..', 'fixtures', 'pki');
+export { PKI_DIR };
 
 export const pkiPath = (file: string): string => join(PKI_DIR, file);
 export const pkiFile = (file: string): Buffer => readFileSync(pkiPath(file));

@@ -6,19 +6,15 @@
 import net from 'node:net';
 import { cpuMicros, cpuTimes, peakRssKb, resetPeakRss } from './proc';
 import type { AuthMode, Role } from './shape';
+import type { RunTally } from '../report';
 import type { Side } from './sides';
 import type { PeerProcess } from './peer-process';
 
-export interface CellSample {
+export interface CellSample extends RunTally {
   side: string;
   role: Role;
   auth: AuthMode;
   concurrency: number;
-  count: number;
-  ok: number;
-  failed: number;
-  firstError?: string;
-  wallMs: number;
   /** CPU of the side's process over the cell, µs: total (schedstat), and the part spent in the kernel (stime, 10 ms ticks). */
   cpuUs: number;
   systemCpuUs: number;

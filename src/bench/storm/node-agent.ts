@@ -13,7 +13,7 @@ export type FromNodeAgent = { type: 'ready' } | { type: 'done'; id: number; ok: 
 
 const HANDSHAKE_TIMEOUT_MS = 60_000;
 
-export function runNodeAgent(psk: BenchPsk): void {
+function runNodeAgent(psk: BenchPsk): void {
   // The driver went away (killed, crashed): nothing left to serve.
   process.on('disconnect', () => process.exit(0));
   const pki = loadPkiFiles();

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 let ticksPerSecond: number | undefined;
 
 /** USER_HZ; 100 on every Linux/x86 build, but ask rather than assume. */
-export function clockTicks(): number {
+function clockTicks(): number {
   if (ticksPerSecond === undefined) {
     try {
       ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -63,10 +63,6 @@ function statusKb(pid: number, key: string): number {
 /** Peak resident set size since start or the last resetPeakRss, KiB. */
 export function peakRssKb(pid: number): number {
   return statusKb(pid, 'VmHWM');
-}
-
-export function rssKb(pid: number): number {
-  return statusKb(pid, 'VmRSS');
 }
 
 /** Resets VmHWM to the current RSS; false when the kernel or our privileges do not allow it. */

@@ -122,7 +122,7 @@ function workersAxis(v: string | undefined, quick: boolean): Array<number | 'all
 }
 
 /** The NODE_OPTIONS the systemd unit runs the agent with, so the benchmark measures the same heap. */
-export function unitNodeOptions(): string {
+function unitNodeOptions(): string {
   try {
     const unit = fs.readFileSync(path.join(ROOT_DIR, 'systemd', 'handshaked.service'), 'utf8');
     return /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1]?.trim() ?? '';
@@ -132,7 +132,7 @@ export function unitNodeOptions(): string {
 }
 
 /** Handshakes per cell: enough for a p99 and at least three full waves at high concurrency. */
-export function cellCount(concurrency: number, scale: number): number {
+function cellCount(concurrency: number, scale: number): number {
   const base = concurrency === 1 ? 300 : Math.max(800, 3 * concurrency);
   return Math.max(concurrency, Math.ceil(base * scale));
 }

@@ -3,9 +3,9 @@
  * Node `tls` options that make OpenSSL do the same handshake as the agent (one TLS 1.3 suite,
  * X25519, the fixture PKI, the same PSK). Shared by the orchestrator and its child processes.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
+import { DEFAULT_PKI_DIR, Pki } from '../../companion/pki';
 
 export type Role = 'client' | 'server';
 /** x509: the server is authenticated by certificate; mtls: both are; psk: an external PSK (psk_dhe_ke). */
@@ -15,7 +15,7 @@ export const AUTH_MODES: readonly AuthMode[] = ['x509', 'mtls', 'psk'];
 
 /** dist/bench/storm and src/bench/storm are both three levels below the package root. */
 export const ROOT_DIR = path.resolve(__dirname, '..', '..', '..');
-export const PKI_DIR = path.join(ROOT_DIR, 'fixtures', 'pki');
+export const PKI_DIR = DEFAULT_PKI_DIR;
 export const SUITE = 'TLS_AES_128_GCM_SHA256';
 /** The name in the server certificate, and the peername the client side asks for. */
 export const SERVER_NAME = 'localhost';
@@ -37,22 +37,15 @@ export interface PkiFiles {
   clientKeyPem: string;
 }
 
-function read(name: string): string {
-  const p = path.join(PKI_DIR, name);
-  try {
-    return fs.readFileSync(p, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${p} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run scripts/gen-pki.sh`);
-  }
-}
+const fixtures = new Pki(PKI_DIR, 'run scripts/gen-pki.sh');
 
 export function loadPkiFiles(): PkiFiles {
   return {
-    caPem: read('ca-bundle.pem'),
-    serverChainPem: read(`${SERVER_CERT}.chain.pem`),
-    serverKeyPem: read(`${SERVER_CERT}.key.pem`),
-    clientChainPem: read(`${CLIENT_CERT}.chain.pem`),
-    clientKeyPem: read(`${CLIENT_CERT}.key.pem`),
+    caPem: fixtures.text('ca-bundle.pem'),
+    serverChainPem: fixtures.text(`${SERVER_CERT}.chain.pem`),
+    serverKeyPem: fixtures.text(`${SERVER_CERT}.key.pem`),
+    clientChainPem: fixtures.text(`${CLIENT_CERT}.chain.pem`),
+    clientKeyPem: fixtures.text(`${CLIENT_CERT}.key.pem`),
   };
 }
 

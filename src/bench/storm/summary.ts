@@ -86,13 +86,13 @@ export interface StormSummary {
   startup?: StartupFigures;
 }
 
-export function percentile(sorted: number[], p: number): number {
+function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i];
 }
 
-export function sideFigures(s: CellSample): SideFigures {
+function sideFigures(s: CellSample): SideFigures {
   const lat = [...s.latenciesMs].sort((a, b) => a - b);
   return {
     handshakes: s.ok,

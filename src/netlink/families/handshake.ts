@@ -44,7 +44,3 @@ export const handshakeFamily = defineFamily({
 
 export const HANDSHAKE_FAMILY_NAME = 'handshake';
 export const HANDSHAKE_MCGRP_TLSHD = 'tlshd';
-export const HANDSHAKE_CMD_READY = 1;
-export const HANDSHAKE_CMD_ACCEPT = 2;
-export const HANDSHAKE_CMD_DONE = 3;
-export const HANDLER_CLASS_TLSHD = 1;

@@ -6,7 +6,7 @@
 import { NETLINK_GENERIC } from '../constants';
 import { NetlinkFormatError } from '../errors';
 
-export const LINKTYPE_NETLINK = 253;
+const LINKTYPE_NETLINK = 253;
 const NLMON_HDRLEN = 16;
 
 /** One run of netlink bytes: the whole input, or one captured packet. */

@@ -27,7 +27,7 @@ export interface MonitorOptions {
   namespaces?: MonitorNamespace[];
 }
 
-export const NO_FAMILY_MESSAGE = 'the kernel lacks the handshake netlink family (needs CONFIG_NET_HANDSHAKE, Linux 6.5 or later)';
+const NO_FAMILY_MESSAGE = 'the kernel lacks the handshake netlink family (needs CONFIG_NET_HANDSHAKE, Linux 6.5 or later)';
 
 /** A rendered notification with its namespace: `netns=LABEL ` before a tree, a leading "netns" key in JSON. */
 export function withNetns(label: string, rendered: string, json: boolean): string {

@@ -2,27 +2,26 @@
  * The client's handshake states (RFC 8446 §2, §4). Each class holds only what is valid at
  * that point; handle() consumes a message and returns the next state.
  */
-import type { AsymmetricKey, ClientConfig, GroupName, PskEntry } from '../api';
+import type { ClientConfig, GroupName, PskEntry } from '../api';
 import { isHybrid } from '../crypto/pq';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
 import {
-  checkCertificateVerify,
   checkFinished,
+  ExpectCertificateVerify,
   exportSecrets,
   finishedMessage,
   pickCertificate,
+  readPeerCertificate,
   signCertificateVerify,
-  verifyPeerChain,
 } from '../handshake';
 import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedule';
 import type { Session } from '../session';
-import { Done, expectType, type State } from '../state';
+import { AfterHello, type AfterRetry, Awaiting, Done, type State } from '../state';
 import { Transcript, TranscriptBuffer } from '../transcript';
-import { ExtensionType, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS13 } from '../wire/codes';
+import { ExtensionType, HandshakeType, HRR_RANDOM, SUITE_BY_CODE, TLS12, TLS13 } from '../wire/codes';
 import { alpnList, cookie as parseCookie, serverKeyShare, u16, u16List, type Extensions } from '../wire/extensions';
 import {
-  decodeCertificate,
   decodeCertificateRequest,
   decodeEncryptedExtensions,
   decodeServerHello,
@@ -41,6 +40,13 @@ interface Keys {
   hs: HandshakeStage;
   client: Buffer;
   server: Buffer;
+  /** Set once the server sent CertificateRequest: our Finished goes after a Certificate. */
+  certRequest?: CertRequest;
+}
+
+interface CertRequest {
+  context: Buffer;
+  schemes: number[];
 }
 
 interface Ctx {
@@ -67,11 +73,11 @@ export function startClient(s: Session, cfg: ClientConfig): State {
   const buffer = new TranscriptBuffer();
   buffer.add(msg.raw);
   s.records.sendHandshake([msg]);
-  return new ExpectServerHello({ s, cfg, offer: { ...base, sent } }, buffer, undefined);
+  return new ExpectServerHello({ s, cfg, offer: { ...base, sent } }, buffer);
 }
 
 /** The groups the first ClientHello sends shares for (ClientConfig.keyShares). */
-export function initialShareGroups(groups: GroupName[], keyShares: GroupName[] | undefined): GroupName[] {
+function initialShareGroups(groups: GroupName[], keyShares: GroupName[] | undefined): GroupName[] {
   if (keyShares) {
     if (keyShares.length === 0) throw new Error('keyShares is empty');
     if (new Set(keyShares).size !== keyShares.length) throw new Error('keyShares lists a group twice');
@@ -97,7 +103,7 @@ function checkHello(ctx: Ctx, sh: ServerHello, what: string, allowed: number[]):
   if (!sv) fail('protocol_version', `${what} without supported_versions: the server does not speak TLS 1.3`);
   const version = u16(sv, 'supported_versions');
   if (version !== TLS13) fail('illegal_parameter', `${what} selected version 0x${version.toString(16)}, not TLS 1.3`);
-  if (sh.legacyVersion !== 0x0303) fail('protocol_version', `${what} legacy_version 0x${sh.legacyVersion.toString(16)}`);
+  if (sh.legacyVersion !== TLS12) fail('protocol_version', `${what} legacy_version 0x${sh.legacyVersion.toString(16)}`);
   if (!sh.sessionId.equals(ctx.offer.sessionId)) fail('illegal_parameter', `${what} does not echo our legacy_session_id`);
   if (sh.compressionMethod !== 0) fail('illegal_parameter', `${what} selected compression method ${sh.compressionMethod}`);
   const name = SUITE_BY_CODE.get(sh.cipherSuite);
@@ -110,27 +116,20 @@ function checkHello(ctx: Ctx, sh: ServerHello, what: string, allowed: number[]):
   return suite;
 }
 
-class ExpectServerHello implements State {
+/**
+ * Waiting for the server's first answer: a ServerHello, or a HelloRetryRequest (after which
+ * ExpectServerHelloAfterRetry waits for the ServerHello). The transcript hash is not known until
+ * the server names a suite, so the ClientHello waits in a buffer.
+ */
+class ExpectServerHello extends Awaiting<Ctx, TranscriptBuffer> {
   readonly name = 'ExpectServerHello';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.server_hello];
 
-  constructor(
-    private readonly ctx: Ctx,
-    /** Before any HelloRetryRequest the hash is not known yet. */
-    private readonly buffer: TranscriptBuffer | undefined,
-    /** After a HelloRetryRequest: the rewritten transcript and the suite it named. */
-    private readonly retried: { transcript: Transcript; suite: Suite } | undefined,
-  ) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.server_hello);
+  protected take(msg: HandshakeMessage): State {
     const sh = decodeServerHello(msg.body);
-    if (sh.random.equals(HRR_RANDOM)) {
-      if (this.retried) fail('unexpected_message', 'second HelloRetryRequest');
-      return this.helloRetry(sh, msg);
-    }
-    return this.serverHello(sh, msg);
+    if (sh.random.equals(HRR_RANDOM)) return this.helloRetry(sh, msg);
+    const suite = checkServerHello(this.ctx, sh);
+    return acceptServerHello(this.ctx, sh, suite, this.held.start(this.ctx.s.crypto, suite.hash), msg);
   }
 
   private helloRetry(sh: ServerHello, msg: HandshakeMessage): State {
@@ -153,7 +152,7 @@ class ExpectServerHello implements State {
       shares = [kx.generate(s.hooks.keySharePrivate?.[group])];
     }
     s.helloRetry = true;
-    const transcript = (this.buffer as TranscriptBuffer).start(s.crypto, suite.hash);
+    const transcript = this.held.start(s.crypto, suite.hash);
     transcript.rewriteForHelloRetry();
     transcript.add(msg.raw);
     // Only PSKs whose hash fits the suite the server chose can still be selected.
@@ -165,65 +164,74 @@ class ExpectServerHello implements State {
     // Middlebox compatibility: our one CCS goes before the second flight, here ClientHello2.
     if (offer.compat) s.records.sendChangeCipherSpec();
     s.records.sendHandshake([ch2]);
-    const next: Ctx = { s, cfg, offer: { ...base, sent, compat: false } };
-    return new ExpectServerHello(next, undefined, { transcript, suite });
+    return new ExpectServerHelloAfterRetry({ s, cfg, offer: { ...base, sent, compat: false } }, { transcript, suite });
+  }
+}
+
+/** After a HelloRetryRequest: the ServerHello must keep the suite it named, and there is no second one. */
+class ExpectServerHelloAfterRetry extends Awaiting<Ctx, AfterRetry> {
+  readonly name = 'ExpectServerHelloAfterRetry';
+  protected readonly expects = [HandshakeType.server_hello];
+
+  protected take(msg: HandshakeMessage): State {
+    const sh = decodeServerHello(msg.body);
+    if (sh.random.equals(HRR_RANDOM)) fail('unexpected_message', 'second HelloRetryRequest');
+    const suite = checkServerHello(this.ctx, sh);
+    if (suite !== this.held.suite) fail('illegal_parameter', 'ServerHello cipher suite differs from the HelloRetryRequest');
+    return acceptServerHello(this.ctx, sh, suite, this.held.transcript, msg);
+  }
+}
+
+function checkServerHello(ctx: Ctx, sh: ServerHello): Suite {
+  return checkHello(ctx, sh, 'ServerHello', [ExtensionType.supported_versions, ExtensionType.key_share, ExtensionType.pre_shared_key]);
+}
+
+/** A checked ServerHello: agree on the key, derive the handshake keys, expect EncryptedExtensions. */
+function acceptServerHello(ctx: Ctx, sh: ServerHello, suite: Suite, transcript: Transcript, msg: HandshakeMessage): State {
+  const { s, offer } = ctx;
+  const psk = selectedPsk(ctx, sh, suite);
+  const ksBody = sh.extensions.get(ExtensionType.key_share);
+  let shared: Buffer | undefined;
+  if (ksBody) {
+    if (psk && !offer.pskModes.includes('psk_dhe_ke')) fail('illegal_parameter', 'server used psk_dhe_ke, which we did not offer');
+    const ks = serverKeyShare(ksBody);
+    const share = offer.shares.find((k) => s.kx(k.group).code === ks.group);
+    if (!share) fail('illegal_parameter', `ServerHello key share for group 0x${ks.group.toString(16)}, which we did not send`);
+    shared = share.agree(ks.key);
+    s.group = share.group;
+  } else if (!psk) {
+    fail('missing_extension', 'ServerHello has no key_share');
+  } else if (!offer.pskModes.includes('psk_ke')) {
+    fail('missing_extension', 'ServerHello has no key_share, and we did not offer psk_ke');
   }
 
-  private serverHello(sh: ServerHello, msg: HandshakeMessage): State {
-    const { s, offer } = this.ctx;
-    const suite = checkHello(this.ctx, sh, 'ServerHello', [
-      ExtensionType.supported_versions,
-      ExtensionType.key_share,
-      ExtensionType.pre_shared_key,
-    ]);
-    if (this.retried && this.retried.suite !== suite) {
-      fail('illegal_parameter', 'ServerHello cipher suite differs from the HelloRetryRequest');
-    }
-    const psk = this.selectedPsk(sh, suite);
-    const ksBody = sh.extensions.get(ExtensionType.key_share);
-    let shared: Buffer | undefined;
-    if (ksBody) {
-      if (psk && !offer.pskModes.includes('psk_dhe_ke')) fail('illegal_parameter', 'server used psk_dhe_ke, which we did not offer');
-      const ks = serverKeyShare(ksBody);
-      const share = offer.shares.find((k) => s.kx(k.group).code === ks.group);
-      if (!share) fail('illegal_parameter', `ServerHello key share for group 0x${ks.group.toString(16)}, which we did not send`);
-      shared = share.agree(ks.key);
-      s.group = share.group;
-    } else if (!psk) {
-      fail('missing_extension', 'ServerHello has no key_share');
-    } else if (!offer.pskModes.includes('psk_ke')) {
-      fail('missing_extension', 'ServerHello has no key_share, and we did not offer psk_ke');
-    }
+  transcript.add(msg.raw);
+  const hkdf = new Hkdf(s.crypto, suite.hash);
+  const hs = new EarlyStage(hkdf, psk?.key).toHandshake(shared);
+  const t = hs.trafficSecrets(transcript.current());
+  s.suite = suite;
+  s.psk = psk;
+  s.logKey('CLIENT_HANDSHAKE_TRAFFIC_SECRET', t.client);
+  s.logKey('SERVER_HANDSHAKE_TRAFFIC_SECRET', t.server);
+  s.records.setReadKeys(suite, trafficKeys(hkdf, suite, t.server));
+  s.records.setWriteKeys(suite, trafficKeys(hkdf, suite, t.client));
+  return new ExpectEncryptedExtensions(ctx, transcript, { psk, suite, hkdf, hs, client: t.client, server: t.server });
+}
 
-    const transcript = this.retried ? this.retried.transcript : (this.buffer as TranscriptBuffer).start(s.crypto, suite.hash);
-    transcript.add(msg.raw);
-    const hkdf = new Hkdf(s.crypto, suite.hash);
-    const hs = new EarlyStage(hkdf, psk?.key).toHandshake(shared);
-    const t = hs.trafficSecrets(transcript.current());
-    s.suite = suite;
-    s.psk = psk;
-    s.logKey('CLIENT_HANDSHAKE_TRAFFIC_SECRET', t.client);
-    s.logKey('SERVER_HANDSHAKE_TRAFFIC_SECRET', t.server);
-    s.records.setReadKeys(suite, trafficKeys(hkdf, suite, t.server));
-    s.records.setWriteKeys(suite, trafficKeys(hkdf, suite, t.client));
-    return new ExpectEncryptedExtensions(this.ctx, transcript, { psk, suite, hkdf, hs, client: t.client, server: t.server });
-  }
-
-  private selectedPsk(sh: ServerHello, suite: Suite): PskEntry | undefined {
-    const { cfg, offer } = this.ctx;
-    const body = sh.extensions.get(ExtensionType.pre_shared_key);
-    if (!body) {
-      if (offer.psks.length > 0 && !cfg.trust) {
-        fail('handshake_failure', 'server accepted none of our PSKs, and no trust anchors are configured for certificates');
-      }
-      return undefined;
+function selectedPsk(ctx: Ctx, sh: ServerHello, suite: Suite): PskEntry | undefined {
+  const { cfg, offer } = ctx;
+  const body = sh.extensions.get(ExtensionType.pre_shared_key);
+  if (!body) {
+    if (offer.psks.length > 0 && !cfg.trust) {
+      fail('handshake_failure', 'server accepted none of our PSKs, and no trust anchors are configured for certificates');
     }
-    const idx = u16(body, 'pre_shared_key');
-    const psk = offer.psks[idx];
-    if (!psk) fail('illegal_parameter', `server selected PSK identity ${idx}, but we offered ${offer.psks.length}`);
-    if (psk.hash !== suite.hash) fail('illegal_parameter', `server selected a ${psk.hash} PSK with a ${suite.hash} cipher suite`);
-    return psk;
+    return undefined;
   }
+  const idx = u16(body, 'pre_shared_key');
+  const psk = offer.psks[idx];
+  if (!psk) fail('illegal_parameter', `server selected PSK identity ${idx}, but we offered ${offer.psks.length}`);
+  if (psk.hash !== suite.hash) fail('illegal_parameter', `server selected a ${psk.hash} PSK with a ${suite.hash} cipher suite`);
+  return psk;
 }
 
 /** Extensions a server must never put in EncryptedExtensions (RFC 8446 §4.2 table). */
@@ -238,15 +246,11 @@ const NOT_IN_EE = new Set<number>([
   ExtensionType.certificate_authorities,
 ]);
 
-class ExpectEncryptedExtensions implements State {
+class ExpectEncryptedExtensions extends AfterHello<Ctx, Keys> {
   readonly name = 'ExpectEncryptedExtensions';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.encrypted_extensions];
 
-  constructor(private readonly ctx: Ctx, private readonly transcript: Transcript, private readonly keys: Keys) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.encrypted_extensions);
+  protected take(msg: HandshakeMessage): State {
     const { offer } = this.ctx;
     const exts = decodeEncryptedExtensions(msg.body);
     for (const t of exts.types()) {
@@ -257,8 +261,8 @@ class ExpectEncryptedExtensions implements State {
     const sni = exts.get(ExtensionType.server_name);
     if (sni && sni.length !== 0) fail('decode_error', 'server_name acknowledgement must be empty');
     this.transcript.add(msg.raw);
-    if (this.keys.psk) return new ExpectFinished(this.ctx, this.transcript, this.keys, undefined);
-    return new ExpectCertificateOrRequest(this.ctx, this.transcript, this.keys);
+    if (this.keys.psk) return new ExpectFinished(this.ctx, this.transcript, this.keys);
+    return new ExpectCertificateOrCertificateRequest(this.ctx, this.transcript, this.keys);
   }
 
   private alpn(exts: Extensions): void {
@@ -273,96 +277,42 @@ class ExpectEncryptedExtensions implements State {
   }
 }
 
-interface CertRequest {
-  context: Buffer;
-  schemes: number[];
-}
-
-class ExpectCertificateOrRequest implements State {
+class ExpectCertificateOrCertificateRequest extends AfterHello<Ctx, Keys> {
   readonly name = 'ExpectCertificateOrCertificateRequest';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.certificate, HandshakeType.certificate_request];
 
-  constructor(private readonly ctx: Ctx, private readonly transcript: Transcript, private readonly keys: Keys) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.certificate, HandshakeType.certificate_request);
-    if (msg.type === HandshakeType.certificate) {
-      return new ExpectCertificate(this.ctx, this.transcript, this.keys, undefined).handle(msg);
-    }
+  protected take(msg: HandshakeMessage): State {
+    if (msg.type === HandshakeType.certificate) return new ExpectCertificate(this.ctx, this.transcript, this.keys).handle(msg);
     const cr = decodeCertificateRequest(msg.body);
     if (cr.context.length !== 0) fail('illegal_parameter', 'CertificateRequest in the handshake must have an empty context');
     const sa = cr.extensions.get(ExtensionType.signature_algorithms);
     if (!sa) fail('missing_extension', 'CertificateRequest without signature_algorithms');
     const schemes = u16List(sa, 'signature_algorithms');
     this.transcript.add(msg.raw);
-    return new ExpectCertificate(this.ctx, this.transcript, this.keys, { context: cr.context, schemes });
+    return new ExpectCertificate(this.ctx, this.transcript, { ...this.keys, certRequest: { context: cr.context, schemes } });
   }
 }
 
-class ExpectCertificate implements State {
+class ExpectCertificate extends AfterHello<Ctx, Keys> {
   readonly name = 'ExpectCertificate';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.certificate];
 
-  constructor(
-    private readonly ctx: Ctx,
-    private readonly transcript: Transcript,
-    private readonly keys: Keys,
-    private readonly certRequest: CertRequest | undefined,
-  ) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.certificate);
+  protected take(msg: HandshakeMessage): State {
     const { s, cfg } = this.ctx;
-    const cert = decodeCertificate(msg.body, s.cfg.maxChain);
-    if (cert.context.length !== 0) fail('illegal_parameter', 'server Certificate has a non-empty request context');
-    if (cert.chain.length === 0) fail('decode_error', 'server sent an empty certificate chain');
-    s.peerCertificates = cert.chain;
-    const leafKey = verifyPeerChain(s, cert.chain, cfg.trust, 'serverAuth', cfg.serverName);
-    this.transcript.add(msg.raw);
-    return new ExpectCertificateVerify(this.ctx, this.transcript, this.keys, this.certRequest, leafKey);
+    const leafKey = readPeerCertificate(s, msg, this.transcript, { trust: cfg.trust, purpose: 'serverAuth', name: cfg.serverName });
+    if (!leafKey) fail('decode_error', 'server sent an empty certificate chain');
+    const next = (keys: Keys) => new ExpectFinished(this.ctx, this.transcript, keys);
+    return new ExpectCertificateVerify(this.ctx, this.transcript, this.keys, { role: 'server', leafKey, next });
   }
 }
 
-class ExpectCertificateVerify implements State {
-  readonly name = 'ExpectCertificateVerify';
-  readonly acceptsCcs = true;
-  readonly done = false;
-
-  constructor(
-    private readonly ctx: Ctx,
-    private readonly transcript: Transcript,
-    private readonly keys: Keys,
-    private readonly certRequest: CertRequest | undefined,
-    private readonly leafKey: AsymmetricKey,
-  ) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.certificate_verify);
-    const s = this.ctx.s;
-    s.signatureScheme = checkCertificateVerify(s, 'server', msg, this.transcript.current(), this.leafKey, s.cfg.schemes);
-    this.transcript.add(msg.raw);
-    return new ExpectFinished(this.ctx, this.transcript, this.keys, this.certRequest);
-  }
-}
-
-class ExpectFinished implements State {
+class ExpectFinished extends AfterHello<Ctx, Keys> {
   readonly name = 'ExpectFinished';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.finished];
 
-  constructor(
-    private readonly ctx: Ctx,
-    private readonly transcript: Transcript,
-    private readonly keys: Keys,
-    private readonly certRequest: CertRequest | undefined,
-  ) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.finished);
+  protected take(msg: HandshakeMessage): State {
     const { s, cfg, offer } = this.ctx;
-    const { hkdf, suite } = this.keys;
+    const { hkdf, suite, certRequest } = this.keys;
     checkFinished(s, hkdf, this.keys.server, this.transcript.current(), msg);
     this.transcript.add(msg.raw);
     const app = this.keys.hs.toMaster().trafficSecrets(this.transcript.current());
@@ -371,10 +321,10 @@ class ExpectFinished implements State {
 
     if (offer.compat) s.records.sendChangeCipherSpec();
     const flight: HandshakeMessage[] = [];
-    if (this.certRequest) {
-      const picked = pickCertificate(s.cfg.schemes, this.certRequest.schemes, [cfg.pqCertificate, cfg.certificate]);
+    if (certRequest) {
+      const picked = pickCertificate(s.cfg.schemes, certRequest.schemes, [cfg.pqCertificate, cfg.certificate]);
       // Without a certificate the server's signature algorithms accept, we answer with none.
-      const cert = encodeCertificate(this.certRequest.context, picked ? picked.cert.chain : []);
+      const cert = encodeCertificate(certRequest.context, picked ? picked.cert.chain : []);
       this.transcript.add(cert.raw);
       flight.push(cert);
       if (picked) {

@@ -326,9 +326,3 @@ export function groupByCode(code: number): KeyExchangeGroup | undefined {
   return BY_CODE.get(code);
 }
 
-/** The code point of a group the engine implements (names come from validated configuration). */
-export function groupCode(name: GroupName): number {
-  const g = BY_NAME.get(name);
-  if (!g) throw new Error(`key exchange group ${name} is not implemented`);
-  return g.code;
-}

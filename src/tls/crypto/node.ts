@@ -80,7 +80,7 @@ interface SchemeParams {
   pss?: boolean;
 }
 
-export const SCHEME_PARAMS: Record<SignatureSchemeName, SchemeParams> = {
+const SCHEME_PARAMS: Record<SignatureSchemeName, SchemeParams> = {
   ecdsa_secp256r1_sha256: { hash: 'sha256', keyType: 'ec', curve: 'prime256v1' },
   ecdsa_secp384r1_sha384: { hash: 'sha384', keyType: 'ec', curve: 'secp384r1' },
   rsa_pss_rsae_sha256: { hash: 'sha256', keyType: 'rsa', pss: true },

@@ -110,7 +110,7 @@ export const ML_DSA: Record<MlDsaKeyType, MlDsa> = {
   'ml-dsa-87': { publicKeyLen: 2592, secretKeyLen: 4896, signatureLen: 4627, impl: ml_dsa87 },
 };
 
-export const ML_DSA_SEED_LEN = 32;
+const ML_DSA_SEED_LEN = 32;
 
 /**
  * An ML-DSA public or private key. Node 20's KeyObject cannot hold one, so this stands beside

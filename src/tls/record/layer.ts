@@ -9,11 +9,11 @@ import type { Suite } from '../crypto/suites';
 import { ALERT_CODES, alertName, fail } from '../errors';
 import type { RecordKeys } from '../keyschedule';
 import { ownCopy } from '../wire/bytes';
-import { ContentType } from '../wire/codes';
+import { ContentType, TLS12 } from '../wire/codes';
 import type { HandshakeMessage } from '../wire/handshake';
 
 /** RFC 8446 §5.1: TLSPlaintext.length MUST NOT exceed 2^14. */
-export const MAX_PLAINTEXT = 16384;
+const MAX_PLAINTEXT = 16384;
 /**
  * Records one handshake message may span. A sender packs a message into as few records as its
  * fragment size allows: 64 KiB (our largest accepted message) in 512-byte fragments, the
@@ -111,7 +111,7 @@ export class RecordLayer {
   private recordVersion: number;
 
   constructor(private readonly crypto: CryptoProvider, private readonly maxMessage: number, isClient: boolean) {
-    this.recordVersion = isClient ? 0x0301 : 0x0303;
+    this.recordVersion = isClient ? 0x0301 : TLS12;
   }
 
   get encryptingReads(): boolean {
@@ -281,11 +281,11 @@ export class RecordLayer {
 
   private writeRecord(type: number, payload: Buffer): void {
     const legacyVersion = this.recordVersion;
-    this.recordVersion = 0x0303;
+    this.recordVersion = TLS12;
     const header = Buffer.alloc(RECORD_HEADER_LEN);
     if (this.writer) {
       header[0] = ContentType.application_data;
-      header.writeUInt16BE(0x0303, 1);
+      header.writeUInt16BE(TLS12, 1);
       header.writeUInt16BE(payload.length + 1 + TAG_LEN, 3);
       const inner = Buffer.allocUnsafe(payload.length + 1);
       payload.copy(inner, 0);
@@ -309,7 +309,7 @@ export class RecordLayer {
   /** The middlebox-compatibility change_cipher_spec (always plaintext). */
   sendChangeCipherSpec(): void {
     const rec = Buffer.from([ContentType.change_cipher_spec, 0x03, 0x03, 0x00, 0x01, 0x01]);
-    this.recordVersion = 0x0303;
+    this.recordVersion = TLS12;
     this.out.push(rec);
   }
 

@@ -2,23 +2,23 @@
  * The server's handshake states (RFC 8446 §2, §4). One class per state; handle() consumes
  * a message and returns the next state. The server never sends NewSessionTicket.
  */
-import type { AsymmetricKey, CertifiedKey, GroupName, PskEntry, ServerConfig, SignatureSchemeName } from '../api';
+import type { CertifiedKey, GroupName, PskEntry, ServerConfig, SignatureSchemeName } from '../api';
 import type { KeyShareResponse } from '../crypto/groups';
 import { isHybrid } from '../crypto/pq';
 import type { Suite } from '../crypto/suites';
 import { fail } from '../errors';
 import {
-  checkCertificateVerify,
   checkFinished,
+  ExpectCertificateVerify,
   exportSecrets,
   finishedMessage,
   pickCertificate,
+  readPeerCertificate,
   signCertificateVerify,
-  verifyPeerChain,
 } from '../handshake';
 import { EarlyStage, type HandshakeStage, Hkdf, trafficKeys } from '../keyschedule';
 import type { Session } from '../session';
-import { Done, expectType, type State } from '../state';
+import { AfterHello, type AfterRetry, Awaiting, Done, type State } from '../state';
 import { Transcript } from '../transcript';
 import { computeBinder, type PskMode } from '../psk';
 import { ownCopy } from '../wire/bytes';
@@ -40,7 +40,6 @@ import {
 } from '../wire/extensions';
 import {
   type ClientHello,
-  decodeCertificate,
   decodeClientHello,
   encodeCertificate,
   encodeCertificateRequest,
@@ -177,7 +176,7 @@ function plan(ctx: Ctx, offer: Offer): Plan {
 }
 
 export function startServer(ctx: Ctx): State {
-  return new ExpectClientHello(ctx);
+  return new ExpectClientHello(ctx, undefined);
 }
 
 /**
@@ -199,16 +198,13 @@ function chooseGroup(s: Session, offer: Offer): { share?: GroupName; retry?: Gro
   return { retry };
 }
 
-class ExpectClientHello implements State {
+class ExpectClientHello extends Awaiting<Ctx, undefined> {
   readonly name = 'ExpectClientHello';
+  protected readonly expects = [HandshakeType.client_hello];
   // RFC 8446 §5: a change_cipher_spec before the first ClientHello is an unexpected record.
-  readonly acceptsCcs = false;
-  readonly done = false;
+  override readonly acceptsCcs = false;
 
-  constructor(private readonly ctx: Ctx) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.client_hello);
+  protected take(msg: HandshakeMessage): State {
     const { s } = this.ctx;
     const offer = parseOffer(decodeClientHello(msg.body));
     // Kept for the handshake's life (key log): its own 32 bytes, not a view of the ClientHello.
@@ -218,7 +214,7 @@ class ExpectClientHello implements State {
     const p = plan(this.ctx, offer);
     const needsKx = p.auth.kind === 'certificate' || p.auth.dhe;
     const g = needsKx ? chooseGroup(s, offer) : {};
-    if (!g.retry) return serverFlight(this.ctx, offer, p, g.share, msg, undefined, false);
+    if (!g.retry) return serverFlight(this.ctx, { offer, plan: p, group: g.share, clientHello: msg });
 
     // A share the client did not send for a group we both support: ask for it (RFC 8446 §4.1.4).
     const group = g.retry;
@@ -241,41 +237,40 @@ class ExpectClientHello implements State {
     const ccsSent = offer.ch.sessionId.length > 0;
     if (ccsSent) s.records.sendChangeCipherSpec();
     s.helloRetry = true;
-    return new ExpectClientHelloAgain(this.ctx, transcript, p.suite, group, offer.ch, ccsSent);
+    return new ExpectSecondClientHello(this.ctx, { transcript, suite: p.suite, group, first: offer.ch, ccsSent });
   }
 }
 
-class ExpectClientHelloAgain implements State {
+/** What a HelloRetryRequest fixed, for the second ClientHello to be held to. */
+interface Retry extends AfterRetry {
+  /** The group whose key share was asked for. */
+  group: GroupName;
+  first: ClientHello;
+  /** Whether our one change_cipher_spec went out after the HelloRetryRequest. */
+  ccsSent: boolean;
+}
+
+class ExpectSecondClientHello extends Awaiting<Ctx, Retry> {
   readonly name = 'ExpectSecondClientHello';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.client_hello];
 
-  constructor(
-    private readonly ctx: Ctx,
-    private readonly transcript: Transcript,
-    private readonly suite: Suite,
-    private readonly group: GroupName,
-    private readonly first: ClientHello,
-    private readonly ccsSent: boolean,
-  ) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.client_hello);
+  protected take(msg: HandshakeMessage): State {
+    const { suite, group, first } = this.held;
     const offer = parseOffer(decodeClientHello(msg.body));
-    if (!offer.ch.sessionId.equals(this.first.sessionId)) fail('illegal_parameter', 'second ClientHello changed legacy_session_id');
-    if (!offer.ch.random.equals(this.first.random)) fail('illegal_parameter', 'second ClientHello changed its random');
+    if (!offer.ch.sessionId.equals(first.sessionId)) fail('illegal_parameter', 'second ClientHello changed legacy_session_id');
+    if (!offer.ch.random.equals(first.random)) fail('illegal_parameter', 'second ClientHello changed its random');
     // RFC 8446 §4.2.10: no early data after a HelloRetryRequest; 0-RTT records end here.
     if (offer.ch.extensions.has(ExtensionType.early_data)) fail('illegal_parameter', 'second ClientHello offers early_data');
     this.ctx.s.records.skipRejectedEarlyData(false);
-    if (!offer.ch.cipherSuites.includes(SUITE_CODES[this.suite.name])) {
+    if (!offer.ch.cipherSuites.includes(SUITE_CODES[suite.name])) {
       fail('illegal_parameter', 'second ClientHello no longer offers the cipher suite we selected');
     }
-    if (offer.shares.length !== 1 || offer.shares[0].group !== this.ctx.s.kx(this.group).code) {
-      fail('illegal_parameter', `second ClientHello must carry exactly one key share, for ${this.group}`);
+    if (offer.shares.length !== 1 || offer.shares[0].group !== this.ctx.s.kx(group).code) {
+      fail('illegal_parameter', `second ClientHello must carry exactly one key share, for ${group}`);
     }
     const p = plan(this.ctx, offer);
-    if (p.suite !== this.suite) fail('illegal_parameter', 'second ClientHello leads to a different cipher suite');
-    return serverFlight(this.ctx, offer, p, this.group, msg, this.transcript, this.ccsSent);
+    if (p.suite !== suite) fail('illegal_parameter', 'second ClientHello leads to a different cipher suite');
+    return serverFlight(this.ctx, { offer, plan: p, group, clientHello: msg, retry: this.held });
   }
 }
 
@@ -288,19 +283,24 @@ function checkBinder(s: Session, offer: Offer, auth: Extract<Auth, { kind: 'psk'
   if (!s.crypto.equal(expected, psks.binders[auth.index])) fail('decrypt_error', 'PSK binder does not verify');
 }
 
+/** What the server's flight answers. */
+interface FlightInput {
+  offer: Offer;
+  plan: Plan;
+  /** The key exchange group; none for a psk_ke handshake. */
+  group: GroupName | undefined;
+  /** The ClientHello being answered (the second one after a HelloRetryRequest). */
+  clientHello: HandshakeMessage;
+  /** Set when this answers the ClientHello a HelloRetryRequest asked for. */
+  retry?: Retry;
+}
+
 /** ServerHello through server Finished, in one go. */
-function serverFlight(
-  ctx: Ctx,
-  offer: Offer,
-  p: Plan,
-  group: GroupName | undefined,
-  chMsg: HandshakeMessage,
-  retryTranscript: Transcript | undefined,
-  ccsSent: boolean,
-): State {
+function serverFlight(ctx: Ctx, input: FlightInput): State {
   const { s, cfg } = ctx;
-  const { suite, auth } = p;
-  if (auth.kind === 'psk') checkBinder(s, offer, auth, chMsg, retryTranscript);
+  const { offer, group, clientHello: chMsg, retry } = input;
+  const { suite, auth } = input.plan;
+  if (auth.kind === 'psk') checkBinder(s, offer, auth, chMsg, retry?.transcript);
   let ours: KeyShareResponse | undefined;
   if (group) {
     const kx = s.kx(group);
@@ -313,7 +313,7 @@ function serverFlight(
   const alpn = chooseAlpn(s.cfg.alpn, offer.alpn);
   const sni = offer.sni;
 
-  const transcript = retryTranscript ?? new Transcript(s.crypto, suite.hash);
+  const transcript = retry?.transcript ?? new Transcript(s.crypto, suite.hash);
   transcript.add(chMsg.raw);
   const shExts: Extension[] = [];
   if (ours && group) {
@@ -330,7 +330,7 @@ function serverFlight(
   transcript.add(sh.raw);
   s.records.sendHandshake([sh]);
   // Middlebox compatibility: one CCS right after our first handshake message.
-  if (offer.ch.sessionId.length > 0 && !ccsSent) s.records.sendChangeCipherSpec();
+  if (offer.ch.sessionId.length > 0 && !retry?.ccsSent) s.records.sendChangeCipherSpec();
 
   const hkdf = new Hkdf(s.crypto, suite.hash);
   const hs = new EarlyStage(hkdf, auth.kind === 'psk' ? auth.entry.key : undefined).toHandshake(shared);
@@ -380,7 +380,7 @@ function serverFlight(
   // (OpenSSL and GnuTLS clients fail to decrypt it otherwise).
   s.records.setWriteKeys(suite, trafficKeys(hkdf, suite, app.server));
   const keys: Keys = { suite, hkdf, hs, client: t.client, app };
-  return askClient ? new ExpectCertificate(ctx, transcript, keys) : new ExpectFinished(ctx, transcript, keys);
+  return askClient ? new ExpectClientCertificate(ctx, transcript, keys) : new ExpectClientFinished(ctx, transcript, keys);
 }
 
 function chooseAlpn(ours: string[] | undefined, theirs: string[] | undefined): string | undefined {
@@ -390,59 +390,25 @@ function chooseAlpn(ours: string[] | undefined, theirs: string[] | undefined): s
   return pick;
 }
 
-class ExpectCertificate implements State {
+class ExpectClientCertificate extends AfterHello<Ctx, Keys> {
   readonly name = 'ExpectClientCertificate';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.certificate];
 
-  constructor(private readonly ctx: Ctx, private readonly transcript: Transcript, private readonly keys: Keys) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.certificate);
+  protected take(msg: HandshakeMessage): State {
     const { s, cfg } = this.ctx;
-    const cert = decodeCertificate(msg.body, s.cfg.maxChain);
-    if (cert.context.length !== 0) fail('illegal_parameter', 'client Certificate context does not match our request');
-    this.transcript.add(msg.raw);
-    if (cert.chain.length === 0) {
-      if (cfg.clientAuth === 'required') fail('certificate_required', 'client sent no certificate, and one is required');
-      return new ExpectFinished(this.ctx, this.transcript, this.keys);
-    }
-    s.peerCertificates = cert.chain;
-    const leafKey = verifyPeerChain(s, cert.chain, cfg.trust, 'clientAuth', undefined);
-    return new ExpectCertificateVerify(this.ctx, this.transcript, this.keys, leafKey);
+    const leafKey = readPeerCertificate(s, msg, this.transcript, { trust: cfg.trust, purpose: 'clientAuth', name: undefined });
+    const next = (keys: Keys) => new ExpectClientFinished(this.ctx, this.transcript, keys);
+    if (leafKey) return new ExpectCertificateVerify(this.ctx, this.transcript, this.keys, { role: 'client', leafKey, next });
+    if (cfg.clientAuth === 'required') fail('certificate_required', 'client sent no certificate, and one is required');
+    return next(this.keys);
   }
 }
 
-class ExpectCertificateVerify implements State {
-  readonly name = 'ExpectClientCertificateVerify';
-  readonly acceptsCcs = true;
-  readonly done = false;
-
-  constructor(
-    private readonly ctx: Ctx,
-    private readonly transcript: Transcript,
-    private readonly keys: Keys,
-    private readonly leafKey: AsymmetricKey,
-  ) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.certificate_verify);
-    const s = this.ctx.s;
-    s.clientSignatureScheme = checkCertificateVerify(s, 'client', msg, this.transcript.current(), this.leafKey, s.cfg.schemes);
-    this.transcript.add(msg.raw);
-    return new ExpectFinished(this.ctx, this.transcript, this.keys);
-  }
-}
-
-class ExpectFinished implements State {
+class ExpectClientFinished extends AfterHello<Ctx, Keys> {
   readonly name = 'ExpectClientFinished';
-  readonly acceptsCcs = true;
-  readonly done = false;
+  protected readonly expects = [HandshakeType.finished];
 
-  constructor(private readonly ctx: Ctx, private readonly transcript: Transcript, private readonly keys: Keys) {}
-
-  handle(msg: HandshakeMessage): State {
-    expectType(msg, this.name, HandshakeType.finished);
+  protected take(msg: HandshakeMessage): State {
     const s = this.ctx.s;
     const { hkdf, suite } = this.keys;
     checkFinished(s, hkdf, this.keys.client, this.transcript.current(), msg);

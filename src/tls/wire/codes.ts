@@ -38,6 +38,7 @@ export const ExtensionType = {
 } as const;
 
 export const TLS13 = 0x0304;
+/** TLS 1.2's version number: what TLS 1.3 writes in every legacy_version field (RFC 8446 §4.1.2, §5.1). */
 export const TLS12 = 0x0303;
 
 export const SUITE_CODES: Record<CipherSuiteName, number> = {

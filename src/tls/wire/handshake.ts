@@ -1,7 +1,7 @@
 /** Handshake message framing and the bodies of the messages a TLS 1.3 handshake carries. */
 import { fail } from '../errors';
 import { Reader, Writer } from './bytes';
-import { HandshakeType } from './codes';
+import { HandshakeType, TLS12 } from './codes';
 import { type Extension, Extensions, readExtensions, writeExtensions } from './extensions';
 
 /** One handshake message: type, body, and its exact bytes for the transcript. */
@@ -56,7 +56,7 @@ export function encodeClientHello(ch: {
   extensions: Extension[];
 }): HandshakeMessage {
   const w = new Writer();
-  w.u16(0x0303).raw(ch.random).vector(1, ch.sessionId);
+  w.u16(TLS12).raw(ch.random).vector(1, ch.sessionId);
   w.scope(2, (x) => ch.cipherSuites.forEach((s) => x.u16(s)));
   w.vector(1, Buffer.from([0]));
   writeExtensions(w, ch.extensions);
@@ -92,7 +92,7 @@ export function encodeServerHello(sh: {
   extensions: Extension[];
 }): HandshakeMessage {
   const w = new Writer();
-  w.u16(0x0303).raw(sh.random).vector(1, sh.sessionId).u16(sh.cipherSuite).u8(0);
+  w.u16(TLS12).raw(sh.random).vector(1, sh.sessionId).u16(sh.cipherSuite).u8(0);
   writeExtensions(w, sh.extensions);
   return frame(HandshakeType.server_hello, w.finish());
 }

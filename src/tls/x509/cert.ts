@@ -172,7 +172,7 @@ function ascii(node: Der, what: string): string {
   return node.value.toString('latin1');
 }
 
-export function parseGeneralNames(node: Der, what: string): GeneralNames {
+function parseGeneralNames(node: Der, what: string): GeneralNames {
   if (node.tag !== Tag.SEQUENCE) derFail(node, what, 'GeneralNames (SEQUENCE) expected');
   const out: GeneralNames = { dns: [], ip: [], email: [], uri: [], dirNames: [], otherCount: 0 };
   for (const gn of children(node, what)) {

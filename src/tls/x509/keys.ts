@@ -56,7 +56,7 @@ const fixedParamsRule: KeyRule = (cert) => {
   return undefined;
 };
 
-export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
+const KEY_RULES: Readonly<Record<string, KeyRule>> = {
   [OID.rsaEncryption]: rsaRule,
   [OID.rsassaPss]: rsaRule,
   [OID.ecPublicKey]: ecRule,
