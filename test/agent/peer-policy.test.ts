@@ -25,6 +25,14 @@ import { PKI, pki } from './harness';
 
 const leaf = (name: string) => pki(`${name}.crt.der`);
 
+/** A client pair for the servers under *.org.test, as both the parser and --check-config tests configure it. */
+const orgClientSection = [
+  '[authenticate.client.certificate.org]',
+  'peers = *.org.test',
+  `x509.certificate=${PKI}/client-rsa2048.chain.pem`,
+  `x509.private_key=${PKI}/client-rsa2048.key.pem`,
+];
+
 describe('host patterns', () => {
   it.each([
     ['nfs.example.test', 'NFS.Example.Test.', true],
@@ -193,10 +201,7 @@ describe('configuration', () => {
       '[authenticate.server.certificate.second]',
       `x509.certificate=${PKI}/names.chain.pem`,
       `x509.private_key=${PKI}/names.key.pem`,
-      '[authenticate.client.certificate.org]',
-      'peers = *.org.test',
-      `x509.certificate=${PKI}/client-rsa2048.chain.pem`,
-      `x509.private_key=${PKI}/client-rsa2048.key.pem`,
+      ...orgClientSection,
     ]);
     expect(warnings).toEqual([]);
     expect(config.server.allowedPeers).toEqual({ value: ['cn:a', 'dns:*.clients.test', 'ip:192.0.2.1'], file: '/etc/tlshd/config', line: 4 });
@@ -254,10 +259,7 @@ describe('serve --check-config', () => {
         '[authenticate.server.certificate.wild]',
         `x509.certificate=${PKI}/names.chain.pem`,
         `x509.private_key=${PKI}/names.key.pem`,
-        '[authenticate.client.certificate.org]',
-        'peers = *.org.test',
-        `x509.certificate=${PKI}/client-rsa2048.chain.pem`,
-        `x509.private_key=${PKI}/client-rsa2048.key.pem`,
+        ...orgClientSection,
         // A clone checks the fixture keys out 0644; their mode is not what this test is about.
         '[handshaked]',
         'key_file_mode_check = off',
