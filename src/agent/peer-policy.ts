@@ -10,7 +10,7 @@
  * case-insensitive DNS, IP literals by bytes); this module only decides which names to compare.
  */
 import type { CertifiedKey } from '../tls/api';
-import { decodeCertificateCached, dnsPatternMatches, formatIp, referenceIdentity, type Certificate } from '../tls/x509';
+import { decodeCertificateCached, dnsPatternMatches, formatIp, normalizeDnValue, referenceIdentity, type Certificate } from '../tls/x509';
 import type { Located } from './config';
 
 /** One entry of a pattern list, parsed. `text` is the entry as the operator wrote it. */
@@ -36,7 +36,7 @@ export function parsePeerPattern(text: string, prefixes: boolean): PeerPattern {
   if (prefix && !prefixes) throw new Error(`"${text}": a ${prefix}: prefix is not accepted here; write the name or address alone`);
   const body = prefix ? (m as RegExpExecArray)[2].trim() : text;
   if (body === '') throw new Error(`"${text}" has nothing after the prefix`);
-  if (prefix === 'cn') return { kind: 'cn', value: normaliseDnValue(body), text };
+  if (prefix === 'cn') return { kind: 'cn', value: normalizeDnValue(body), text };
   if (prefix !== 'dns') {
     const ip = referenceIdentity(body);
     if (ip.kind === 'ip') return { kind: 'ip', address: ip.address, text };
@@ -66,11 +66,6 @@ export function parsePskPattern(text: string): PskPattern {
 export function parsePatternList<T>(items: readonly string[], parse: (item: string) => T): T[] {
   if (items.length === 0) throw new Error('the list is empty; remove the line to allow every verified peer');
   return items.map((item) => parse(item));
-}
-
-/** DN attribute values compare as src/tls/x509/dn.ts normalises them: trimmed, spaces collapsed, lower case. */
-function normaliseDnValue(v: string): string {
-  return v.trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
 /** Does a host pattern cover the name the request is for (a DNS name or an IP literal)? */

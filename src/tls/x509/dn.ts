@@ -31,6 +31,11 @@ function escapeValue(v: string): string {
   return v.replace(/[\\,+=<>#;"]/g, (c) => `\\${c}`).replace(/./gsu, (c) => (c.charCodeAt(0) < 0x20 || c === '\x7f' ? '?' : c));
 }
 
+/** How attribute values compare: trimmed, inner whitespace collapsed, lower case (the `rdns` form). */
+export function normalizeDnValue(v: string): string {
+  return v.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
 export function parseName(node: Der, what: string): DistinguishedName {
   if (node.tag !== Tag.SEQUENCE) derFail(node, what, 'Name (SEQUENCE) expected');
   const text: string[] = [];
@@ -46,7 +51,7 @@ export function parseName(node: Der, what: string): DistinguishedName {
       const oid = readOid(type, what);
       const str = readString(value, what);
       parts.push(`${DN_ATTRIBUTE_NAMES[oid] ?? oid}=${escapeValue(str)}`);
-      normParts.push(`${oid}=${str.trim().replace(/\s+/g, ' ').toLowerCase()}`);
+      normParts.push(`${oid}=${normalizeDnValue(str)}`);
     }
     text.push(parts.join('+'));
     normParts.sort();
