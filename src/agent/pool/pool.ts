@@ -51,6 +51,8 @@ interface PoolWorker {
   /** Loaded its modules and said so: takes handshakes. */
   up: boolean;
   gone: boolean;
+  /** Slots granted this turn, sent together at its end. */
+  grants: number[];
 }
 
 export class WorkerPool {
@@ -172,7 +174,7 @@ export class WorkerPool {
   private spawn(index: number): PoolWorker {
     const init: WorkerInit = { ktls: this.opts.ktls, keylog: this.opts.onKeylog !== undefined, testHooks: this.opts.testHooks ?? false };
     const thread = workerThread(init, this.opts.script);
-    const w: PoolWorker = { index, thread, jobs: new Set(), up: false, gone: false };
+    const w: PoolWorker = { index, thread, jobs: new Set(), up: false, gone: false, grants: [] };
     thread.on('message', (m: FromWorker) => this.onMessage(w, m));
     thread.on('error', (e: Error) => {
       this.opts.logger.error('a handshake worker thread failed', { worker: index, error: e.stack ?? e.message });
@@ -191,14 +193,13 @@ export class WorkerPool {
         this.failedStarts = 0;
         this.opts.logger.debug('handshake worker thread up', { worker: w.index, thread: w.thread.threadId });
         return;
-      case 'wait':
-        this.jobs.get(m.id)?.ctx.slot.release();
+      case 'slots':
+        for (const id of m.wait) this.jobs.get(id)?.ctx.slot.release();
+        for (const id of m.want) {
+          const job = this.jobs.get(id);
+          if (job) void job.ctx.slot.acquire().then(() => this.grant(w, id));
+        }
         return;
-      case 'want': {
-        const job = this.jobs.get(m.id);
-        if (job) void job.ctx.slot.acquire().then(() => this.send(w, { t: 'grant', id: m.id }));
-        return;
-      }
       case 'done':
         this.completed++;
         this.settle(m.id, m.outcome);
@@ -210,6 +211,17 @@ export class WorkerPool {
         this.opts.logger.log(m.level, m.message, m.meta);
         return;
     }
+  }
+
+  /** Grants go out once per turn of this thread's loop, one message per worker. */
+  private grant(w: PoolWorker, id: number): void {
+    w.grants.push(id);
+    if (w.grants.length > 1) return;
+    setImmediate(() => {
+      const ids = w.grants;
+      w.grants = [];
+      this.send(w, { t: 'grant', ids });
+    });
   }
 
   private settle(id: number, outcome: RunOutcome): void {

@@ -13,18 +13,21 @@ export type ToWorker =
   | { t: 'run'; id: number; req: HandshakeRequest; deadline: number; transport: string; peerIdleTimeoutMs: number; netns?: string }
   /** Deadline, consumer gone, shutdown: abort the handshake (it sends user_canceled and reports ETIMEDOUT). */
   | { t: 'abort'; id: number; kind: AbortKind; detail?: string }
-  /** A work slot for a handshake that asked for one ('want'). */
-  | { t: 'grant'; id: number }
+  /** Work slots for handshakes that asked for one ('slots' want), all granted in one turn of the main thread. */
+  | { t: 'grant'; ids: number[] }
   /** Test-only (honoured only when the pool was built with test hooks): exit the worker thread now. */
   | { t: 'exit'; code: number };
 
 export type FromWorker =
   /** Loaded, first configuration decoded: handshakes may go to this worker. */
   | { t: 'up' }
-  /** The handshake waits on its peer: its work slot is free. */
-  | { t: 'wait'; id: number }
-  /** The peer's record is here: the handshake wants a work slot to go on. */
-  | { t: 'want'; id: number }
+  /**
+   * What one turn of the worker's loop changed, in one message: `wait`, handshakes now waiting
+   * on their peer (their work slots are free); `want`, handshakes whose peer's record is here
+   * and that want a work slot to go on. A handshake whose record was already there in the turn
+   * it started waiting is in neither: it kept its slot (see worker.ts, SlotReports).
+   */
+  | { t: 'slots'; wait: number[]; want: number[] }
   | { t: 'done'; id: number; outcome: RunOutcome }
   | { t: 'keylog'; line: string }
   | { t: 'log'; level: LogLevel; message: string; meta: Record<string, unknown> };

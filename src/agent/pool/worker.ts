@@ -6,7 +6,8 @@
  * rotated files), never per handshake. Keyrings are linked by the main thread around each
  * handshake (the session keyring is shared by every thread of the process), so this thread only
  * reads keys. Work slots stay the main thread's: this thread says when a handshake starts
- * waiting on its peer ('wait') and asks again when the peer's record is there ('want').
+ * waiting on its peer and asks again when the peer's record is there, once per turn of its loop
+ * for all its handshakes ('slots').
  */
 import net from 'node:net';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
@@ -17,6 +18,7 @@ import type { LogLevel } from '../config';
 import { Status } from '../request';
 import { defaultHandshakeEnv } from '../runtime';
 import { peerGatedEnv } from './gate';
+import { SlotReports } from './slot-reports';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
 const port = parentPort;
@@ -53,7 +55,10 @@ interface Running {
 }
 const running = new Map<number, Running>();
 
+const reports = new SlotReports(post);
+
 let up = false;
+const RESOLVED = Promise.resolve();
 
 function configure(m: Extract<ToWorker, { t: 'config' }>): void {
   debugOn = m.logLevel === 'debug';
@@ -88,17 +93,19 @@ function run(m: Extract<ToWorker, { t: 'run' }>): void {
     release: () => {
       if (!job.working) return;
       job.working = false;
-      post({ t: 'wait', id: m.id });
+      reports.released(m.id);
     },
-    acquire: () =>
-      new Promise<void>((resolve) => {
-        if (job.working || !running.has(m.id)) {
-          resolve();
-          return;
-        }
+    acquire: () => {
+      if (job.working || !running.has(m.id)) return RESOLVED;
+      if (reports.takeBack(m.id)) {
+        job.working = true;
+        return RESOLVED;
+      }
+      return new Promise<void>((resolve) => {
         job.granted = resolve;
-        post({ t: 'want', id: m.id });
-      }),
+        reports.wanted(m.id);
+      });
+    },
   };
   const idleMs = m.peerIdleTimeoutMs;
   const ctx: RunContext = {
@@ -111,6 +118,7 @@ function run(m: Extract<ToWorker, { t: 'run' }>): void {
   };
   const finish = (outcome: Parameters<typeof post>[0] & { t: 'done' }): void => {
     running.delete(m.id);
+    reports.forget(m.id);
     post(outcome);
   };
   const profile = profiles && profileFor(profiles, m.netns);
@@ -139,15 +147,16 @@ port.on('message', (m: ToWorker) => {
     case 'abort':
       running.get(m.id)?.controller.abort(new HandshakeAborted(m.kind, m.detail));
       return;
-    case 'grant': {
-      const job = running.get(m.id);
-      if (!job) return;
-      job.working = true;
-      const g = job.granted;
-      job.granted = undefined;
-      g?.();
+    case 'grant':
+      for (const id of m.ids) {
+        const job = running.get(id);
+        if (!job) continue;
+        job.working = true;
+        const g = job.granted;
+        job.granted = undefined;
+        g?.();
+      }
       return;
-    }
     case 'exit':
       if (init.testHooks) process.exit(m.code);
       return;
