@@ -15,7 +15,8 @@ import { applyNamespaceOverride } from './ns-config';
 import { buildProfiles, profileFor } from './profiles';
 import { Dispatcher, type RunContext, type RunOutcome } from './dispatcher';
 import { runHandshake, usesKeys, type HandshakeEnv, type Profile } from './handshake';
-import { identityFilesStamp } from './identities';
+import { identityFilePaths, identityFilesStamp } from './identities';
+import { PathWatch } from '../sys/inotify';
 import { createLogger, type Logger } from './logging';
 import type { AgentMetrics } from './metrics';
 import { openAppendRegular } from '../sys/files';
@@ -68,7 +69,9 @@ export class Daemon {
   private transports: AgentTransport[] = [];
   private keylogFd?: number;
   private stopping?: Promise<void>;
-  private identityStamp: string;
+  private identityStamp!: string;
+  /** Watches the identity files (see currentProfile); undefined: they are stat()ed before every handshake. */
+  private identityWatch?: PathWatch;
   /** The reload a SIGHUP asked for, not started yet: further SIGHUPs join it. */
   private queuedReload?: Promise<boolean>;
   private readonly notifier: ServiceNotifier;
@@ -85,7 +88,7 @@ export class Daemon {
     for (const n of loaded.notices) this.logger.info(n);
     for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
     ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)));
-    this.identityStamp = profilesStamp(config);
+    this.restamp(config);
     if (config.namespaces.mode === 'self') {
       for (const o of config.namespaceOverrides) {
         if (o.label !== SELF_NETNS) this.logger.warn(`${o.file}:${o.line}: [namespace.${o.label}] has no effect: [handshaked] namespaces serves only the agent's own namespace`);
@@ -226,7 +229,7 @@ export class Daemon {
     }
     this.profile = next;
     this.nsProfiles = nextNs;
-    this.identityStamp = profilesStamp(next.config);
+    this.restamp(next.config);
     this.logger.level = levelOf(next.config);
     this.pool?.configure(next.config, levelOf(next.config));
     this.logger.info('configuration reloaded', { config: next.config.file ?? '(defaults)' });
@@ -238,13 +241,21 @@ export class Daemon {
    * replaced on disk since it was loaded, the identities are loaded again first (tlshd reads them
    * per handshake, so hosts rotate certificates without signalling the agent). Files that do not
    * load (say, a key written before its certificate) are logged and the previous identities kept
-   * until the files change again. The check is a few stat() calls, small beside a handshake.
+   * until the files change again.
+   *
+   * The check is one read(2) of an inotify descriptor that watches the files, their directories
+   * and the symbolic links leading to them (src/sys/inotify.ts): the kernel queues the event
+   * before the change returns, so a file replaced before this handshake started is seen by it.
+   * Only when an event came are the files stat()ed and compared with the stamp; without inotify
+   * (no watch left for this user), they are stat()ed every time, as they were before: that cost
+   * 2-4 % of the agent's CPU per handshake (docs/bench.md, "CPU per handshake").
    */
   private currentProfile(): Profile {
+    if (this.identityWatch && !this.identityWatch.changed()) return this.profile;
     const { config } = this.profile;
     const stamp = profilesStamp(config);
     if (stamp === this.identityStamp) return this.profile;
-    this.identityStamp = stamp;
+    this.restamp(config);
     try {
       ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)));
       this.pool?.configure(config, levelOf(config));
@@ -253,6 +264,23 @@ export class Daemon {
       this.logger.error(`identity files changed on disk but do not load, keeping the previous ones: ${(e as Error).message}`);
     }
     return this.profile;
+  }
+
+  /**
+   * Watch the files `config` names (again: links may now lead elsewhere), then take their stamp,
+   * in that order, so that a change between the two is an event, not lost.
+   */
+  private restamp(config: AgentConfig): void {
+    this.identityWatch?.close();
+    this.identityWatch = undefined;
+    if (!this.stopping) {
+      try {
+        this.identityWatch = PathWatch.of(profilesPaths(config));
+      } catch (e) {
+        this.logger.debug('identity files are not watched; they are checked with stat() before each handshake', { error: (e as Error).message });
+      }
+    }
+    this.identityStamp = profilesStamp(config);
   }
 
   /** Stop taking requests, give running handshakes the grace period, send every reply, release everything. */
@@ -274,6 +302,8 @@ export class Daemon {
       }
     }
     await this.metrics?.close();
+    this.identityWatch?.close();
+    this.identityWatch = undefined;
     if (this.keylogFd !== undefined) {
       fs.closeSync(this.keylogFd);
       this.keylogFd = undefined;
@@ -310,7 +340,15 @@ function openKeylog(file: string): number {
 
 /** What every identity file of every profile looks like on disk (see currentProfile). */
 function profilesStamp(config: AgentConfig): string {
-  return [config, ...config.namespaceOverrides.map((o) => applyNamespaceOverride(config, o))].map(identityFilesStamp).join('#');
+  return profileConfigs(config).map(identityFilesStamp).join('#');
+}
+
+function profilesPaths(config: AgentConfig): string[] {
+  return [...new Set(profileConfigs(config).flatMap(identityFilePaths))];
+}
+
+function profileConfigs(config: AgentConfig): AgentConfig[] {
+  return [config, ...config.namespaceOverrides.map((o) => applyNamespaceOverride(config, o))];
 }
 
 function sameNamespaces(a: NamespacesSetting, b: NamespacesSetting): boolean {

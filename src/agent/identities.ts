@@ -136,19 +136,25 @@ function loadCertified(
  */
 export function identityFilesStamp(config: AgentConfig): string {
   const parts: string[] = [];
-  for (const role of [config.client, config.server]) {
-    const pairs = [role, ...(role.alternates ?? [])].flatMap((p) => [p.certificate, p.privateKey, p.pqCertificate, p.pqPrivateKey]);
-    for (const loc of [role.truststore, role.crl, ...pairs]) {
-      if (!loc) continue;
-      try {
-        const st = fs.statSync(loc.value);
-        parts.push(`${loc.value}:${st.ino}:${st.size}:${st.mtimeMs}`);
-      } catch {
-        parts.push(`${loc.value}:-`);
-      }
+  for (const file of identityFilePaths(config)) {
+    try {
+      const st = fs.statSync(file);
+      parts.push(`${file}:${st.ino}:${st.size}:${st.mtimeMs}`);
+    } catch {
+      parts.push(`${file}:-`);
     }
   }
   return parts.join('|');
+}
+
+/** Every configured certificate, key, CRL and trust-store path of both roles (what identityFilesStamp looks at). */
+export function identityFilePaths(config: AgentConfig): string[] {
+  const files: string[] = [];
+  for (const role of [config.client, config.server]) {
+    const pairs = [role, ...(role.alternates ?? [])].flatMap((p) => [p.certificate, p.privateKey, p.pqCertificate, p.pqPrivateKey]);
+    for (const loc of [role.truststore, role.crl, ...pairs]) if (loc) files.push(loc.value);
+  }
+  return files;
 }
 
 const systemStores = new Map<Buffer[] | undefined, TrustConfig>();
