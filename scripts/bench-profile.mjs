@@ -11,8 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const load = async (rel) => (await import(path.join(root, 'dist', 'bench', 'storm', rel))).default;
 const cells = await load('cell.js');
 const sides = await load('sides.js');
