@@ -106,6 +106,7 @@ export class SocketReader {
    */
   readRecord(): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(this.closedError());
     if (this.pending) {
       return Promise.reject(new SocketReaderError('BUSY', 'readRecord() called while another read is in progress'));
     }
@@ -167,8 +168,10 @@ export class SocketReader {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const closedErr = new SocketReaderError('CLOSED', 'the socket reader was closed');
-    this.fail(closedErr);
+    // The error (and its stack trace) only when someone waits to be told: a handshake that
+    // ends normally closes its reader with nothing pending, once per handshake.
+    const closedErr = this.pending || this.writes.length > 0 ? this.closedError() : undefined;
+    if (closedErr) this.fail(closedErr);
     // libuv must forget the fd (epoll_ctl DEL) before the fd number can be reused.
     this.watcher?.close();
     this.watcher = undefined;
@@ -178,8 +181,12 @@ export class SocketReader {
     } catch {
       // Already closed by someone else: nothing left to release.
     }
-    for (const w of this.writes.splice(0)) w.reject(closedErr);
+    for (const w of this.writes.splice(0)) w.reject(closedErr ?? this.closedError());
     this.closedResolve();
+  }
+
+  private closedError(): SocketReaderError {
+    return new SocketReaderError('CLOSED', 'the socket reader was closed');
   }
 
   /** Resolves when the reader has closed the dup. */

@@ -194,12 +194,20 @@ export function bytesReadable(fd: number): number {
 
 // --- socket options ------------------------------------------------------------------------
 
+/**
+ * Scratch for the int-valued socket options and socket names: every call is synchronous and
+ * copies its answer out before returning, so one set per thread serves all (these run several
+ * times per handshake).
+ */
+const optVal = new Int32Array(1);
+const optLen = new Uint32Array(1);
+const nameBuf = Buffer.alloc(128);
+
 /** getsockopt for an int-valued option. */
 export function getsockoptInt(fd: number, level: number, name: number): number {
-  const val = new Int32Array(1);
-  const len = new Uint32Array([4]);
-  sysCall('getsockopt', () => getsockoptFn(fd, level, name, val, len), `fd ${fd} level ${level} option ${name}`);
-  return val[0];
+  optLen[0] = 4;
+  sysCall('getsockopt', () => getsockoptFn(fd, level, name, optVal, optLen), `fd ${fd} level ${level} option ${name}`);
+  return optVal[0];
 }
 
 /** getsockopt returning the raw option bytes (at most maxLen). */
@@ -211,8 +219,8 @@ export function getsockoptBytes(fd: number, level: number, name: number, maxLen:
 }
 
 export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
-  const val = new Int32Array([value]);
-  sysCall('setsockopt', () => setsockoptFn(fd, level, name, val, 4), `fd ${fd} level ${level} option ${name}`);
+  optVal[0] = value;
+  sysCall('setsockopt', () => setsockoptFn(fd, level, name, optVal, 4), `fd ${fd} level ${level} option ${name}`);
 }
 
 /** setsockopt with the exact bytes given (crypto_info structs, the "tls" ULP name). */
@@ -334,10 +342,10 @@ function compressIpv6(groups: string[], raw: Buffer): string {
 }
 
 function nameOf(syscall: string, fn: typeof getpeernameFn, fd: number): SockAddr {
-  const buf = Buffer.alloc(SOCKADDR_STORAGE);
-  const len = new Uint32Array([SOCKADDR_STORAGE]);
-  sysCall(syscall, () => fn(fd, buf, len), `fd ${fd}`);
-  return parseSockaddr(buf, Math.min(len[0], SOCKADDR_STORAGE));
+  optLen[0] = SOCKADDR_STORAGE;
+  sysCall(syscall, () => fn(fd, nameBuf, optLen), `fd ${fd}`);
+  // parseSockaddr copies everything out of the scratch buffer (numbers and new strings).
+  return parseSockaddr(nameBuf, Math.min(optLen[0], SOCKADDR_STORAGE));
 }
 
 /** The remote address of a connected socket (ENOTCONN if not connected). */
