@@ -70,6 +70,8 @@ export class WorkerPool {
   replaced = 0;
   /** Outcomes reported by workers (tests and diagnostics). */
   completed = 0;
+  /** Messages between this thread and the workers, both ways (tests and diagnostics: the cost of crossing). */
+  messages = 0;
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
@@ -168,7 +170,9 @@ export class WorkerPool {
   }
 
   private send(w: PoolWorker, m: ToWorker): void {
-    if (!w.gone) w.thread.postMessage(m);
+    if (w.gone) return;
+    this.messages++;
+    w.thread.postMessage(m);
   }
 
   private spawn(index: number): PoolWorker {
@@ -187,6 +191,7 @@ export class WorkerPool {
   }
 
   private onMessage(w: PoolWorker, m: FromWorker): void {
+    this.messages++;
     switch (m.t) {
       case 'up':
         w.up = true;
