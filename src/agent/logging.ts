@@ -138,7 +138,35 @@ export function createLogger(opts: LoggerOptions): Logger {
     transports: opts.transports ?? [stderrTransport as winston.transport],
   });
   if (stderrTransport && opts.direct !== false) directSinks.set(logger, { console: stderrTransport, format: opts.format, journal });
+  skipDisabledLevels(logger);
   return logger;
+}
+
+/**
+ * winston formats every record (redaction, the text or JSON format) and streams it through the
+ * logger before a transport drops it for its level: a `debug` call with debug off cost as much
+ * as a line written. The hot path has several per handshake (each request, each record read),
+ * 4-7 % of the agent's CPU per handshake in the profiles (docs/bench.md, "CPU per handshake").
+ * So a record no transport would take is dropped before winston sees it, by the same rule
+ * (isLevelEnabled: the logger's level, or a transport's own). Nothing written changes.
+ */
+function skipDisabledLevels(logger: Logger): void {
+  const enabled = (level: unknown): boolean => typeof level !== 'string' || (!logger.silent && logger.isLevelEnabled(level));
+  type Method = (this: Logger, ...args: unknown[]) => Logger;
+  const table = logger as unknown as Record<string, Method>;
+  // `this`, not `logger`: a child logger (logger.child(meta)) inherits these and adds its meta in its own write.
+  for (const level of Object.keys(LEVELS)) {
+    const method = table[level];
+    table[level] = function (this: Logger, ...args: unknown[]) {
+      return enabled(level) ? method.apply(this, args) : this;
+    };
+  }
+  const log = table.log;
+  table.log = function (this: Logger, ...args: unknown[]) {
+    const first = args[0];
+    const level = typeof first === 'object' && first !== null ? (first as { level?: unknown }).level : first;
+    return enabled(level) ? log.apply(this, args) : this;
+  };
 }
 
 const LEVELS: Record<string, number> = { error: 0, warn: 1, info: 2, debug: 3 };

@@ -184,3 +184,39 @@ describe('the per-handshake line written without winston', () => {
     expect(cap.lines).toHaveLength(1);
   });
 });
+
+describe('records no transport takes', () => {
+  it('never reach winston (no formatting, no stream write), while enabled ones still do', () => {
+    const cap = captureTransport();
+    const log = createLogger({ format: 'text', level: 'info', transports: [cap.transport], journalPriority: false });
+    const write = jest.spyOn(log, 'write');
+    log.debug('not wanted', { detail: 1 });
+    log.log('debug', 'not wanted either', { detail: 2 });
+    log.log({ level: 'debug', message: 'nor this' });
+    expect(write).not.toHaveBeenCalled();
+    log.info('wanted', { detail: 3 });
+    expect(write).toHaveBeenCalledTimes(1);
+    // A level raised at run time (a reload to debug) lets them through again.
+    log.level = 'debug';
+    log.debug('now wanted', { detail: 4 });
+    expect(cap.lines).toEqual(['info wanted detail=3', 'debug now wanted detail=4']);
+  });
+
+  it('follow a transport whose own level is more verbose than the logger\'s', () => {
+    const cap = captureTransport();
+    cap.transport.level = 'debug';
+    const log = createLogger({ format: 'text', level: 'warn', transports: [cap.transport], journalPriority: false });
+    log.debug('the transport wants it');
+    expect(cap.lines).toEqual(['debug the transport wants it']);
+  });
+
+  it('keep a child logger\'s own meta on the records it lets through', () => {
+    const cap = captureTransport();
+    const log = createLogger({ format: 'text', level: 'info', transports: [cap.transport], journalPriority: false });
+    const child = log.child({ netns: 'blue' });
+    child.debug('dropped');
+    child.info('kept');
+    child.log('warn', 'kept too');
+    expect(cap.lines).toEqual(['info kept netns=blue', 'warn kept too netns=blue']);
+  });
+});
