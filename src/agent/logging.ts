@@ -146,7 +146,7 @@ export function createLogger(opts: LoggerOptions): Logger {
  * winston formats every record (redaction, the text or JSON format) and streams it through the
  * logger before a transport drops it for its level: a `debug` call with debug off cost as much
  * as a line written. The hot path has several per handshake (each request, each record read),
- * 4-7 % of the agent's CPU per handshake in the profiles (docs/bench.md, "CPU per handshake").
+ * 2-4 % of the agent's CPU per handshake in the profiles (docs/bench.md, "CPU per handshake").
  * So a record no transport would take is dropped before winston sees it, by the same rule
  * (isLevelEnabled: the logger's level, or a transport's own). Nothing written changes.
  */
