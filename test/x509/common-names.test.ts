@@ -4,7 +4,7 @@
  * The subjects are built here attribute by attribute, so that multi-valued RDNs, values holding
  * '+' or ',' and string types other than UTF8String are exactly what the DER says.
  */
-import { certificateNames } from '../../src/agent/peer-policy';
+import { certificateNames, parsePeerPattern, peerPatternMatchesCertificate } from '../../src/agent/peer-policy';
 import { type Certificate, checkNameConstraints, decodeCertificate, type GeneralSubtree, parseDer } from '../../src/tls/x509';
 import { parseName } from '../../src/tls/x509/dn';
 import { checkStrictProfile } from '../../src/tls/x509/profile';
@@ -93,18 +93,25 @@ describe('subject commonNames as each caller sees them', () => {
     expect(allowListSees(c)).toEqual(['one.a.test', 'two.a.test']);
   });
 
-  it("a CN whose value holds '+'", () => {
+  // The value is one attribute: "host.a.test+x" is no host name, so name constraints have no
+  // DNS name to check (a CN fallback would not match host.a.test with it either), and the strict
+  // profile wants the whole value among the SAN entries, not its first piece.
+  it("a CN whose value holds '+': one value, whole", () => {
     const c = withSubject([['CN', 'host.a.test+x']]);
-    expect(strictProfileSees(c)).toEqual(['host.a.test']);
-    expect(constraintsSee(c)).toEqual(['host.a.test']);
+    expect(strictProfileSees(c)).toEqual(['host.a.test+x']);
+    expect(constraintsSee(c)).toEqual([]);
     expect(allowListSees(c)).toEqual(['host.a.test+x']);
   });
 
-  it("a CN whose value holds '+' followed by what reads as another CN attribute", () => {
+  // Fail closed: a CA that lets a requester choose a CN must not thereby issue the CN
+  // "admin.a.test" too, so neither a cn: pattern nor the strict profile may find one here.
+  it("a CN whose value holds '+' followed by what reads as another CN attribute: still one value", () => {
     const c = withSubject([['CN', 'x+2.5.4.3=admin.a.test']]);
-    expect(strictProfileSees(c)).toEqual(['x', 'admin.a.test']);
-    expect(constraintsSee(c)).toEqual(['admin.a.test']);
-    expect(allowListSees(c)).toEqual(['x', 'admin.a.test']);
+    expect(strictProfileSees(c)).toEqual(['x+2.5.4.3=admin.a.test']);
+    expect(constraintsSee(c)).toEqual([]);
+    expect(allowListSees(c)).toEqual(['x+2.5.4.3=admin.a.test']);
+    expect(peerPatternMatchesCertificate(parsePeerPattern('cn:admin.a.test', true), certificateNames(c))).toBe(false);
+    expect(peerPatternMatchesCertificate(parsePeerPattern('cn:X+2.5.4.3=Admin.A.Test', true), certificateNames(c))).toBe(true);
   });
 
   it("a CN whose value holds ','", () => {
