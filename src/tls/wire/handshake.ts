@@ -48,19 +48,29 @@ export interface ClientHello {
   extensions: Extensions;
 }
 
+/** The fields both hellos open with: legacy_version, random, and the session id (or its echo). */
+function readHelloStart(r: Reader, sessionIdField: string): Pick<ClientHello, 'legacyVersion' | 'random' | 'sessionId'> {
+  const legacyVersion = r.u16('legacy_version');
+  const random = r.bytes(32, 'random');
+  const sessionId = r.vector(1, sessionIdField, 0, 32);
+  return { legacyVersion, random, sessionId };
+}
+
+/** A hello's extensions; one that ends before them has none (a ClientHello so: a pre-TLS 1.3 client). */
+function readHelloExtensions(r: Reader, what: string): Extensions {
+  return r.remaining() === 0 ? new Extensions([]) : readExtensions(r, what);
+}
+
 export function decodeClientHello(body: Buffer): ClientHello {
   return decodeBody(body, 'ClientHello', (r) => {
-    const legacyVersion = r.u16('legacy_version');
-    const random = r.bytes(32, 'random');
-    const sessionId = r.vector(1, 'legacy_session_id', 0, 32);
+    const start = readHelloStart(r, 'legacy_session_id');
     const cipherSuites: number[] = [];
     r.scope(2, 'cipher_suites', () => {
       while (r.remaining() > 0) cipherSuites.push(r.u16('cipher_suite'));
     }, 2);
     const compressionMethods = r.vector(1, 'legacy_compression_methods', 1);
-    // A ClientHello without extensions is a pre-TLS 1.3 client.
-    const extensions = r.remaining() === 0 ? new Extensions([]) : readExtensions(r, 'ClientHello');
-    return { legacyVersion, random, sessionId, cipherSuites, compressionMethods, extensions };
+    const extensions = readHelloExtensions(r, 'ClientHello');
+    return { ...start, cipherSuites, compressionMethods, extensions };
   });
 }
 
@@ -90,13 +100,11 @@ export interface ServerHello {
 
 export function decodeServerHello(body: Buffer): ServerHello {
   return decodeBody(body, 'ServerHello', (r) => {
-    const legacyVersion = r.u16('legacy_version');
-    const random = r.bytes(32, 'random');
-    const sessionId = r.vector(1, 'legacy_session_id_echo', 0, 32);
+    const start = readHelloStart(r, 'legacy_session_id_echo');
     const cipherSuite = r.u16('cipher_suite');
     const compressionMethod = r.u8('legacy_compression_method');
-    const extensions = r.remaining() === 0 ? new Extensions([]) : readExtensions(r, 'ServerHello');
-    return { legacyVersion, random, sessionId, cipherSuite, compressionMethod, extensions };
+    const extensions = readHelloExtensions(r, 'ServerHello');
+    return { ...start, cipherSuite, compressionMethod, extensions };
   });
 }
 
