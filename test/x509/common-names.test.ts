@@ -65,73 +65,36 @@ describe('subject commonNames as each caller sees them', () => {
     expect(checkStrictProfile([template])).toBeUndefined();
   });
 
-  it('a single CN', () => {
-    const c = withSubject([['CN', 'Host.A.Test']]);
-    expect(strictProfileSees(c)).toEqual(['host.a.test']);
-    expect(constraintsSee(c)).toEqual(['host.a.test']);
-    expect(allowListSees(c)).toEqual(['host.a.test']);
+  const one = ['one.a.test'];
+  const both = ['one.a.test', 'two.a.test'];
+  // [case, subject RDNs, strict profile, name constraints, cn: allow lists]
+  const cases: Array<[string, Attribute[][], string[], string[], string[]]> = [
+    ['a single CN', [[['CN', 'One.A.Test']]], one, one, one],
+    ['two CN RDNs: both, in certificate order', [[['O', 'org']], [['CN', 'one.a.test']], [['CN', 'two.a.test']]], both, both, both],
+    ['a multi-valued RDN CN=a+O=b: the CN only', [[['CN', 'one.a.test'], ['O', 'org.test']]], one, one, one],
+    ['a multi-valued RDN CN=a+CN=b: both', [[['CN', 'one.a.test'], ['CN', 'two.a.test']]], both, both, both],
+    // The value is one attribute: "host.a.test+x" is no host name, so name constraints have no
+    // DNS name to check (a CN fallback would not match host.a.test with it either), and the
+    // strict profile wants the whole value among the SAN entries, not its first piece.
+    ["a CN whose value holds '+': one value, whole", [[['CN', 'host.a.test+x']]], ['host.a.test+x'], [], ['host.a.test+x']],
+    // Fail closed: a CA that lets a requester choose a CN must not thereby issue the CN
+    // "admin.a.test" too (see the cn: pattern test below).
+    ["a value holding '+' and what reads as another CN attribute: still one value", [[['CN', 'x+2.5.4.3=admin.a.test']]], ['x+2.5.4.3=admin.a.test'], [], ['x+2.5.4.3=admin.a.test']],
+    ["a CN whose value holds ','", [[['CN', 'host.a.test,x']]], ['host.a.test,x'], [], ['host.a.test,x']],
+    ['CNs in PrintableString and BMPString read like UTF8String ones', [[['CN', 'One.A.Test', PRINTABLE]], [['CN', 'Two.A.Test', BMP]]], both, both, both],
+    ['a subject without a CN has none', [[['O', 'org.test']]], [], [], []],
+  ];
+
+  it.each(cases)('%s', (_, rdns, profile, constraints, allowList) => {
+    const c = withSubject(...rdns);
+    expect(strictProfileSees(c)).toEqual(profile);
+    expect(constraintsSee(c)).toEqual(constraints);
+    expect(allowListSees(c)).toEqual(allowList);
   });
 
-  it('two CN RDNs: both, in certificate order', () => {
-    const c = withSubject([['O', 'org']], [['CN', 'one.a.test']], [['CN', 'two.a.test']]);
-    expect(strictProfileSees(c)).toEqual(['one.a.test', 'two.a.test']);
-    expect(constraintsSee(c)).toEqual(['one.a.test', 'two.a.test']);
-    expect(allowListSees(c)).toEqual(['one.a.test', 'two.a.test']);
-  });
-
-  it('a multi-valued RDN CN=a+O=b: the CN only', () => {
-    const c = withSubject([['CN', 'host.a.test'], ['O', 'org.test']]);
-    expect(strictProfileSees(c)).toEqual(['host.a.test']);
-    expect(constraintsSee(c)).toEqual(['host.a.test']);
-    expect(allowListSees(c)).toEqual(['host.a.test']);
-  });
-
-  it('a multi-valued RDN CN=a+CN=b: both', () => {
-    const c = withSubject([['CN', 'one.a.test'], ['CN', 'two.a.test']]);
-    expect(strictProfileSees(c)).toEqual(['one.a.test', 'two.a.test']);
-    expect(constraintsSee(c)).toEqual(['one.a.test', 'two.a.test']);
-    expect(allowListSees(c)).toEqual(['one.a.test', 'two.a.test']);
-  });
-
-  // The value is one attribute: "host.a.test+x" is no host name, so name constraints have no
-  // DNS name to check (a CN fallback would not match host.a.test with it either), and the strict
-  // profile wants the whole value among the SAN entries, not its first piece.
-  it("a CN whose value holds '+': one value, whole", () => {
-    const c = withSubject([['CN', 'host.a.test+x']]);
-    expect(strictProfileSees(c)).toEqual(['host.a.test+x']);
-    expect(constraintsSee(c)).toEqual([]);
-    expect(allowListSees(c)).toEqual(['host.a.test+x']);
-  });
-
-  // Fail closed: a CA that lets a requester choose a CN must not thereby issue the CN
-  // "admin.a.test" too, so neither a cn: pattern nor the strict profile may find one here.
-  it("a CN whose value holds '+' followed by what reads as another CN attribute: still one value", () => {
-    const c = withSubject([['CN', 'x+2.5.4.3=admin.a.test']]);
-    expect(strictProfileSees(c)).toEqual(['x+2.5.4.3=admin.a.test']);
-    expect(constraintsSee(c)).toEqual([]);
-    expect(allowListSees(c)).toEqual(['x+2.5.4.3=admin.a.test']);
-    expect(peerPatternMatchesCertificate(parsePeerPattern('cn:admin.a.test', true), certificateNames(c))).toBe(false);
-    expect(peerPatternMatchesCertificate(parsePeerPattern('cn:X+2.5.4.3=Admin.A.Test', true), certificateNames(c))).toBe(true);
-  });
-
-  it("a CN whose value holds ','", () => {
-    const c = withSubject([['CN', 'host.a.test,x']]);
-    expect(strictProfileSees(c)).toEqual(['host.a.test,x']);
-    expect(constraintsSee(c)).toEqual([]);
-    expect(allowListSees(c)).toEqual(['host.a.test,x']);
-  });
-
-  it('CNs in PrintableString and BMPString read like UTF8String ones', () => {
-    const c = withSubject([['CN', 'One.A.Test', PRINTABLE]], [['CN', 'Two.A.Test', BMP]]);
-    expect(strictProfileSees(c)).toEqual(['one.a.test', 'two.a.test']);
-    expect(constraintsSee(c)).toEqual(['one.a.test', 'two.a.test']);
-    expect(allowListSees(c)).toEqual(['one.a.test', 'two.a.test']);
-  });
-
-  it('a subject without a CN has none', () => {
-    const c = withSubject([['O', 'org.test']]);
-    expect(strictProfileSees(c)).toEqual([]);
-    expect(constraintsSee(c)).toEqual([]);
-    expect(allowListSees(c)).toEqual([]);
+  it("a cn: pattern matches a value holding '+' only whole", () => {
+    const names = certificateNames(withSubject([['CN', 'x+2.5.4.3=admin.a.test']]));
+    expect(peerPatternMatchesCertificate(parsePeerPattern('cn:admin.a.test', true), names)).toBe(false);
+    expect(peerPatternMatchesCertificate(parsePeerPattern('cn:X+2.5.4.3=Admin.A.Test', true), names)).toBe(true);
   });
 });
