@@ -6,7 +6,7 @@
  */
 import { certificateNames, parsePeerPattern, peerPatternMatchesCertificate } from '../../src/agent/peer-policy';
 import { type Certificate, checkNameConstraints, decodeCertificate, type GeneralSubtree, parseDer } from '../../src/tls/x509';
-import { parseName } from '../../src/tls/x509/dn';
+import { parseName, sameName } from '../../src/tls/x509/dn';
 import { checkStrictProfile } from '../../src/tls/x509/profile';
 import { certOf } from './pki';
 
@@ -96,5 +96,25 @@ describe('subject commonNames as each caller sees them', () => {
     const names = certificateNames(withSubject([['CN', 'x+2.5.4.3=admin.a.test']]));
     expect(peerPatternMatchesCertificate(parsePeerPattern('cn:admin.a.test', true), names)).toBe(false);
     expect(peerPatternMatchesCertificate(parsePeerPattern('cn:X+2.5.4.3=Admin.A.Test', true), names)).toBe(true);
+  });
+});
+
+describe('normalised names stay distinct when a value holds a separator', () => {
+  const subjectOf = (...rdns: Attribute[][]) => withSubject(...rdns).subject;
+
+  it.each<[string, Attribute[][], Attribute[][]]>([
+    ["one CN 'a,2.5.4.3=b' against the RDNs CN=a, CN=b", [[['CN', 'a,2.5.4.3=b']]], [[['CN', 'a']], [['CN', 'b']]]],
+    ["one O 'b+2.5.4.3=a' against the multi-valued RDN O=b+CN=a", [[['O', 'b+2.5.4.3=a']]], [[['CN', 'a'], ['O', 'b']]]],
+    ["one CN 'a\\\\' against one CN 'a\\'", [[['CN', 'a\\\\']]], [[['CN', 'a\\']]]],
+  ])('%s', (_what, left, right) => {
+    const a = subjectOf(...left);
+    const b = subjectOf(...right);
+    expect(a.normalized).not.toBe(b.normalized);
+    expect(sameName(a, b)).toBe(false);
+    expect(sameName(a, subjectOf(...left))).toBe(true);
+  });
+
+  it('still compares case- and space-insensitively', () => {
+    expect(sameName(subjectOf([['CN', ' Host  A ']]), subjectOf([['CN', 'host a']]))).toBe(true);
   });
 });

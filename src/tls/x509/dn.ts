@@ -41,6 +41,16 @@ export function normalizeDnValue(v: string): string {
   return v.trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
+/**
+ * A normalised value as it stands in `normalized` and `rdns`: the separators it is joined with
+ * ('+' between the attributes of an RDN, ',' between RDNs, '=' after the type) and the escape
+ * itself are escaped, so that two different names never flatten to the same text (a value
+ * "a,2.5.4.3=b" is not the two RDNs CN=a, CN=b).
+ */
+function escapeNormalized(v: string): string {
+  return v.replace(/[\\,+=]/g, (c) => `\\${c}`);
+}
+
 export function parseName(node: Der, what: string): DistinguishedName {
   if (node.tag !== Tag.SEQUENCE) derFail(node, what, 'Name (SEQUENCE) expected');
   const text: string[] = [];
@@ -58,7 +68,7 @@ export function parseName(node: Der, what: string): DistinguishedName {
       const str = readString(value, what);
       parts.push(`${DN_ATTRIBUTE_NAMES[oid] ?? oid}=${escapeValue(str)}`);
       const normalized = normalizeDnValue(str);
-      normParts.push(`${oid}=${normalized}`);
+      normParts.push(`${oid}=${escapeNormalized(normalized)}`);
       attributes.push({ oid, value: normalized });
     }
     text.push(parts.join('+'));
