@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import koffi from 'koffi';
 import { Errno } from './errno';
-import { close, libc, sysCall } from './libc';
+import { C, close, sysCall } from './libc';
 
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
@@ -35,10 +35,6 @@ const EVENTS = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED
 /** Symbolic links followed while resolving one path, as the kernel's own limit (ELOOP). */
 const MAX_LINKS = 40;
 
-const initFn = libc.func('int inotify_init1(int flags)');
-const addWatchFn = libc.func('int inotify_add_watch(int fd, const char *path, uint32_t mask)');
-const readFn = libc.func('intptr_t read(int fd, void *buf, size_t count)');
-
 export class PathWatch {
   private readonly buf = Buffer.allocUnsafeSlow(4096);
   private fd: number | undefined;
@@ -52,10 +48,10 @@ export class PathWatch {
    * cannot be added (the per-user watch limit): the caller then checks the slow way.
    */
   static of(paths: readonly string[]): PathWatch {
-    const fd = sysCall('inotify_init1', () => initFn(IN_NONBLOCK | IN_CLOEXEC));
+    const fd = sysCall('inotify_init1', () => C.inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     try {
       const add = (p: string): void => {
-        sysCall('inotify_add_watch', () => addWatchFn(fd, p, EVENTS | IN_DONT_FOLLOW), p);
+        sysCall('inotify_add_watch', () => C.inotify_add_watch(fd, p, EVENTS | IN_DONT_FOLLOW), p);
       };
       const dirs = new Set<string>();
       for (const p of paths) {
@@ -83,7 +79,7 @@ export class PathWatch {
     if (this.fd === undefined) return true;
     let any = false;
     for (;;) {
-      const n = Number(readFn(this.fd, this.buf, this.buf.length));
+      const n = Number(C.read(this.fd, this.buf, this.buf.length));
       if (n > 0) {
         any = true;
         continue;
