@@ -4,7 +4,8 @@
 //
 //   node scripts/bench-ab.mjs DIR_A DIR_B      (each a tree with a built dist/, e.g. a git worktree)
 //   env: ROUNDS (4), COUNT per cell (300), CONC in flight (16), COMBOS (server/psk,server/x509,client/psk,client/x509),
-//        WORKERS ([handshaked] workers of both agents; unset: the agent's default, one per CPU),
+//        WORKERS ([handshaked] workers of both agents; unset: the agent's default, one per CPU;
+//        WORKERS_A, WORKERS_B set one agent's alone),
 //        NODE_ARGS_A, NODE_ARGS_B (space-separated node options of each agent instead of the unit's
 //        heap options, to compare those: both dirs may then be the same build)
 // Needs root (the PSK lives in a kernel keyring), like npm run bench.
@@ -28,12 +29,14 @@ const conc = Number(process.env.CONC ?? 16);
 const combos = (process.env.COMBOS ?? 'server/psk,server/x509,client/psk,client/x509').split(',').map((s) => s.split('/'));
 const nodeArgs = ['--max-semi-space-size=2', '--max-old-space-size=128'];
 const argsOf = (v) => (v === undefined ? nodeArgs : v.split(' ').filter(Boolean));
-const workers = process.env.WORKERS === undefined ? {} : { workers: Number(process.env.WORKERS) };
+const workersOf = (v) => (v === undefined ? {} : { workers: Number(v) });
+const workersA = workersOf(process.env.WORKERS_A ?? process.env.WORKERS);
+const workersB = workersOf(process.env.WORKERS_B ?? process.env.WORKERS);
 
 const keys = sidesA.BenchKeys.create();
 const peer = await PeerProcess.start(keys.psk);
-const a = await sidesA.AgentSide.start({ keys, maxInflight: 1024, ...workers, nodeArgs: argsOf(process.env.NODE_ARGS_A), workDir: sidesA.makeWorkDir() });
-const b = await sidesB.AgentSide.start({ keys, maxInflight: 1024, ...workers, nodeArgs: argsOf(process.env.NODE_ARGS_B), workDir: sidesB.makeWorkDir() });
+const a = await sidesA.AgentSide.start({ keys, maxInflight: 1024, ...workersA, nodeArgs: argsOf(process.env.NODE_ARGS_A), workDir: sidesA.makeWorkDir() });
+const b = await sidesB.AgentSide.start({ keys, maxInflight: 1024, ...workersB, nodeArgs: argsOf(process.env.NODE_ARGS_B), workDir: sidesB.makeWorkDir() });
 const res = new Map();
 try {
   for (const [role, auth] of combos) for (const s of [a, b]) await cells.runCell(s, peer, role, auth, conc, 200); // JIT warm-up
