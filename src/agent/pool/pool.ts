@@ -70,7 +70,10 @@ export class WorkerPool {
   replaced = 0;
   /** Outcomes reported by workers (tests and diagnostics). */
   completed = 0;
-  /** Messages between this thread and the workers, both ways (tests and diagnostics: the cost of crossing). */
+  /**
+   * Messages of the pool's protocol between this thread and the workers, both ways (tests and
+   * diagnostics: the cost of crossing); log and key-log lines forwarded from workers are not counted.
+   */
   messages = 0;
 
   constructor(private readonly opts: WorkerPoolOptions) {}
@@ -191,7 +194,7 @@ export class WorkerPool {
   }
 
   private onMessage(w: PoolWorker, m: FromWorker): void {
-    this.messages++;
+    if (m.t !== 'log' && m.t !== 'keylog') this.messages++;
     switch (m.t) {
       case 'up':
         w.up = true;
