@@ -9,6 +9,7 @@ import { CONFIG_PATH, LEGACY_CONFIG_PATH, LOG_LEVELS, parseHostPort, type HostPo
 import { Daemon } from '../agent/daemon';
 import { journalPrefix, stderrIsJournal } from '../agent/logging';
 import { checkConfig } from './check-config';
+import { codeCacheAfterReady } from './code-cache';
 import { defaultHandshakeEnv, kernelNamespacesTransport, unixTransportFactory } from '../agent/runtime';
 import type { TransportFactory } from '../agent/transport';
 
@@ -267,6 +268,8 @@ export async function serve(argv: ServeArgs): Promise<number> {
     process.stderr.write(`${stderrIsJournal() ? journalPrefix('error') : ''}handshaked serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
+  // Ready: the code cache's one line, and a new cache written a second later if it was not used.
+  codeCacheAfterReady(daemon.logger);
   return new Promise<number>((resolve) => {
     const onHup = () => void daemon.requestReload();
     const onStop = (sig: NodeJS.Signals) => {
