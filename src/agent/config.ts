@@ -141,7 +141,7 @@ export const DEFAULTS = {
   maxHandshakes: 4096,
   /** Three times the default deadline: a peer this silent is gone, an overloaded one rarely is. */
   peerIdleTimeoutMs: 30000,
-  /** The ceiling of the default number of workers (one per CPU the process may use). */
+  /** The ceiling of the default number of workers (one per CPU the process may use, less one). */
   maxDefaultWorkers: 32,
   defaultTimeoutMs: 10000,
   shutdownGraceMs: 5000,
@@ -177,9 +177,18 @@ function openFilesLimit(): number | undefined {
   }
 }
 
-/** Default workers: one per CPU this process may run on, at most DEFAULTS.maxDefaultWorkers. */
-export function defaultWorkers(): number {
-  return Math.max(1, Math.min(DEFAULTS.maxDefaultWorkers, os.availableParallelism()));
+/**
+ * Default workers for a process that may run on `cpus` CPUs: none on one or two (the main thread
+ * runs every handshake), else one per CPU but the main thread's, at most
+ * DEFAULTS.maxDefaultWorkers. The main thread keeps the transports, the dispatcher, the log line
+ * and every worker's messages busy; on two CPUs a worker can only take CPU from it (and from the
+ * kernel's side of the sockets), and measured it made each certificate handshake cost more CPU
+ * and the agent 35-60 MiB larger for at best the same handshakes/s (docs/bench.md, "The shipped
+ * workers default").
+ */
+export function defaultWorkers(cpus = os.availableParallelism()): number {
+  if (!Number.isFinite(cpus) || cpus <= 2) return 0;
+  return Math.min(DEFAULTS.maxDefaultWorkers, Math.floor(cpus) - 1);
 }
 
 export interface ConfigWarning {

@@ -55,7 +55,8 @@ CONFIGURATION FILE
   and handshaked's own section:
     [handshaked]            max_inflight (64: handshakes doing work), max_handshakes (4096: held,
                             working or waiting on their peer), peer_idle_timeout_ms (30000),
-                            workers (one per CPU; 0: no worker threads),
+                            workers (0 on 1-2 CPUs, else CPUs - 1, at most 32;
+                            0: no worker threads),
                             default_timeout_ms (10000), shutdown_grace_ms (5000),
                             unix_socket, allow_uids (0), allow_gids, metrics (HOST:PORT),
                             log_format (text|json), log_level, cipher_suites, groups,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, defaultMaxHandshakes, LEGACY_CONFIG_PATH, loadConfig, parseConfigText, parseHostPort } from '../../src/agent/config';
+import { ConfigError, defaultMaxHandshakes, defaultWorkers, LEGACY_CONFIG_PATH, loadConfig, parseConfigText, parseHostPort } from '../../src/agent/config';
 import { parseKeyFile, splitList } from '../../src/agent/keyfile';
 
 const F = '/etc/tlshd/config';
@@ -159,11 +159,20 @@ describe('tlshd configuration', () => {
     const d = parseConfigText('', F).config;
     expect(d.maxHandshakes).toBe(defaultMaxHandshakes());
     expect(d.peerIdleTimeoutMs).toBe(30000);
-    expect(d.workers).toBe(Math.min(32, os.availableParallelism()));
+    expect(d.workers).toBe(defaultWorkers(os.availableParallelism()));
     // Two fds per held handshake, 256 kept back for the agent itself; never below max_inflight's default.
     expect(defaultMaxHandshakes(1024)).toBe(384);
     expect(defaultMaxHandshakes(1_048_576)).toBe(4096);
     expect(defaultMaxHandshakes(300)).toBe(64);
+  });
+
+  it('the workers default: none on 1 or 2 CPUs, else one per CPU but the main thread\'s, at most 32', () => {
+    expect([1, 2, 3, 4, 8, 33, 34, 64, 256].map((n) => defaultWorkers(n))).toEqual([0, 0, 2, 3, 7, 32, 32, 32, 32]);
+    expect(defaultWorkers(0)).toBe(0);
+    expect(defaultWorkers(NaN)).toBe(0);
+    // explicit values are kept as written, whatever the CPUs
+    expect(parseConfigText('[handshaked]\nworkers=2\n', F).config.workers).toBe(2);
+    expect(parseConfigText('[handshaked]\nworkers=0\n', F).config.workers).toBe(0);
   });
 
   it('reads x509.strict per role (yes/no, true/false, 1/0); off by default', () => {
