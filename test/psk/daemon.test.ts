@@ -182,7 +182,8 @@ describe('agent to agent: one agent is host (client) and target (server, peer-id
   }
 
   it('the target finds the host identity through the request keyring; each side reports its own serial', async () => {
-    const a = await agentWith();
+    // Workers on (the default has none on 1-2 CPUs), so the test shows PSK handshakes avoid them.
+    const a = await agentWith('[handshaked]\nworkers=2\n');
     const secret = randomBytes(32);
     const decoy = key(clientRing, nvmeId('01', 10), 32);
     const host = key(clientRing, nvmeId('01', 11), 32, secret);
