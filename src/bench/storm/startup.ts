@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT_DIR, agentIdentityLines } from './shape';
 import type { Target } from './summary';
+import { median } from '../stats';
 
 export interface StartupFigures {
   starts: number;
@@ -37,11 +38,6 @@ const READY = 'handshaked ready';
 /** The agent's code-cache setting (docs/serve.md, "Start-up and the code cache"). */
 const CODE_CACHE_ENV = 'HANDSHAKED_CODE_CACHE';
 const TIMEOUT_MS = 60_000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** ms from spawn until `done` says so (given the stderr so far) or, without `done`, until exit. */
 function timeOne(args: string[], done?: (stderr: string) => boolean, env: NodeJS.ProcessEnv = process.env): Promise<number> {
