@@ -9,21 +9,12 @@ import { handshakeFamily } from '../../src/netlink/families/handshake';
 import type { NetlinkFormatError } from '../../src/netlink/errors';
 import { Status } from '../../src/agent/request';
 import { consumerListener, pki, startAgent, type Agent } from '../agent/harness';
-
-function u32Attr(type: number, v: number, flags = 0): Buffer {
-  const a = Buffer.alloc(8);
-  a.writeUInt16LE(8, 0);
-  a.writeUInt16LE(type | flags, 2);
-  a.writeUInt32LE(v, 4);
-  return a;
-}
+import { appendAttrs, u32Attr } from '../helpers/nl-attr';
 
 describe('strict policy reading as a report', () => {
   it('reports each violation and still decodes the message leniently (last value of a repeat kept)', () => {
     const msg = encodeMessage({ type: 0x1d, flags: 0, seq: 1, pid: 0, cmd: 'accept', attrs: { sockfd: 5, 'message-type': 'clienthello', 'auth-mode': 'x509' } }, handshakeFamily);
-    const extra = Buffer.concat([u32Attr(3, 2), u32Attr(4, 500, 0x8000)]);
-    const bytes = Buffer.concat([msg, extra]);
-    bytes.writeUInt32LE(bytes.length, 0);
+    const bytes = appendAttrs(msg, Buffer.concat([u32Attr(3, 2), u32Attr(4, 500, 0x8000)]));
     const seen: NetlinkFormatError[] = [];
     const [m] = decodeMessages(bytes, { families: new Map([[0x1d, handshakeFamily]]), strict: (v) => seen.push(v) });
     expect(seen.map((v) => `${v.field}: ${v.problem}`)).toEqual([
@@ -36,8 +27,7 @@ describe('strict policy reading as a report', () => {
 
   it('strictFamilies limits the check to the named families', () => {
     const msg = encodeMessage({ type: 0x1d, flags: 0, seq: 1, pid: 0, cmd: 'accept', attrs: { sockfd: 5 } }, handshakeFamily);
-    const bytes = Buffer.concat([msg, u32Attr(1, 6)]);
-    bytes.writeUInt32LE(bytes.length, 0);
+    const bytes = appendAttrs(msg, u32Attr(1, 6));
     const seen: NetlinkFormatError[] = [];
     decodeMessages(bytes, { families: new Map([[0x1d, handshakeFamily]]), strict: (v) => seen.push(v), strictFamilies: ['nlctrl'] });
     expect(seen).toEqual([]);
