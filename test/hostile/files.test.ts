@@ -18,6 +18,7 @@ import { captureTransport } from '../../src/agent/logging';
 import { Status } from '../../src/agent/request';
 import { FILE_LIMITS, FileRefusedError, readRegularFile } from '../../src/sys/files';
 import { PKI, configText, consumerListener, pki, startAgent, type Agent } from '../agent/harness';
+import { thrownBy } from '../helpers/thrown';
 
 jest.setTimeout(60_000);
 
@@ -47,15 +48,6 @@ function link(name: string, target: string): string {
   return p;
 }
 
-/** Runs f and returns what it threw (or fails the test if it did not throw). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('readRegularFile', () => {
   const kinds: Array<[string, () => string, RegExp]> = [
@@ -67,8 +59,7 @@ describe('readRegularFile', () => {
     ['a socket', () => sockPath, /is a socket/],
   ];
   it.each(kinds)('refuses %s at once, naming the file and what it is', (_name, p, why) => {
-    const e = thrown(() => readRegularFile(p(), 'certificate'));
-    expect(e).toBeInstanceOf(FileRefusedError);
+    const e = thrownBy(FileRefusedError, () => readRegularFile(p(), 'certificate'));
     expect(e.message).toContain(`cannot read certificate file "${p()}"`);
     expect(e.message).toMatch(why);
   });
@@ -81,7 +72,7 @@ describe('readRegularFile', () => {
   it('refuses a file over its kind cap before reading it, stating the limit', () => {
     const big = path.join(dir, 'big.pem');
     fs.writeFileSync(big, Buffer.alloc(FILE_LIMITS.certificate + 1, 0x41));
-    const e = thrown(() => readRegularFile(big, 'certificate')) as FileRefusedError;
+    const e = thrownBy(FileRefusedError, () => readRegularFile(big, 'certificate'));
     expect(e.reason).toBe('EFBIG');
     expect(e.message).toMatch(/is 1048577 bytes; the limit for a certificate file is 1 MiB/);
     expect(readRegularFile(big, 'trust-store').length).toBe(FILE_LIMITS.certificate + 1);
