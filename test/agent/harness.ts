@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import { PKI_DIR } from '../helpers/pki';
 import { Daemon } from '../../src/agent/daemon';
 import { kernelTransport } from '../../src/agent/kernel-transport';
+import { Status } from '../../src/agent/request';
 import { captureTransport } from '../../src/agent/logging';
 import { defaultHandshakeEnv } from '../../src/agent/runtime';
 import type { HandshakeEnv } from '../../src/agent/handshake';
@@ -88,6 +89,7 @@ export async function startAgent(
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+  let stopped: Promise<void> | undefined;
   // Handshakes on worker threads from the first one (until one is up they run on this thread),
   // and the workers' own fds open before a test counts fds.
   await daemon.pool?.whenUp();
@@ -98,12 +100,28 @@ export async function startAgent(
     lines: cap.lines,
     dir,
     configPath,
-    stop: async () => {
-      await daemon.stop();
-      kernel.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () =>
+      (stopped ??= (async () => {
+        await daemon.stop();
+        kernel.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      })()),
   };
+}
+
+export type StartOptions = Parameters<typeof startAgent>[0];
+
+/**
+ * For a describe block: `start(opts)` starts this test's agent, stopped after the test (a test
+ * may stop it itself first; stop runs once).
+ */
+export function agentPerTest(): (opts?: StartOptions) => Promise<Agent> {
+  let agent: Agent | undefined;
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+  });
+  return async (opts) => (agent = await startAgent(opts));
 }
 
 /** A Node TLS server as the remote peer; `consumer()` gives a connected, unread socket to it. */
@@ -177,6 +195,46 @@ export async function consumerListener() {
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** Runs body with r, closing r however body ends. */
+export async function closing<T extends { close(): Promise<void> }>(r: T, body: (r: T) => Promise<void>): Promise<void> {
+  try {
+    await body(r);
+  } finally {
+    await r.close();
+  }
+}
+
+/**
+ * A Node TLS client for consumerListener's accept(): trusts the test CA and expects `localhost`;
+ * `extra` adds to that (a client identity, other options).
+ */
+export const tlsClient =
+  (extra: tls.ConnectionOptions = {}) =>
+  (port: number): tls.TLSSocket =>
+    tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost', ...extra });
+
+/** The key and chain of a fixture identity (client-p256, unknown-ca, ...) as Node TLS options. */
+export const identity = (name: string) => ({ key: pki(`${name}.key.pem`), cert: pki(`${name}.chain.pem`) });
+
+type ConsumerListener = Awaited<ReturnType<typeof consumerListener>>;
+
+/**
+ * One server-role x509 handshake: a peer made by `connect` (default tlsClient()) connects to l,
+ * and the consumer's fd goes to the agent's kernel; the DONE result and the peer come back.
+ */
+export async function serveOne<T extends net.Socket = tls.TLSSocket>(agent: Agent, l: ConsumerListener, connect?: (port: number) => T) {
+  const c = await l.accept(connect ?? (tlsClient() as unknown as (port: number) => T));
+  const result = await agent.kernel.submit({ sock: c.fd, messageType: 'serverhello', authMode: 'x509' });
+  return { ...c, result };
+}
+
+/** The curve of the certificate the agent served in one more successful server handshake. */
+export async function servedCurve(agent: Agent, l: ConsumerListener): Promise<string | undefined> {
+  const { result, peer } = await serveOne(agent, l);
+  expect(result.status).toBe(Status.OK);
+  return peer.getPeerCertificate().asn1Curve;
 }
 
 export const fdOf = socketFd;
