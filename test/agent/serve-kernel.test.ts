@@ -69,11 +69,9 @@ describe('handshaked serve on the fake kernel, Node TLS peers', () => {
   it('server, x509.client_certificate = require: no client certificate is certificate_required and EACCES', async () => {
     const agent = await start({ config: configText('x509.client_certificate=require') });
     await closing(await consumerListener(), async (l) => {
-      const anon = await l.accept(tlsClient());
-      const alert = new Promise<Error>((res) => anon.peer.once('error', res));
-      const r = await agent.kernel.submit({ sock: anon.fd, messageType: 'serverhello', authMode: 'x509' });
-      expect(r.status).toBe(Status.EACCES);
-      expect(String(await alert)).toMatch(/certificate required/i);
+      const anon = await serveOne(agent, l);
+      expect(anon.result.status).toBe(Status.EACCES);
+      expect(String(await anon.peerError)).toMatch(/certificate required/i);
       expect(agent.lines.join('\n')).toMatch(/certificate_required/);
 
       const { result: ok } = await serveOne(agent, l, tlsClient(identity('client-p256')));
@@ -102,11 +100,9 @@ describe('handshaked serve on the fake kernel, Node TLS peers', () => {
   it('server without a configured certificate: access_denied to the client, EACCES to the kernel', async () => {
     const agent = await start({ config: configText().replace(/\[authenticate\.server\][\s\S]*$/, '') });
     await closing(await consumerListener(), async (l) => {
-      const p = await l.accept(tlsClient());
-      const alert = new Promise<Error>((res) => p.peer.once('error', res));
-      const r = await agent.kernel.submit({ sock: p.fd, messageType: 'serverhello', authMode: 'x509' });
-      expect(r.status).toBe(Status.EACCES);
-      expect(String(await alert)).toMatch(/access denied/i);
+      const { result, peerError } = await serveOne(agent, l);
+      expect(result.status).toBe(Status.EACCES);
+      expect(String(await peerError)).toMatch(/access denied/i);
     });
   });
 

@@ -3,12 +3,11 @@
  * own family), but what a strict policy reading would refuse is logged at debug level; the unix
  * transport's strict refusals are in test/unix/transport.test.ts.
  */
-import tls from 'node:tls';
 import { decodeMessages, encodeMessage } from '../../src/netlink/message';
 import { handshakeFamily } from '../../src/netlink/families/handshake';
 import type { NetlinkFormatError } from '../../src/netlink/errors';
 import { Status } from '../../src/agent/request';
-import { consumerListener, pki, startAgent, type Agent } from '../agent/harness';
+import { agentPerTest, closing, consumerListener, serveOne } from '../agent/harness';
 import { appendAttrs, u32Attr } from '../helpers/nl-attr';
 
 describe('strict policy reading as a report', () => {
@@ -35,23 +34,15 @@ describe('strict policy reading as a report', () => {
 });
 
 describe('kernel transport', () => {
-  let agent: Agent | undefined;
-  afterEach(async () => {
-    await agent?.stop();
-    agent = undefined;
-  });
+  const start = agentPerTest();
 
   it('an ACCEPT reply a strict reading would refuse is served, and logged at debug level', async () => {
     // A timeout attribute carrying NLA_F_NESTED, appended to every ACCEPT reply.
-    agent = await startAgent({ kernel: { acceptReplyExtra: u32Attr(4, 20_000, 0x8000) } });
-    const l = await consumerListener();
-    try {
-      const c = await l.accept((port) => tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost' }));
-      expect((await agent.kernel.submit({ sock: c.fd, messageType: 'serverhello', authMode: 'x509' })).status).toBe(Status.OK);
+    const agent = await start({ kernel: { acceptReplyExtra: u32Attr(4, 20_000, 0x8000) } });
+    await closing(await consumerListener(), async (l) => {
+      expect((await serveOne(agent, l)).result.status).toBe(Status.OK);
       const line = agent.lines.find((x) => x.includes('strict policy reading would refuse'));
       expect(line).toMatch(/debug.*kernel transport: accepted what a strict policy reading would refuse: .*accept\.timeout: NLA_F_NESTED is set on a u32 attribute/);
-    } finally {
-      await l.close();
-    }
+    });
   });
 });
