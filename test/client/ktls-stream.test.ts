@@ -43,6 +43,17 @@ function settled(s: KtlsSocket | net.Socket): Promise<{ ended: boolean; error?: 
   });
 }
 
+/** A simulated kernel whose recvmsg (`recv`) or sendmsg (`sendRecord`) fails with errno. */
+function failingSource(method: 'recv' | 'sendRecord', errno: number): (fd: number) => SimSource {
+  return (fd) => {
+    const s = new SimSource(fd);
+    s[method] = () => {
+      throw new SysError(method === 'recv' ? 'recvmsg' : 'sendmsg', errno, 'simulated');
+    };
+    return s;
+  };
+}
+
 describe('KtlsSocket over a simulated record stream', () => {
   const cleanup: Array<() => void> = [];
   afterEach(() => {
@@ -118,15 +129,7 @@ describe('KtlsSocket over a simulated record stream', () => {
     ['after the peer\'s close_notify, a peer that is gone (EPIPE) does not turn the clean end into an error', true],
     ['without the peer\'s close_notify, EPIPE on our close_notify is an error', false],
   ])('%s', async (_what, peerClosesFirst) => {
-    const { stream, peer } = open({
-      source: (fd) => {
-        const s = new SimSource(fd);
-        s.sendRecord = () => {
-          throw new SysError('sendmsg', Errno.EPIPE, 'simulated');
-        };
-        return s;
-      },
-    });
+    const { stream, peer } = open({ source: failingSource('sendRecord', Errno.EPIPE) });
     const done = settled(stream);
     stream.resume();
     if (peerClosesFirst) peer.write(ALERT, Buffer.from([1, 0]));
@@ -186,35 +189,21 @@ describe('KtlsSocket over a simulated record stream', () => {
     expect(got.text()).toBe('before');
   });
 
-  it('a kernel that paused reading after a KeyUpdate (EKEYEXPIRED) gives the same named error', async () => {
-    const { stream } = open({
-      source: (fd) => {
-        const s = new SimSource(fd);
-        s.recv = () => {
-          throw new SysError('recvmsg', Errno.EKEYEXPIRED, 'simulated');
-        };
-        return s;
-      },
-    });
+  /** The error a flowing stream ends with when the kernel's recvmsg fails with `errno`. */
+  async function errorWhenRecvFails(errno: number): Promise<Error | undefined> {
+    const { stream } = open({ source: failingSource('recv', errno) });
     const done = settled(stream);
     stream.resume();
-    const { error } = await done;
+    return (await done).error;
+  }
+
+  it('a kernel that paused reading after a KeyUpdate (EKEYEXPIRED) gives the same named error', async () => {
+    const error = await errorWhenRecvFails(Errno.EKEYEXPIRED);
     expect((error as KtlsStreamError).code).toBe('ERR_KTLS_KEY_UPDATE');
   });
 
   it('a record that failed authentication (EBADMSG) is an error that says so', async () => {
-    const { stream } = open({
-      source: (fd) => {
-        const s = new SimSource(fd);
-        s.recv = () => {
-          throw new SysError('recvmsg', Errno.EBADMSG, 'simulated');
-        };
-        return s;
-      },
-    });
-    const done = settled(stream);
-    stream.resume();
-    const { error } = await done;
+    const error = await errorWhenRecvFails(Errno.EBADMSG);
     expect((error as SysError).code).toBe('EBADMSG');
     expect(error!.message).toMatch(/failed authentication/);
   });
