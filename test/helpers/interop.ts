@@ -17,6 +17,9 @@ import { SocketRecordIO } from './record-io';
 
 export type PeerKind = 'node' | 'openssl' | 'gnutls';
 
+/** Every peer kind, for describe.each over the interop matrix. */
+export const PEER_KINDS: PeerKind[] = ['node', 'openssl', 'gnutls'];
+
 export interface ScenarioOutcome {
   result: DriveResult;
   /**
