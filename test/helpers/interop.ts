@@ -7,12 +7,12 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { createClient, createServer } from '../../src/tls';
 import type { ClientConfig, ServerConfig } from '../../src/tls/api';
-import { AppDataChannel, uniqueLine } from './app-data';
+import { AppDataChannel, echoAnswer, keyProof, typedAnswer, uniqueLine, type KeyProof, type ProofAnswer } from './app-data';
 import { startGnutlsClient, startGnutlsServer, startOpensslClient, startOpensslServer, type PeerOptions } from './cli-peers';
 import { driveHandshake, type DriveResult } from './driver';
 import { connect, LoopbackListener } from './loopback';
 import { nodeConnect, NodeTlsServer, readSome } from './node-peers';
-import type { ProcessPeer } from './process-peer';
+import { settleFailed, type ProcessPeer } from './process-peer';
 import { SocketRecordIO } from './record-io';
 
 export type PeerKind = 'node' | 'openssl' | 'gnutls';
@@ -22,12 +22,8 @@ export const PEER_KINDS: PeerKind[] = ['node', 'openssl', 'gnutls'];
 
 export interface ScenarioOutcome {
   result: DriveResult;
-  /**
-   * Set when the key proof ran: `sent` went out under our tx keys and the peer read it; `expected`
-   * is what the peer sent back (an echo of `sent`, or a line typed into the peer's stdin), and
-   * `received` is what our rx keys decrypted.
-   */
-  proof?: { sent: string; expected: string; received: string; postHandshakeRecords: number };
+  /** Set when the key proof ran; `expected` is an echo of `sent` or a line typed into the peer's stdin. */
+  proof?: KeyProof;
   /** What the peer said about the connection (its output, or Node's error), for assertions and failures. */
   peerReport: string;
 }
@@ -53,12 +49,6 @@ export interface ScenarioOptions {
   afterHandshake?: (ch: AppDataChannel) => Promise<void>;
 }
 
-/** Gives a failed peer time to report: s_server exits after its one connection, gnutls-serv logs. */
-async function settle(proc: ProcessPeer): Promise<void> {
-  if (proc.name === 'gnutls-serv') await proc.waitFor(/Error in handshake|alert/i, 5000).catch(() => undefined);
-  else await proc.waitExit(10000).catch(() => undefined);
-}
-
 /** Our client against a server peer. */
 export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: ClientConfig, opts: ScenarioOptions = {}): Promise<ScenarioOutcome> {
   let proc: ProcessPeer | undefined;
@@ -79,17 +69,8 @@ export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: C
     if (result.status === 'done' && opts.afterHandshake) {
       await opts.afterHandshake(new AppDataChannel(io, result.secrets));
     } else if (result.status === 'done' && opts.keyProof !== false) {
-      const ch = new AppDataChannel(io, result.secrets);
-      const sent = uniqueLine('to-server');
-      await ch.send(`${sent}\n`);
-      let expect = sent; // the echo servers (Node, gnutls-serv) send our line back
-      if (proc && kind === 'openssl') {
-        await proc.waitFor(sent, 15000, 'stdout');
-        expect = uniqueLine('from-server');
-        proc.writeLine(expect);
-      }
-      const received = await ch.receive((t) => t.includes(expect));
-      out.proof = { sent, expected: expect, received, postHandshakeRecords: ch.postHandshakeRecords };
+      // The echo servers (Node, gnutls-serv) send our line back; s_server is typed an answer.
+      out.proof = await keyProof(new AppDataChannel(io, result.secrets), 'to-server', proc && kind === 'openssl' ? typedAnswer(proc, 'from-server') : echoAnswer);
     }
     if (nodeServer) {
       out.peerReport = nodeServer.tlsErrors.map((e) => e.message).join('\n');
@@ -98,7 +79,7 @@ export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: C
       }
     }
     if (proc) {
-      if (result.status === 'failed') await settle(proc);
+      if (result.status === 'failed') await settleFailed(proc);
       out.peerReport = proc.describe();
     }
     return out;
@@ -108,6 +89,17 @@ export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: C
     await proc?.stop();
   }
 }
+
+/** A Node TLS client reads our line and writes a fresh one back. */
+const nodeClientAnswer =
+  (client: Promise<tls.TLSSocket>): ProofAnswer =>
+  async (sent) => {
+    const s = await withTimeout(client, 15000, 'Node client secureConnect');
+    await readSome(s, (d) => d.toString('latin1').includes(sent));
+    const reply = uniqueLine('from-client');
+    s.write(`${reply}\n`);
+    return reply;
+  };
 
 /** Our server against a client peer. */
 export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: ServerConfig, opts: ScenarioOptions = {}): Promise<ScenarioOutcome> {
@@ -130,20 +122,8 @@ export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: S
     if (result.status === 'done' && opts.afterHandshake) {
       await opts.afterHandshake(new AppDataChannel(io, result.secrets));
     } else if (result.status === 'done' && opts.keyProof !== false) {
-      const ch = new AppDataChannel(io, result.secrets);
-      const sent = uniqueLine('to-client');
-      const reply = uniqueLine('from-client');
-      await ch.send(`${sent}\n`);
-      if (nodeClient) {
-        const s = await withTimeout(nodeClient, 15000, 'Node client secureConnect');
-        await readSome(s, (d) => d.toString('latin1').includes(sent));
-        s.write(`${reply}\n`);
-      } else if (proc) {
-        await proc.waitFor(sent, 15000, 'stdout');
-        proc.writeLine(reply);
-      }
-      const received = await ch.receive((t) => t.includes(reply));
-      out.proof = { sent, expected: reply, received, postHandshakeRecords: ch.postHandshakeRecords };
+      const answer = proc ? typedAnswer(proc, 'from-client') : nodeClientAnswer(nodeClient!);
+      out.proof = await keyProof(new AppDataChannel(io, result.secrets), 'to-client', answer);
     }
     if (nodeClient) {
       out.peerReport = await withTimeout(nodeClient, 5000, 'Node client outcome').then(
@@ -152,7 +132,7 @@ export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: S
       );
     }
     if (proc) {
-      if (result.status === 'failed') await settle(proc);
+      if (result.status === 'failed') await settleFailed(proc);
       out.peerReport = proc.describe();
     }
     return out;

@@ -6,25 +6,26 @@
 import type net from 'node:net';
 import { createClient, createServer } from '../../src/tls';
 import type { ClientConfig, ServerConfig } from '../../src/tls/api';
-import { AppDataChannel, uniqueLine } from '../helpers/app-data';
+import { AppDataChannel, echoAnswer, keyProof, typedAnswer, type KeyProof, type ProofAnswer } from '../helpers/app-data';
 import { driveHandshake, type DriveResult } from '../helpers/driver';
 import { connect, LoopbackListener } from '../helpers/loopback';
-import type { ProcessPeer } from '../helpers/process-peer';
+import { settleFailed, type ProcessPeer } from '../helpers/process-peer';
 import { SocketRecordIO } from '../helpers/record-io';
 import { pskClient, pskServer, type CliKind, type PskPeerOptions } from './peers';
 
 export interface PskOutcome {
   result: DriveResult;
   /** Set when the key proof ran: `received` (decrypted with our rx keys) must contain `expected`. */
-  proof?: { sent: string; expected: string; received: string };
+  proof?: KeyProof;
   /** The peer's output, for assertions on what it said about a failure. */
   peerReport: string;
 }
 
-/** Gives a failed peer time to say why: s_server exits after its one connection, gnutls-serv logs. */
-async function settle(proc: ProcessPeer): Promise<void> {
-  if (proc.command === 'gnutls-serv') await proc.waitFor(/Error in handshake|alert/i, 5000).catch(() => undefined);
-  else await proc.waitExit(10000).catch(() => undefined);
+/** After the handshake: the key proof on success, else time for the peer to say why; then its report. */
+async function finish(out: PskOutcome, io: SocketRecordIO, proc: ProcessPeer, tag: string, answer: ProofAnswer): Promise<void> {
+  if (out.result.status === 'done') out.proof = await keyProof(new AppDataChannel(io, out.result.secrets), tag, answer);
+  else await settleFailed(proc);
+  out.peerReport = proc.describe();
 }
 
 /** Our client (engine) against a PSK server peer. */
@@ -38,21 +39,8 @@ export async function clientAgainst(kind: CliKind, peer: PskPeerOptions, cfg: Cl
     const io = new SocketRecordIO(sock);
     const result = await driveHandshake(createClient(cfg), io);
     const out: PskOutcome = { result, peerReport: '' };
-    if (result.status === 'done') {
-      const ch = new AppDataChannel(io, result.secrets);
-      const sent = uniqueLine('to-server');
-      await ch.send(`${sent}\n`);
-      let expected = sent; // gnutls-serv --echo sends our line back
-      if (kind === 'openssl') {
-        await proc.waitFor(sent, 15000, 'stdout');
-        expected = uniqueLine('from-server');
-        proc.writeLine(expected);
-      }
-      out.proof = { sent, expected, received: await ch.receive((t) => t.includes(expected)) };
-    } else {
-      await settle(proc);
-    }
-    out.peerReport = proc.describe();
+    // gnutls-serv --echo sends our line back; s_server is typed an answer.
+    await finish(out, io, proc, 'to-server', kind === 'openssl' ? typedAnswer(proc, 'from-server') : echoAnswer);
     return out;
   } finally {
     sock?.destroy();
@@ -71,18 +59,7 @@ export async function serverAgainst(kind: CliKind, peer: PskPeerOptions, cfg: Se
     const io = new SocketRecordIO(sock);
     const result = await driveHandshake(createServer(cfg), io);
     const out: PskOutcome = { result, peerReport: '' };
-    if (result.status === 'done') {
-      const ch = new AppDataChannel(io, result.secrets);
-      const sent = uniqueLine('to-client');
-      const expected = uniqueLine('from-client');
-      await ch.send(`${sent}\n`);
-      await proc.waitFor(sent, 15000, 'stdout');
-      proc.writeLine(expected);
-      out.proof = { sent, expected, received: await ch.receive((t) => t.includes(expected)) };
-    } else {
-      await settle(proc);
-    }
-    out.peerReport = proc.describe();
+    await finish(out, io, proc, 'to-client', typedAnswer(proc, 'from-client'));
     return out;
   } finally {
     sock?.destroy();
