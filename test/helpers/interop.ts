@@ -49,6 +49,31 @@ export interface ScenarioOptions {
   afterHandshake?: (ch: AppDataChannel) => Promise<void>;
 }
 
+/**
+ * Our engine over a connected socket: the handshake, then on success `afterHandshake` or the key
+ * proof (our `proofTag` line, the peer's `answer`); a process peer's report, with time to give
+ * its reason after a failure. Other peers' reports are the caller's.
+ */
+export async function driveScenario(
+  sock: net.Socket,
+  engine: Parameters<typeof driveHandshake>[0],
+  opts: ScenarioOptions & { proofTag: string; answer: ProofAnswer; proc?: ProcessPeer },
+): Promise<ScenarioOutcome> {
+  const io = new SocketRecordIO(sock);
+  const result = await driveHandshake(engine, io);
+  const out: ScenarioOutcome = { result, peerReport: '' };
+  if (result.status === 'done' && opts.afterHandshake) {
+    await opts.afterHandshake(new AppDataChannel(io, result.secrets));
+  } else if (result.status === 'done' && opts.keyProof !== false) {
+    out.proof = await keyProof(new AppDataChannel(io, result.secrets), opts.proofTag, opts.answer);
+  }
+  if (opts.proc) {
+    if (result.status === 'failed') await settleFailed(opts.proc);
+    out.peerReport = opts.proc.describe();
+  }
+  return out;
+}
+
 /** Our client against a server peer. */
 export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: ClientConfig, opts: ScenarioOptions = {}): Promise<ScenarioOutcome> {
   let proc: ProcessPeer | undefined;
@@ -63,24 +88,14 @@ export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: C
       ({ peer: proc, port } = kind === 'openssl' ? await startOpensslServer(peer) : await startGnutlsServer(peer));
     }
     sock = await connect(port);
-    const io = new SocketRecordIO(sock);
-    const result = await driveHandshake(createClient(cfg), io);
-    const out: ScenarioOutcome = { result, peerReport: '' };
-    if (result.status === 'done' && opts.afterHandshake) {
-      await opts.afterHandshake(new AppDataChannel(io, result.secrets));
-    } else if (result.status === 'done' && opts.keyProof !== false) {
-      // The echo servers (Node, gnutls-serv) send our line back; s_server is typed an answer.
-      out.proof = await keyProof(new AppDataChannel(io, result.secrets), 'to-server', proc && kind === 'openssl' ? typedAnswer(proc, 'from-server') : echoAnswer);
-    }
+    // The echo servers (Node, gnutls-serv) send our line back; s_server is typed an answer.
+    const answer = proc && kind === 'openssl' ? typedAnswer(proc, 'from-server') : echoAnswer;
+    const out = await driveScenario(sock, createClient(cfg), { ...opts, proofTag: 'to-server', answer, proc });
     if (nodeServer) {
       out.peerReport = nodeServer.tlsErrors.map((e) => e.message).join('\n');
-      if (result.status === 'failed' && !out.peerReport) {
+      if (out.result.status === 'failed' && !out.peerReport) {
         out.peerReport = await nodeServer.nextTlsError(2000).then((e) => e.message, () => '');
       }
-    }
-    if (proc) {
-      if (result.status === 'failed') await settleFailed(proc);
-      out.peerReport = proc.describe();
     }
     return out;
   } finally {
@@ -116,24 +131,13 @@ export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: S
       proc = kind === 'openssl' ? startOpensslClient(listener.port, peer) : startGnutlsClient(listener.port, peer);
     }
     sock = await listener.accept();
-    const io = new SocketRecordIO(sock);
-    const result = await driveHandshake(createServer(cfg), io);
-    const out: ScenarioOutcome = { result, peerReport: '' };
-    if (result.status === 'done' && opts.afterHandshake) {
-      await opts.afterHandshake(new AppDataChannel(io, result.secrets));
-    } else if (result.status === 'done' && opts.keyProof !== false) {
-      const answer = proc ? typedAnswer(proc, 'from-client') : nodeClientAnswer(nodeClient!);
-      out.proof = await keyProof(new AppDataChannel(io, result.secrets), 'to-client', answer);
-    }
+    const answer = proc ? typedAnswer(proc, 'from-client') : nodeClientAnswer(nodeClient!);
+    const out = await driveScenario(sock, createServer(cfg), { ...opts, proofTag: 'to-client', answer, proc });
     if (nodeClient) {
       out.peerReport = await withTimeout(nodeClient, 5000, 'Node client outcome').then(
         () => 'secureConnect',
         (e: Error) => `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`,
       );
-    }
-    if (proc) {
-      if (result.status === 'failed') await settleFailed(proc);
-      out.peerReport = proc.describe();
     }
     return out;
   } finally {
