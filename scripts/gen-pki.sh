@@ -25,32 +25,9 @@ GOOD_END=20450101000000Z
 CA_END=20491231235959Z
 ORG="/O=handshaked test PKI"
 
-cat >"$work/ca.cnf" <<'EOF'
-[ca]
-default_ca = ca_default
-
-[ca_default]
-dir = $ENV::CADIR
-database = $dir/index.txt
-new_certs_dir = $dir/newcerts
-serial = $dir/serial
-crlnumber = $dir/crlnumber
-# "default": the key's own default digest (SHA-256 for EC/RSA, none for Ed25519).
-default_md = default
-policy = policy_any
-unique_subject = no
-email_in_dn = no
-copy_extensions = none
-crl_extensions = crl_ext
-default_crl_days = 7300
-
-[policy_any]
-organizationName = optional
-commonName = supplied
-
-[crl_ext]
-authorityKeyIdentifier = keyid:always
-
+# Digest "default": the key's own default (SHA-256 for EC/RSA, none for Ed25519).
+ca_config default supplied
+cat >>"$work/ca.cnf" <<'EOF'
 [root_ca]
 basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign

@@ -30,24 +30,8 @@ CA_END=20491231235959Z
 ORG="/O=handshaked x509 cases"
 
 # Extension sections. "good" sections give a chain that passes the strict profile too.
-cat >"$work/ca.cnf" <<'EOF'
-[ca]
-default_ca = ca_default
-
-[ca_default]
-dir = $ENV::CADIR
-database = $dir/index.txt
-new_certs_dir = $dir/newcerts
-serial = $dir/serial
-crlnumber = $dir/crlnumber
-default_md = sha256
-policy = policy_any
-unique_subject = no
-email_in_dn = no
-copy_extensions = none
-default_crl_days = 7300
-crl_extensions = crl_good
-
+ca_config sha256 optional
+cat >>"$work/ca.cnf" <<'EOF'
 # The same CA without a CRL number file: `openssl ca -gencrl` then writes no cRLNumber.
 [ca_nonumber]
 dir = $ENV::CADIR
@@ -58,13 +42,6 @@ default_md = sha256
 policy = policy_any
 default_crl_days = 7300
 crl_extensions = crl_good
-
-[policy_any]
-organizationName = optional
-commonName = optional
-
-[crl_good]
-authorityKeyIdentifier = keyid:always
 
 [crl_critical]
 authorityKeyIdentifier = keyid:always

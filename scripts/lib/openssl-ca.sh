@@ -1,7 +1,39 @@
 # Shared by scripts/gen-pki.sh and scripts/gen-x509-cases.sh (sourced, not run): private keys,
 # CA state directories, and certificates and CRLs signed with `openssl ca`. The caller sets
-# $work (a scratch directory) and writes the `openssl ca` configuration to "$work/ca.cnf"; its
-# [ca_default] section must read its state directory from $CADIR.
+# $work (a scratch directory), starts "$work/ca.cnf" with ca_config and appends its own
+# extension sections.
+
+# ca_config <default_md> <commonName policy>: what every CA here signs with, into "$work/ca.cnf":
+# [ca_default] (state directory from $CADIR, no extensions copied from requests, CRLs valid 20
+# years carrying [crl_good]: an AKI) and [policy_any] (O optional, CN as the argument says).
+ca_config() {
+  cat >"$work/ca.cnf" <<EOF
+[ca]
+default_ca = ca_default
+
+[ca_default]
+dir = \$ENV::CADIR
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+default_md = $1
+policy = policy_any
+unique_subject = no
+email_in_dn = no
+copy_extensions = none
+crl_extensions = crl_good
+default_crl_days = 7300
+
+[policy_any]
+organizationName = optional
+commonName = $2
+
+[crl_good]
+authorityKeyIdentifier = keyid:always
+
+EOF
+}
 
 # ca_keygen <file> <algorithm>: a new private key (PKCS#8 PEM). EC keys use named curves unless
 # the algorithm is `explicit` (P-256 with explicit parameters, which verifiers must refuse).
