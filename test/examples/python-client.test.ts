@@ -59,51 +59,43 @@ describe('examples/handshake_client.py against handshaked serve --transport unix
     expect(r.out.trim()).toBe('True');
   });
 
-  it('status 0 against a Node TLS 1.3 server, which completed its side of the handshake', async () => {
-    const srv = await tlsServer('server-p256');
+  /** The example run against a fresh Node TLS server with `stem`'s certificate; `handshakes` that server completed. */
+  async function exampleAgainst(stem: string, args: (port: number) => string[], timeoutMs: number) {
+    const srv = await tlsServer(stem);
     try {
-      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--peername', 'localhost', '--timeout-ms', '20000'], 120000);
-      expect(r.err).toBe('');
-      expect(r.out.trim()).toBe('status 0 (OK) remote-auth -');
-      expect(r.code).toBe(0);
-      expect(srv.handshakes()).toBe(1);
+      const r = await run('python3', [EXAMPLE, ...args(srv.port)], timeoutMs);
+      return { ...r, handshakes: srv.handshakes() };
     } finally {
       srv.close();
     }
+  }
+  const toLocalhost = (port: number) => ['--agent', socket, '--connect', `127.0.0.1:${port}`, '--peername', 'localhost', '--timeout-ms', '20000'];
+
+  it('status 0 against a Node TLS 1.3 server, which completed its side of the handshake', async () => {
+    const r = await exampleAgainst('server-p256', toLocalhost, 120000);
+    expect(r.err).toBe('');
+    expect(r.out.trim()).toBe('status 0 (OK) remote-auth -');
+    expect(r.code).toBe(0);
+    expect(r.handshakes).toBe(1);
   });
 
   it('a failed handshake (certificate for another name) is DONE with status EACCES, exit 1', async () => {
-    const srv = await tlsServer('wrong-name');
-    try {
-      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--peername', 'localhost', '--timeout-ms', '20000'], 120000);
-      expect(r.out.trim()).toBe('status 13 (EACCES) remote-auth -');
-      expect(r.code).toBe(1);
-    } finally {
-      srv.close();
-    }
+    const r = await exampleAgainst('wrong-name', toLocalhost, 120000);
+    expect(r.out.trim()).toBe('status 13 (EACCES) remote-auth -');
+    expect(r.code).toBe(1);
   });
 
   it('a request the agent refuses is an NLMSG_ERROR whose extack message the client prints, exit 2', async () => {
-    const srv = await tlsServer('server-p256');
-    try {
-      // psk as a client without a peer-identity: well-formed bytes, refused by the agent's checks
-      const r = await run('python3', [EXAMPLE, '--agent', socket, '--connect', `127.0.0.1:${srv.port}`, '--auth', 'psk'], 120000);
-      expect(r.err).toMatch(/^the agent refused the request: EINVAL \(22\): auth-mode psk: .*peer-identity/);
-      expect(r.code).toBe(2);
-      expect(srv.handshakes()).toBe(0);
-    } finally {
-      srv.close();
-    }
+    // psk as a client without a peer-identity: well-formed bytes, refused by the agent's checks
+    const r = await exampleAgainst('server-p256', (port) => ['--agent', socket, '--connect', `127.0.0.1:${port}`, '--auth', 'psk'], 120000);
+    expect(r.err).toMatch(/^the agent refused the request: EINVAL \(22\): auth-mode psk: .*peer-identity/);
+    expect(r.code).toBe(2);
+    expect(r.handshakes).toBe(0);
   });
 
   it('an agent that is not there: exit 3 with the reason', async () => {
-    const srv = await tlsServer('server-p256');
-    try {
-      const r = await run('python3', [EXAMPLE, '--agent', `${socket}-absent`, '--connect', `127.0.0.1:${srv.port}`], 30000);
-      expect(r.code).toBe(3);
-      expect(r.err).toMatch(/cannot connect: .*Connection refused/);
-    } finally {
-      srv.close();
-    }
+    const r = await exampleAgainst('server-p256', (port) => ['--agent', `${socket}-absent`, '--connect', `127.0.0.1:${port}`], 30000);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/cannot connect: .*Connection refused/);
   });
 });
