@@ -4,13 +4,11 @@
  * Node. A real TLS server on the other end proves the handshake happened; a wrong certificate and
  * a malformed request prove the client decodes a failed DONE and an NLMSG_ERROR with its extack.
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { DEFAULT_PKI_DIR, Pki, agentConfigText } from '../../src/companion/pki';
-import { runCommand, startServingAgent, type ServingAgent } from '../helpers/ts-child';
+import { runCommand, servingAgentForSuite, startServingAgent } from '../helpers/ts-child';
 
 // Each case starts python3 and waits on a handshake: seconds normally, far more on a loaded host.
 jest.setTimeout(150000);
@@ -37,22 +35,17 @@ async function tlsServer(stem: string): Promise<{ port: number; handshakes: () =
 }
 
 describe('examples/handshake_client.py against handshaked serve --transport unix', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handshaked-pyclient-'));
-  const socket = `@handshaked-py-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const conf = path.join(dir, 'agent.conf');
-  let agent: ServingAgent | undefined;
-
-  beforeAll(async () => {
-    // The companion's agent configuration (fixtures/pki), plus this test's uid on the allow list
-    // (the default admits only root).
-    fs.writeFileSync(conf, `${agentConfigText(new Pki(DEFAULT_PKI_DIR), socket)}allow_uids=${process.getuid!()}\n`);
-    agent = await startServingAgent(['-c', conf, '--transport', 'unix', '--ktls', 'off'], 170000);
-  }, 180000);
-
-  afterAll(async () => {
-    await agent?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }, 30000);
+  const { socket } = servingAgentForSuite(
+    'pyclient',
+    async (dir, socket) => {
+      // The companion's agent configuration (fixtures/pki), plus this test's uid on the allow list
+      // (the default admits only root).
+      const conf = path.join(dir, 'agent.conf');
+      fs.writeFileSync(conf, `${agentConfigText(new Pki(DEFAULT_PKI_DIR), socket)}allow_uids=${process.getuid!()}\n`);
+      return startServingAgent(['-c', conf, '--transport', 'unix', '--ktls', 'off'], 170000);
+    },
+    180000,
+  );
 
   it('the host python3 has socket.send_fds (3.9+)', async () => {
     const r = await run('python3', ['-c', 'import socket, sys; print(sys.version_info >= (3, 9) and hasattr(socket, "send_fds"))'], 10000);
