@@ -69,6 +69,12 @@ describe('KtlsSocket over a simulated record stream', () => {
     return { stream, peer, source };
   }
 
+  /** open(), with what the stream delivers (`got`) and how it ends (`done`) watched from the start. */
+  function openWatched(opts: Parameters<typeof open>[0] = {}) {
+    const opened = open(opts);
+    return { ...opened, got: collect(opened.stream), done: settled(opened.stream) };
+  }
+
   it('delivers application data and drops NewSessionTickets, also one split across records', async () => {
     const { stream, peer } = open();
     const got = collect(stream);
@@ -84,9 +90,7 @@ describe('KtlsSocket over a simulated record stream', () => {
   });
 
   it('close_notify ends the readable side and is answered with a close_notify before the FIN', async () => {
-    const { stream, peer } = open();
-    const got = collect(stream);
-    const done = settled(stream);
+    const { stream, peer, got, done } = openWatched();
     peer.write(DATA, 'bye');
     peer.write(ALERT, Buffer.from([1, 0]));
     const r = await done;
@@ -113,9 +117,7 @@ describe('KtlsSocket over a simulated record stream', () => {
   });
 
   it('our end() first: close_notify and FIN go out, and reading goes on until the peer\'s close_notify', async () => {
-    const { stream, peer } = open({ allowHalfOpen: true });
-    const got = collect(stream);
-    const done = settled(stream);
+    const { stream, peer, got, done } = openWatched({ allowHalfOpen: true });
     stream.end('request');
     await peer.until(() => peer.ended, 'our FIN');
     expect(peer.records.map((r) => r.type)).toEqual([DATA, ALERT]);
@@ -142,9 +144,7 @@ describe('KtlsSocket over a simulated record stream', () => {
   });
 
   it('a fatal alert mid-stream is an error whose code and message name the alert, after the data before it', async () => {
-    const { stream, peer } = open();
-    const got = collect(stream);
-    const done = settled(stream);
+    const { peer, got, done } = openWatched();
     peer.write(DATA, 'partial');
     peer.write(ALERT, Buffer.from([2, 80]));
     peer.write(DATA, 'never');
@@ -177,9 +177,7 @@ describe('KtlsSocket over a simulated record stream', () => {
   });
 
   it('a KeyUpdate fails the stream with ERR_KTLS_KEY_UPDATE; nothing after it is delivered', async () => {
-    const { stream, peer } = open();
-    const got = collect(stream);
-    const done = settled(stream);
+    const { peer, got, done } = openWatched();
     peer.write(DATA, 'before');
     peer.write(HANDSHAKE, KEY_UPDATE);
     peer.write(DATA, 'garbage under the new key');
