@@ -10,7 +10,7 @@
  * case-insensitive DNS, IP literals by bytes); this module only decides which names to compare.
  */
 import type { CertifiedKey } from '../tls/api';
-import { decodeCertificateCached, dnsPatternMatches, formatIp, normalizeDnValue, referenceIdentity, type Certificate } from '../tls/x509';
+import { commonNames, decodeCertificateCached, dnsPatternMatches, formatIp, normalizeDnValue, referenceIdentity, type Certificate } from '../tls/x509';
 import type { Located } from './config';
 
 /** One entry of a pattern list, parsed. `text` is the entry as the operator wrote it. */
@@ -83,18 +83,9 @@ export interface CertificateNames {
   readonly cn: readonly string[];
 }
 
-const CN_OID = '2.5.4.3';
-
 export function certificateNames(cert: Certificate | Buffer): CertificateNames {
   const c = Buffer.isBuffer(cert) ? decodeCertificateCached(cert) : cert;
-  const cn: string[] = [];
-  for (const rdn of c.subject.rdns) {
-    // A multi-valued RDN joins "oid=value" parts with '+'; a value may itself hold a '+'.
-    for (const part of rdn.split(/\+(?=\d+(?:\.\d+)+=)/)) {
-      if (part.startsWith(`${CN_OID}=`)) cn.push(part.slice(CN_OID.length + 1));
-    }
-  }
-  return { dns: c.subjectAltName?.dns ?? [], ip: c.subjectAltName?.ip ?? [], cn };
+  return { dns: c.subjectAltName?.dns ?? [], ip: c.subjectAltName?.ip ?? [], cn: commonNames(c.subject) };
 }
 
 /** Does an allowed_peers pattern cover a verified client certificate? SAN wildcards in the certificate never match. */

@@ -1,3 +1,4 @@
+import type { AuthModeName } from '../netlink/link';
 import { Errno } from '../sys/errno';
 
 /**
@@ -6,7 +7,8 @@ import { Errno } from '../sys/errno';
  */
 
 export type Role = 'client' | 'server';
-export type AuthMode = 'unauth' | 'psk' | 'x509';
+/** The family's auth modes; the netlink layer owns the list. */
+export type AuthMode = AuthModeName;
 
 export interface HandshakeRequest {
   /** The connected TCP socket, as a file descriptor owned by the agent (closed after DONE). */

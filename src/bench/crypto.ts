@@ -13,6 +13,7 @@
  */
 import { createHmac, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, webcrypto, type KeyObject } from 'node:crypto';
 import koffi from 'koffi';
+import { median } from './stats';
 
 type Op = () => unknown;
 
@@ -28,7 +29,6 @@ async function timeBatchAsync(op: () => Promise<unknown>, n: number): Promise<nu
   return Number(process.hrtime.bigint() - t0) / 1e3 / n;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 interface Variant {
   name: string;

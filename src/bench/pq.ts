@@ -22,19 +22,8 @@ import { ML_DSA } from '../tls/crypto/pq';
 import { loadPrivateKey } from '../tls/x509';
 import { PQ_PKI_DIR } from '../companion/pki';
 import { loadBenchPki, PKI_DIR } from './pki';
+import { cpuUsPerCall, median } from './stats';
 
-
-function cpuUs<T>(n: number, f: () => T): number {
-  const t0 = process.cpuUsage();
-  for (let i = 0; i < n; i++) f();
-  const d = process.cpuUsage(t0);
-  return (d.user + d.system) / n;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 export interface PrimitiveFigure {
   op: string;
@@ -65,9 +54,9 @@ function measurePrimitives(n: number, rounds: number): PrimitiveFigure[] {
     ['ECDSA P-256 sign (node:crypto)', () => sign('sha256', msg, ec.privateKey)],
     ['ECDSA P-256 verify (node:crypto)', () => verify('sha256', msg, ec.publicKey, ecSig)],
   ];
-  for (const [, f] of ops) cpuUs(Math.max(5, n / 10), f); // JIT warm-up
+  for (const [, f] of ops) cpuUsPerCall(Math.max(5, n / 10), f); // JIT warm-up
   const samples = new Map<string, number[]>(ops.map(([name]) => [name, []]));
-  for (let r = 0; r < rounds; r++) for (const [name, f] of ops) samples.get(name)!.push(cpuUs(n, f));
+  for (let r = 0; r < rounds; r++) for (const [name, f] of ops) samples.get(name)!.push(cpuUsPerCall(n, f));
   return ops.map(([op]) => ({ op, us: Math.round(median(samples.get(op)!) * 10) / 10 }));
 }
 
@@ -154,7 +143,7 @@ function measurePolicies(perRound: number, rounds: number): PolicyFigure[] {
   const cpu = new Map<string, number[]>(all.map((p) => [p.name, []]));
   for (let r = 0; r < rounds; r++) {
     const rotated = all.map((_, i) => all[(i + r) % all.length]);
-    for (const p of rotated) cpu.get(p.name)!.push(cpuUs(perRound, () => run(p)));
+    for (const p of rotated) cpu.get(p.name)!.push(cpuUsPerCall(perRound, () => run(p)));
   }
   const base = median(cpu.get(all[0].name)!);
   return all.map((p, i) => {

@@ -2,6 +2,8 @@
  * Turns benchmark rounds into per-variant figures (median over rounds, so one disturbed round on
  * a shared machine does not skew the result) and the ratios handshaked/Node per role.
  */
+import { median } from './stats';
+
 
 export type Variant = 'handshaked server' | 'node server' | 'handshaked client' | 'node client';
 
@@ -43,12 +45,6 @@ export interface BenchSummary {
   variants: Partial<Record<Variant, VariantFigures>>;
   ratios: { server?: RoleRatio; client?: RoleRatio };
   failed: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export function summarize(samples: RoundSample[], setup: Record<string, string | number>): BenchSummary {

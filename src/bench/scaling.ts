@@ -13,6 +13,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { createClient, createServer } from '../tls';
 import { MAX_RECORD_BODY, RECORD_HEADER_LEN, type CipherSuiteName, type Connection, type GroupName, type Step } from '../tls/api';
 import { loadBenchPki } from './pki';
+import { median } from './stats';
 
 export interface ScalingShape {
   suite: CipherSuiteName;
@@ -133,11 +134,6 @@ class EngineThread {
     return this.w.terminate();
   }
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Handshakes/s of the engines on 1..N threads, interleaved rounds, ratios within each round. */
 export async function measureScaling(shape: ScalingShape, workers: number[], rounds: number, perWorker: number, warmup: number): Promise<ScalingResult> {

@@ -41,6 +41,24 @@ const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
+/** What a KTAP test command's exit status means, as ktapHandler sets it. */
+const KTAP_EXIT_STATUS = 'Output is KTAP; exit status 0 when every case passed, 1 when any failed, 2 when the test could not run.';
+
+/**
+ * The handler of a KTAP test command: `run` returns the number of failed cases. Exit status 0
+ * when none failed, 1 when any did, 2 (with the reason on stderr) when the test could not run.
+ */
+function ktapHandler<A>(command: string, run: (argv: A) => Promise<number>): (argv: A) => Promise<void> {
+  return async (argv) => {
+    try {
+      process.exitCode = (await run(argv)) === 0 ? 0 : 1;
+    } catch (e) {
+      process.stderr.write(`handshaked companion ${command}: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+    }
+  };
+}
+
 const agentTest: CommandModule<object, AgentTestArgs> = {
   command: 'agent-test',
   describe: 'test an agent through the unix transport: real TLS peers, every role, auth mode and suite, failures, malformed upcalls',
@@ -60,24 +78,18 @@ const agentTest: CommandModule<object, AgentTestArgs> = {
           '  handshaked companion print-agent-config --unix-socket @hs-test -o /tmp/agent.conf\n' +
           '  handshaked serve -c /tmp/agent.conf --transport unix --ktls off --keylog /tmp/agent.keylog &\n' +
           '  handshaked companion agent-test --agent-socket @hs-test --agent-keylog /tmp/agent.keylog\n' +
-          'Output is KTAP; the exit status is 0 only if every case passed.',
+          KTAP_EXIT_STATUS,
       ) as unknown as Argv<AgentTestArgs>,
-  handler: async (argv: ArgumentsCamelCase<AgentTestArgs>) => {
-    try {
-      const failures = await runAgentTest({
-        agentSocket: argv['agent-socket'],
-        pkiDir: argv.pki,
-        suite: argv.suite,
-        agentKeylog: argv['agent-keylog'],
-        filter: argv.filter,
-        write: out,
-      });
-      process.exitCode = failures === 0 ? 0 : 1;
-    } catch (e) {
-      process.stderr.write(`handshaked companion agent-test: ${(e as Error).message}\n`);
-      process.exitCode = 2;
-    }
-  },
+  handler: ktapHandler('agent-test', (argv: ArgumentsCamelCase<AgentTestArgs>) =>
+    runAgentTest({
+      agentSocket: argv['agent-socket'],
+      pkiDir: argv.pki,
+      suite: argv.suite,
+      agentKeylog: argv['agent-keylog'],
+      filter: argv.filter,
+      write: out,
+    }),
+  ),
 };
 
 function parseStatus(v: string): number {
@@ -99,26 +111,21 @@ const kernelTest: CommandModule<object, KernelTestArgs> = {
       .epilog(
         'Cases after the first four need handshake requests (three) from a kernel consumer, e.g. in a VM:\n' +
           '  mount -t nfs -o vers=4.2,xprtsec=tls server:/export /mnt   (retry while the test runs)\n' +
-          'Answers that differ between kernel versions pass and are named in a diagnostic. KTAP output; exit 0 only if all pass.',
+          'Answers that differ between kernel versions pass and are named in a diagnostic.\n' +
+          KTAP_EXIT_STATUS,
       ) as unknown as Argv<KernelTestArgs>,
-  handler: async (argv: ArgumentsCamelCase<KernelTestArgs>) => {
-    try {
-      const failures = await runKernelTest({
-        transport: () => new KernelNetlinkTransport(true),
-        write: out,
-        waitMs: argv.wait,
-        status: parseStatus(argv.status),
-        delayDoneMs: argv['delay-done'],
-        lateDoneMs: argv['late-done'],
-        noConsumer: !argv.consumer,
-        onWaiting: (what) => out(`# waiting up to ${argv.wait} ms for a handshake request (${what}): start a consumer now`),
-      });
-      process.exitCode = failures === 0 ? 0 : 1;
-    } catch (e) {
-      process.stderr.write(`handshaked companion kernel-test: ${(e as Error).message}\n`);
-      process.exitCode = 2;
-    }
-  },
+  handler: ktapHandler('kernel-test', (argv: ArgumentsCamelCase<KernelTestArgs>) =>
+    runKernelTest({
+      transport: () => new KernelNetlinkTransport(true),
+      write: out,
+      waitMs: argv.wait,
+      status: parseStatus(argv.status),
+      delayDoneMs: argv['delay-done'],
+      lateDoneMs: argv['late-done'],
+      noConsumer: !argv.consumer,
+      onWaiting: (what) => out(`# waiting up to ${argv.wait} ms for a handshake request (${what}): start a consumer now`),
+    }),
+  ),
 };
 
 const printConfig: CommandModule<object, PrintConfigArgs> = {

@@ -205,14 +205,19 @@ async function consumerCases(fam: Family, ktap: KtapWriter, o: KernelTestOptions
   const failAll = (upTo: number, why: string) => {
     for (const n of CASES_CONSUMER.slice(ktap.count - start, upTo)) ktap.result({ name: n, ok: false, diagnostics: [`${n}: ${why}`] });
   };
-  let req: AcceptReply;
-  try {
-    o.onWaiting?.('first');
-    req = await fam.nextRequest(o.waitMs);
-  } catch (e) {
-    failAll(4, `${(e as Error).message}: start a consumer (see docs/companion.md)`);
-    return;
-  }
+  /** The consumer's next request; when none comes, every case left fails, saying so. */
+  const awaitRequest = async (which: 'first' | 'late'): Promise<AcceptReply | undefined> => {
+    try {
+      o.onWaiting?.(which);
+      return await fam.nextRequest(o.waitMs);
+    } catch (e) {
+      failAll(4, `${(e as Error).message}: start a consumer (see docs/companion.md)`);
+      return undefined;
+    }
+  };
+  const first = await awaitRequest('first');
+  if (!first) return;
+  let req = first;
   try {
     ktap.diag(`accepted fd ${req.sockfd}: ${req.messageType} auth ${req.authMode}${req.peername ? ` peername ${req.peername}` : ''}${req.timeout ? ` timeout ${req.timeout} ms` : ''}`);
     const over = await fam.errnoOf('done', { status: 5000, sockfd: req.sockfd });
@@ -243,14 +248,8 @@ async function consumerCases(fam: Family, ktap: KtapWriter, o: KernelTestOptions
   } finally {
     closeQuietly(req.sockfd);
   }
-  let late: AcceptReply;
-  try {
-    o.onWaiting?.('late');
-    late = await fam.nextRequest(o.waitMs);
-  } catch (e) {
-    failAll(4, `${(e as Error).message}: start a consumer (see docs/companion.md)`);
-    return;
-  }
+  const late = await awaitRequest('late');
+  if (!late) return;
   try {
     await new Promise((r) => setTimeout(r, o.lateDoneMs));
     ktap.result(

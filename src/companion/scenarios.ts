@@ -156,46 +156,24 @@ export function handshakeScenarios(suites: readonly string[]): Scenario[] {
     suite: suite0,
     ...(cert ? { certFile: pki.file(`${cert}.crt.pem`), keyFile: pki.file(`${cert}.key.pem`), chainFile: pki.file('intermediate-ca.crt.pem') } : {}),
   });
-  const noOpenssl = haveCommand('openssl') ? undefined : 'openssl is not installed';
-  const noGnutls = haveCommand('gnutls-cli') ? undefined : 'gnutls-cli is not installed';
-  out.push(
-    {
-      name: `server_x509_openssl_s_client_${suite0}`,
-      params: { role: 'server', auth: 'x509' },
-      setup: processClient((port, env) => opensslClient(port, cli(env.pki))),
-      status: 0,
-      remoteAuth: [],
-      keyCheck: true,
-      skip: noOpenssl,
-    },
-    {
-      name: `server_x509_mtls_openssl_s_client_${suite0}`,
-      params: { role: 'server', auth: 'x509' },
-      setup: processClient((port, env) => opensslClient(port, cli(env.pki, 'client-p256'))),
-      status: 0,
-      remoteAuth: 'x509-verified',
-      keyCheck: true,
-      skip: noOpenssl,
-    },
-    {
-      name: `server_x509_gnutls_cli_${suite0}`,
-      params: { role: 'server', auth: 'x509' },
-      setup: processClient((port, env) => gnutlsClient(port, cli(env.pki))),
-      status: 0,
-      remoteAuth: [],
-      keyCheck: true,
-      skip: noGnutls,
-    },
-    {
-      name: `server_x509_mtls_gnutls_cli_${suite0}`,
-      params: { role: 'server', auth: 'x509' },
-      setup: processClient((port, env) => gnutlsClient(port, cli(env.pki, 'client-rsa2048'))),
-      status: 0,
-      remoteAuth: 'x509-verified',
-      keyCheck: true,
-      skip: noGnutls,
-    },
-  );
+  // Each command-line client, without and with a client certificate.
+  const cliClients = [
+    { name: 'openssl_s_client', run: opensslClient, clientCert: 'client-p256', skip: haveCommand('openssl') ? undefined : 'openssl is not installed' },
+    { name: 'gnutls_cli', run: gnutlsClient, clientCert: 'client-rsa2048', skip: haveCommand('gnutls-cli') ? undefined : 'gnutls-cli is not installed' },
+  ];
+  for (const c of cliClients) {
+    for (const cert of [undefined, c.clientCert]) {
+      out.push({
+        name: `server_x509_${cert ? 'mtls_' : ''}${c.name}_${suite0}`,
+        params: { role: 'server', auth: 'x509' },
+        setup: processClient((port, env) => c.run(port, cli(env.pki, cert))),
+        status: 0,
+        remoteAuth: cert ? 'x509-verified' : [],
+        keyCheck: true,
+        skip: c.skip,
+      });
+    }
+  }
   return out;
 }
 

@@ -153,25 +153,19 @@ export class AttributeDecoder {
   }
 }
 
+/**
+ * An integer of type t from the start of `buf`. The eight types differ only in width and sign:
+ * up to 32 bits Node's variable-width readers serve every one, 64 bits needs the BigInt readers.
+ */
 export function readInt(buf: Buffer, t: IntType, bigEndian = false): number | bigint {
-  switch (t) {
-    case 'u8':
-      return buf.readUInt8(0);
-    case 's8':
-      return buf.readInt8(0);
-    case 'u16':
-      return bigEndian ? buf.readUInt16BE(0) : buf.readUInt16LE(0);
-    case 's16':
-      return bigEndian ? buf.readInt16BE(0) : buf.readInt16LE(0);
-    case 'u32':
-      return bigEndian ? buf.readUInt32BE(0) : buf.readUInt32LE(0);
-    case 's32':
-      return bigEndian ? buf.readInt32BE(0) : buf.readInt32LE(0);
-    case 'u64':
-      return safeNumber(bigEndian ? buf.readBigUInt64BE(0) : buf.readBigUInt64LE(0));
-    case 's64':
-      return safeNumber(bigEndian ? buf.readBigInt64BE(0) : buf.readBigInt64LE(0));
+  const size = INT_SIZE[t];
+  const signed = t.startsWith('s');
+  if (size === 8) {
+    if (signed) return safeNumber(bigEndian ? buf.readBigInt64BE(0) : buf.readBigInt64LE(0));
+    return safeNumber(bigEndian ? buf.readBigUInt64BE(0) : buf.readBigUInt64LE(0));
   }
+  if (signed) return bigEndian ? buf.readIntBE(0, size) : buf.readIntLE(0, size);
+  return bigEndian ? buf.readUIntBE(0, size) : buf.readUIntLE(0, size);
 }
 
 /** 64-bit values become plain numbers when that loses nothing, so JSON and tests stay simple. */
@@ -196,39 +190,17 @@ export function writeInt(t: IntType, v: number | bigint, field: string, bigEndia
   const b = BigInt(v);
   const [lo, hi] = INT_RANGE[t];
   if (b < lo || b > hi) throw new NetlinkEncodeError(field, `${v} is out of range for ${t} (${lo}..${hi})`);
-  const out = Buffer.alloc(INT_SIZE[t]);
-  const n = Number(b);
-  switch (t) {
-    case 'u8':
-      out.writeUInt8(n);
-      break;
-    case 's8':
-      out.writeInt8(n);
-      break;
-    case 'u16':
-      if (bigEndian) out.writeUInt16BE(n);
-      else out.writeUInt16LE(n);
-      break;
-    case 's16':
-      if (bigEndian) out.writeInt16BE(n);
-      else out.writeInt16LE(n);
-      break;
-    case 'u32':
-      if (bigEndian) out.writeUInt32BE(n);
-      else out.writeUInt32LE(n);
-      break;
-    case 's32':
-      if (bigEndian) out.writeInt32BE(n);
-      else out.writeInt32LE(n);
-      break;
-    case 'u64':
-      if (bigEndian) out.writeBigUInt64BE(b);
-      else out.writeBigUInt64LE(b);
-      break;
-    case 's64':
-      if (bigEndian) out.writeBigInt64BE(b);
-      else out.writeBigInt64LE(b);
-      break;
+  // In range, a signed value's two's-complement bits are what the unsigned writers store.
+  const size = INT_SIZE[t];
+  const out = Buffer.alloc(size);
+  if (size === 8) {
+    const bits = BigInt.asUintN(64, b);
+    if (bigEndian) out.writeBigUInt64BE(bits);
+    else out.writeBigUInt64LE(bits);
+  } else {
+    const bits = Number(BigInt.asUintN(size * 8, b));
+    if (bigEndian) out.writeUIntBE(bits, 0, size);
+    else out.writeUIntLE(bits, 0, size);
   }
   return out;
 }

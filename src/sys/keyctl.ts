@@ -10,7 +10,7 @@
  * credentials, and koffi's async calls run on other threads with other session keyrings.
  */
 import { Errno } from './errno';
-import { SysError, libc, sysCall, sysCallUnless } from './libc';
+import { SysError, declareFunctions, sysCall, sysCallUnless } from './libc';
 
 const NR: Record<string, { add_key: number; request_key: number; keyctl: number }> = {
   x64: { add_key: 248, request_key: 249, keyctl: 250 },
@@ -51,38 +51,34 @@ export const KeyctlOp = {
   INVALIDATE: 21,
 } as const;
 
-// One prototype per argument shape (see header comment).
-const keyctlInts = libc.func('long syscall(long nr, long op, long a2, long a3, long a4, long a5)');
-const keyctlBuf = libc.func('long syscall(long nr, long op, long serial, void *buf, size_t len, long unused)');
-const keyctlStr = libc.func('long syscall(long nr, long op, const char *name, long a3, long a4, long a5)');
-const keyctlSearch = libc.func(
-  'long syscall(long nr, long op, long ring, const char *type, const char *desc, long dest)',
-);
-const addKeyFn = libc.func(
-  'long syscall(long nr, const char *type, const char *desc, const void *payload, size_t plen, long ring)',
-);
-const requestKeyFn = libc.func(
-  'long syscall(long nr, const char *type, const char *desc, const char *callout, long ring)',
-);
+// One prototype of syscall() per argument shape (see header comment).
+const SYSCALL = declareFunctions({
+  keyctlInts: 'long syscall(long nr, long op, long a2, long a3, long a4, long a5)',
+  keyctlBuf: 'long syscall(long nr, long op, long serial, void *buf, size_t len, long unused)',
+  keyctlStr: 'long syscall(long nr, long op, const char *name, long a3, long a4, long a5)',
+  keyctlSearch: 'long syscall(long nr, long op, long ring, const char *type, const char *desc, long dest)',
+  addKey: 'long syscall(long nr, const char *type, const char *desc, const void *payload, size_t plen, long ring)',
+  requestKey: 'long syscall(long nr, const char *type, const char *desc, const char *callout, long ring)',
+});
 
 const asNumber = (v: number | bigint): number => Number(v);
 
 export function keyctl(op: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0, what = `keyctl(${op})`): number {
-  return asNumber(sysCall(what, () => keyctlInts(nr().keyctl, op, a2, a3, a4, a5)));
+  return asNumber(sysCall(what, () => SYSCALL.keyctlInts(nr().keyctl, op, a2, a3, a4, a5)));
 }
 
 /** add_key(2): create or update a key in `keyring`; returns its serial. */
 export function addKey(type: string, description: string, payload: Buffer | null, keyring: number): number {
   const len = payload ? payload.length : 0;
   return asNumber(
-    sysCall('add_key', () => addKeyFn(nr().add_key, type, description, len ? payload : null, len, keyring), `${type} "${description}"`),
+    sysCall('add_key', () => SYSCALL.addKey(nr().add_key, type, description, len ? payload : null, len, keyring), `${type} "${description}"`),
   );
 }
 
 /** request_key(2) without an upcall (callout NULL): find a key the process can see. */
 export function requestKey(type: string, description: string, destKeyring = 0): number {
   return asNumber(
-    sysCall('request_key', () => requestKeyFn(nr().request_key, type, description, null, destKeyring), `${type} "${description}"`),
+    sysCall('request_key', () => SYSCALL.requestKey(nr().request_key, type, description, null, destKeyring), `${type} "${description}"`),
   );
 }
 
@@ -94,7 +90,7 @@ export function getKeyringId(id: number, create = false): number {
 /** Replace this thread's session keyring with a new one (name undefined → anonymous). */
 export function joinSessionKeyring(name?: string): number {
   return asNumber(
-    sysCall('keyctl(JOIN_SESSION_KEYRING)', () => keyctlStr(nr().keyctl, KeyctlOp.JOIN_SESSION_KEYRING, name ?? null, 0, 0, 0)),
+    sysCall('keyctl(JOIN_SESSION_KEYRING)', () => SYSCALL.keyctlStr(nr().keyctl, KeyctlOp.JOIN_SESSION_KEYRING, name ?? null, 0, 0, 0)),
   );
 }
 
@@ -103,7 +99,7 @@ function readVariable(op: number, serial: number, what: string): Buffer {
   let size = 256;
   for (;;) {
     const buf = Buffer.alloc(size);
-    const n = asNumber(sysCall(what, () => keyctlBuf(nr().keyctl, op, serial, buf, buf.length, 0), `key ${serial}`));
+    const n = asNumber(sysCall(what, () => SYSCALL.keyctlBuf(nr().keyctl, op, serial, buf, buf.length, 0), `key ${serial}`));
     if (n <= buf.length) return buf.subarray(0, n);
     size = n;
   }
@@ -131,7 +127,7 @@ export function findInKeyring(keyring: number, type: string, description: string
   const ret = sysCallUnless(
     Errno.ENOKEY,
     'keyctl(SEARCH)',
-    () => keyctlSearch(nr().keyctl, KeyctlOp.SEARCH, keyring, type, description, destKeyring),
+    () => SYSCALL.keyctlSearch(nr().keyctl, KeyctlOp.SEARCH, keyring, type, description, destKeyring),
     `${type} "${description}" in keyring ${keyring}`,
   );
   return ret === undefined ? undefined : asNumber(ret);

@@ -1,6 +1,7 @@
 /**
  * The one module of koffi bindings to libc. Everything in the agent that needs a syscall Node
- * does not offer goes through here (or through unix.ts / keyctl.ts, which reuse `libc`), so
+ * does not offer goes through here (or through unix.ts / tls-record.ts, which call the functions
+ * declared here, and keyctl.ts, which declares its syscall() shapes with `declareFunctions`), so
  * there is exactly one place that knows C prototypes, struct layouts and errno handling.
  *
  * Conventions: every wrapper is synchronous, retries EINTR where retrying is correct, and
@@ -12,6 +13,9 @@ import { Errno, errnoName } from './errno';
 
 /** The shared libc handle; loaded once per process. */
 export const libc = koffi.load('libc.so.6');
+
+/** A bound C function, as declareFunctions gives it. */
+export type CFunction = ReturnType<typeof libc.func>;
 
 /** A failed system call: `code` is the errno name ('EBADF'), `syscall` the call that failed. */
 export class SysError extends Error {
@@ -29,10 +33,8 @@ export class SysError extends Error {
   }
 }
 
-const strerrorFn = libc.func('const char *strerror(int errnum)');
-
 export function strerror(errno: number): string {
-  return String(strerrorFn(errno));
+  return String(C.strerror(errno));
 }
 
 /**
@@ -103,29 +105,42 @@ export const CLONE_NEWNET = 0x40000000;
 
 // --- prototypes ----------------------------------------------------------------------------
 
-const closeFn = libc.func('int close(int fd)');
-// fcntl and ioctl are variadic in C; on the LP64 Linux ABIs a fixed third argument is passed
-// exactly like the variadic one, and a fixed prototype lets koffi skip per-call type parsing.
-const fcntlFn = libc.func('int fcntl(int fd, int cmd, long arg)');
-const ioctlFn = libc.func('int ioctl(int fd, unsigned long request, void *arg)');
-const getsockoptFn = libc.func(
-  'int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32_t *len)',
-);
-const setsockoptFn = libc.func(
-  'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
-);
-const getpeernameFn = libc.func('int getpeername(int fd, void *addr, _Inout_ uint32_t *len)');
-const getsocknameFn = libc.func('int getsockname(int fd, void *addr, _Inout_ uint32_t *len)');
-const socketpairFn = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
-const socketFn = libc.func('int socket(int domain, int type, int protocol)');
-const bindFn = libc.func('int bind(int fd, const void *addr, uint32_t len)');
-const listenFn = libc.func('int listen(int fd, int backlog)');
-const connectFn = libc.func('int connect(int fd, const void *addr, uint32_t len)');
-const acceptFn = libc.func('int accept4(int fd, void *addr, void *len, int flags)');
-const recvFn = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)');
-const sendFn = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)');
-const clockGettimeFn = libc.func('int clock_gettime(int clk, void *ts)');
-const setnsFn = libc.func('int setns(int fd, int nstype)');
+/**
+ * Binds C functions from a table of prototypes, each parsed once at load: the one way src/sys
+ * declares a function it calls through koffi.
+ */
+export function declareFunctions<K extends string>(prototypes: Readonly<Record<K, string>>): Record<K, CFunction> {
+  const out = {} as Record<K, CFunction>;
+  for (const name of Object.keys(prototypes) as K[]) out[name] = libc.func(prototypes[name]);
+  return out;
+}
+
+/** The libc functions of src/sys, each declared here only; unix.ts and tls-record.ts call them too. */
+export const C = declareFunctions({
+  strerror: 'const char *strerror(int errnum)',
+  close: 'int close(int fd)',
+  // fcntl and ioctl are variadic in C; on the LP64 Linux ABIs a fixed third argument is passed
+  // exactly like the variadic one, and a fixed prototype lets koffi skip per-call type parsing.
+  fcntl: 'int fcntl(int fd, int cmd, long arg)',
+  ioctl: 'int ioctl(int fd, unsigned long request, void *arg)',
+  getsockopt: 'int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32_t *len)',
+  setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
+  getpeername: 'int getpeername(int fd, void *addr, _Inout_ uint32_t *len)',
+  getsockname: 'int getsockname(int fd, void *addr, _Inout_ uint32_t *len)',
+  socketpair: 'int socketpair(int domain, int type, int protocol, _Out_ int *sv)',
+  socket: 'int socket(int domain, int type, int protocol)',
+  bind: 'int bind(int fd, const void *addr, uint32_t len)',
+  listen: 'int listen(int fd, int backlog)',
+  connect: 'int connect(int fd, const void *addr, uint32_t len)',
+  accept4: 'int accept4(int fd, void *addr, void *len, int flags)',
+  recv: 'intptr_t recv(int fd, void *buf, size_t len, int flags)',
+  send: 'intptr_t send(int fd, const void *buf, size_t len, int flags)',
+  recvmsg: 'intptr_t recvmsg(int fd, void *msg, int flags)',
+  sendmsg: 'intptr_t sendmsg(int fd, const void *msg, int flags)',
+  shutdown: 'int shutdown(int fd, int how)',
+  clock_gettime: 'int clock_gettime(int clk, void *ts)',
+  setns: 'int setns(int fd, int nstype)',
+});
 
 // --- file descriptors ----------------------------------------------------------------------
 
@@ -134,7 +149,7 @@ const setnsFn = libc.func('int setns(int fd, int nstype)');
  * could close an fd another part of the process has just been given.
  */
 export function close(fd: number): void {
-  if (closeFn(fd) < 0) {
+  if (C.close(fd) < 0) {
     const errno = koffi.errno();
     if (errno !== Errno.EINTR) throw new SysError('close', errno, `fd ${fd}`);
   }
@@ -142,7 +157,7 @@ export function close(fd: number): void {
 
 /** A new fd (≥ minFd, default 3 so stdio is never taken) for the same open file, with O_CLOEXEC. */
 export function dup(fd: number, minFd = 3): number {
-  return sysCall('fcntl(F_DUPFD_CLOEXEC)', () => fcntlFn(fd, F_DUPFD_CLOEXEC, minFd), `fd ${fd}`);
+  return sysCall('fcntl(F_DUPFD_CLOEXEC)', () => C.fcntl(fd, F_DUPFD_CLOEXEC, minFd), `fd ${fd}`);
 }
 
 /**
@@ -150,12 +165,12 @@ export function dup(fd: number, minFd = 3): number {
  * CAP_SYS_ADMIN over the target's user namespace; EINVAL when fd is not a namespace of `nstype`.
  */
 export function setns(fd: number, nstype: number, detail?: string): void {
-  sysCall('setns', () => setnsFn(fd, nstype), detail ?? `fd ${fd}`);
+  sysCall('setns', () => C.setns(fd, nstype), detail ?? `fd ${fd}`);
 }
 
 /** File-descriptor flags (FD_CLOEXEC). */
 export function getFdFlags(fd: number): number {
-  return sysCall('fcntl(F_GETFD)', () => fcntlFn(fd, F_GETFD, 0), `fd ${fd}`);
+  return sysCall('fcntl(F_GETFD)', () => C.fcntl(fd, F_GETFD, 0), `fd ${fd}`);
 }
 
 /**
@@ -163,11 +178,11 @@ export function getFdFlags(fd: number): number {
  * and the kernel's own struct file share them (docs/kernel-interface.md).
  */
 export function getStatusFlags(fd: number): number {
-  return sysCall('fcntl(F_GETFL)', () => fcntlFn(fd, F_GETFL, 0), `fd ${fd}`);
+  return sysCall('fcntl(F_GETFL)', () => C.fcntl(fd, F_GETFL, 0), `fd ${fd}`);
 }
 
 export function setStatusFlags(fd: number, flags: number): void {
-  sysCall('fcntl(F_SETFL)', () => fcntlFn(fd, F_SETFL, flags), `fd ${fd}`);
+  sysCall('fcntl(F_SETFL)', () => C.fcntl(fd, F_SETFL, flags), `fd ${fd}`);
 }
 
 export function setNonBlocking(fd: number, on: boolean): void {
@@ -179,7 +194,7 @@ export function setNonBlocking(fd: number, on: boolean): void {
 /** True when fd is an open descriptor of this process (fcntl F_GETFD does not fail with EBADF). */
 export function isFdOpen(fd: number): boolean {
   if (!Number.isInteger(fd) || fd < 0) return false;
-  if (fcntlFn(fd, F_GETFD, 0) >= 0) return true;
+  if (C.fcntl(fd, F_GETFD, 0) >= 0) return true;
   const errno = koffi.errno();
   if (errno === Errno.EBADF) return false;
   throw new SysError('fcntl(F_GETFD)', errno, `fd ${fd}`);
@@ -188,7 +203,7 @@ export function isFdOpen(fd: number): boolean {
 /** ioctl(FIONREAD): bytes queued for reading on a socket (or pipe). */
 export function bytesReadable(fd: number): number {
   const out = new Int32Array(1);
-  sysCall('ioctl(FIONREAD)', () => ioctlFn(fd, FIONREAD, out), `fd ${fd}`);
+  sysCall('ioctl(FIONREAD)', () => C.ioctl(fd, FIONREAD, out), `fd ${fd}`);
   return out[0];
 }
 
@@ -198,7 +213,7 @@ export function bytesReadable(fd: number): number {
 export function getsockoptInt(fd: number, level: number, name: number): number {
   const val = new Int32Array(1);
   const len = new Uint32Array([4]);
-  sysCall('getsockopt', () => getsockoptFn(fd, level, name, val, len), `fd ${fd} level ${level} option ${name}`);
+  sysCall('getsockopt', () => C.getsockopt(fd, level, name, val, len), `fd ${fd} level ${level} option ${name}`);
   return val[0];
 }
 
@@ -206,20 +221,20 @@ export function getsockoptInt(fd: number, level: number, name: number): number {
 export function getsockoptBytes(fd: number, level: number, name: number, maxLen: number): Buffer {
   const val = Buffer.alloc(maxLen);
   const len = new Uint32Array([maxLen]);
-  sysCall('getsockopt', () => getsockoptFn(fd, level, name, val, len), `fd ${fd} level ${level} option ${name}`);
+  sysCall('getsockopt', () => C.getsockopt(fd, level, name, val, len), `fd ${fd} level ${level} option ${name}`);
   return val.subarray(0, Math.min(len[0], maxLen));
 }
 
 export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
   const val = new Int32Array([value]);
-  sysCall('setsockopt', () => setsockoptFn(fd, level, name, val, 4), `fd ${fd} level ${level} option ${name}`);
+  sysCall('setsockopt', () => C.setsockopt(fd, level, name, val, 4), `fd ${fd} level ${level} option ${name}`);
 }
 
 /** setsockopt with the exact bytes given (crypto_info structs, the "tls" ULP name). */
 export function setsockoptBytes(fd: number, level: number, name: number, value: Buffer): void {
   sysCall(
     'setsockopt',
-    () => setsockoptFn(fd, level, name, value, value.length),
+    () => C.setsockopt(fd, level, name, value, value.length),
     `fd ${fd} level ${level} option ${name}`,
   );
 }
@@ -262,7 +277,7 @@ export const CLOCK_MONOTONIC = 1;
 /** clock_gettime(2) in microseconds (struct timespec is two 64-bit fields on LP64). */
 export function clockUsec(clock: number): bigint {
   const ts = new BigInt64Array(2);
-  sysCall('clock_gettime', () => clockGettimeFn(clock, ts), `clock ${clock}`);
+  sysCall('clock_gettime', () => C.clock_gettime(clock, ts), `clock ${clock}`);
   return ts[0] * 1000000n + ts[1] / 1000n;
 }
 
@@ -333,7 +348,7 @@ function compressIpv6(groups: string[], raw: Buffer): string {
   return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
 }
 
-function nameOf(syscall: string, fn: typeof getpeernameFn, fd: number): SockAddr {
+function nameOf(syscall: string, fn: CFunction, fd: number): SockAddr {
   const buf = Buffer.alloc(SOCKADDR_STORAGE);
   const len = new Uint32Array([SOCKADDR_STORAGE]);
   sysCall(syscall, () => fn(fd, buf, len), `fd ${fd}`);
@@ -342,11 +357,11 @@ function nameOf(syscall: string, fn: typeof getpeernameFn, fd: number): SockAddr
 
 /** The remote address of a connected socket (ENOTCONN if not connected). */
 export function getpeername(fd: number): SockAddr {
-  return nameOf('getpeername', getpeernameFn, fd);
+  return nameOf('getpeername', C.getpeername, fd);
 }
 
 export function getsockname(fd: number): SockAddr {
-  return nameOf('getsockname', getsocknameFn, fd);
+  return nameOf('getsockname', C.getsockname, fd);
 }
 
 // --- sockets -------------------------------------------------------------------------------
@@ -354,18 +369,18 @@ export function getsockname(fd: number): SockAddr {
 /** socketpair(2); pass SOCK_CLOEXEC (and SOCK_NONBLOCK) in `type` as wanted. */
 export function socketpair(domain: number, type: number, protocol = 0): [number, number] {
   const sv = new Int32Array(2);
-  sysCall('socketpair', () => socketpairFn(domain, type, protocol, sv));
+  sysCall('socketpair', () => C.socketpair(domain, type, protocol, sv));
   return [sv[0], sv[1]];
 }
 
 /** recv(2) into buf; returns the byte count (0 = orderly EOF). EAGAIN is thrown as SysError. */
 export function recv(fd: number, buf: Buffer, flags = 0): number {
-  return Number(sysCall('recv', () => recvFn(fd, buf, buf.length, flags), `fd ${fd}`));
+  return Number(sysCall('recv', () => C.recv(fd, buf, buf.length, flags), `fd ${fd}`));
 }
 
 /** send(2) of the whole buffer or less; returns the byte count. MSG_NOSIGNAL is always added. */
 export function send(fd: number, buf: Buffer, flags = 0): number {
-  return Number(sysCall('send', () => sendFn(fd, buf, buf.length, flags | MSG_NOSIGNAL), `fd ${fd}`));
+  return Number(sysCall('send', () => C.send(fd, buf, buf.length, flags | MSG_NOSIGNAL), `fd ${fd}`));
 }
 
 /**
@@ -375,7 +390,7 @@ export function send(fd: number, buf: Buffer, flags = 0): number {
  */
 export function recvNoWait(fd: number, buf: Uint8Array): number {
   for (;;) {
-    const n = Number(recvFn(fd, buf, buf.length, MSG_DONTWAIT));
+    const n = Number(C.recv(fd, buf, buf.length, MSG_DONTWAIT));
     if (n >= 0) return n;
     const errno = koffi.errno();
     if (errno !== Errno.EINTR) return -errno;
@@ -385,7 +400,7 @@ export function recvNoWait(fd: number, buf: Uint8Array): number {
 /** send(2) without blocking and without SIGPIPE, failure as -errno (see recvNoWait). */
 export function sendNoWait(fd: number, buf: Uint8Array): number {
   for (;;) {
-    const n = Number(sendFn(fd, buf, buf.length, MSG_DONTWAIT | MSG_NOSIGNAL));
+    const n = Number(C.send(fd, buf, buf.length, MSG_DONTWAIT | MSG_NOSIGNAL));
     if (n >= 0) return n;
     const errno = koffi.errno();
     if (errno !== Errno.EINTR) return -errno;
@@ -394,7 +409,7 @@ export function sendNoWait(fd: number, buf: Uint8Array): number {
 
 /** socket(2). */
 export function socket(domain: number, type: number, protocol = 0): number {
-  return sysCall('socket', () => socketFn(domain, type, protocol));
+  return sysCall('socket', () => C.socket(domain, type, protocol));
 }
 
 /** struct sockaddr_in for a dotted IPv4 address. */
@@ -412,21 +427,21 @@ export function inet4Address(address: string, port: number): Buffer {
 
 /** bind(2) to an encoded sockaddr (inet4Address, unixAddress in unix.ts). */
 export function bindAddr(fd: number, addr: Buffer): void {
-  sysCall('bind', () => bindFn(fd, addr, addr.length), `fd ${fd}`);
+  sysCall('bind', () => C.bind(fd, addr, addr.length), `fd ${fd}`);
 }
 
 export function listen(fd: number, backlog = 128): void {
-  sysCall('listen', () => listenFn(fd, backlog), `fd ${fd}`);
+  sysCall('listen', () => C.listen(fd, backlog), `fd ${fd}`);
 }
 
 /** connect(2); on a blocking socket this blocks the thread (fine for loopback probes only). */
 export function connectAddr(fd: number, addr: Buffer): void {
-  sysCall('connect', () => connectFn(fd, addr, addr.length), `fd ${fd}`);
+  sysCall('connect', () => C.connect(fd, addr, addr.length), `fd ${fd}`);
 }
 
 /** accept4(2) with SOCK_CLOEXEC plus `flags`. */
 export function accept(fd: number, flags = 0): number {
-  return sysCall('accept4', () => acceptFn(fd, null, null, SOCK_CLOEXEC | flags), `fd ${fd}`);
+  return sysCall('accept4', () => C.accept4(fd, null, null, SOCK_CLOEXEC | flags), `fd ${fd}`);
 }
 
 /**

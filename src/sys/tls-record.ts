@@ -16,7 +16,7 @@
  */
 import koffi from 'koffi';
 import { Errno } from './errno';
-import { MSG_DONTWAIT, MSG_NOSIGNAL, SOL_TCP, SOL_TLS, SysError, TCP_ULP, getsockoptBytes, libc } from './libc';
+import { C, MSG_DONTWAIT, MSG_NOSIGNAL, SOL_TCP, SOL_TLS, SysError, TCP_ULP, getsockoptBytes } from './libc';
 import { buildMsghdr, cmsgSpace, encodeCmsg, parseCmsgs, receivedControlLength } from './msghdr';
 
 export const TLS_SET_RECORD_TYPE = 1;
@@ -29,9 +29,6 @@ export const RecordType = {
   APPLICATION_DATA: 23,
 } as const;
 
-const recvmsgFn = libc.func('intptr_t recvmsg(int fd, void *msg, int flags)');
-const sendmsgFn = libc.func('intptr_t sendmsg(int fd, const void *msg, int flags)');
-const shutdownFn = libc.func('int shutdown(int fd, int how)');
 const SHUT_WR = 1;
 
 export interface ReceivedRecord {
@@ -51,7 +48,7 @@ export function recvRecord(fd: number, buf: Buffer): ReceivedRecord | null | und
   const m = buildMsghdr(buf, Buffer.alloc(cmsgSpace(1)));
   let n: number;
   for (;;) {
-    n = Number(recvmsgFn(fd, m.msg, MSG_DONTWAIT));
+    n = Number(C.recvmsg(fd, m.msg, MSG_DONTWAIT));
     if (n >= 0) break;
     const errno = koffi.errno();
     if (errno === Errno.EINTR) continue;
@@ -84,7 +81,7 @@ export function sendData(fd: number, data: Buffer): number | undefined {
 
 function sendOrAgain(fd: number, msg: Buffer, touch: () => void): number | undefined {
   for (;;) {
-    const n = Number(sendmsgFn(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL));
+    const n = Number(C.sendmsg(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL));
     if (n >= 0) {
       touch();
       return n;
@@ -99,7 +96,7 @@ function sendOrAgain(fd: number, msg: Buffer, touch: () => void): number | undef
 
 /** shutdown(SHUT_WR): the TCP FIN after our close_notify. ENOTCONN (peer already gone) is ignored. */
 export function shutdownWrite(fd: number): void {
-  if (shutdownFn(fd, SHUT_WR) === 0) return;
+  if (C.shutdown(fd, SHUT_WR) === 0) return;
   const errno = koffi.errno();
   if (errno !== Errno.ENOTCONN) throw new SysError('shutdown', errno, `fd ${fd}`);
 }

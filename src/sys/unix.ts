@@ -35,11 +35,11 @@ import {
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_SEQPACKET,
+  C,
   SysError,
   close,
   getPeerCred,
   getsockname,
-  libc,
   sysCall,
   type PeerCred,
 } from './libc';
@@ -52,13 +52,6 @@ const MSG_CMSG_CLOEXEC = 0x40000000;
 export const SCM_MAX_FD = 253;
 const UNIX_PATH_MAX = 108;
 
-const socketFn = libc.func('int socket(int domain, int type, int protocol)');
-const bindFn = libc.func('int bind(int fd, const void *addr, uint32_t len)');
-const listenFn = libc.func('int listen(int fd, int backlog)');
-const accept4Fn = libc.func('int accept4(int fd, void *addr, void *len, int flags)');
-const connectFn = libc.func('int connect(int fd, const void *addr, uint32_t len)');
-const sendmsgFn = libc.func('intptr_t sendmsg(int fd, const void *msg, int flags)');
-const recvmsgFn = libc.func('intptr_t recvmsg(int fd, void *msg, int flags)');
 
 // --- addresses -------------------------------------------------------------------------------
 
@@ -83,22 +76,22 @@ export function unixAddress(name: string): Buffer {
 
 /** socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK). */
 export function seqpacketSocket(): number {
-  return sysCall('socket(AF_UNIX, SOCK_SEQPACKET)', () => socketFn(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  return sysCall('socket(AF_UNIX, SOCK_SEQPACKET)', () => C.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 }
 
 export function bind(fd: number, name: string): void {
   const addr = unixAddress(name);
-  sysCall('bind', () => bindFn(fd, addr, addr.length), name);
+  sysCall('bind', () => C.bind(fd, addr, addr.length), name);
 }
 
 export function listen(fd: number, backlog = 128): void {
-  sysCall('listen', () => listenFn(fd, backlog));
+  sysCall('listen', () => C.listen(fd, backlog));
 }
 
 /** accept4 with CLOEXEC|NONBLOCK; undefined when no connection is pending (EAGAIN). */
 export function accept(fd: number): number | undefined {
   for (;;) {
-    const ret = accept4Fn(fd, null, null, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    const ret = C.accept4(fd, null, null, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (ret >= 0) return ret;
     const errno = koffi.errno();
     if (errno === Errno.EINTR || errno === Errno.ECONNABORTED) continue;
@@ -119,7 +112,7 @@ export async function connect(fd: number, name: string, timeoutMs = 5000): Promi
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
   for (;;) {
-    if (connectFn(fd, addr, addr.length) === 0) return;
+    if (C.connect(fd, addr, addr.length) === 0) return;
     const errno = koffi.errno();
     if (errno === Errno.EINTR) continue;
     if (errno !== Errno.EAGAIN) throw new SysError('connect', errno, name);
@@ -160,7 +153,7 @@ export function sendmsg(fd: number, data: Buffer, fds: readonly number[] = [], f
     control = encodeCmsg(SOL_SOCKET, SCM_RIGHTS, rights);
   }
   const m = buildMsghdr(data, control);
-  const sent = sysCall('sendmsg', () => sendmsgFn(fd, m.msg, flags | MSG_NOSIGNAL | MSG_DONTWAIT), `fd ${fd}`);
+  const sent = sysCall('sendmsg', () => C.sendmsg(fd, m.msg, flags | MSG_NOSIGNAL | MSG_DONTWAIT), `fd ${fd}`);
   m.touch();
   return Number(sent);
 }
@@ -192,7 +185,7 @@ export function recvmsg(fd: number, maxLen = 65536, maxFds = 16, scratch = recvS
   resetForReceive(m);
   let n: number;
   for (;;) {
-    n = Number(recvmsgFn(fd, m.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+    n = Number(C.recvmsg(fd, m.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
     if (n >= 0) break;
     const errno = koffi.errno();
     if (errno === Errno.EINTR) continue;

@@ -132,6 +132,16 @@ export function trafficKeys(hkdf: Hkdf, suite: Suite, secret: Buffer): RecordKey
   };
 }
 
+export interface TrafficSecrets {
+  client: Buffer;
+  server: Buffer;
+}
+
+/** A stage's client and server traffic secrets: Derive-Secret with each label over one transcript hash. */
+function trafficSecretPair(hkdf: Hkdf, secret: Buffer, [client, server]: readonly [string, string], transcriptHash: Buffer): TrafficSecrets {
+  return { client: hkdf.deriveSecret(secret, client, transcriptHash), server: hkdf.deriveSecret(secret, server, transcriptHash) };
+}
+
 /** Early secret: from the PSK, or from zeros without one. */
 export class EarlyStage {
   readonly secret: Buffer;
@@ -158,11 +168,8 @@ export class HandshakeStage {
   constructor(readonly hkdf: Hkdf, readonly secret: Buffer) {}
 
   /** Transcript hash through ServerHello. */
-  trafficSecrets(helloHash: Buffer): { client: Buffer; server: Buffer } {
-    return {
-      client: this.hkdf.deriveSecret(this.secret, 'c hs traffic', helloHash),
-      server: this.hkdf.deriveSecret(this.secret, 's hs traffic', helloHash),
-    };
+  trafficSecrets(helloHash: Buffer): TrafficSecrets {
+    return trafficSecretPair(this.hkdf, this.secret, ['c hs traffic', 's hs traffic'], helloHash);
   }
 
   toMaster(): MasterStage {
@@ -175,10 +182,7 @@ export class MasterStage {
   constructor(readonly hkdf: Hkdf, readonly secret: Buffer) {}
 
   /** Transcript hash through the server Finished. */
-  trafficSecrets(serverFinishedHash: Buffer): { client: Buffer; server: Buffer } {
-    return {
-      client: this.hkdf.deriveSecret(this.secret, 'c ap traffic', serverFinishedHash),
-      server: this.hkdf.deriveSecret(this.secret, 's ap traffic', serverFinishedHash),
-    };
+  trafficSecrets(serverFinishedHash: Buffer): TrafficSecrets {
+    return trafficSecretPair(this.hkdf, this.secret, ['c ap traffic', 's ap traffic'], serverFinishedHash);
   }
 }

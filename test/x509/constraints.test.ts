@@ -53,7 +53,7 @@ describe('name constraints', () => {
   test('a subject commonName that reads as a host name is constrained when there is no DNS SAN', () => {
     const cnOnly = (cn: string): Certificate => ({
       ...template,
-      subject: { ...template.subject, rdns: [`2.5.4.3=${cn}`] },
+      subject: { ...template.subject, rdns: [`2.5.4.3=${cn}`], attributes: [{ oid: '2.5.4.3', value: cn }] },
       subjectAltName: undefined,
     });
     const c = nc([dns('example.test')], [dns('bad.example.test')]);

@@ -11,6 +11,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { CLIENT_CERT, PKI_DIR, SERVER_CERT, type AuthMode, type Role } from './shape';
 import path from 'node:path';
+import { cpuUsPerCall, median } from '../stats';
 
 export type FloorCategory = 'keyExchange' | 'sign' | 'verify' | 'keySchedule' | 'aead';
 export const FLOOR_CATEGORIES: readonly FloorCategory[] = ['keyExchange', 'sign', 'verify', 'keySchedule', 'aead'];
@@ -219,18 +220,6 @@ function steps(role: Role, auth: AuthMode, m: Material, counts: FloorFigures['op
   return out;
 }
 
-function cpuPerIteration(run: () => void, iterations: number): number {
-  const t0 = process.cpuUsage();
-  for (let i = 0; i < iterations; i++) run();
-  const d = process.cpuUsage(t0);
-  return (d.user + d.system) / iterations;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
-
 /** Measures the floor of one side of one handshake kind. */
 export function measureFloor(role: Role, auth: AuthMode, iterations: number, repeats = 3): FloorFigures {
   const m = loadMaterial();
@@ -243,12 +232,12 @@ export function measureFloor(role: Role, auth: AuthMode, iterations: number, rep
   const runAll = () => {
     for (const st of all) st.run();
   };
-  cpuPerIteration(runAll, Math.max(5, iterations >> 3)); // warm-up: JIT and OpenSSL's lazy init
-  const cpuUs = median(Array.from({ length: repeats }, () => cpuPerIteration(runAll, iterations)));
+  cpuUsPerCall(Math.max(5, iterations >> 3), runAll); // warm-up: JIT and OpenSSL's lazy init
+  const cpuUs = median(Array.from({ length: repeats }, () => cpuUsPerCall(iterations, runAll)));
   const breakdown = {} as Record<FloorCategory, number>;
   for (const cat of FLOOR_CATEGORIES) {
     const mine = all.filter((st) => st.cat === cat);
-    breakdown[cat] = mine.length === 0 ? 0 : median(Array.from({ length: repeats }, () => cpuPerIteration(() => mine.forEach((st) => st.run()), iterations)));
+    breakdown[cat] = mine.length === 0 ? 0 : median(Array.from({ length: repeats }, () => cpuUsPerCall(iterations, () => mine.forEach((st) => st.run()))));
   }
   return { cpuUs, breakdown, ops: counted };
 }

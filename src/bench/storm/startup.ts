@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT_DIR, agentIdentityLines } from './shape';
 import type { Target } from './summary';
+import { median } from '../stats';
 
 export interface StartupFigures {
   starts: number;
@@ -29,11 +30,6 @@ export interface StartupFigures {
 
 const READY = 'handshaked ready';
 const TIMEOUT_MS = 60_000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** ms from spawn until `done` says so (given the stderr so far) or, without `done`, until exit. */
 function timeOne(args: string[], done?: (stderr: string) => boolean): Promise<number> {

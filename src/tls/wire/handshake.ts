@@ -19,6 +19,21 @@ export function frame(type: number, body: Buffer): HandshakeMessage {
   return { type, body: raw.subarray(4), raw };
 }
 
+/** A message of `type` whose body `write` puts together. */
+function encodeBody(type: number, write: (w: Writer) => void): HandshakeMessage {
+  const w = new Writer();
+  write(w);
+  return frame(type, w.finish());
+}
+
+/** Reads a whole body with `read`; a byte left over is a decode_error naming the message. */
+function decodeBody<T>(body: Buffer, what: string, read: (r: Reader) => T): T {
+  const r = new Reader(body, what);
+  const value = read(r);
+  r.end();
+  return value;
+}
+
 const NAMES = new Map<number, string>(Object.entries(HandshakeType).map(([k, v]) => [v as number, k]));
 export function handshakeName(type: number): string {
   return NAMES.get(type) ?? `handshake type ${type}`;
@@ -33,20 +48,30 @@ export interface ClientHello {
   extensions: Extensions;
 }
 
-export function decodeClientHello(body: Buffer): ClientHello {
-  const r = new Reader(body, 'ClientHello');
+/** The fields both hellos open with: legacy_version, random, and the session id (or its echo). */
+function readHelloStart(r: Reader, sessionIdField: string): Pick<ClientHello, 'legacyVersion' | 'random' | 'sessionId'> {
   const legacyVersion = r.u16('legacy_version');
   const random = r.bytes(32, 'random');
-  const sessionId = r.vector(1, 'legacy_session_id', 0, 32);
-  const cipherSuites: number[] = [];
-  r.scope(2, 'cipher_suites', () => {
-    while (r.remaining() > 0) cipherSuites.push(r.u16('cipher_suite'));
-  }, 2);
-  const compressionMethods = r.vector(1, 'legacy_compression_methods', 1);
-  // A ClientHello without extensions is a pre-TLS 1.3 client.
-  const extensions = r.remaining() === 0 ? new Extensions([]) : readExtensions(r, 'ClientHello');
-  r.end();
-  return { legacyVersion, random, sessionId, cipherSuites, compressionMethods, extensions };
+  const sessionId = r.vector(1, sessionIdField, 0, 32);
+  return { legacyVersion, random, sessionId };
+}
+
+/** A hello's extensions; one that ends before them has none (a ClientHello so: a pre-TLS 1.3 client). */
+function readHelloExtensions(r: Reader, what: string): Extensions {
+  return r.remaining() === 0 ? new Extensions([]) : readExtensions(r, what);
+}
+
+export function decodeClientHello(body: Buffer): ClientHello {
+  return decodeBody(body, 'ClientHello', (r) => {
+    const start = readHelloStart(r, 'legacy_session_id');
+    const cipherSuites: number[] = [];
+    r.scope(2, 'cipher_suites', () => {
+      while (r.remaining() > 0) cipherSuites.push(r.u16('cipher_suite'));
+    }, 2);
+    const compressionMethods = r.vector(1, 'legacy_compression_methods', 1);
+    const extensions = readHelloExtensions(r, 'ClientHello');
+    return { ...start, cipherSuites, compressionMethods, extensions };
+  });
 }
 
 export function encodeClientHello(ch: {
@@ -55,12 +80,12 @@ export function encodeClientHello(ch: {
   cipherSuites: number[];
   extensions: Extension[];
 }): HandshakeMessage {
-  const w = new Writer();
-  w.u16(TLS12).raw(ch.random).vector(1, ch.sessionId);
-  w.scope(2, (x) => ch.cipherSuites.forEach((s) => x.u16(s)));
-  w.vector(1, Buffer.from([0]));
-  writeExtensions(w, ch.extensions);
-  return frame(HandshakeType.client_hello, w.finish());
+  return encodeBody(HandshakeType.client_hello, (w) => {
+    w.u16(TLS12).raw(ch.random).vector(1, ch.sessionId);
+    w.scope(2, (x) => ch.cipherSuites.forEach((s) => x.u16(s)));
+    w.vector(1, Buffer.from([0]));
+    writeExtensions(w, ch.extensions);
+  });
 }
 
 /** ServerHello and HelloRetryRequest share one structure. */
@@ -74,15 +99,13 @@ export interface ServerHello {
 }
 
 export function decodeServerHello(body: Buffer): ServerHello {
-  const r = new Reader(body, 'ServerHello');
-  const legacyVersion = r.u16('legacy_version');
-  const random = r.bytes(32, 'random');
-  const sessionId = r.vector(1, 'legacy_session_id_echo', 0, 32);
-  const cipherSuite = r.u16('cipher_suite');
-  const compressionMethod = r.u8('legacy_compression_method');
-  const extensions = r.remaining() === 0 ? new Extensions([]) : readExtensions(r, 'ServerHello');
-  r.end();
-  return { legacyVersion, random, sessionId, cipherSuite, compressionMethod, extensions };
+  return decodeBody(body, 'ServerHello', (r) => {
+    const start = readHelloStart(r, 'legacy_session_id_echo');
+    const cipherSuite = r.u16('cipher_suite');
+    const compressionMethod = r.u8('legacy_compression_method');
+    const extensions = readHelloExtensions(r, 'ServerHello');
+    return { ...start, cipherSuite, compressionMethod, extensions };
+  });
 }
 
 export function encodeServerHello(sh: {
@@ -91,23 +114,18 @@ export function encodeServerHello(sh: {
   cipherSuite: number;
   extensions: Extension[];
 }): HandshakeMessage {
-  const w = new Writer();
-  w.u16(TLS12).raw(sh.random).vector(1, sh.sessionId).u16(sh.cipherSuite).u8(0);
-  writeExtensions(w, sh.extensions);
-  return frame(HandshakeType.server_hello, w.finish());
+  return encodeBody(HandshakeType.server_hello, (w) => {
+    w.u16(TLS12).raw(sh.random).vector(1, sh.sessionId).u16(sh.cipherSuite).u8(0);
+    writeExtensions(w, sh.extensions);
+  });
 }
 
 export function decodeEncryptedExtensions(body: Buffer): Extensions {
-  const r = new Reader(body, 'EncryptedExtensions');
-  const e = readExtensions(r, 'EncryptedExtensions');
-  r.end();
-  return e;
+  return decodeBody(body, 'EncryptedExtensions', (r) => readExtensions(r, 'EncryptedExtensions'));
 }
 
 export function encodeEncryptedExtensions(list: Extension[]): HandshakeMessage {
-  const w = new Writer();
-  writeExtensions(w, list);
-  return frame(HandshakeType.encrypted_extensions, w.finish());
+  return encodeBody(HandshakeType.encrypted_extensions, (w) => writeExtensions(w, list));
 }
 
 export interface CertificateMsg {
@@ -116,28 +134,28 @@ export interface CertificateMsg {
 }
 
 export function decodeCertificate(body: Buffer, maxChain: number): CertificateMsg {
-  const r = new Reader(body, 'Certificate');
-  const context = r.vector(1, 'certificate_request_context');
-  const chain: Buffer[] = [];
-  r.scope(3, 'certificate_list', () => {
-    while (r.remaining() > 0) {
-      chain.push(r.vector(3, 'cert_data', 1));
-      // Per-certificate extensions (OCSP, SCT) are not requested, so any are ignored.
-      readExtensions(r, 'CertificateEntry');
-      if (chain.length > maxChain) {
-        fail('bad_certificate', `certificate chain longer than ${maxChain} certificates`);
+  return decodeBody(body, 'Certificate', (r) => {
+    const context = r.vector(1, 'certificate_request_context');
+    const chain: Buffer[] = [];
+    r.scope(3, 'certificate_list', () => {
+      while (r.remaining() > 0) {
+        chain.push(r.vector(3, 'cert_data', 1));
+        // Per-certificate extensions (OCSP, SCT) are not requested, so any are ignored.
+        readExtensions(r, 'CertificateEntry');
+        if (chain.length > maxChain) {
+          fail('bad_certificate', `certificate chain longer than ${maxChain} certificates`);
+        }
       }
-    }
+    });
+    return { context, chain };
   });
-  r.end();
-  return { context, chain };
 }
 
 export function encodeCertificate(context: Buffer, chain: Buffer[]): HandshakeMessage {
-  const w = new Writer();
-  w.vector(1, context);
-  w.scope(3, (x) => chain.forEach((c) => x.vector(3, c).u16(0)));
-  return frame(HandshakeType.certificate, w.finish());
+  return encodeBody(HandshakeType.certificate, (w) => {
+    w.vector(1, context);
+    w.scope(3, (x) => chain.forEach((c) => x.vector(3, c).u16(0)));
+  });
 }
 
 export interface CertificateRequestMsg {
@@ -146,18 +164,17 @@ export interface CertificateRequestMsg {
 }
 
 export function decodeCertificateRequest(body: Buffer): CertificateRequestMsg {
-  const r = new Reader(body, 'CertificateRequest');
-  const context = r.vector(1, 'certificate_request_context');
-  const extensions = readExtensions(r, 'CertificateRequest');
-  r.end();
-  return { context, extensions };
+  return decodeBody(body, 'CertificateRequest', (r) => ({
+    context: r.vector(1, 'certificate_request_context'),
+    extensions: readExtensions(r, 'CertificateRequest'),
+  }));
 }
 
 export function encodeCertificateRequest(context: Buffer, list: Extension[]): HandshakeMessage {
-  const w = new Writer();
-  w.vector(1, context);
-  writeExtensions(w, list);
-  return frame(HandshakeType.certificate_request, w.finish());
+  return encodeBody(HandshakeType.certificate_request, (w) => {
+    w.vector(1, context);
+    writeExtensions(w, list);
+  });
 }
 
 export interface CertificateVerifyMsg {
@@ -166,15 +183,11 @@ export interface CertificateVerifyMsg {
 }
 
 export function decodeCertificateVerify(body: Buffer): CertificateVerifyMsg {
-  const r = new Reader(body, 'CertificateVerify');
-  const scheme = r.u16('algorithm');
-  const signature = r.vector(2, 'signature', 1);
-  r.end();
-  return { scheme, signature };
+  return decodeBody(body, 'CertificateVerify', (r) => ({ scheme: r.u16('algorithm'), signature: r.vector(2, 'signature', 1) }));
 }
 
 export function encodeCertificateVerify(scheme: number, signature: Buffer): HandshakeMessage {
-  return frame(HandshakeType.certificate_verify, new Writer().u16(scheme).vector(2, signature).finish());
+  return encodeBody(HandshakeType.certificate_verify, (w) => w.u16(scheme).vector(2, signature));
 }
 
 export function encodeFinished(verifyData: Buffer): HandshakeMessage {

@@ -17,7 +17,7 @@
  * would need more comparisons is refused rather than evaluated.
  */
 import { Certificate, GeneralSubtree, NameConstraints } from './cert';
-import { DistinguishedName } from './dn';
+import { commonNames, DistinguishedName } from './dn';
 import { formatIp } from './names';
 
 const lower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
@@ -116,18 +116,11 @@ function within(n: Named, st: GeneralSubtree, any: boolean): boolean {
   return false;
 }
 
-const CN_PREFIX = '2.5.4.3=';
 const HOST_NAME = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?$/;
 
 /** Subject commonName values that read as host names (two labels or more), lower-cased. */
 function hostNameCNs(cert: Certificate): string[] {
-  const out: string[] = [];
-  for (const rdn of cert.subject.rdns) {
-    for (const atv of rdn.split('+')) {
-      if (atv.startsWith(CN_PREFIX) && HOST_NAME.test(atv.slice(CN_PREFIX.length))) out.push(atv.slice(CN_PREFIX.length));
-    }
-  }
-  return out;
+  return commonNames(cert.subject).filter((cn) => HOST_NAME.test(cn));
 }
 
 function namesOf(cert: Certificate): Named[] {

@@ -14,6 +14,11 @@ export interface DistinguishedName {
   normalized: string;
   /** The normalised RDNs, in certificate order (for directoryName constraints). */
   rdns: string[];
+  /**
+   * Every attribute of every RDN, in certificate order, value normalised: the structure `rdns`
+   * flattens into text, where a '+' or '=' inside a value cannot be told from a separator.
+   */
+  attributes: ReadonlyArray<{ readonly oid: string; readonly value: string }>;
 }
 
 const SPECIAL = /[\\,+=<>#;"]/;
@@ -36,10 +41,21 @@ export function normalizeDnValue(v: string): string {
   return v.trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
+/**
+ * A normalised value as it stands in `normalized` and `rdns`: the separators it is joined with
+ * ('+' between the attributes of an RDN, ',' between RDNs, '=' after the type) and the escape
+ * itself are escaped, so that two different names never flatten to the same text (a value
+ * "a,2.5.4.3=b" is not the two RDNs CN=a, CN=b).
+ */
+function escapeNormalized(v: string): string {
+  return v.replace(/[\\,+=]/g, (c) => `\\${c}`);
+}
+
 export function parseName(node: Der, what: string): DistinguishedName {
   if (node.tag !== Tag.SEQUENCE) derFail(node, what, 'Name (SEQUENCE) expected');
   const text: string[] = [];
   const norm: string[] = [];
+  const attributes: Array<{ oid: string; value: string }> = [];
   for (const rdn of children(node, what)) {
     if (rdn.tag !== Tag.SET) derFail(rdn, what, 'RelativeDistinguishedName (SET) expected');
     const parts: string[] = [];
@@ -51,13 +67,27 @@ export function parseName(node: Der, what: string): DistinguishedName {
       const oid = readOid(type, what);
       const str = readString(value, what);
       parts.push(`${DN_ATTRIBUTE_NAMES[oid] ?? oid}=${escapeValue(str)}`);
-      normParts.push(`${oid}=${normalizeDnValue(str)}`);
+      const normalized = normalizeDnValue(str);
+      normParts.push(`${oid}=${escapeNormalized(normalized)}`);
+      attributes.push({ oid, value: normalized });
     }
     text.push(parts.join('+'));
     normParts.sort();
     norm.push(normParts.join('+'));
   }
-  return { raw: node.raw, text: text.join(', '), normalized: norm.join(','), rdns: norm };
+  return { raw: node.raw, text: text.join(', '), normalized: norm.join(','), rdns: norm, attributes };
+}
+
+const COMMON_NAME = '2.5.4.3';
+
+/**
+ * The commonName values of a name: every CN attribute of every RDN (a multi-valued RDN
+ * included), in certificate order, each as normalizeDnValue gives it. Read from the decoded
+ * attributes, never by splitting text, so a value holding '+', ',' or "2.5.4.3=" stays one value.
+ * The one rule for the strict profile, name constraints and `cn:` allow lists.
+ */
+export function commonNames(name: DistinguishedName): string[] {
+  return name.attributes.filter((a) => a.oid === COMMON_NAME).map((a) => a.value);
 }
 
 export function sameName(a: DistinguishedName, b: DistinguishedName): boolean {

@@ -12,7 +12,7 @@ export type { CertificateSummary } from './summary';
 export { decodeCertificate, decodeCertificateCached, publicKeyOf, KeyUsage } from './cert';
 export type { Certificate, GeneralNames, NameConstraints, GeneralSubtree, Extension, AlgorithmIdentifier } from './cert';
 export { decodeCrl } from './crl';
-export { normalizeDnValue } from './dn';
+export { commonNames, normalizeDnValue } from './dn';
 export { checkNameConstraints } from './constraints';
 export type { Crl, RevokedEntry } from './crl';
 export { pemBlocks, pemToDer, derToPem } from './pem';

@@ -143,29 +143,53 @@ export function loadTrustStore(path?: string): LoadedTrustStore {
   return store;
 }
 
+/** What tells one DER-list file kind from another: its PEM label, its name in messages, its decoder. */
+interface DerFileKind {
+  limit: FileKind;
+  /** "CRL file", "certificate file". */
+  file: string;
+  /** "CRL", "certificate": one entry, numbered in messages. */
+  item: string;
+  label: string;
+  /** What an empty file is said to lack. */
+  missing: string;
+  max?: number;
+  decode: (der: Buffer) => unknown;
+}
+
+/**
+ * The PEM blocks of `kind.label` or the concatenated DER of a file, each one decoded so that a
+ * malformed entry is refused at load time, with the file and the entry's number named.
+ */
+function loadDerFile(path: string, kind: DerFileKind): Buffer[] {
+  const data = readFile(path, kind.limit);
+  const ders = looksLikePem(data)
+    ? wrap(path, () => pemBlocks(data.toString('latin1'), path).filter((b) => b.label === kind.label).map((b) => b.der))
+    : wrap(path, () => splitDer(data, kind.file));
+  if (ders.length === 0) throw new X509Error('X509_FILE', `${kind.file} "${path}" contains no ${kind.missing} block`);
+  if (kind.max !== undefined && ders.length > kind.max) {
+    throw new X509Error('X509_FILE', `${kind.file} "${path}" holds ${ders.length} ${kind.item}s; at most ${kind.max} are sent`);
+  }
+  ders.forEach((der, i) => wrap(`${kind.file} "${path}", ${kind.item} #${i + 1}`, () => kind.decode(der)));
+  return ders;
+}
+
 /** CRLs from a PEM file ("X509 CRL" blocks) or a DER file (one or more CRLs). */
 export function loadCrls(path: string): Buffer[] {
-  const data = readFile(path, 'crl');
-  const ders = looksLikePem(data)
-    ? wrap(path, () => pemBlocks(data.toString('latin1'), path).filter((b) => b.label === 'X509 CRL').map((b) => b.der))
-    : wrap(path, () => splitDer(data, 'CRL file'));
-  if (ders.length === 0) throw new X509Error('X509_FILE', `CRL file "${path}" contains no "X509 CRL" block`);
-  ders.forEach((der, i) => wrap(`CRL file "${path}", CRL #${i + 1}`, () => decodeCrl(der)));
-  return ders;
+  return loadDerFile(path, { limit: 'crl', file: 'CRL file', item: 'CRL', label: 'X509 CRL', missing: '"X509 CRL"', decode: decodeCrl });
 }
 
 /** A certificate chain, leaf first: PEM (up to 10 CERTIFICATE blocks) or DER (concatenated). */
 export function loadCertChain(path: string): Buffer[] {
-  const data = readFile(path, 'certificate');
-  const ders = looksLikePem(data)
-    ? wrap(path, () => pemBlocks(data.toString('latin1'), path).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der))
-    : wrap(path, () => splitDer(data, 'certificate file'));
-  if (ders.length === 0) throw new X509Error('X509_FILE', `certificate file "${path}" contains no "BEGIN CERTIFICATE" block`);
-  if (ders.length > MAX_CHAIN_CERTIFICATES) {
-    throw new X509Error('X509_FILE', `certificate file "${path}" holds ${ders.length} certificates; at most ${MAX_CHAIN_CERTIFICATES} are sent`);
-  }
-  ders.forEach((der, i) => wrap(`certificate file "${path}", certificate #${i + 1}`, () => decodeCertificate(der)));
-  return ders;
+  return loadDerFile(path, {
+    limit: 'certificate',
+    file: 'certificate file',
+    item: 'certificate',
+    label: 'CERTIFICATE',
+    missing: '"BEGIN CERTIFICATE"',
+    max: MAX_CHAIN_CERTIFICATES,
+    decode: decodeCertificate,
+  });
 }
 
 const KEY_LABELS = new Set(['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY']);

@@ -6,6 +6,7 @@
  */
 import type { Certificate } from './cert';
 import { isSelfIssued } from './cert';
+import { commonNames } from './dn';
 import { formatIp } from './names';
 import { OID } from './oids';
 
@@ -17,12 +18,6 @@ function extension(cert: Certificate, oid: string): { critical: boolean } | unde
 
 function isZeroOrNegative(serial: Buffer): boolean {
   return (serial[0] & 0x80) !== 0 || serial.every((b) => b === 0);
-}
-
-const CN_PREFIX = '2.5.4.3=';
-
-function commonNames(cert: Certificate): string[] {
-  return cert.subject.rdns.flatMap((rdn) => rdn.split('+').filter((a) => a.startsWith(CN_PREFIX)).map((a) => a.slice(CN_PREFIX.length)));
 }
 
 /** One rule: the first certificate that breaks it, and why; undefined when the path keeps it. */
@@ -80,7 +75,7 @@ const RULES: Rule[] = [
     each(path, 0, 1, (c) => {
       const san = c.subjectAltName;
       const names = new Set([...(san?.dns ?? []).map((d) => d.toLowerCase()), ...(san?.ip ?? []).map(formatIp)]);
-      const stray = commonNames(c).find((cn) => !names.has(cn));
+      const stray = commonNames(c.subject).find((cn) => !names.has(cn));
       return stray === undefined ? undefined : `has commonName "${stray}", which is not among its subjectAltName entries`;
     }),
   // CA/B Forum BR 7.1.2.7.10: a TLS leaf names its purpose and does not claim every purpose.

@@ -26,21 +26,21 @@ type Scheme =
   | { kind: 'eddsa' }
   | { kind: 'mldsa'; keyType: MlDsaKeyType };
 
+/** The algorithms whose OID alone names the scheme: the hash is part of the identifier. */
+const FIXED_SCHEMES: ReadonlyMap<string, Scheme> = new Map<string, Scheme>([
+  [OID.sha256WithRSA, { kind: 'pkcs1', hash: 'sha256' }],
+  [OID.sha384WithRSA, { kind: 'pkcs1', hash: 'sha384' }],
+  [OID.sha512WithRSA, { kind: 'pkcs1', hash: 'sha512' }],
+  [OID.ecdsaWithSha256, { kind: 'ecdsa', hash: 'sha256' }],
+  [OID.ecdsaWithSha384, { kind: 'ecdsa', hash: 'sha384' }],
+  [OID.ecdsaWithSha512, { kind: 'ecdsa', hash: 'sha512' }],
+]);
+
 /** Maps an AlgorithmIdentifier to a verification scheme, or says why it is refused. */
 export function signatureScheme(alg: AlgorithmIdentifier): Scheme | string {
+  const fixed = FIXED_SCHEMES.get(alg.oid);
+  if (fixed) return fixed;
   switch (alg.oid) {
-    case OID.sha256WithRSA:
-      return { kind: 'pkcs1', hash: 'sha256' };
-    case OID.sha384WithRSA:
-      return { kind: 'pkcs1', hash: 'sha384' };
-    case OID.sha512WithRSA:
-      return { kind: 'pkcs1', hash: 'sha512' };
-    case OID.ecdsaWithSha256:
-      return { kind: 'ecdsa', hash: 'sha256' };
-    case OID.ecdsaWithSha384:
-      return { kind: 'ecdsa', hash: 'sha384' };
-    case OID.ecdsaWithSha512:
-      return { kind: 'ecdsa', hash: 'sha512' };
     case OID.ed25519:
     case OID.ed448:
       return alg.params ? 'EdDSA AlgorithmIdentifier must have no parameters' : { kind: 'eddsa' };
