@@ -14,7 +14,7 @@ import type { CipherSuiteName, GroupName } from '../tls/api';
 import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
 import { parseNamespacesSetting, type NamespacesSetting } from './netns';
-import { NAMESPACE_SECTION, parseNamespaceSection, type NamespaceOverride } from './ns-config';
+import { NAMESPACE_SECTION, namespaceKeys, parseNamespaceSection, type NamespaceOverride } from './ns-config';
 import { parsePatternList, parsePeerPattern, parsePskPattern } from './peer-policy';
 
 export const CONFIG_PATH = '/etc/tlshd/config';
@@ -403,6 +403,21 @@ function sections(): Record<string, Record<string, KeyHandler>> {
  */
 export function configKeys(): Record<string, readonly string[]> {
   return Object.fromEntries(Object.entries(sections()).map(([name, keys]) => [name, Object.keys(keys)]));
+}
+
+/**
+ * The keys of the sections named by a pattern, as their parsers read them:
+ * `[authenticate.ROLE.certificate.NAME]` and `[namespace.NAME]`. docs/serve.md names each of
+ * them (test/cli/config-help.test.ts holds it to that).
+ */
+export function patternSectionKeys(): Record<string, readonly string[]> {
+  const alternate = (role: 'client' | 'server') =>
+    Object.keys(alternateSection(`authenticate.${role}.certificate.NAME`, 0, '', defaultConfig() as Mutable<AgentConfig>) ?? {});
+  return {
+    'authenticate.server.certificate.NAME': alternate('server'),
+    'authenticate.client.certificate.NAME': alternate('client'),
+    'namespace.NAME': namespaceKeys(X509_KEYS),
+  };
 }
 
 export function parseConfigText(text: string, file: string): LoadedConfig {

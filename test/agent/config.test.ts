@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, defaultMaxHandshakes, defaultWorkers, LEGACY_CONFIG_PATH, loadConfig, parseConfigText, parseHostPort } from '../../src/agent/config';
 import { parseKeyFile, splitList } from '../../src/agent/keyfile';
+import { thrownBy } from '../helpers/thrown';
 
 const F = '/etc/tlshd/config';
 
@@ -142,15 +143,9 @@ describe('tlshd configuration', () => {
     ['[authenticate.server]\nx509.client_certificate=always\n', `${F}:2: x509.client_certificate = "always": expected one of request, require, none`],
     ['[handshaked]\ngroups=x25519;ffdhe1024\n', `${F}:2: groups: unknown name "ffdhe1024"`],
   ])('stops on a bad value with file:line and why (%j)', (text, message) => {
-    let err: unknown;
-    try {
-      parseConfigText(text, F);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).code).toBe('ECONFIG');
-    expect((err as Error).message.startsWith(message)).toBe(true);
+    const err = thrownBy(ConfigError, () => parseConfigText(text, F));
+    expect(err.code).toBe('ECONFIG');
+    expect(err.message.startsWith(message)).toBe(true);
   });
 
   it('reads the bounds and the pool size; defaults follow the fd limit and the CPUs', () => {
