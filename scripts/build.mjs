@@ -1,13 +1,16 @@
-// `npm run build [-- --outDir DIR]`: compile src/ with tsc into DIR (default dist/), then
-// replace DIR/cli/main.js, the `handshaked` executable, with one bundled file of it and every
-// module it loads (except the native addons koffi and netlink, which stay in node_modules).
+// `npm run build [-- --outDir DIR]`: compile src/ with tsc into DIR (default dist/), then bundle
+// the program, DIR/cli/main.js and every module it loads (except the native addons koffi and
+// netlink, which stay in node_modules), into one file, DIR/cli/program.js, and make
+// DIR/cli/main.js, the `handshaked` executable, the small loader that runs it through the V8
+// code cache (src/cli/loader.ts, src/cli/code-cache.ts).
 //
 // Why bundle: start-up is on the boot path, and resolving, reading and compiling ~160 separate
-// modules was most of the agent's time to ready; one file takes a third less (docs/bench.md,
-// "Start-up"). The rest of DIR stays tsc's output: the library entry (dist/index.js), the
-// benchmarks and the type declarations are used as modules, not as a program.
+// modules was most of the agent's time to ready; one file takes a third less, and the code cache
+// takes most of the compiling away too (docs/bench.md, "Start-up"). The rest of DIR stays tsc's
+// output: the library entry (dist/index.js), the benchmarks and the type declarations are used
+// as modules, not as a program.
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -51,7 +54,13 @@ const common = {
   // trees, which have no node_modules yet): resolve packages from the checkout's as well.
   nodePaths: [path.join(root, 'node_modules')],
 };
-await build({ ...common, entryPoints: [main], outfile: main, define: { HANDSHAKED_WORKER_SCRIPT: JSON.stringify(workerScript) } });
+const program = path.join(outDir, 'cli', 'program.js');
+await build({ ...common, entryPoints: [main], outfile: program, define: { HANDSHAKED_WORKER_SCRIPT: JSON.stringify(workerScript) } });
+// The loader compiles program.js inside a function wrapper, where a #! line is a syntax error;
+// a comment of the same length keeps every line and column where it was.
+const programText = readFileSync(program, 'utf8');
+if (programText.startsWith('#!')) writeFileSync(program, `//${programText.slice(2)}`);
+await build({ ...common, entryPoints: [path.join(outDir, 'cli', 'loader.js')], outfile: main });
 await build({ ...common, entryPoints: [path.join(outDir, 'agent', 'pool', 'worker.js')], outfile: path.join(outDir, 'cli', workerScript) });
 chmodSync(main, 0o755);
 process.exit(tsc.status ?? 1);

@@ -17,38 +17,17 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# shellcheck source=lib/openssl-ca.sh
+source "$here/lib/openssl-ca.sh"
 
 GOOD_START=20250101000000Z
 GOOD_END=20450101000000Z
 CA_END=20491231235959Z
 ORG="/O=handshaked test PKI"
 
-cat >"$work/ca.cnf" <<'EOF'
-[ca]
-default_ca = ca_default
-
-[ca_default]
-dir = $ENV::CADIR
-database = $dir/index.txt
-new_certs_dir = $dir/newcerts
-serial = $dir/serial
-crlnumber = $dir/crlnumber
-# "default": the key's own default digest (SHA-256 for EC/RSA, none for Ed25519).
-default_md = default
-policy = policy_any
-unique_subject = no
-email_in_dn = no
-copy_extensions = none
-crl_extensions = crl_ext
-default_crl_days = 7300
-
-[policy_any]
-organizationName = optional
-commonName = supplied
-
-[crl_ext]
-authorityKeyIdentifier = keyid:always
-
+# Digest "default": the key's own default (SHA-256 for EC/RSA, none for Ed25519).
+ca_config default supplied
+cat >>"$work/ca.cnf" <<'EOF'
 [root_ca]
 basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign
@@ -192,51 +171,26 @@ extendedKeyUsage = serverAuth
 subjectAltName = DNS:ip.test,IP:10.0.0.1
 EOF
 
-keygen() { # name algorithm -> $out/name.key.pem (PKCS#8)
-  local name=$1 alg=$2 f="$out/$1.key.pem"
-  case $alg in
-    p256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve -out "$f" 2>/dev/null ;;
-    p384) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -pkeyopt ec_param_enc:named_curve -out "$f" 2>/dev/null ;;
-    rsa2048) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$f" 2>/dev/null ;;
-    rsapss2048) openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048 -out "$f" 2>/dev/null ;;
-    ed25519) openssl genpkey -algorithm ED25519 -out "$f" 2>/dev/null ;;
-    *) echo "unknown key algorithm $alg" >&2; exit 1 ;;
-  esac
-}
-
-newca_dir() { # name -> a fresh `openssl ca` state directory for CA <name>
-  local d="$work/ca-$1"
-  mkdir -p "$d/newcerts"
-  : >"$d/index.txt"
-  echo 1000 >"$d/serial"
-  echo 1000 >"$d/crlnumber"
-}
+keygen() { ca_keygen "$out/$1.key.pem" "$2"; } # name algorithm -> $out/name.key.pem (PKCS#8)
 
 # sign <issuer|-self> <name> <cn> <ext-section> [start] [end] [extra openssl-ca args...]
 sign() {
   local issuer=$1 name=$2 cn=$3 ext=$4 start=${5:-$GOOD_START} end=${6:-$GOOD_END}
   shift 6 2>/dev/null || shift $#
-  openssl req -new -key "$out/$name.key.pem" -subj "$ORG/CN=$cn" -out "$work/$name.csr" 2>/dev/null
+  local signer=(-cert "$out/$issuer.crt.pem" -keyfile "$out/$issuer.key.pem")
   if [ "$issuer" = "-self" ]; then
-    newca_dir "$name"
-    CADIR="$work/ca-$name" openssl ca -batch -notext -config "$work/ca.cnf" -selfsign \
-      -keyfile "$out/$name.key.pem" -in "$work/$name.csr" -out "$out/$name.crt.pem" \
-      -extensions "$ext" -startdate "$start" -enddate "$end" "$@" 2>"$work/log" \
-      || { cat "$work/log" >&2; exit 1; }
-  else
-    CADIR="$work/ca-$issuer" openssl ca -batch -notext -config "$work/ca.cnf" \
-      -cert "$out/$issuer.crt.pem" -keyfile "$out/$issuer.key.pem" \
-      -in "$work/$name.csr" -out "$out/$name.crt.pem" \
-      -extensions "$ext" -startdate "$start" -enddate "$end" "$@" 2>"$work/log" \
-      || { cat "$work/log" >&2; exit 1; }
+    issuer=$name
+    ca_state "$work/ca-$name"
+    signer=(-selfsign -keyfile "$out/$name.key.pem")
   fi
+  ca_sign "$work/ca-$issuer" "$out/$name.key.pem" "$ORG/CN=$cn" "$out/$name.crt.pem" "$ext" "$start" "$end" "${signer[@]}" "$@"
   openssl x509 -in "$out/$name.crt.pem" -outform DER -out "$out/$name.crt.der"
 }
 
 subca() { # issuer name cn ext [keyalg]
   keygen "$2" "${5:-p256}"
   sign "$1" "$2" "$3" "$4" "$GOOD_START" "$CA_END"
-  newca_dir "$2"
+  ca_state "$work/ca-$2"
 }
 
 # chain <name> <cert names...>: name.chain.pem (PEM, in order) and name.chain.der (DER certs concatenated)
@@ -356,16 +310,12 @@ leaf p384-root-ca p384-signed localhost server_leaf p256 "$GOOD_START" "$GOOD_EN
 chain p384-signed p384-signed
 
 # CRLs: the intermediate revokes "revoked"; the root revokes nothing.
-CADIR="$work/ca-intermediate-ca" openssl ca -batch -config "$work/ca.cnf" \
+ca_quiet env CADIR="$work/ca-intermediate-ca" openssl ca -batch -config "$work/ca.cnf" \
   -cert "$out/intermediate-ca.crt.pem" -keyfile "$out/intermediate-ca.key.pem" \
-  -revoke "$out/revoked.crt.pem" -crl_reason keyCompromise 2>/dev/null
-CADIR="$work/ca-intermediate-ca" openssl ca -batch -config "$work/ca.cnf" -gencrl \
-  -cert "$out/intermediate-ca.crt.pem" -keyfile "$out/intermediate-ca.key.pem" \
-  -out "$out/intermediate-ca.crl.pem" 2>/dev/null
+  -revoke "$out/revoked.crt.pem" -crl_reason keyCompromise
+ca_crl "$work/ca-intermediate-ca" "$out/intermediate-ca.crt.pem" "$out/intermediate-ca.key.pem" "$out/intermediate-ca.crl.pem"
 openssl crl -in "$out/intermediate-ca.crl.pem" -outform DER -out "$out/intermediate-ca.crl.der"
-CADIR="$work/ca-root-ca" openssl ca -batch -config "$work/ca.cnf" -gencrl \
-  -cert "$out/root-ca.crt.pem" -keyfile "$out/root-ca.key.pem" \
-  -out "$out/root-ca.crl.pem" 2>/dev/null
+ca_crl "$work/ca-root-ca" "$out/root-ca.crt.pem" "$out/root-ca.key.pem" "$out/root-ca.crl.pem"
 cat "$out/intermediate-ca.crl.pem" "$out/root-ca.crl.pem" >"$out/crls.pem"
 
 chmod 0644 "$out"/*

@@ -21,6 +21,8 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# shellcheck source=lib/openssl-ca.sh
+source "$here/lib/openssl-ca.sh"
 
 START=20250101000000Z
 END=20450101000000Z
@@ -28,24 +30,8 @@ CA_END=20491231235959Z
 ORG="/O=handshaked x509 cases"
 
 # Extension sections. "good" sections give a chain that passes the strict profile too.
-cat >"$work/ca.cnf" <<'EOF'
-[ca]
-default_ca = ca_default
-
-[ca_default]
-dir = $ENV::CADIR
-database = $dir/index.txt
-new_certs_dir = $dir/newcerts
-serial = $dir/serial
-crlnumber = $dir/crlnumber
-default_md = sha256
-policy = policy_any
-unique_subject = no
-email_in_dn = no
-copy_extensions = none
-default_crl_days = 7300
-crl_extensions = crl_good
-
+ca_config sha256 optional
+cat >>"$work/ca.cnf" <<'EOF'
 # The same CA without a CRL number file: `openssl ca -gencrl` then writes no cRLNumber.
 [ca_nonumber]
 dir = $ENV::CADIR
@@ -56,13 +42,6 @@ default_md = sha256
 policy = policy_any
 default_crl_days = 7300
 crl_extensions = crl_good
-
-[policy_any]
-organizationName = optional
-commonName = optional
-
-[crl_good]
-authorityKeyIdentifier = keyid:always
 
 [crl_critical]
 authorityKeyIdentifier = keyid:always
@@ -377,37 +356,19 @@ EOF
   for i in $(seq 1 1000); do echo "DNS.$i = h$i.n$i.test"; done
 } >>"$work/ca.cnf"
 
-keygen() { # file algorithm
-  case $2 in
-    p256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" ;;
-    p192) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-192 -out "$1" ;;
-    explicit) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:explicit -out "$1" ;;
-    rsa1024) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$1" ;;
-    rsa2052) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2052 -out "$1" ;;
-    dsa)
-      openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:2048 -out "$work/dsa-params.pem"
-      openssl genpkey -paramfile "$work/dsa-params.pem" -out "$1" ;;
-    *) echo "unknown key algorithm $2" >&2; exit 1 ;;
-  esac 2>/dev/null
-}
-
 # cert <name> <issuer|-self> <subject> <section> <keyalg> [serial-hex] [ca-section] [end]
 # Writes $work/<name>.{key,crt}.pem; an issuer's CA state lives in $work/ca-<issuer>.
 cert() {
   local name=$1 issuer=$2 subject=$3 ext=$4 alg=$5 serial=${6:-} cadef=${7:-ca_default} end=${8:-$END}
-  keygen "$work/$name.key.pem" "$alg"
-  openssl req -new -key "$work/$name.key.pem" -subj "$subject" -out "$work/$name.csr" 2>/dev/null
-  local d="$work/ca-$name"
-  mkdir -p "$d/newcerts"; : >"$d/index.txt"; echo 1000 >"$d/serial"; echo 1000 >"$d/crlnumber"
-  local signer=(-selfsign -keyfile "$work/$name.key.pem")
+  ca_keygen "$work/$name.key.pem" "$alg"
+  ca_state "$work/ca-$name"
+  local d="$work/ca-$name" signer=(-selfsign -keyfile "$work/$name.key.pem")
   if [ "$issuer" != "-self" ]; then
     d="$work/ca-$issuer"
     signer=(-cert "$work/$issuer.crt.pem" -keyfile "$work/$issuer.key.pem")
   fi
   [ -n "$serial" ] && echo "$serial" >"$d/serial"
-  CADIR="$d" openssl ca -batch -notext -config "$work/ca.cnf" -name "$cadef" "${signer[@]}" \
-    -in "$work/$name.csr" -out "$work/$name.crt.pem" -extensions "$ext" \
-    -startdate "$START" -enddate "$end" 2>"$work/log" || { cat "$work/log" >&2; exit 1; }
+  ca_sign "$d" "$work/$name.key.pem" "$subject" "$work/$name.crt.pem" "$ext" "$START" "$end" -name "$cadef" "${signer[@]}"
 }
 
 ca() { cert "$1" "$2" "$ORG/CN=$3" "$4" "${5:-p256}" "" ca_default "$CA_END"; }
@@ -424,9 +385,7 @@ emit() {
 
 # crl <case> <issuer> <config-name> <extensions-section>: the issuer's CRL into the case
 crl() {
-  CADIR="$work/ca-$2" openssl ca -batch -config "$work/ca.cnf" -name "$3" -gencrl -crlexts "$4" \
-    -cert "$work/$2.crt.pem" -keyfile "$work/$2.key.pem" -out "$out/$1/crl.pem" 2>"$work/log" \
-    || { cat "$work/log" >&2; exit 1; }
+  ca_crl "$work/ca-$2" "$work/$2.crt.pem" "$work/$2.key.pem" "$out/$1/crl.pem" -name "$3" -crlexts "$4"
 }
 
 rm -rf "${out:?}"/*/

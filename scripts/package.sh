@@ -152,4 +152,14 @@ find "$P" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 mkdir -p "$OUT"
 dpkg-deb --root-owner-group -Zxz --build "$P" "$deb" >&2 || die "dpkg-deb --build failed"
 say "$(du -h "$deb" | cut -f1) $deb (installed $((installed_kb / 1024)) MiB)"
+# lintian, when installed: its findings on stderr; an error (E:) fails the build. The warnings
+# that stay, and why, are in docs/install.md.
+if command -v lintian >/dev/null; then
+  say "lintian"
+  lint=$(lintian --tag-display-limit 0 "$deb" 2>&1) || true
+  [ -z "$lint" ] || printf '%s\n' "$lint" >&2
+  if printf '%s\n' "$lint" | grep -q '^E: '; then die "lintian reports errors"; fi
+else
+  say "no lintian: not checked (apt-get install lintian)"
+fi
 echo "$deb"

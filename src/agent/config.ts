@@ -14,7 +14,7 @@ import type { CipherSuiteName, GroupName } from '../tls/api';
 import { GROUP_NAMES } from '../tls/crypto/groups';
 import { KeyFileSyntaxError, parseKeyFile, splitList, stringValue, type KeyFile, type KeyFileEntry } from './keyfile';
 import { parseNamespacesSetting, type NamespacesSetting } from './netns';
-import { NAMESPACE_SECTION, parseNamespaceSection, type NamespaceOverride } from './ns-config';
+import { NAMESPACE_SECTION, namespaceKeys, parseNamespaceSection, type NamespaceOverride } from './ns-config';
 import { parsePatternList, parsePeerPattern, parsePskPattern } from './peer-policy';
 
 export const CONFIG_PATH = '/etc/tlshd/config';
@@ -141,7 +141,7 @@ export const DEFAULTS = {
   maxHandshakes: 4096,
   /** Three times the default deadline: a peer this silent is gone, an overloaded one rarely is. */
   peerIdleTimeoutMs: 30000,
-  /** The ceiling of the default number of workers (one per CPU the process may use). */
+  /** The ceiling of the default number of workers (one per CPU the process may use, less one). */
   maxDefaultWorkers: 32,
   defaultTimeoutMs: 10000,
   shutdownGraceMs: 5000,
@@ -177,9 +177,18 @@ function openFilesLimit(): number | undefined {
   }
 }
 
-/** Default workers: one per CPU this process may run on, at most DEFAULTS.maxDefaultWorkers. */
-export function defaultWorkers(): number {
-  return Math.max(1, Math.min(DEFAULTS.maxDefaultWorkers, os.availableParallelism()));
+/**
+ * Default workers for a process that may run on `cpus` CPUs: none on one or two (the main thread
+ * runs every handshake), else one per CPU but the main thread's, at most
+ * DEFAULTS.maxDefaultWorkers. The main thread keeps the transports, the dispatcher, the log line
+ * and every worker's messages busy; on two CPUs a worker can only take CPU from it (and from the
+ * kernel's side of the sockets), and measured it made each certificate handshake cost more CPU
+ * and the agent 35-60 MiB larger for at best the same handshakes/s (docs/bench.md, "The shipped
+ * workers default").
+ */
+export function defaultWorkers(cpus = os.availableParallelism()): number {
+  if (!Number.isFinite(cpus) || cpus <= 2) return 0;
+  return Math.min(DEFAULTS.maxDefaultWorkers, Math.floor(cpus) - 1);
 }
 
 export interface ConfigWarning {
@@ -394,6 +403,21 @@ function sections(): Record<string, Record<string, KeyHandler>> {
  */
 export function configKeys(): Record<string, readonly string[]> {
   return Object.fromEntries(Object.entries(sections()).map(([name, keys]) => [name, Object.keys(keys)]));
+}
+
+/**
+ * The keys of the sections named by a pattern, as their parsers read them:
+ * `[authenticate.ROLE.certificate.NAME]` and `[namespace.NAME]`. docs/serve.md names each of
+ * them (test/cli/config-help.test.ts holds it to that).
+ */
+export function patternSectionKeys(): Record<string, readonly string[]> {
+  const alternate = (role: 'client' | 'server') =>
+    Object.keys(alternateSection(`authenticate.${role}.certificate.NAME`, 0, '', defaultConfig() as Mutable<AgentConfig>) ?? {});
+  return {
+    'authenticate.server.certificate.NAME': alternate('server'),
+    'authenticate.client.certificate.NAME': alternate('client'),
+    'namespace.NAME': namespaceKeys(X509_KEYS),
+  };
 }
 
 export function parseConfigText(text: string, file: string): LoadedConfig {

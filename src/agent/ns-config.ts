@@ -40,6 +40,17 @@ export interface SectionContext {
   readonly error: (line: number | undefined, why: string) => Error;
 }
 
+/** The `[authenticate.*]` x509 keys a section may set after `client.`/`server.`: the paths, not x509.strict. */
+function namespaceX509Keys(x509Keys: Readonly<Record<string, unknown>>): string[] {
+  return Object.keys(x509Keys).filter((k) => k !== 'x509.strict');
+}
+
+/** Every key a `[namespace.NAME]` section may set, given `[authenticate.*]`'s x509 keys. */
+export function namespaceKeys(x509Keys: Readonly<Record<string, unknown>>): string[] {
+  const x509 = namespaceX509Keys(x509Keys);
+  return ['keyrings', ...(['client', 'server'] as const).flatMap((role) => x509.map((k) => `${role}.${k}`))];
+}
+
 /** One `[namespace.NAME]` section. Unknown keys warn (as elsewhere in the file); bad values throw ctx.error. */
 export function parseNamespaceSection(group: KeyFileGroup, ctx: SectionContext): NamespaceOverride {
   const { file, warnings, x509Keys } = ctx;
@@ -54,7 +65,7 @@ export function parseNamespaceSection(group: KeyFileGroup, ctx: SectionContext):
       continue;
     }
     const m = /^(client|server)\.(.+)$/.exec(key);
-    const field = m && Object.hasOwn(x509Keys, m[2]) && m[2] !== 'x509.strict' ? x509Keys[m[2]] : undefined;
+    const field = m && namespaceX509Keys(x509Keys).includes(m[2]) ? x509Keys[m[2]] : undefined;
     if (!m || !field) {
       warnings.push({ file, line: e.line, message: `unknown key "${key}" in [${group.name}] ignored (keyrings, client.x509.* and server.x509.* are known)` });
       continue;

@@ -9,6 +9,7 @@ import { CONFIG_PATH, LEGACY_CONFIG_PATH, LOG_LEVELS, parseHostPort, type HostPo
 import { Daemon } from '../agent/daemon';
 import { journalPrefix, stderrIsJournal } from '../agent/logging';
 import { checkConfig } from './check-config';
+import { codeCacheAfterReady } from './code-cache';
 import { defaultHandshakeEnv, kernelNamespacesTransport, unixTransportFactory } from '../agent/runtime';
 import type { TransportFactory } from '../agent/transport';
 
@@ -54,7 +55,8 @@ CONFIGURATION FILE
   and handshaked's own section:
     [handshaked]            max_inflight (64: handshakes doing work), max_handshakes (4096: held,
                             working or waiting on their peer), peer_idle_timeout_ms (30000),
-                            workers (one per CPU; 0: no worker threads),
+                            workers (0 on 1-2 CPUs, else CPUs - 1, at most 32;
+                            0: no worker threads),
                             default_timeout_ms (10000), shutdown_grace_ms (5000),
                             unix_socket, allow_uids (0), allow_gids, metrics (HOST:PORT),
                             log_format (text|json), log_level, cipher_suites, groups,
@@ -99,7 +101,13 @@ EXIT STATUS
      --check-config, the configuration is not valid (FILE:LINE on stderr)
 
 ENVIRONMENT
-  SSLKEYLOGFILE  like --keylog when that is not given (debugging only: it exposes session keys).`;
+  SSLKEYLOGFILE  like --keylog when that is not given (debugging only: it exposes session keys).
+  HANDSHAKED_CODE_CACHE=DIR
+                 keep the V8 code cache of the built program in DIR (owned by this user or
+                 root, writable by no one else): later starts are ready sooner. "off": none.
+  CACHE_DIRECTORY
+                 set by systemd from the unit's CacheDirectory=: the cache's directory when
+                 HANDSHAKED_CODE_CACHE is not set. Neither: no cache, nothing written.`;
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
@@ -267,6 +275,8 @@ export async function serve(argv: ServeArgs): Promise<number> {
     process.stderr.write(`${stderrIsJournal() ? journalPrefix('error') : ''}handshaked serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
+  // Ready: the code cache's one line, and a new cache written a second later if it was not used.
+  codeCacheAfterReady(daemon.logger);
   return new Promise<number>((resolve) => {
     const onHup = () => void daemon.requestReload();
     const onStop = (sig: NodeJS.Signals) => {

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, defaultMaxHandshakes, LEGACY_CONFIG_PATH, loadConfig, parseConfigText, parseHostPort } from '../../src/agent/config';
+import { ConfigError, defaultMaxHandshakes, defaultWorkers, LEGACY_CONFIG_PATH, loadConfig, parseConfigText, parseHostPort } from '../../src/agent/config';
 import { parseKeyFile, splitList } from '../../src/agent/keyfile';
+import { thrownBy } from '../helpers/thrown';
 
 const F = '/etc/tlshd/config';
 
@@ -142,15 +143,9 @@ describe('tlshd configuration', () => {
     ['[authenticate.server]\nx509.client_certificate=always\n', `${F}:2: x509.client_certificate = "always": expected one of request, require, none`],
     ['[handshaked]\ngroups=x25519;ffdhe1024\n', `${F}:2: groups: unknown name "ffdhe1024"`],
   ])('stops on a bad value with file:line and why (%j)', (text, message) => {
-    let err: unknown;
-    try {
-      parseConfigText(text, F);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).code).toBe('ECONFIG');
-    expect((err as Error).message.startsWith(message)).toBe(true);
+    const err = thrownBy(ConfigError, () => parseConfigText(text, F));
+    expect(err.code).toBe('ECONFIG');
+    expect(err.message.startsWith(message)).toBe(true);
   });
 
   it('reads the bounds and the pool size; defaults follow the fd limit and the CPUs', () => {
@@ -159,11 +154,20 @@ describe('tlshd configuration', () => {
     const d = parseConfigText('', F).config;
     expect(d.maxHandshakes).toBe(defaultMaxHandshakes());
     expect(d.peerIdleTimeoutMs).toBe(30000);
-    expect(d.workers).toBe(Math.min(32, os.availableParallelism()));
+    expect(d.workers).toBe(defaultWorkers(os.availableParallelism()));
     // Two fds per held handshake, 256 kept back for the agent itself; never below max_inflight's default.
     expect(defaultMaxHandshakes(1024)).toBe(384);
     expect(defaultMaxHandshakes(1_048_576)).toBe(4096);
     expect(defaultMaxHandshakes(300)).toBe(64);
+  });
+
+  it('the workers default: none on 1 or 2 CPUs, else one per CPU but the main thread\'s, at most 32', () => {
+    expect([1, 2, 3, 4, 8, 33, 34, 64, 256].map((n) => defaultWorkers(n))).toEqual([0, 0, 2, 3, 7, 32, 32, 32, 32]);
+    expect(defaultWorkers(0)).toBe(0);
+    expect(defaultWorkers(NaN)).toBe(0);
+    // explicit values are kept as written, whatever the CPUs
+    expect(parseConfigText('[handshaked]\nworkers=2\n', F).config.workers).toBe(2);
+    expect(parseConfigText('[handshaked]\nworkers=0\n', F).config.workers).toBe(0);
   });
 
   it('reads x509.strict per role (yes/no, true/false, 1/0); off by default', () => {

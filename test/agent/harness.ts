@@ -9,8 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { PKI_DIR } from '../helpers/pki';
-import { Daemon } from '../../src/agent/daemon';
+import { Daemon, type DaemonOptions } from '../../src/agent/daemon';
+import type { LogLevel } from '../../src/agent/config';
 import { kernelTransport } from '../../src/agent/kernel-transport';
+import { Status } from '../../src/agent/request';
 import { captureTransport } from '../../src/agent/logging';
 import { defaultHandshakeEnv } from '../../src/agent/runtime';
 import type { HandshakeEnv } from '../../src/agent/handshake';
@@ -36,10 +38,11 @@ export function configText(extra = ''): string {
 }
 
 /**
- * A server identity in files of its own, for rotation tests: install(name) copies that fixture
- * pair (server-p256, server-p384, ...) over them; `config` is configText(extra) pointing at them.
+ * A server identity in files of its own (`chain`, `key`), for rotation tests: install(name)
+ * copies that fixture pair (server-p256, server-p384, ...) over them; `config` is
+ * configText(extra) pointing at them.
  */
-export function rotatableServerIdentity(prefix: string, extra = ''): { dir: string; key: string; install(name: string): void; config: string } {
+export function rotatableServerIdentity(prefix: string, extra = ''): { dir: string; chain: string; key: string; install(name: string): void; config: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const chain = path.join(dir, 'server.pem');
   const key = path.join(dir, 'server.key');
@@ -50,7 +53,30 @@ export function rotatableServerIdentity(prefix: string, extra = ''): { dir: stri
   };
   install('server-p256');
   const config = configText(extra).replace(`${PKI}/server-p256.chain.pem`, chain).replace(`${PKI}/server-p256.key.pem`, key);
-  return { dir, key, install, config };
+  return { dir, chain, key, install, config };
+}
+
+/**
+ * A Daemon built as `handshaked serve` builds it, with the given transports, kTLS off (this host
+ * has none) and its log lines captured. It returns once the worker pool is up: handshakes run on
+ * worker threads from the first one (until one is up they run on this thread), and the workers'
+ * own fds are open before a test counts fds.
+ */
+export async function startTestDaemon(
+  opts: Pick<DaemonOptions, 'configPath' | 'transports' | 'keylogFile'> & { env?: Partial<HandshakeEnv>; logLevel: LogLevel },
+): Promise<{ daemon: Daemon; lines: string[] }> {
+  const cap = captureTransport();
+  const daemon = await Daemon.start({
+    configPath: opts.configPath,
+    transports: opts.transports,
+    ktls: 'off',
+    env: defaultHandshakeEnv(opts.env),
+    logTransports: [cap.transport],
+    ...(opts.keylogFile ? { keylogFile: opts.keylogFile } : {}),
+    overrides: { logLevel: opts.logLevel },
+  });
+  await daemon.pool?.whenUp();
+  return { daemon, lines: cap.lines };
 }
 
 export interface Agent {
@@ -71,39 +97,51 @@ export async function startAgent(
   fs.writeFileSync(configPath, opts.config ?? configText());
   const kernel = new FakeKernel(opts.kernel);
   const link = opts.link ?? new FakeHandshakeLink(kernel, { privileged: opts.privileged ?? true });
-  const cap = captureTransport();
   let daemon: Daemon;
+  let lines: string[];
   try {
-    daemon = await Daemon.start({
+    ({ daemon, lines } = await startTestDaemon({
       configPath,
       transports: [kernelTransport(link, { allowKtlsOff: true })],
-      ktls: 'off',
-      env: defaultHandshakeEnv(opts.env),
-      logTransports: [cap.transport],
+      env: opts.env,
       ...(opts.keylog ? { keylogFile: path.join(dir, 'keylog') } : {}),
-      overrides: { logLevel: 'debug' },
-    });
+      logLevel: 'debug',
+    }));
   } catch (e) {
     kernel.close();
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   }
-  // Handshakes on worker threads from the first one (until one is up they run on this thread),
-  // and the workers' own fds open before a test counts fds.
-  await daemon.pool?.whenUp();
+  let stopped: Promise<void> | undefined;
   return {
     daemon,
     kernel,
     link,
-    lines: cap.lines,
+    lines,
     dir,
     configPath,
-    stop: async () => {
-      await daemon.stop();
-      kernel.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () =>
+      (stopped ??= (async () => {
+        await daemon.stop();
+        kernel.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      })()),
   };
+}
+
+export type StartOptions = Parameters<typeof startAgent>[0];
+
+/**
+ * For a describe block: `start(opts)` starts this test's agent, stopped after the test (a test
+ * may stop it itself first; stop runs once).
+ */
+export function agentPerTest(): (opts?: StartOptions) => Promise<Agent> {
+  let agent: Agent | undefined;
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+  });
+  return async (opts) => (agent = await startAgent(opts));
 }
 
 /** A Node TLS server as the remote peer; `consumer()` gives a connected, unread socket to it. */
@@ -177,6 +215,48 @@ export async function consumerListener() {
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** Runs body with r, closing r however body ends. */
+export async function closing<T extends { close(): Promise<void> }>(r: T, body: (r: T) => Promise<void>): Promise<void> {
+  try {
+    await body(r);
+  } finally {
+    await r.close();
+  }
+}
+
+/**
+ * A Node TLS client for consumerListener's accept(): trusts the test CA and expects `localhost`;
+ * `extra` adds to that (a client identity, other options).
+ */
+export const tlsClient =
+  (extra: tls.ConnectionOptions = {}) =>
+  (port: number): tls.TLSSocket =>
+    tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost', ...extra });
+
+/** The key and chain of a fixture identity (client-p256, unknown-ca, ...) as Node TLS options. */
+export const identity = (name: string) => ({ key: pki(`${name}.key.pem`), cert: pki(`${name}.chain.pem`) });
+
+type ConsumerListener = Awaited<ReturnType<typeof consumerListener>>;
+
+/**
+ * One server-role x509 handshake: a peer made by `connect` (default tlsClient()) connects to l,
+ * and the consumer's fd goes to the agent's kernel. Back come the DONE result, the peer, and
+ * `peerError`: the first error the peer saw (the alert it was sent), pending while it saw none.
+ */
+export async function serveOne<T extends net.Socket = tls.TLSSocket>(agent: Agent, l: ConsumerListener, connect?: (port: number) => T) {
+  const c = await l.accept(connect ?? (tlsClient() as unknown as (port: number) => T));
+  const peerError = new Promise<Error>((res) => c.peer.once('error', res));
+  const result = await agent.kernel.submit({ sock: c.fd, messageType: 'serverhello', authMode: 'x509' });
+  return { ...c, result, peerError };
+}
+
+/** The curve of the certificate the agent served in one more successful server handshake. */
+export async function servedCurve(agent: Agent, l: ConsumerListener): Promise<string | undefined> {
+  const { result, peer } = await serveOne(agent, l);
+  expect(result.status).toBe(Status.OK);
+  return peer.getPeerCertificate().asn1Curve;
 }
 
 export const fdOf = socketFd;

@@ -28,6 +28,7 @@ import {
   setKeyTimeout,
 } from '../../src/sys/keyctl';
 import { SysError } from '../../src/sys/libc';
+import { thrownBy } from '../helpers/thrown';
 
 /** Keyrings found by name: other runs' leftovers (visible in /proc/keys) must not answer for ours. */
 const uniqueName = (base: string): string => `${base}-${process.pid}-${Date.now().toString(36)}`;
@@ -46,15 +47,7 @@ const keyctlCli = (...args: string[]): string => {
   return r.stdout.trim();
 };
 
-const keyErr = (fn: () => unknown): KeyError => {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KeyError);
-    return e as KeyError;
-  }
-  throw new Error('expected a KeyError');
-};
+const keyErr = (fn: () => unknown): KeyError => thrownBy(KeyError, fn);
 
 describe('keyring (real kernel keyrings, fresh session keyring)', () => {
   test('the fresh session keyring is ours and empty', () => {

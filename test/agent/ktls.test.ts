@@ -4,6 +4,7 @@ import type { CipherSuiteName, ExtractedSecrets, TrafficKeys } from '../../src/t
 import { socketFd } from '../../src/sys/socket-fd';
 import { tcpPair } from '../helpers/loopback';
 import { openFds } from '../helpers/fds';
+import { thrownBy } from '../helpers/thrown';
 
 const seqBytes = (seq: bigint): Buffer => {
   const b = Buffer.alloc(8);
@@ -79,15 +80,9 @@ describe('installKtls on this kernel (no CONFIG_TLS)', () => {
     const { client, server: peer, close: closePair } = await tcpPair();
     try {
       const fd = socketFd(client);
-      let err: unknown;
-      try {
-        installKtls(fd, secrets);
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(KtlsError);
+      const err = thrownBy(KtlsError, () => installKtls(fd, secrets));
       expect(err).toMatchObject({ code: 'ENOENT', step: 'ulp' });
-      expect((err as Error).message).toContain('kernel has no kTLS (CONFIG_TLS / module tls)');
+      expect(err.message).toContain('kernel has no kTLS (CONFIG_TLS / module tls)');
       // nothing was half-installed: plain TCP still flows
       const got = new Promise<Buffer>((r) => peer.once('data', r));
       client.write('still plain');

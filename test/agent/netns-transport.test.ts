@@ -7,17 +7,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Daemon } from '../../src/agent/daemon';
-import { captureTransport } from '../../src/agent/logging';
 import type { NetnsPlace } from '../../src/agent/netns';
 import { NamespacesTransport } from '../../src/agent/netns-transport';
 import { Status } from '../../src/agent/request';
-import { defaultHandshakeEnv } from '../../src/agent/runtime';
 import type { AgentTransport } from '../../src/agent/transport';
 import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { Errno } from '../../src/sys/errno';
 import { SysError } from '../../src/sys/libc';
 import { fakeRoots } from '../helpers/netns';
-import { configText, openFds, pki, PKI, sleep, tlsPeerServer } from './harness';
+import { configText, openFds, pki, PKI, sleep, startTestDaemon, tlsPeerServer } from './harness';
 
 jest.setTimeout(60000);
 
@@ -48,9 +46,8 @@ async function startWorld(opts: { names?: string[]; extraConfig?: string; deny?:
   };
   const configPath = path.join(roots.dir, 'config');
   fs.writeFileSync(configPath, configText(`[handshaked]\nworkers=${opts.workers ?? 0}\nnamespaces=all\n${opts.extraConfig ?? ''}`));
-  const cap = captureTransport();
   let transport: NamespacesTransport | undefined;
-  const daemon = await Daemon.start({
+  const { daemon, lines } = await startTestDaemon({
     configPath,
     transports: [
       (ctx): AgentTransport =>
@@ -66,19 +63,15 @@ async function startWorld(opts: { names?: string[]; extraConfig?: string; deny?:
           },
         })),
     ],
-    ktls: 'off',
-    env: defaultHandshakeEnv(),
-    logTransports: [cap.transport],
-    overrides: { logLevel: 'debug' },
+    logLevel: 'debug',
   });
-  await daemon.pool?.whenUp();
   return {
     daemon,
     transport: transport!,
     roots,
     kernels,
     links,
-    lines: cap.lines,
+    lines,
     configPath,
     stop: async () => {
       await daemon.stop();

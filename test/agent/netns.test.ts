@@ -16,6 +16,7 @@ import { NetlinkError } from '../../src/netlink/link';
 import { nlctrlFamily } from '../../src/netlink/families/nlctrl';
 import { openFds } from '../helpers/fds';
 import { fakeRoots } from '../helpers/netns';
+import { thrownBy } from '../helpers/thrown';
 
 const inoOf = (p: string) => fs.statSync(p).ino;
 
@@ -216,12 +217,7 @@ describe('setns on this host', () => {
   } else {
     it('without privilege: entering another namespace is a privilege error and the thread stays home', () => {
       const before = currentNetns();
-      let err: unknown;
-      try {
-        inNetns('/proc/1/ns/net', () => 1);
-      } catch (e) {
-        err = e;
-      }
+      const err = thrownBy(Error, () => inNetns('/proc/1/ns/net', () => 1));
       expect(isPrivilegeError(err)).toBe(true);
       expect(currentNetns()).toBe(before);
     });

@@ -5,13 +5,12 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import tls from 'node:tls';
 import { MISSING_FAMILY_HINT, NO_PRIVILEGE_HINT } from '../../src/agent/kernel-transport';
 import { Status } from '../../src/agent/request';
 import { StartupError } from '../../src/agent/transport';
 import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { NetlinkError, type DoneArgs } from '../../src/netlink/link';
-import { PKI, configText, consumerListener, openFds, pki, rotatableServerIdentity, sleep, startAgent, tlsPeerServer, type Agent } from './harness';
+import { PKI, agentPerTest, closing, configText, consumerListener, identity, openFds, pki, rotatableServerIdentity, servedCurve, serveOne, sleep, startAgent, tlsPeerServer } from './harness';
 import { socketFd } from '../../src/sys/socket-fd';
 
 jest.setTimeout(90000);
@@ -69,24 +68,20 @@ describe('start-up failures end with one actionable line', () => {
 });
 
 describe('kernel transport behaviour', () => {
-  let agent: Agent | undefined;
-  afterEach(async () => {
-    await agent?.stop();
-    agent = undefined;
-  });
+  const start = agentPerTest();
 
   it('drains requests queued before start-up (ACCEPT until EAGAIN)', async () => {
     const kernel = new FakeKernel();
     // Another "process" joined tlshd so the kernel takes submissions before the agent exists.
     const early = new FakeHandshakeLink(kernel);
     await early.open();
-    const peer = await tlsPeerServer({ key: pki('server-p256.key.pem'), cert: pki('server-p256.chain.pem') });
+    const peer = await tlsPeerServer(identity('server-p256'));
     try {
       const subs = await Promise.all([peer.consumer(), peer.consumer(), peer.consumer()]);
       const results = subs.map((c) => kernel.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' }));
       await sleep(50);
       expect(kernel.pendingCount).toBe(3);
-      agent = await startAgent({ link: new FakeHandshakeLink(kernel) });
+      await start({ link: new FakeHandshakeLink(kernel) });
       expect((await Promise.all(results)).map((r) => r.status)).toEqual([0, 0, 0]);
     } finally {
       early.close();
@@ -97,27 +92,23 @@ describe('kernel transport behaviour', () => {
 
   it('never holds more than max_handshakes handshakes; the rest wait in the kernel queue', async () => {
     // max_handshakes bounds handshakes held (silent peers included); max_inflight only those working.
-    agent = await startAgent({ config: configText('[handshaked]\nmax_handshakes=2'), kernel: { pendingMax: 50 } });
-    const slow = await silentPeer();
-    try {
+    const agent = await start({ config: configText('[handshaked]\nmax_handshakes=2'), kernel: { pendingMax: 50 } });
+    await closing(await silentPeer(), async (slow) => {
       const subs = [];
       for (let i = 0; i < 6; i++) subs.push(await slow.consumer());
-      const results = subs.map((c) => agent!.kernel.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', timeoutMs: 400 }));
+      const results = subs.map((c) => agent.kernel.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', timeoutMs: 400 }));
       await sleep(150);
       expect(agent.daemon.dispatcher.inFlight).toBe(2);
       expect(agent.kernel.pendingCount).toBe(4);
       const all = await Promise.all(results);
       expect(all.map((r) => r.status)).toEqual(new Array(6).fill(Status.ETIMEDOUT));
       expect(agent.daemon.dispatcher.peakInflight).toBe(2);
-    } finally {
-      await slow.close();
-    }
+    });
   });
 
   it('deadline: ETIMEDOUT to the kernel and a user_canceled alert to the peer', async () => {
-    agent = await startAgent();
-    const slow = await silentPeer();
-    try {
+    const agent = await start();
+    await closing(await silentPeer(), async (slow) => {
       const c = await slow.consumer();
       const r = await agent.kernel.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', timeoutMs: 300 });
       expect(r.status).toBe(Status.ETIMEDOUT);
@@ -126,37 +117,28 @@ describe('kernel transport behaviour', () => {
       expect(bytes[0]).toBe(22); // our ClientHello
       // ... followed by a plaintext alert record: user_canceled (90).
       expect([...bytes.subarray(bytes.length - 7)]).toEqual([21, 3, 3, 0, 2, expect.any(Number), 90]);
-    } finally {
-      await slow.close();
-    }
+    });
   });
 
   it('default deadline from [handshaked] default_timeout_ms when the kernel gives none', async () => {
-    agent = await startAgent({ config: configText('[handshaked]\ndefault_timeout_ms=200') });
-    const slow = await silentPeer();
-    try {
+    const agent = await start({ config: configText('[handshaked]\ndefault_timeout_ms=200') });
+    await closing(await silentPeer(), async (slow) => {
       const c = await slow.consumer();
       const r = await agent.kernel.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' });
       expect(r.status).toBe(Status.ETIMEDOUT);
-    } finally {
-      await slow.close();
-    }
+    });
   });
 
   it('a peer that goes away mid-handshake is ETIMEDOUT (the consumer retries)', async () => {
-    agent = await startAgent();
-    const l = await consumerListener();
-    try {
-      const p = await l.accept((port) => {
+    const agent = await start();
+    await closing(await consumerListener(), async (l) => {
+      const { result } = await serveOne(agent, l, (port) => {
         const s = net.connect(port, '127.0.0.1');
         s.on('connect', () => s.end(Buffer.from([22, 3, 1, 0, 10, 1, 0, 0, 6]))); // a truncated ClientHello, then FIN
         return s;
       });
-      const r = await agent.kernel.submit({ sock: p.fd, messageType: 'serverhello', authMode: 'x509' });
-      expect(r.status).toBe(Status.ETIMEDOUT);
-    } finally {
-      await l.close();
-    }
+      expect(result.status).toBe(Status.ETIMEDOUT);
+    });
   });
 
   it('DONE refused by the kernel (EBUSY) is logged and the fd is still closed', async () => {
@@ -169,8 +151,8 @@ describe('kernel transport behaviour', () => {
     }
     const kernel = new FakeKernel();
     const link = new RefusingLink(kernel);
-    agent = await startAgent({ link });
-    const peer = await tlsPeerServer({ key: pki('server-p256.key.pem'), cert: pki('server-p256.chain.pem') });
+    const agent = await start({ link });
+    const peer = await tlsPeerServer(identity('server-p256'));
     try {
       const c = await peer.consumer();
       void kernel.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', cancelAfterMs: 3000 }).catch(() => undefined);
@@ -195,9 +177,9 @@ describe('kernel transport behaviour', () => {
     const kernel = new FakeKernel();
     const link = new FlakyLink(kernel);
     link.failures = 0;
-    agent = await startAgent({ link });
+    const agent = await start({ link });
     link.failures = 1;
-    const peer = await tlsPeerServer({ key: pki('server-p256.key.pem'), cert: pki('server-p256.chain.pem') });
+    const peer = await tlsPeerServer(identity('server-p256'));
     try {
       const c1 = await peer.consumer();
       const first = kernel.submit({ sock: c1.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', cancelAfterMs: 20000 });
@@ -217,8 +199,8 @@ describe('kernel transport behaviour', () => {
   it('lost notifications (ENOBUFS) trigger a drain', async () => {
     const kernel = new FakeKernel();
     const link = new FakeHandshakeLink(kernel);
-    agent = await startAgent({ link });
-    const peer = await tlsPeerServer({ key: pki('server-p256.key.pem'), cert: pki('server-p256.chain.pem') });
+    await start({ link });
+    const peer = await tlsPeerServer(identity('server-p256'));
     try {
       // Stop READY from reaching the agent, submit, then report the overflow.
       const sock = link.socket!;
@@ -242,87 +224,63 @@ describe('kernel transport behaviour', () => {
 });
 
 describe('reload and shutdown', () => {
-  let agent: Agent | undefined;
-  afterEach(async () => {
-    await agent?.stop();
-    agent = undefined;
-  });
+  const start = agentPerTest();
 
   it('SIGHUP reload: new handshakes use the new file, a broken file keeps the old one', async () => {
-    agent = await startAgent();
-    const l = await consumerListener();
-    try {
-      const connect = (port: number) => tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost' });
-      const before = await l.accept(connect);
-      expect((await agent.kernel.submit({ sock: before.fd, messageType: 'serverhello', authMode: 'x509' })).status).toBe(Status.OK);
+    const agent = await start();
+    await closing(await consumerListener(), async (l) => {
+      expect(await servedCurve(agent, l)).toBe('prime256v1');
 
       fs.writeFileSync(agent.configPath, configText().replace('server-p256.chain.pem', 'server-p384.chain.pem').replace('server-p256.key.pem', 'server-p384.key.pem'));
       expect(agent.daemon.reload()).toBe(true);
-      const after = await l.accept(connect);
-      expect((await agent.kernel.submit({ sock: after.fd, messageType: 'serverhello', authMode: 'x509' })).status).toBe(Status.OK);
-      expect((after.peer as tls.TLSSocket).getPeerCertificate().asn1Curve).toBe('secp384r1');
+      expect(await servedCurve(agent, l)).toBe('secp384r1');
 
       fs.writeFileSync(agent.configPath, '[debug]\nloglevel=nope\n');
       expect(agent.daemon.reload()).toBe(false);
       expect(agent.lines.join('\n')).toMatch(/reload failed, keeping the previous configuration: .*config:2: loglevel = "nope"/);
       expect(agent.daemon.config.server.certificate?.value).toMatch(/server-p384/);
-    } finally {
-      await l.close();
-    }
+    });
   });
 
   it('certificate rotated on disk: the next handshake uses it without a SIGHUP; a half-written pair keeps the old one', async () => {
     const { dir, key, install, config } = rotatableServerIdentity('hsd-rotate-');
-    agent = await startAgent({ config });
-    const l = await consumerListener();
     try {
-      const connect = (port: number) => tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost' });
-      const curveOfNext = async () => {
-        const c = await l.accept(connect);
-        expect((await agent!.kernel.submit({ sock: c.fd, messageType: 'serverhello', authMode: 'x509' })).status).toBe(Status.OK);
-        return (c.peer as tls.TLSSocket).getPeerCertificate().asn1Curve;
-      };
-      expect(await curveOfNext()).toBe('prime256v1');
+      const agent = await start({ config });
+      await closing(await consumerListener(), async (l) => {
+        expect(await servedCurve(agent, l)).toBe('prime256v1');
 
-      install('server-p384');
-      expect(await curveOfNext()).toBe('secp384r1');
-      expect(agent.lines.join('\n')).toMatch(/identity files changed on disk; certificates, keys and trust reloaded/);
+        install('server-p384');
+        expect(await servedCurve(agent, l)).toBe('secp384r1');
+        expect(agent.lines.join('\n')).toMatch(/identity files changed on disk; certificates, keys and trust reloaded/);
 
-      // A key that no longer matches its certificate (rotation caught half-way): keep serving the old pair.
-      fs.copyFileSync(path.join(PKI, 'server-p256.key.pem'), key);
-      expect(await curveOfNext()).toBe('secp384r1');
-      expect(agent.lines.join('\n')).toMatch(/identity files changed on disk but do not load, keeping the previous ones/);
+        // A key that no longer matches its certificate (rotation caught half-way): keep serving the old pair.
+        fs.copyFileSync(path.join(PKI, 'server-p256.key.pem'), key);
+        expect(await servedCurve(agent, l)).toBe('secp384r1');
+        expect(agent.lines.join('\n')).toMatch(/identity files changed on disk but do not load, keeping the previous ones/);
+      });
     } finally {
-      await l.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('SIGTERM: running handshakes past the grace period end with ETIMEDOUT, then stop resolves', async () => {
-    agent = await startAgent({ config: configText('[handshaked]\nshutdown_grace_ms=100') });
-    const slow = await silentPeer();
-    try {
+    const agent = await start({ config: configText('[handshaked]\nshutdown_grace_ms=100') });
+    await closing(await silentPeer(), async (slow) => {
       const c = await slow.consumer();
       const r = agent.kernel.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', timeoutMs: 60000 });
       while (agent.daemon.dispatcher.inFlight === 0) await sleep(10);
       await agent.daemon.stop();
       expect((await r).status).toBe(Status.ETIMEDOUT);
-    } finally {
-      await slow.close();
-    }
+    });
   });
 });
 
 describe('hygiene', () => {
-  let agent: Agent | undefined;
-  afterEach(async () => {
-    await agent?.stop();
-    agent = undefined;
-  });
+  const start = agentPerTest();
 
   it('leaks no fd across a storm of failing handshakes', async () => {
-    agent = await startAgent({ config: configText('[handshaked]\nmax_inflight=8') });
-    const bad = await tlsPeerServer({ key: pki('unknown-ca.key.pem'), cert: pki('unknown-ca.chain.pem') });
+    const agent = await start({ config: configText('[handshaked]\nmax_inflight=8') });
+    const bad = await tlsPeerServer(identity('unknown-ca'));
     const slow = await silentPeer();
     const l = await consumerListener();
     try {
@@ -332,17 +290,17 @@ describe('hygiene', () => {
         for (let i = 0; i < 10; i++) {
           const a = await bad.consumer();
           consumers.push(a.socket);
-          jobs.push(agent!.kernel.submit({ sock: a.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' }));
+          jobs.push(agent.kernel.submit({ sock: a.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' }));
           const b = await slow.consumer();
           consumers.push(b.socket);
-          jobs.push(agent!.kernel.submit({ sock: b.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', timeoutMs: 100 }));
+          jobs.push(agent.kernel.submit({ sock: b.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', timeoutMs: 100 }));
           const p = await l.accept((port) => {
             const s = net.connect(port, '127.0.0.1');
             s.on('connect', () => s.destroy());
             return s;
           });
           consumers.push(p.socket);
-          jobs.push(agent!.kernel.submit({ sock: p.fd, messageType: 'serverhello', authMode: 'x509' }));
+          jobs.push(agent.kernel.submit({ sock: p.fd, messageType: 'serverhello', authMode: 'x509' }));
         }
         const statuses = (await Promise.all(jobs)).map((r) => r.status);
         expect(statuses.every((s) => s !== Status.OK)).toBe(true);
@@ -364,8 +322,8 @@ describe('hygiene', () => {
   });
 
   it('never logs key material at debug level (keylog secrets and PEM keys absent from every line)', async () => {
-    agent = await startAgent({ keylog: true });
-    const peer = await tlsPeerServer({ key: pki('server-p256.key.pem'), cert: pki('server-p256.chain.pem'), requestCert: true, ca: pki('ca-bundle.pem') });
+    const agent = await start({ keylog: true });
+    const peer = await tlsPeerServer({ ...identity('server-p256'), requestCert: true, ca: pki('ca-bundle.pem') });
     try {
       for (const authMode of ['unauth', 'x509'] as const) {
         const c = await peer.consumer();

@@ -19,6 +19,7 @@ import {
 import { recvmsg, sendmsg } from '../../src/sys/unix';
 import { MAX_RECORD_BODY } from '../../src/tls/api';
 import { socketFd } from '../../src/sys/socket-fd';
+import { rejectedWith } from '../helpers/thrown';
 
 interface Harness {
   /** The agent side: Node never reads this socket; its fd plays the kernel's fd. */
@@ -74,15 +75,7 @@ async function queued(fd: number, n: number): Promise<number> {
   return bytesReadable(fd);
 }
 
-const rejection = async (p: Promise<unknown>): Promise<SocketReaderError> => {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SocketReaderError);
-    return e as SocketReaderError;
-  }
-  throw new Error('expected a rejection');
-};
+const rejection = (p: Promise<unknown>): Promise<SocketReaderError> => rejectedWith(SocketReaderError, p);
 
 describe('SocketReader', () => {
   let h: Harness;

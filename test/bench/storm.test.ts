@@ -103,9 +103,11 @@ describe('npm run bench (quick mode)', () => {
     expect(st).toBeDefined();
     expect(st.starts).toBe(3);
     expect(st.agentSamplesMs).toHaveLength(3);
+    expect(st.noCacheSamplesMs).toHaveLength(3);
     expect(st.nodeSamplesMs).toHaveLength(3);
-    for (const v of [...st.agentSamplesMs, ...st.nodeSamplesMs]) expect(v).toBeGreaterThan(0);
+    for (const v of [...st.agentSamplesMs, ...st.noCacheSamplesMs, ...st.nodeSamplesMs]) expect(v).toBeGreaterThan(0);
     expect(st.ratio).toBeCloseTo(st.agentMs / st.nodeMs, 6);
+    expect(st.noCacheRatio).toBeCloseTo(st.noCacheMs / st.nodeMs, 6);
     expect(summary.targets.map((t) => t.name).join('\n')).toContain('start-up');
     expect(fs.readFileSync(path.join(out, 'storm.txt'), 'utf8')).toContain('Start-up (exec');
   });

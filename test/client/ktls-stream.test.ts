@@ -43,6 +43,17 @@ function settled(s: KtlsSocket | net.Socket): Promise<{ ended: boolean; error?: 
   });
 }
 
+/** A simulated kernel whose recvmsg (`recv`) or sendmsg (`sendRecord`) fails with errno. */
+function failingSource(method: 'recv' | 'sendRecord', errno: number): (fd: number) => SimSource {
+  return (fd) => {
+    const s = new SimSource(fd);
+    s[method] = () => {
+      throw new SysError(method === 'recv' ? 'recvmsg' : 'sendmsg', errno, 'simulated');
+    };
+    return s;
+  };
+}
+
 describe('KtlsSocket over a simulated record stream', () => {
   const cleanup: Array<() => void> = [];
   afterEach(() => {
@@ -56,6 +67,12 @@ describe('KtlsSocket over a simulated record stream', () => {
       peer.socket.destroy();
     });
     return { stream, peer, source };
+  }
+
+  /** open(), with what the stream delivers (`got`) and how it ends (`done`) watched from the start. */
+  function openWatched(opts: Parameters<typeof open>[0] = {}) {
+    const opened = open(opts);
+    return { ...opened, got: collect(opened.stream), done: settled(opened.stream) };
   }
 
   it('delivers application data and drops NewSessionTickets, also one split across records', async () => {
@@ -73,9 +90,7 @@ describe('KtlsSocket over a simulated record stream', () => {
   });
 
   it('close_notify ends the readable side and is answered with a close_notify before the FIN', async () => {
-    const { stream, peer } = open();
-    const got = collect(stream);
-    const done = settled(stream);
+    const { stream, peer, got, done } = openWatched();
     peer.write(DATA, 'bye');
     peer.write(ALERT, Buffer.from([1, 0]));
     const r = await done;
@@ -102,9 +117,7 @@ describe('KtlsSocket over a simulated record stream', () => {
   });
 
   it('our end() first: close_notify and FIN go out, and reading goes on until the peer\'s close_notify', async () => {
-    const { stream, peer } = open({ allowHalfOpen: true });
-    const got = collect(stream);
-    const done = settled(stream);
+    const { stream, peer, got, done } = openWatched({ allowHalfOpen: true });
     stream.end('request');
     await peer.until(() => peer.ended, 'our FIN');
     expect(peer.records.map((r) => r.type)).toEqual([DATA, ALERT]);
@@ -118,15 +131,7 @@ describe('KtlsSocket over a simulated record stream', () => {
     ['after the peer\'s close_notify, a peer that is gone (EPIPE) does not turn the clean end into an error', true],
     ['without the peer\'s close_notify, EPIPE on our close_notify is an error', false],
   ])('%s', async (_what, peerClosesFirst) => {
-    const { stream, peer } = open({
-      source: (fd) => {
-        const s = new SimSource(fd);
-        s.sendRecord = () => {
-          throw new SysError('sendmsg', Errno.EPIPE, 'simulated');
-        };
-        return s;
-      },
-    });
+    const { stream, peer } = open({ source: failingSource('sendRecord', Errno.EPIPE) });
     const done = settled(stream);
     stream.resume();
     if (peerClosesFirst) peer.write(ALERT, Buffer.from([1, 0]));
@@ -139,9 +144,7 @@ describe('KtlsSocket over a simulated record stream', () => {
   });
 
   it('a fatal alert mid-stream is an error whose code and message name the alert, after the data before it', async () => {
-    const { stream, peer } = open();
-    const got = collect(stream);
-    const done = settled(stream);
+    const { peer, got, done } = openWatched();
     peer.write(DATA, 'partial');
     peer.write(ALERT, Buffer.from([2, 80]));
     peer.write(DATA, 'never');
@@ -174,9 +177,7 @@ describe('KtlsSocket over a simulated record stream', () => {
   });
 
   it('a KeyUpdate fails the stream with ERR_KTLS_KEY_UPDATE; nothing after it is delivered', async () => {
-    const { stream, peer } = open();
-    const got = collect(stream);
-    const done = settled(stream);
+    const { peer, got, done } = openWatched();
     peer.write(DATA, 'before');
     peer.write(HANDSHAKE, KEY_UPDATE);
     peer.write(DATA, 'garbage under the new key');
@@ -186,35 +187,21 @@ describe('KtlsSocket over a simulated record stream', () => {
     expect(got.text()).toBe('before');
   });
 
-  it('a kernel that paused reading after a KeyUpdate (EKEYEXPIRED) gives the same named error', async () => {
-    const { stream } = open({
-      source: (fd) => {
-        const s = new SimSource(fd);
-        s.recv = () => {
-          throw new SysError('recvmsg', Errno.EKEYEXPIRED, 'simulated');
-        };
-        return s;
-      },
-    });
+  /** The error a flowing stream ends with when the kernel's recvmsg fails with `errno`. */
+  async function errorWhenRecvFails(errno: number): Promise<Error | undefined> {
+    const { stream } = open({ source: failingSource('recv', errno) });
     const done = settled(stream);
     stream.resume();
-    const { error } = await done;
+    return (await done).error;
+  }
+
+  it('a kernel that paused reading after a KeyUpdate (EKEYEXPIRED) gives the same named error', async () => {
+    const error = await errorWhenRecvFails(Errno.EKEYEXPIRED);
     expect((error as KtlsStreamError).code).toBe('ERR_KTLS_KEY_UPDATE');
   });
 
   it('a record that failed authentication (EBADMSG) is an error that says so', async () => {
-    const { stream } = open({
-      source: (fd) => {
-        const s = new SimSource(fd);
-        s.recv = () => {
-          throw new SysError('recvmsg', Errno.EBADMSG, 'simulated');
-        };
-        return s;
-      },
-    });
-    const done = settled(stream);
-    stream.resume();
-    const { error } = await done;
+    const error = await errorWhenRecvFails(Errno.EBADMSG);
     expect((error as SysError).code).toBe('EBADMSG');
     expect(error!.message).toMatch(/failed authentication/);
   });

@@ -3,34 +3,26 @@
  * spawned from the TypeScript sources: the whole unix-transport path (client library, agent
  * transport, daemon, engine, key log) against real TLS peers, judged by the KTAP output.
  */
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { runHandshaked, startServingAgent, type ServingAgent } from '../helpers/ts-child';
+import { runHandshaked, servingAgentForSuite, startServingAgent } from '../helpers/ts-child';
 import { liveCompanionKeys } from './keys';
 
 
 const run = runHandshaked;
 
 describe('companion agent-test against handshaked serve --transport unix', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handshaked-companion-'));
-  const socket = `@handshaked-e2e-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const conf = path.join(dir, 'agent.conf');
+  const { dir, socket } = servingAgentForSuite(
+    'e2e',
+    async (dir, socket) => {
+      const conf = path.join(dir, 'agent.conf');
+      const printed = await run(['companion', 'print-agent-config', '--unix-socket', socket, '-o', conf], 60000);
+      expect(printed.code).toBe(0);
+      return startServingAgent(['-c', conf, '--transport', 'unix', '--ktls', 'off', '--keylog', path.join(dir, 'agent.keylog')], 60000);
+    },
+    90000,
+  );
   const keylog = path.join(dir, 'agent.keylog');
-  let agent: ServingAgent | undefined;
   let runOut = '';
-
-  beforeAll(async () => {
-    const printed = await run(['companion', 'print-agent-config', '--unix-socket', socket, '-o', conf], 60000);
-    expect(printed.code).toBe(0);
-    agent = await startServingAgent(['-c', conf, '--transport', 'unix', '--ktls', 'off', '--keylog', keylog], 60000);
-  }, 90000);
-
-  afterAll(async () => {
-    await agent?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }, 30000);
 
   test('every case passes: KTAP with a plan, no "not ok", exit status 0', async () => {
     const r = await run(['companion', 'agent-test', '--agent-socket', socket, '--agent-keylog', keylog], 240000);

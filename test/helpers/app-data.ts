@@ -3,6 +3,7 @@
  * engine exported: exactly what kTLS would do with them in the kernel.
  */
 import type { ExtractedSecrets } from '../../src/tls/api';
+import type { ProcessPeer } from './process-peer';
 import type { RecordIO } from './record-io';
 import { CONTENT_ALERT, CONTENT_APPLICATION_DATA, CONTENT_HANDSHAKE, RecordProtector } from './record-layer';
 
@@ -57,4 +58,42 @@ export class AppDataChannel {
 /** A short line unlikely to collide with anything a peer prints, and free of s_server command letters. */
 export function uniqueLine(tag: string): string {
   return `hs-${tag}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** How the peer answers the key proof: given the line we sent, the line it sends back. */
+export type ProofAnswer = (sent: string) => Promise<string>;
+
+/** An echo peer (Node's echo server, gnutls-serv --echo) sends our own line back. */
+export const echoAnswer: ProofAnswer = async (sent) => sent;
+
+/** A command-line peer prints our line on stdout; a fresh line typed into its stdin is its answer. */
+export const typedAnswer =
+  (proc: ProcessPeer, tag: string): ProofAnswer =>
+  async (sent) => {
+    await proc.waitFor(sent, 15000, 'stdout');
+    const line = uniqueLine(tag);
+    proc.writeLine(line);
+    return line;
+  };
+
+export interface KeyProof {
+  /** Went out under our tx keys and was read by the peer. */
+  sent: string;
+  /** What the peer sent back. */
+  expected: string;
+  /** What our rx keys decrypted, up to `expected`. */
+  received: string;
+  postHandshakeRecords: number;
+}
+
+/**
+ * The key proof after a handshake: one application-data record each way under the exported keys.
+ * `tag` names the direction of our line (`to-server`, `to-client`).
+ */
+export async function keyProof(ch: AppDataChannel, tag: string, answer: ProofAnswer): Promise<KeyProof> {
+  const sent = uniqueLine(tag);
+  await ch.send(`${sent}\n`);
+  const expected = await answer(sent);
+  const received = await ch.receive((t) => t.includes(expected));
+  return { sent, expected, received, postHandshakeRecords: ch.postHandshakeRecords };
 }

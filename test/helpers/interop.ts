@@ -7,24 +7,23 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { createClient, createServer } from '../../src/tls';
 import type { ClientConfig, ServerConfig } from '../../src/tls/api';
-import { AppDataChannel, uniqueLine } from './app-data';
+import { AppDataChannel, echoAnswer, keyProof, typedAnswer, uniqueLine, type KeyProof, type ProofAnswer } from './app-data';
 import { startGnutlsClient, startGnutlsServer, startOpensslClient, startOpensslServer, type PeerOptions } from './cli-peers';
 import { driveHandshake, type DriveResult } from './driver';
 import { connect, LoopbackListener } from './loopback';
 import { nodeConnect, NodeTlsServer, readSome } from './node-peers';
-import type { ProcessPeer } from './process-peer';
+import { settleFailed, type ProcessPeer } from './process-peer';
 import { SocketRecordIO } from './record-io';
 
 export type PeerKind = 'node' | 'openssl' | 'gnutls';
 
+/** Every peer kind, for describe.each over the interop matrix. */
+export const PEER_KINDS: PeerKind[] = ['node', 'openssl', 'gnutls'];
+
 export interface ScenarioOutcome {
   result: DriveResult;
-  /**
-   * Set when the key proof ran: `sent` went out under our tx keys and the peer read it; `expected`
-   * is what the peer sent back (an echo of `sent`, or a line typed into the peer's stdin), and
-   * `received` is what our rx keys decrypted.
-   */
-  proof?: { sent: string; expected: string; received: string; postHandshakeRecords: number };
+  /** Set when the key proof ran; `expected` is an echo of `sent` or a line typed into the peer's stdin. */
+  proof?: KeyProof;
   /** What the peer said about the connection (its output, or Node's error), for assertions and failures. */
   peerReport: string;
 }
@@ -50,10 +49,29 @@ export interface ScenarioOptions {
   afterHandshake?: (ch: AppDataChannel) => Promise<void>;
 }
 
-/** Gives a failed peer time to report: s_server exits after its one connection, gnutls-serv logs. */
-async function settle(proc: ProcessPeer): Promise<void> {
-  if (proc.name === 'gnutls-serv') await proc.waitFor(/Error in handshake|alert/i, 5000).catch(() => undefined);
-  else await proc.waitExit(10000).catch(() => undefined);
+/**
+ * Our engine over a connected socket: the handshake, then on success `afterHandshake` or the key
+ * proof (our `proofTag` line, the peer's `answer`); a process peer's report, with time to give
+ * its reason after a failure. Other peers' reports are the caller's.
+ */
+export async function driveScenario(
+  sock: net.Socket,
+  engine: Parameters<typeof driveHandshake>[0],
+  opts: ScenarioOptions & { proofTag: string; answer: ProofAnswer; proc?: ProcessPeer },
+): Promise<ScenarioOutcome> {
+  const io = new SocketRecordIO(sock);
+  const result = await driveHandshake(engine, io);
+  const out: ScenarioOutcome = { result, peerReport: '' };
+  if (result.status === 'done' && opts.afterHandshake) {
+    await opts.afterHandshake(new AppDataChannel(io, result.secrets));
+  } else if (result.status === 'done' && opts.keyProof !== false) {
+    out.proof = await keyProof(new AppDataChannel(io, result.secrets), opts.proofTag, opts.answer);
+  }
+  if (opts.proc) {
+    if (result.status === 'failed') await settleFailed(opts.proc);
+    out.peerReport = opts.proc.describe();
+  }
+  return out;
 }
 
 /** Our client against a server peer. */
@@ -70,33 +88,14 @@ export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: C
       ({ peer: proc, port } = kind === 'openssl' ? await startOpensslServer(peer) : await startGnutlsServer(peer));
     }
     sock = await connect(port);
-    const io = new SocketRecordIO(sock);
-    const result = await driveHandshake(createClient(cfg), io);
-    const out: ScenarioOutcome = { result, peerReport: '' };
-    if (result.status === 'done' && opts.afterHandshake) {
-      await opts.afterHandshake(new AppDataChannel(io, result.secrets));
-    } else if (result.status === 'done' && opts.keyProof !== false) {
-      const ch = new AppDataChannel(io, result.secrets);
-      const sent = uniqueLine('to-server');
-      await ch.send(`${sent}\n`);
-      let expect = sent; // the echo servers (Node, gnutls-serv) send our line back
-      if (proc && kind === 'openssl') {
-        await proc.waitFor(sent, 15000, 'stdout');
-        expect = uniqueLine('from-server');
-        proc.writeLine(expect);
-      }
-      const received = await ch.receive((t) => t.includes(expect));
-      out.proof = { sent, expected: expect, received, postHandshakeRecords: ch.postHandshakeRecords };
-    }
+    // The echo servers (Node, gnutls-serv) send our line back; s_server is typed an answer.
+    const answer = proc && kind === 'openssl' ? typedAnswer(proc, 'from-server') : echoAnswer;
+    const out = await driveScenario(sock, createClient(cfg), { ...opts, proofTag: 'to-server', answer, proc });
     if (nodeServer) {
       out.peerReport = nodeServer.tlsErrors.map((e) => e.message).join('\n');
-      if (result.status === 'failed' && !out.peerReport) {
+      if (out.result.status === 'failed' && !out.peerReport) {
         out.peerReport = await nodeServer.nextTlsError(2000).then((e) => e.message, () => '');
       }
-    }
-    if (proc) {
-      if (result.status === 'failed') await settle(proc);
-      out.peerReport = proc.describe();
     }
     return out;
   } finally {
@@ -105,6 +104,17 @@ export async function ourClientAgainst(kind: PeerKind, peer: PeerOptions, cfg: C
     await proc?.stop();
   }
 }
+
+/** A Node TLS client reads our line and writes a fresh one back. */
+const nodeClientAnswer =
+  (client: Promise<tls.TLSSocket>): ProofAnswer =>
+  async (sent) => {
+    const s = await withTimeout(client, 15000, 'Node client secureConnect');
+    await readSome(s, (d) => d.toString('latin1').includes(sent));
+    const reply = uniqueLine('from-client');
+    s.write(`${reply}\n`);
+    return reply;
+  };
 
 /** Our server against a client peer. */
 export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: ServerConfig, opts: ScenarioOptions = {}): Promise<ScenarioOutcome> {
@@ -121,36 +131,13 @@ export async function ourServerAgainst(kind: PeerKind, peer: PeerOptions, cfg: S
       proc = kind === 'openssl' ? startOpensslClient(listener.port, peer) : startGnutlsClient(listener.port, peer);
     }
     sock = await listener.accept();
-    const io = new SocketRecordIO(sock);
-    const result = await driveHandshake(createServer(cfg), io);
-    const out: ScenarioOutcome = { result, peerReport: '' };
-    if (result.status === 'done' && opts.afterHandshake) {
-      await opts.afterHandshake(new AppDataChannel(io, result.secrets));
-    } else if (result.status === 'done' && opts.keyProof !== false) {
-      const ch = new AppDataChannel(io, result.secrets);
-      const sent = uniqueLine('to-client');
-      const reply = uniqueLine('from-client');
-      await ch.send(`${sent}\n`);
-      if (nodeClient) {
-        const s = await withTimeout(nodeClient, 15000, 'Node client secureConnect');
-        await readSome(s, (d) => d.toString('latin1').includes(sent));
-        s.write(`${reply}\n`);
-      } else if (proc) {
-        await proc.waitFor(sent, 15000, 'stdout');
-        proc.writeLine(reply);
-      }
-      const received = await ch.receive((t) => t.includes(reply));
-      out.proof = { sent, expected: reply, received, postHandshakeRecords: ch.postHandshakeRecords };
-    }
+    const answer = proc ? typedAnswer(proc, 'from-client') : nodeClientAnswer(nodeClient!);
+    const out = await driveScenario(sock, createServer(cfg), { ...opts, proofTag: 'to-client', answer, proc });
     if (nodeClient) {
       out.peerReport = await withTimeout(nodeClient, 5000, 'Node client outcome').then(
         () => 'secureConnect',
         (e: Error) => `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`,
       );
-    }
-    if (proc) {
-      if (result.status === 'failed') await settle(proc);
-      out.peerReport = proc.describe();
     }
     return out;
   } finally {

@@ -185,3 +185,12 @@ export async function stopAllPeers(): Promise<void> {
 export function livePeerCount(): number {
   return live.size;
 }
+
+/**
+ * Gives a peer whose handshake failed time to say why before its output is read: s_server exits
+ * after its one connection, gnutls-serv logs the error and stays up.
+ */
+export async function settleFailed(proc: ProcessPeer): Promise<void> {
+  if (proc.name.startsWith('gnutls-serv')) await proc.waitFor(/Error in handshake|alert/i, 5000).catch(() => undefined);
+  else await proc.waitExit(10000).catch(() => undefined);
+}

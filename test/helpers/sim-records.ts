@@ -22,6 +22,16 @@ export function frame(type: number, payload: Buffer): Buffer {
   return Buffer.concat([h, payload]);
 }
 
+/** f's result, or undefined where the non-blocking socket would block (EAGAIN). */
+function unlessWouldBlock(f: () => number): number | undefined {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof SysError && e.errno === Errno.EAGAIN) return undefined;
+    throw e;
+  }
+}
+
 export class SimSource implements RecordSource {
   /** Every call, so tests can see that the stream does not read while idle. */
   recvCalls = 0;
@@ -45,13 +55,8 @@ export class SimSource implements RecordSource {
         }
       }
       if (this.eof) return null;
-      let n: number;
-      try {
-        n = recv(this.fd, this.tmp);
-      } catch (e) {
-        if (e instanceof SysError && e.errno === Errno.EAGAIN) return undefined;
-        throw e;
-      }
+      const n = unlessWouldBlock(() => recv(this.fd, this.tmp));
+      if (n === undefined) return undefined;
       if (n === 0) this.eof = true;
       else this.inbuf = Buffer.concat([this.inbuf, this.tmp.subarray(0, n)]);
     }
@@ -81,13 +86,8 @@ export class SimSource implements RecordSource {
 
   private flush(): boolean {
     while (this.outbuf.length > 0) {
-      let n: number;
-      try {
-        n = send(this.fd, this.outbuf);
-      } catch (e) {
-        if (e instanceof SysError && e.errno === Errno.EAGAIN) return false;
-        throw e;
-      }
+      const n = unlessWouldBlock(() => send(this.fd, this.outbuf));
+      if (n === undefined) return false;
       this.outbuf = this.outbuf.subarray(n);
     }
     return true;

@@ -4,6 +4,9 @@
  * Used where a test needs a process of its own: a lowered RLIMIT_NOFILE, real signals.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -84,6 +87,25 @@ export async function startServingAgent(args: string[], readyMs: number): Promis
 }
 
 /** Runs `cmd` to its end (SIGKILL after `timeoutMs`); its exit code and what it printed. */
+/**
+ * For a describe block: a scratch directory and a fresh abstract unix socket name (both tagged
+ * `tag`), and the serving agent `start` starts with them before all tests; after all it is
+ * stopped and the directory removed.
+ */
+export function servingAgentForSuite(tag: string, start: (dir: string, socket: string) => Promise<ServingAgent>, startMs: number): { dir: string; socket: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `handshaked-${tag}-`));
+  const socket = `@handshaked-${tag}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let agent: ServingAgent | undefined;
+  beforeAll(async () => {
+    agent = await start(dir, socket);
+  }, startMs);
+  afterAll(async () => {
+    await agent?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 30000);
+  return { dir, socket };
+}
+
 export function runCommand(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -10,10 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import koffi from 'koffi';
 import { Daemon } from '../../src/agent/daemon';
-import { captureTransport } from '../../src/agent/logging';
 import type { HandshakeRequest, HandshakeResult } from '../../src/agent/request';
-import { defaultHandshakeEnv } from '../../src/agent/runtime';
-import { configText } from '../agent/harness';
+import { configText, startTestDaemon } from '../agent/harness';
 import { socketFd } from '../../src/sys/socket-fd';
 import { openFds } from '../helpers/fds';
 
@@ -28,20 +26,10 @@ export async function startDirectAgent(extraConfig = ''): Promise<DirectAgent> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-hostile-'));
   const configPath = path.join(dir, 'config');
   fs.writeFileSync(configPath, configText(extraConfig));
-  const cap = captureTransport();
-  const daemon = await Daemon.start({
-    configPath,
-    transports: [],
-    ktls: 'off',
-    env: defaultHandshakeEnv(),
-    logTransports: [cap.transport],
-    overrides: { logLevel: 'error' },
-  });
-  // Every handshake on a worker thread from the first (until one is up they run on this thread).
-  await daemon.pool?.whenUp();
+  const { daemon, lines } = await startTestDaemon({ configPath, transports: [], logLevel: 'error' });
   return {
     daemon,
-    lines: cap.lines,
+    lines,
     submit: (req) => daemon.dispatcher.submit({ auth: 'x509', peerIdentities: [], keySerialsAllowed: false, ...req }, { transport: 'hostile' }),
     stop: async () => {
       await daemon.stop();

@@ -11,6 +11,7 @@ import { SocketRecordIO } from '../helpers/record-io';
 import { trust } from '../helpers/pki';
 import { record } from '../helpers/tls-bytes';
 import { consumerServer, startDirectAgent, type DirectAgent } from './agent';
+import { closing } from '../agent/harness';
 
 jest.setTimeout(60000);
 
@@ -20,8 +21,7 @@ describe('rejected 0-RTT through the agent', () => {
 
   it('skips the early records, finishes, and leaves the bytes after the client Finished unread', async () => {
     agent = await startDirectAgent();
-    const srv = await consumerServer();
-    try {
+    await closing(await consumerServer(), async (srv) => {
       const { peer, consumer, fd } = await srv.pair();
       const result = agent.submit({ fd, role: 'server' });
       const client = createClient(
@@ -42,8 +42,6 @@ describe('rejected 0-RTT through the agent', () => {
       await new Promise((res) => setTimeout(res, 100));
       expect(libc.bytesReadable(fd)).toBe(tail.length);
       consumer.destroy();
-    } finally {
-      await srv.close();
-    }
+    });
   });
 });

@@ -10,14 +10,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
 import { loadConfig } from '../../src/agent/config';
 import { Daemon } from '../../src/agent/daemon';
 import { defaultHandshakeEnv } from '../../src/agent/runtime';
 import { captureTransport } from '../../src/agent/logging';
-import { Status } from '../../src/agent/request';
 import { FILE_LIMITS, FileRefusedError, readRegularFile } from '../../src/sys/files';
-import { PKI, configText, consumerListener, pki, startAgent, type Agent } from '../agent/harness';
+import { PKI, agentPerTest, closing, configText, consumerListener, pki, rotatableServerIdentity, servedCurve, startAgent } from '../agent/harness';
+import { thrownBy } from '../helpers/thrown';
 
 jest.setTimeout(60_000);
 
@@ -47,15 +46,6 @@ function link(name: string, target: string): string {
   return p;
 }
 
-/** Runs f and returns what it threw (or fails the test if it did not throw). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('readRegularFile', () => {
   const kinds: Array<[string, () => string, RegExp]> = [
@@ -67,8 +57,7 @@ describe('readRegularFile', () => {
     ['a socket', () => sockPath, /is a socket/],
   ];
   it.each(kinds)('refuses %s at once, naming the file and what it is', (_name, p, why) => {
-    const e = thrown(() => readRegularFile(p(), 'certificate'));
-    expect(e).toBeInstanceOf(FileRefusedError);
+    const e = thrownBy(FileRefusedError, () => readRegularFile(p(), 'certificate'));
     expect(e.message).toContain(`cannot read certificate file "${p()}"`);
     expect(e.message).toMatch(why);
   });
@@ -81,7 +70,7 @@ describe('readRegularFile', () => {
   it('refuses a file over its kind cap before reading it, stating the limit', () => {
     const big = path.join(dir, 'big.pem');
     fs.writeFileSync(big, Buffer.alloc(FILE_LIMITS.certificate + 1, 0x41));
-    const e = thrown(() => readRegularFile(big, 'certificate')) as FileRefusedError;
+    const e = thrownBy(FileRefusedError, () => readRegularFile(big, 'certificate'));
     expect(e.reason).toBe('EFBIG');
     expect(e.message).toMatch(/is 1048577 bytes; the limit for a certificate file is 1 MiB/);
     expect(readRegularFile(big, 'trust-store').length).toBe(FILE_LIMITS.certificate + 1);
@@ -122,11 +111,7 @@ describe('the key log (--keylog / SSLKEYLOGFILE)', () => {
 });
 
 describe('the agent with hostile identity files', () => {
-  let agent: Agent | undefined;
-  afterEach(async () => {
-    await agent?.stop();
-    agent = undefined;
-  });
+  const start = agentPerTest();
 
   const settings: Array<[string, string, () => string]> = [
     ['x509.certificate', `${PKI}/server-p256.chain.pem`, () => fifo],
@@ -149,7 +134,7 @@ describe('the agent with hostile identity files', () => {
   });
 
   it('SIGHUP with the configuration file replaced by a FIFO: logged, the previous configuration kept', async () => {
-    agent = await startAgent();
+    const agent = await start();
     fs.rmSync(agent.configPath);
     fs.symlinkSync(fifo, agent.configPath);
     expect(await agent.daemon.requestReload()).toBe(false);
@@ -158,9 +143,9 @@ describe('the agent with hostile identity files', () => {
   });
 
   it('a burst of SIGHUPs costs one reload', async () => {
-    agent = await startAgent();
+    const agent = await start();
     const before = agent.lines.filter((l) => l.includes('configuration reloaded')).length;
-    const all = Array.from({ length: 30 }, () => agent!.daemon.requestReload());
+    const all = Array.from({ length: 30 }, () => agent.daemon.requestReload());
     expect(new Set(all).size).toBe(1);
     expect(await Promise.all(all)).toEqual(Array(30).fill(true));
     expect(agent.lines.filter((l) => l.includes('configuration reloaded')).length).toBe(before + 1);
@@ -173,30 +158,21 @@ describe('the agent with hostile identity files', () => {
     ['a FIFO', () => fifo],
     ['a symlink to /dev/zero', () => '/dev/zero'],
   ])('certificate replaced in place by %s: logged, the previous one served, and the agent still stops', async (_n, target) => {
-    const rot = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-rotate-'));
-    const chain = path.join(rot, 'server.pem');
-    fs.copyFileSync(path.join(PKI, 'server-p256.chain.pem'), chain);
-    agent = await startAgent({ config: configText().replace(`${PKI}/server-p256.chain.pem`, chain) });
-    const l = await consumerListener();
+    const rot = rotatableServerIdentity('hsd-rotate-');
     try {
-      const connect = (port: number) => tls.connect({ port, host: '127.0.0.1', ca: pki('ca-bundle.pem'), servername: 'localhost' });
-      const next = async () => {
-        const c = await l.accept(connect);
-        expect((await agent!.kernel.submit({ sock: c.fd, messageType: 'serverhello', authMode: 'x509' })).status).toBe(Status.OK);
-        return (c.peer as tls.TLSSocket).getPeerCertificate().asn1Curve;
-      };
-      expect(await next()).toBe('prime256v1');
-      fs.rmSync(chain);
-      fs.symlinkSync(target(), chain);
-      expect(await next()).toBe('prime256v1');
-      expect(agent.lines.join('\n')).toMatch(/identity files changed on disk but do not load, keeping the previous ones: .*x509\.certificate: cannot read certificate file .* it is a (FIFO|character device)/);
-      const stopped = Date.now();
-      await agent.stop();
-      agent = undefined;
-      expect(Date.now() - stopped).toBeLessThan(10_000);
+      const agent = await start({ config: rot.config });
+      await closing(await consumerListener(), async (l) => {
+        expect(await servedCurve(agent, l)).toBe('prime256v1');
+        fs.rmSync(rot.chain);
+        fs.symlinkSync(target(), rot.chain);
+        expect(await servedCurve(agent, l)).toBe('prime256v1');
+        expect(agent.lines.join('\n')).toMatch(/identity files changed on disk but do not load, keeping the previous ones: .*x509\.certificate: cannot read certificate file .* it is a (FIFO|character device)/);
+        const stopped = Date.now();
+        await agent.stop();
+        expect(Date.now() - stopped).toBeLessThan(10_000);
+      });
     } finally {
-      await l.close();
-      fs.rmSync(rot, { recursive: true, force: true });
+      fs.rmSync(rot.dir, { recursive: true, force: true });
     }
   });
 });

@@ -14,6 +14,7 @@ import { loadPrivateKey, X509Error } from '../../src/tls/x509';
 import { PKI } from '../agent/harness';
 import { certifiedKey } from '../helpers/pki';
 import { pump } from '../tls/helpers';
+import { thrownBy } from '../helpers/thrown';
 
 let dir: string;
 beforeEach(() => {
@@ -55,14 +56,8 @@ function expectNoSecret(message: string, fragments: string[]): void {
 describe('[handshaked] key_file_mode_check', () => {
   it.each([0o644, 0o640, 0o604, 0o666].map((m) => [m.toString(8), m]))('refuse: a key file with mode %s is a ConfigError naming the config line and the fix', (_octal, mode) => {
     const cfg = config(keyFile(mode), 'refuse');
-    let err: unknown;
-    try {
-      loadIdentities(cfg);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(/config:3: x509\.private_key .*server\.key: mode 0\d{3} lets group\/other access it \(use chmod 600\)/);
+    const err = thrownBy(ConfigError, () => loadIdentities(cfg));
+    expect(err.message).toMatch(/config:3: x509\.private_key .*server\.key: mode 0\d{3} lets group\/other access it \(use chmod 600\)/);
   });
 
   it('warn (the default): loads, and reports the file and the config line', () => {
@@ -110,25 +105,13 @@ describe('key material never reaches an error message', () => {
 
   it.each(corruptions())('loadPrivateKey on a key with %s: X509Error without key bytes', (_what, content) => {
     const f = keyFile(0o600, content);
-    let err: unknown;
-    try {
-      loadPrivateKey(f);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(X509Error);
-    expectNoSecret((err as Error).message, [...fragments, ...secretFragments(content)]);
+    const err = thrownBy(X509Error, () => loadPrivateKey(f));
+    expectNoSecret(err.message, [...fragments, ...secretFragments(content)]);
   });
 
   it.each(corruptions())('the config loader on a key with %s: ConfigError without key bytes', (_what, content) => {
-    let err: unknown;
-    try {
-      loadIdentities(config(keyFile(0o600, content)));
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expectNoSecret((err as Error).message, [...fragments, ...secretFragments(content)]);
+    const err = thrownBy(ConfigError, () => loadIdentities(config(keyFile(0o600, content))));
+    expectNoSecret(err.message, [...fragments, ...secretFragments(content)]);
   });
 
   it('a PSK binder that does not verify: neither side names either key', () => {

@@ -3,27 +3,24 @@
  * and `gnutls-serv`. Each handshake is followed by the key proof: one application-data record
  * each way under the exported keys, through the tests' own record layer.
  */
-import type { ClientConfig, GroupName } from '../../src/tls/api';
+import type { ClientConfig } from '../../src/tls/api';
 import { expectDone } from '../helpers/driver';
-import { ourClientAgainst, type PeerKind } from '../helpers/interop';
+import { ourClientAgainst, PEER_KINDS } from '../helpers/interop';
 import { certifiedKey, trust } from '../helpers/pki';
 import { stopAllPeers } from '../helpers/process-peer';
-import { MATRIX, otherGroup, rowName, SCHEMES_FOR_KEY } from './matrix';
+import { groupsWithFirst, MATRIX, otherGroup, rowName, SCHEMES_FOR_KEY } from './matrix';
 
 jest.setTimeout(60000);
 afterEach(stopAllPeers);
 
-const ALL_GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1'];
-const PEERS: PeerKind[] = ['node', 'openssl', 'gnutls'];
-
-describe.each(PEERS)('our client vs %s server', (kind) => {
+describe.each(PEER_KINDS)('our client vs %s server', (kind) => {
   it.each(MATRIX.map((r) => [rowName(r), r] as const))('%s', async (_name, row) => {
     // The row's group first (no HRR), or another group first so the server must ask again.
     const first = row.hrr ? otherGroup(row.group) : row.group;
     const cfg: ClientConfig = {
       serverName: 'localhost',
       trust: trust(),
-      groups: [first, ...ALL_GROUPS.filter((g) => g !== first)],
+      groups: groupsWithFirst(first),
       certificate: row.clientKey ? certifiedKey(row.clientKey) : undefined,
     };
     const peer = { cert: row.serverKey, suites: [row.suite], groups: [row.group], requireClientCert: row.clientKey !== undefined };

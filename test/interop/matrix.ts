@@ -51,6 +51,12 @@ export function otherGroup(g: GroupName): GroupName {
   return g === 'secp256r1' ? 'secp384r1' : 'secp256r1';
 }
 
+/** Every group we offer, `first` first: its key share goes in the first ClientHello. */
+export function groupsWithFirst(first: GroupName): GroupName[] {
+  const all: GroupName[] = ['x25519', 'secp256r1', 'secp384r1'];
+  return [first, ...all.filter((g) => g !== first)];
+}
+
 export function rowName(r: MatrixRow): string {
   return `${r.suite} ${r.group} ${r.serverKey}${r.clientKey ? ` +${r.clientKey}` : ''}${r.hrr ? ' HRR' : ''}`;
 }

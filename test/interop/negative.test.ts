@@ -6,15 +6,13 @@
 import type { AlertName, ClientConfig, ServerConfig } from '../../src/tls/api';
 import { PeerAlertError } from '../helpers/app-data';
 import { expectDone, expectTlsFailure } from '../helpers/driver';
-import { ourClientAgainst, ourServerAgainst, type PeerKind } from '../helpers/interop';
+import { ourClientAgainst, ourServerAgainst, PEER_KINDS, type PeerKind } from '../helpers/interop';
 import { certifiedKey, trust } from '../helpers/pki';
 import { stopAllPeers } from '../helpers/process-peer';
 import { PeerClosedError } from '../helpers/record-io';
 
 jest.setTimeout(60000);
 afterEach(stopAllPeers);
-
-const PEERS: PeerKind[] = ['node', 'openssl', 'gnutls'];
 
 const clientCfg = (over: Partial<ClientConfig> = {}): ClientConfig => ({ serverName: 'localhost', trust: trust(), ...over });
 const serverCfg = (over: Partial<ServerConfig> = {}): ServerConfig => ({ certificate: certifiedKey('server-p256'), clientAuth: 'none', ...over });
@@ -35,7 +33,7 @@ function peerSaysReceived(kind: PeerKind, alert: AlertName): RegExp {
   return re;
 }
 
-describe.each(PEERS)('our client vs %s server: failures', (kind) => {
+describe.each(PEER_KINDS)('our client vs %s server: failures', (kind) => {
   it.each([
     ['wrong host name', 'server-p256', 'elsewhere.test', 'bad_certificate'],
     ['a certificate only for wrong.test', 'wrong-name', 'localhost', 'bad_certificate'],
@@ -76,7 +74,7 @@ describe.each(PEERS)('our client vs %s server: failures', (kind) => {
   });
 });
 
-describe.each(PEERS)('our server vs %s client: failures', (kind) => {
+describe.each(PEER_KINDS)('our server vs %s client: failures', (kind) => {
   it.each([
     ['the client expects another host name', 'server-p256', 'elsewhere.test', 'bad_certificate', 'ERR_TLS_CERT_ALTNAME_INVALID'],
     ['our chain leads to an unknown CA', 'unknown-ca', 'localhost', 'unknown_ca', 'SELF_SIGNED_CERT_IN_CHAIN'],

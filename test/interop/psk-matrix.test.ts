@@ -44,6 +44,16 @@ for (const kind of ['openssl', 'gnutls'] as const) for (const hash of ['sha256',
 const works = (kind: CliKind, hash: Hash) => !(kind === 'gnutls' && hash === 'sha384');
 
 describe.each(ROWS.filter(([k, h]) => works(k, h)))('%s, %s PSK, psk_%s', (kind, hash, mode) => {
+  /** A handshake that used the PSK tagged `tag`, a suite of the row's hash, a group only with psk_dhe_ke, and keys that work. */
+  function expectPskDone(out: PskOutcome, tag: number): void {
+    const done = expectDone(out.result);
+    expect(done.info.psk?.tag).toBe(tag);
+    expect(done.info.suite).toMatch(hash === 'sha256' ? /_SHA256$/ : /^TLS_AES_256_GCM_SHA384$/);
+    if (mode === 'dhe') expect(done.info.group).toBeDefined();
+    else expect(done.info.group).toBeUndefined();
+    expectProof(out);
+  }
+
   it(`our client offers three identities (the right one ${kind === 'openssl' ? 'last' : 'first'}); the server uses it`, async () => {
     const other: Hash = hash === 'sha256' ? 'sha384' : 'sha256';
     const decoyA = make(nvmeId(hash, 1), hash, 1);
@@ -52,12 +62,7 @@ describe.each(ROWS.filter(([k, h]) => works(k, h)))('%s, %s PSK, psk_%s', (kind,
     // OpenSSL walks the identities until one is its own; GnuTLS looks at the first one only (see below).
     const psks = kind === 'openssl' ? [decoyA.entry, decoyB.entry, right.entry] : [right.entry, decoyA.entry, decoyB.entry];
     const out = await clientAgainst(kind, { psks: [right.spec], modes: peerModes(kind, mode) }, { psks, pskModes: OURS[mode] });
-    const done = expectDone(out.result);
-    expect(done.info.psk?.tag).toBe(3);
-    expect(done.info.suite).toMatch(hash === 'sha256' ? /_SHA256$/ : /^TLS_AES_256_GCM_SHA384$/);
-    if (mode === 'dhe') expect(done.info.group).toBeDefined();
-    else expect(done.info.group).toBeUndefined();
-    expectProof(out);
+    expectPskDone(out, 3);
   });
 
   it('our server knows several identities and finds the one the client sends', async () => {
@@ -69,12 +74,7 @@ describe.each(ROWS.filter(([k, h]) => works(k, h)))('%s, %s PSK, psk_%s', (kind,
       pskLookup: (id) => [other.entry, right.entry].find((e) => e.identity.equals(id)),
     };
     const out = await serverAgainst(kind, { psks: [right.spec], modes: peerModes(kind, mode) }, cfg);
-    const done = expectDone(out.result);
-    expect(done.info.psk?.tag).toBe(8);
-    expect(done.info.suite).toMatch(hash === 'sha256' ? /_SHA256$/ : /^TLS_AES_256_GCM_SHA384$/);
-    if (mode === 'dhe') expect(done.info.group).toBeDefined();
-    else expect(done.info.group).toBeUndefined();
-    expectProof(out);
+    expectPskDone(out, 8);
   });
 });
 

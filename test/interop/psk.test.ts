@@ -5,18 +5,16 @@
 import crypto from 'node:crypto';
 import type { PskEntry } from '../../src/tls/api';
 import { expectDone, expectTlsFailure } from '../helpers/driver';
-import { ourClientAgainst, ourServerAgainst, type PeerKind } from '../helpers/interop';
+import { ourClientAgainst, ourServerAgainst, PEER_KINDS } from '../helpers/interop';
 import { stopAllPeers } from '../helpers/process-peer';
 
 jest.setTimeout(60000);
 afterEach(stopAllPeers);
-
-const PEERS: PeerKind[] = ['node', 'openssl', 'gnutls'];
 const identity = 'nvme-host-1';
 const key = crypto.randomBytes(32);
 const entry: PskEntry = { identity: Buffer.from(identity), key, hash: 'sha256', tag: 42 };
 
-describe.each(PEERS)('external PSK with %s', (kind) => {
+describe.each(PEER_KINDS)('external PSK with %s', (kind) => {
   it('our client offers a PSK; the server accepts it (no certificate involved)', async () => {
     const out = await ourClientAgainst(kind, { psk: { identity, key }, suites: ['TLS_AES_128_GCM_SHA256'] }, { psks: [entry] });
     const done = expectDone(out.result);
@@ -40,7 +38,7 @@ describe.each(PEERS)('external PSK with %s', (kind) => {
   });
 });
 
-describe.each(PEERS)('external PSK failures with %s', (kind) => {
+describe.each(PEER_KINDS)('external PSK failures with %s', (kind) => {
   it('a client identity our server does not know → we send unknown_psk_identity, the client names it', async () => {
     const out = await ourServerAgainst(kind, { psk: { identity: 'stranger', key } }, { clientAuth: 'none', pskLookup: () => undefined });
     const err = expectTlsFailure(out.result);

@@ -4,20 +4,17 @@
  * proof: one application-data record each way under the exported keys, through the tests' own
  * record layer.
  */
-import type { GroupName, ServerConfig } from '../../src/tls/api';
+import type { ServerConfig } from '../../src/tls/api';
 import { expectDone } from '../helpers/driver';
-import { ourServerAgainst, type PeerKind } from '../helpers/interop';
+import { ourServerAgainst, PEER_KINDS } from '../helpers/interop';
 import { certifiedKey, trust } from '../helpers/pki';
 import { stopAllPeers } from '../helpers/process-peer';
-import { MATRIX, otherGroup, rowName, SCHEMES_FOR_KEY } from './matrix';
+import { groupsWithFirst, MATRIX, otherGroup, rowName, SCHEMES_FOR_KEY } from './matrix';
 
 jest.setTimeout(60000);
 afterEach(stopAllPeers);
 
-const ALL_GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1'];
-const PEERS: PeerKind[] = ['node', 'openssl', 'gnutls'];
-
-describe.each(PEERS)('our server vs %s client', (kind) => {
+describe.each(PEER_KINDS)('our server vs %s client', (kind) => {
   it.each(MATRIX.map((r) => [rowName(r), r] as const))('%s', async (_name, row) => {
     // HRR rows: the client's first share is for another group and our server accepts only the
     // row's group, so it must send a HelloRetryRequest.
@@ -25,7 +22,7 @@ describe.each(PEERS)('our server vs %s client', (kind) => {
       certificate: certifiedKey(row.serverKey),
       clientAuth: row.clientKey ? 'required' : 'none',
       trust: row.clientKey ? trust() : undefined,
-      groups: row.hrr ? [row.group] : [row.group, ...ALL_GROUPS.filter((g) => g !== row.group)],
+      groups: row.hrr ? [row.group] : groupsWithFirst(row.group),
     };
     const peerGroups = row.hrr ? [otherGroup(row.group), row.group] : [row.group];
     const out = await ourServerAgainst(kind, { suites: [row.suite], groups: peerGroups, cert: row.clientKey }, cfg);

@@ -27,19 +27,12 @@ import {
   nlctrlFamily,
   toAcceptReply,
 } from '../../src/netlink';
+import { thrownBy } from '../helpers/thrown';
 
 const HS_ID = 0x1d;
 const families = () => new Map([[HS_ID, handshakeFamily]]);
 
-function formatError(fn: () => unknown): NetlinkFormatError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof NetlinkFormatError) return e;
-    throw e;
-  }
-  throw new Error('expected a NetlinkFormatError');
-}
+const formatError = (fn: () => unknown): NetlinkFormatError => thrownBy(NetlinkFormatError, fn);
 
 describe('handshake family codec', () => {
   const reply: AttrObject = {

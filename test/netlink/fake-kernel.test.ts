@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { GenlClient, NetlinkError, decodeMessages, handshakeFamily, type AcceptReply } from '../../src/netlink';
 import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { tcpPair, type TcpPair } from './tcp-pair';
+import { rejectedWith } from '../helpers/thrown';
 
 const pairs: TcpPair[] = [];
 const kernels: FakeKernel[] = [];
@@ -29,15 +30,7 @@ function track(r: AcceptReply | null): AcceptReply {
   agentFds.push(r.sockfd);
   return r;
 }
-async function rejection(p: Promise<unknown>): Promise<NetlinkError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof NetlinkError) return e;
-    throw e;
-  }
-  throw new Error('expected a NetlinkError');
-}
+const rejection = (p: Promise<unknown>): Promise<NetlinkError> => rejectedWith(NetlinkError, p);
 const ino = (fd: number) => fs.fstatSync(fd).ino;
 
 afterEach(async () => {

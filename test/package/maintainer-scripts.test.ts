@@ -19,7 +19,7 @@ interface Run {
 }
 
 /** Run a maintainer script; `tlshd` says how the stand-in systemctl reports tlshd.service. */
-function run(script: string, args: string[], opts: { tlshdEnabled: boolean; handshakedKnown?: boolean }): Run {
+function run(script: string, args: string[], opts: { tlshdEnabled: boolean; handshakedKnown?: boolean; env?: NodeJS.ProcessEnv }): Run {
   const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-maint-'));
   const log = path.join(bin, 'calls.log');
   const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${log}\n${body}\n`, { mode: 0o755 });
@@ -27,7 +27,7 @@ function run(script: string, args: string[], opts: { tlshdEnabled: boolean; hand
   // was-enabled is true on a first install (deb-systemd-helper has no state yet)
   stub('deb-systemd-helper', `case "$*" in *is-enabled*) exit ${opts.handshakedKnown ? 0 : 1};; *was-enabled*) exit 0;; esac; exit 0`);
   stub('deb-systemd-invoke', 'exit 0');
-  const r = spawnSync('/bin/sh', [path.join(DIR, script), ...args], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin` } });
+  const r = spawnSync('/bin/sh', [path.join(DIR, script), ...args], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, ...opts.env } });
   const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
   fs.rmSync(bin, { recursive: true, force: true });
   return { status: r.status, stderr: r.stderr, calls };
@@ -59,12 +59,25 @@ describe('maintainer scripts', () => {
     expect(r.calls).toContain('deb-systemd-helper enable handshaked.service');
   });
 
-  it('postrm: remove masks, purge removes the state and the mask; neither fails without deb-systemd-helper', () => {
-    expect(run('postrm', ['remove'], { tlshdEnabled: false }).calls).toContain('deb-systemd-helper mask handshaked.service');
-    const purge = run('postrm', ['purge'], { tlshdEnabled: false });
-    expect(purge.status).toBe(0);
-    expect(purge.calls).toEqual(expect.arrayContaining(['deb-systemd-helper purge handshaked.service', 'deb-systemd-helper unmask handshaked.service']));
-    const bare = spawnSync('/bin/sh', [path.join(DIR, 'postrm'), 'purge'], { encoding: 'utf8', env: { PATH: '/nonexistent' } });
-    expect(bare.status).toBe(0);
+  it('postrm: remove masks and keeps the code cache; purge removes the state, the mask and the cache; neither fails without deb-systemd-helper', () => {
+    // DPKG_ROOT points the scripts at a scratch root, so the test never touches /var/cache.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-maint-root-'));
+    const cache = path.join(root, 'var', 'cache', 'handshaked');
+    const env = { DPKG_ROOT: root };
+    try {
+      fs.mkdirSync(cache, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(cache, 'program.v8cache'), 'x');
+      expect(run('postrm', ['remove'], { tlshdEnabled: false, env }).calls).toContain('deb-systemd-helper mask handshaked.service');
+      expect(fs.existsSync(path.join(cache, 'program.v8cache'))).toBe(true);
+      const purge = run('postrm', ['purge'], { tlshdEnabled: false, env });
+      expect(purge.status).toBe(0);
+      expect(purge.calls).toEqual(expect.arrayContaining(['deb-systemd-helper purge handshaked.service', 'deb-systemd-helper unmask handshaked.service']));
+      expect(fs.existsSync(cache)).toBe(false);
+      fs.mkdirSync(cache, { recursive: true });
+      const bare = spawnSync('/bin/sh', [path.join(DIR, 'postrm'), 'purge'], { encoding: 'utf8', env: { PATH: '/nonexistent', ...env } });
+      expect(bare.status).toBe(0);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -182,7 +182,8 @@ describe('agent to agent: one agent is host (client) and target (server, peer-id
   }
 
   it('the target finds the host identity through the request keyring; each side reports its own serial', async () => {
-    const a = await agentWith();
+    // Workers on (the default has none on 1-2 CPUs), so the test shows PSK handshakes avoid them.
+    const a = await agentWith('[handshaked]\nworkers=2\n');
     const secret = randomBytes(32);
     const decoy = key(clientRing, nvmeId('01', 10), 32);
     const host = key(clientRing, nvmeId('01', 11), 32, secret);
@@ -258,26 +259,22 @@ describe('agent to agent: one agent is host (client) and target (server, peer-id
 });
 
 describe('PSK server (NVMe target): peer-identity 0, lookup by the client identity', () => {
-  it('openssl s_client: status 0, remote-auth = the serial found, same traffic secrets', async () => {
-    const a = await agentWith();
-    const target = key(serverRing, nvmeId('01', 20), 32);
-    const l = await consumerListener();
-    const peerKeylog = path.join(a.dir, 'peer-keylog');
-    const peer = opensslPskClient(l.port, { psks: [target], keylogFile: peerKeylog });
-    const r = await a.kernel.submit({ sock: await l.next(), messageType: 'serverhello', authMode: 'psk', peerIdentities: [0], keyring: serverRing });
-    expect(r).toEqual({ status: Status.OK, remoteAuth: [target.serial], cancelled: false });
-    await expectSameAppSecrets(a, peer, peerKeylog);
-  });
+  /** The target's side of one PSK handshake: the next consumer fd of l, peer-identity 0, the server keyring. */
+  const serveTarget = async (a: Agent, l: Awaited<ReturnType<typeof consumerListener>>) =>
+    a.kernel.submit({ sock: await l.next(), messageType: 'serverhello', authMode: 'psk', peerIdentities: [0], keyring: serverRing });
 
-  it('openssl s_client with a SHA-384 PSK', async () => {
+  it.each([
+    ['openssl s_client: status 0, remote-auth = the serial found, same traffic secrets', '01', 20, 32, /suite=TLS_\w+_SHA256 /],
+    ['openssl s_client with a SHA-384 PSK', '02', 21, 48, /suite=TLS_AES_256_GCM_SHA384/],
+  ] as const)('%s', async (_name, hash, n, bytes, suite) => {
     const a = await agentWith();
-    const target = key(serverRing, nvmeId('02', 21), 48);
+    const target = key(serverRing, nvmeId(hash, n), bytes);
     const l = await consumerListener();
     const peerKeylog = path.join(a.dir, 'peer-keylog');
     const peer = opensslPskClient(l.port, { psks: [target], keylogFile: peerKeylog });
-    const r = await a.kernel.submit({ sock: await l.next(), messageType: 'serverhello', authMode: 'psk', peerIdentities: [0], keyring: serverRing });
+    const r = await serveTarget(a, l);
     expect(r).toEqual({ status: Status.OK, remoteAuth: [target.serial], cancelled: false });
-    expect(lines(a, 'server').join('\n')).toMatch(/suite=TLS_AES_256_GCM_SHA384/);
+    expect(lines(a, 'server').join('\n')).toMatch(suite);
     await expectSameAppSecrets(a, peer, peerKeylog);
   });
 
@@ -286,7 +283,7 @@ describe('PSK server (NVMe target): peer-identity 0, lookup by the client identi
     const target = key(serverRing, nvmeId('01', 22), 32);
     const l = await consumerListener();
     const peer = gnutlsPskClient(l.port, { psks: [target] });
-    const r = await a.kernel.submit({ sock: await l.next(), messageType: 'serverhello', authMode: 'psk', peerIdentities: [0], keyring: serverRing });
+    const r = await serveTarget(a, l);
     expect(r).toEqual({ status: Status.OK, remoteAuth: [target.serial], cancelled: false });
     await peer.waitFor(/Handshake was completed/);
   });
@@ -295,7 +292,7 @@ describe('PSK server (NVMe target): peer-identity 0, lookup by the client identi
     const a = await agentWith();
     const l = await consumerListener();
     const peer = opensslPskClient(l.port, { psks: [{ identity: nvmeId('01', 23), key: randomBytes(32) }] });
-    const r = await a.kernel.submit({ sock: await l.next(), messageType: 'serverhello', authMode: 'psk', peerIdentities: [0], keyring: serverRing });
+    const r = await serveTarget(a, l);
     expect(r).toEqual({ status: Status.EACCES, remoteAuth: [], cancelled: false });
     expect(lines(a, 'server').join('\n')).toMatch(/alert=unknown_psk_identity/);
     await peer.waitFor(/alert unknown psk identity/i);

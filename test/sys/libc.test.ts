@@ -37,6 +37,7 @@ import {
 import { errnoName } from '../../src/sys/errno';
 import { socketFd } from '../../src/sys/socket-fd';
 import { tcpPair } from '../helpers/loopback';
+import { thrownBy } from '../helpers/thrown';
 
 describe('libc bindings', () => {
   test('errno names', () => {
@@ -77,15 +78,9 @@ describe('libc bindings', () => {
   });
 
   test('errors carry errno, code and syscall', () => {
-    let err: unknown;
-    try {
-      close(987654);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(SysError);
+    const err = thrownBy(SysError, () => close(987654));
     expect(err).toMatchObject({ errno: 9, code: 'EBADF', syscall: 'close' });
-    expect((err as Error).message).toMatch(/close.*EBADF/);
+    expect(err.message).toMatch(/close.*EBADF/);
     expect(() => dup(987654)).toThrow(expect.objectContaining({ code: 'EBADF' }));
     expect(isFdOpen(-1)).toBe(false);
     const fd = fs.openSync('/dev/null', 'r');

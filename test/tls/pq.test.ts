@@ -150,6 +150,21 @@ describe('hybrid ML-KEM key exchange', () => {
 });
 
 describe('hybrid key exchange: bad shares, keys and ciphertexts', () => {
+  /** A handshake offering only X25519MLKEM768, with one side's hooks. */
+  const runHybrid = (hooks: { client?: TestHooks; server?: TestHooks }) => run({ groups: ['X25519MLKEM768'] }, {}, undefined, hooks);
+  /** An edit of a copy of the key share or ciphertext. */
+  const patched =
+    (edit: (b: Buffer) => void) =>
+    (k: Buffer): Buffer => {
+      const b = Buffer.from(k);
+      edit(b);
+      return b;
+    };
+  /** Share or ciphertext lengths one byte off. */
+  const oneByteOff: Array<[string, (k: Buffer) => Buffer]> = [
+    ['one byte short', (k) => k.subarray(1)],
+    ['one byte long', (k) => Buffer.concat([k, Buffer.alloc(1)])],
+  ];
   const replaceShare = (make: (good: Buffer) => Buffer): TestHooks => ({
     clientHelloExtensions: (exts) =>
       exts.map((e) => {
@@ -159,30 +174,26 @@ describe('hybrid key exchange: bad shares, keys and ciphertexts', () => {
       }),
   });
 
-  it.each([
-    ['one byte short', (k: Buffer) => k.subarray(1)],
-    ['one byte long', (k: Buffer) => Buffer.concat([k, Buffer.alloc(1)])],
-    ['only the x25519 part', (k: Buffer) => k.subarray(1184)],
-  ])('a client share %s is illegal_parameter at the server', (_what, make) => {
-    const r = run({ groups: ['X25519MLKEM768'] }, {}, undefined, { client: replaceShare(make) });
+  it.each([...oneByteOff, ['only the x25519 part', (k: Buffer) => k.subarray(1184)]])('a client share %s is illegal_parameter at the server', (_what, make) => {
+    const r = runHybrid({ client: replaceShare(make) });
     expectFailure(r.server, 'illegal_parameter', /X25519MLKEM768 client key share is \d+ bytes, want 1216/);
   });
 
   it('an ML-KEM encapsulation key that fails the FIPS 203 modulus check is illegal_parameter', () => {
     // The first 12-bit coefficient becomes 0xfff, which is not below q = 3329.
-    const r = run({ groups: ['X25519MLKEM768'] }, {}, undefined, {
-      client: replaceShare((k) => {
-        const bad = Buffer.from(k);
-        bad[0] = 0xff;
-        bad[1] |= 0x0f;
-        return bad;
-      }),
+    const r = runHybrid({
+      client: replaceShare(
+        patched((b) => {
+          b[0] = 0xff;
+          b[1] |= 0x0f;
+        }),
+      ),
     });
     expectFailure(r.server, 'illegal_parameter', /encapsulation key fails the FIPS 203 check/);
   });
 
   it('an invalid x25519 half of a hybrid share is illegal_parameter too', () => {
-    const r = run({ groups: ['X25519MLKEM768'] }, {}, undefined, {
+    const r = runHybrid({
       client: replaceShare((k) => Buffer.concat([k.subarray(0, 1184), Buffer.alloc(32)])),
     });
     expectFailure(r.server, 'illegal_parameter', /x25519/);
@@ -201,22 +212,13 @@ describe('hybrid key exchange: bad shares, keys and ciphertexts', () => {
     return { crypto };
   };
 
-  it.each([
-    ['one byte short', (k: Buffer) => k.subarray(1)],
-    ['one byte long', (k: Buffer) => Buffer.concat([k, Buffer.alloc(1)])],
-  ])('a server ciphertext %s is illegal_parameter at the client', (_what, edit) => {
-    const r = run({ groups: ['X25519MLKEM768'] }, {}, undefined, { server: serverReply(edit) });
+  it.each(oneByteOff)('a server ciphertext %s is illegal_parameter at the client', (_what, edit) => {
+    const r = runHybrid({ server: serverReply(edit) });
     expectFailure(r.client, 'illegal_parameter', /X25519MLKEM768 server key share is \d+ bytes, want 1120/);
   });
 
   it('a corrupted ciphertext decapsulates to a different secret (implicit rejection): the handshake fails at Finished', () => {
-    const r = run({ groups: ['X25519MLKEM768'] }, {}, undefined, {
-      server: serverReply((k) => {
-        const bad = Buffer.from(k);
-        bad[10] ^= 1;
-        return bad;
-      }),
-    });
+    const r = runHybrid({ server: serverReply(patched((b) => (b[10] ^= 1))) });
     // ML-KEM never reports a bad ciphertext; the keys differ, so the first protected record fails.
     expect(r.client.status).toBe('failed');
     expect(r.client.error?.alert).toBe('bad_record_mac');

@@ -9,6 +9,7 @@ import { AgentConnection, AgentRequestError, type AgentReply } from '../../src/c
 import { HandshakeAborted } from '../../src/agent/dispatcher';
 import { Agent, openFds, tcpPair, until } from './harness';
 import { socketFd } from '../../src/sys/socket-fd';
+import { appendAttrs, u32Attr } from '../helpers/nl-attr';
 
 const CLIENT: AcceptParams = { messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' };
 
@@ -24,20 +25,11 @@ function mutate(seq: number, f: (b: Buffer) => void): Buffer {
   return b;
 }
 function withExtraAttr(seq: number, type: number): Buffer {
-  return withExtra(seq, Buffer.from([8, 0, type, 0, 1, 0, 0, 0]));
+  return withExtra(seq, u32Attr(type, 1));
 }
 /** A valid READY with raw attribute bytes appended. */
 function withExtra(seq: number, extra: Buffer, p: AcceptParams = CLIENT): Buffer {
-  const b = Buffer.concat([ready(seq, p), extra]);
-  b.writeUInt32LE(b.length, 0);
-  return b;
-}
-function u32Attr(type: number, v: number, flags = 0): Buffer {
-  const a = Buffer.alloc(8);
-  a.writeUInt16LE(8, 0);
-  a.writeUInt16LE(type | flags, 2);
-  a.writeUInt32LE(v, 4);
-  return a;
+  return appendAttrs(ready(seq, p), extra);
 }
 
 let agent: Agent;

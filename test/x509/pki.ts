@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TrustConfig } from '../../src/tls/api';
 import { pemToDer, X509Error } from '../../src/tls/x509';
 import { PKI_DIR } from '../helpers/pki';
+import { thrownBy } from '../helpers/thrown';
 
 export { PKI_DIR };
 
@@ -21,12 +22,4 @@ export const rootBundle = (): TrustConfig => ({ anchors: pkiCerts('ca-bundle.pem
 export const NOW = new Date('2030-06-15T12:00:00Z');
 
 /** Runs f, which must throw an X509Error, and returns that error for further checks. */
-export function x509Error(f: () => unknown): X509Error {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(X509Error);
-    return err as X509Error;
-  }
-  throw new Error('expected an X509Error');
-}
+export const x509Error = (f: () => unknown): X509Error => thrownBy(X509Error, f);

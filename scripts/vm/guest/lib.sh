@@ -9,6 +9,11 @@ HSVM_STATE=/run/hsvm              # per-boot state: agent pids, notes
 AGENT_DIR=$HSVM_STATE/agents
 IO_MIB=${HSVM_IO_MIB:-64}
 HANDSHAKED_MAIN=/opt/handshaked/dist/cli/main.js
+# The bundled program that main.js (a loader) compiles, and the V8 code cache it keeps, as the
+# packaged unit keeps it in its CacheDirectory=: the first handshaked start of a boot writes it,
+# later starts use it (docs/serve.md, "Start-up and the code cache").
+HANDSHAKED_PROGRAM=/opt/handshaked/dist/cli/program.js
+HANDSHAKED_CODE_CACHE_DIR=$HSVM_STATE/code-cache
 
 up() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk -v a="$1" -v b="$(up)" 'BEGIN{printf "%.1f", b-a}'; }
@@ -70,7 +75,7 @@ show_tls_stat() {
 agent_cmd() {  # $1 = tlshd|handshaked
   case $1 in
     tlshd) echo "/usr/sbin/tlshd -s -c ${AGENT_CONFIG:-/etc/tlshd/config}" ;;
-    handshaked) echo "node $HANDSHAKED_MAIN serve -c ${AGENT_CONFIG:-/etc/tlshd/config} --log-level debug" ;;
+    handshaked) echo "env HANDSHAKED_CODE_CACHE=$HANDSHAKED_CODE_CACHE_DIR node $HANDSHAKED_MAIN serve -c ${AGENT_CONFIG:-/etc/tlshd/config} --log-level debug" ;;
     *) echo "false unknown-agent-$1" ;;
   esac
 }
@@ -84,8 +89,9 @@ bare_node_startup() {
   log "bare node -e 0: $(cat "$HSVM_STATE/startup.bare-node" 2>/dev/null || echo failed)s"
   # Where the rest of handshaked's time to ready goes: loading the FFI addon, compiling the bundle.
   t0=$(up); (cd "${HANDSHAKED_MAIN%/dist/*}" && node -e "require('koffi')") && log "node loading koffi: $(elapsed "$t0")s"
-  t0=$(up); node -e "new (require('vm').Script)(require('fs').readFileSync(process.argv[1], 'utf8').replace(/^#!.*/, ''))" "$HANDSHAKED_MAIN" \
-    && log "node compiling $HANDSHAKED_MAIN (not running it): $(elapsed "$t0")s"
+  t0=$(up); node -e "new (require('vm').Script)(require('fs').readFileSync(process.argv[1], 'utf8'))" "$HANDSHAKED_PROGRAM" \
+    && log "node compiling $HANDSHAKED_PROGRAM (not running it): $(elapsed "$t0")s"
+  mkdir -p -m 0700 "$HANDSHAKED_CODE_CACHE_DIR"
 }
 
 # start_agent LABEL AGENT [NETNS]: start and wait until it listens on the handshake family.

@@ -292,7 +292,7 @@ function ensureSessionKeyring(logger: Logger): void {
 }
 
 /**
- * Set by scripts/build.mjs in the bundled executable (dist/cli/main.js), whose __dirname is not
+ * Set by scripts/build.mjs in the bundled program (dist/cli/program.js), whose __dirname is not
  * this directory: the name of the bundled worker entry beside it. Undefined in tsc's output.
  */
 declare const HANDSHAKED_WORKER_SCRIPT: string | undefined;

@@ -77,7 +77,8 @@ export function formatStorm(s: StormSummary): string {
     const st = s.startup;
     out.push('');
     out.push(
-      `Start-up (exec → "handshaked ready", median of ${st.starts}): handshaked ${f0(st.agentMs)} ms, bare node -e 0 ${f0(st.nodeMs)} ms (same node options): ${x2(st.ratio)}`,
+      `Start-up (exec → "handshaked ready", median of ${st.starts}): handshaked ${f0(st.agentMs)} ms with the code cache, ${f0(st.noCacheMs)} ms without; ` +
+        `bare node -e 0 ${f0(st.nodeMs)} ms (same node options): ${x2(st.ratio)} with, ${x2(st.noCacheRatio)} without`,
     );
   }
   out.push('');

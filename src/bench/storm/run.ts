@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { defaultWorkers } from '../../agent/config';
 import { runCell, type CellSample } from './cell';
 import { measureFloor, type FloorFigures } from './floor';
 import { formatStorm } from './format';
@@ -35,7 +36,7 @@ Environment:
   BENCH_MAX_INFLIGHT=N       handshaked's [handshaked] max_inflight (default 1024: all in flight)
   BENCH_WORKERS=0,1,2,all    the workers axis: handshaked alone with each [handshaked] workers value
                              (default 0,1,2,all; quick: 0,all; "none" skips it). The main cells run
-                             the agent as shipped (workers = one per CPU)
+                             the agent as shipped (workers default: 0 on ≤ 2 CPUs, else CPUs − 1)
   BENCH_WORKERS_CONCURRENCY=N  handshakes in flight in the workers-axis cells (default 256; quick 32)
   BENCH_AGENT_LOG_LEVEL=L    the agent's log_level (default info: one line per handshake, as shipped)
   BENCH_OUT=DIR              where storm.json, storm.txt and latency.svg go (default bench-results;
@@ -148,7 +149,7 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
   let startup: StartupFigures | undefined;
   if (o.starts > 0 && o.sides.includes('handshaked')) {
     startup = await measureStartup(o.starts, o.agentNodeArgs, workDir);
-    progress(`start-up measured: ${startup.agentMs.toFixed(0)} ms to ready, node -e 0 ${startup.nodeMs.toFixed(0)} ms`);
+    progress(`start-up measured: ${startup.agentMs.toFixed(0)} ms to ready with the code cache, ${startup.noCacheMs.toFixed(0)} without, node -e 0 ${startup.nodeMs.toFixed(0)} ms`);
   }
   if (o.profileDir) fs.mkdirSync(o.profileDir, { recursive: true });
   const sides: Side[] = [];
@@ -221,7 +222,7 @@ export async function runStorm(o: StormOptions, progress: (line: string) => void
     concurrency: o.concurrency.join(','),
     scale: o.scale,
     agentMaxInflight: o.maxInflight,
-    agentWorkers: `${os.availableParallelism()} (one per CPU, as shipped)`,
+    agentWorkers: `${defaultWorkers()} (the default for ${os.availableParallelism()} CPUs, as shipped)`,
     workersAxis: o.workers.join(',') || '(skipped)',
     agentNodeOptions: o.agentNodeArgs.join(' ') || '(none)',
     quick: o.quick,

@@ -74,7 +74,7 @@ export interface AgentSideOptions {
   keys: BenchKeys;
   /** [handshaked] max_inflight for the run. */
   maxInflight: number;
-  /** [handshaked] workers; undefined: the agent's default (one per CPU). */
+  /** [handshaked] workers; undefined: the agent's default (0 on ≤ 2 CPUs, else CPUs − 1). */
   workers?: number;
   /** [handshaked] log_level (default: the agent's, info: one line per handshake). */
   logLevel?: string;
