@@ -4,7 +4,7 @@
 //
 //   node scripts/bench-ab.mjs DIR_A DIR_B      (each a tree with a built dist/, e.g. a git worktree)
 //   env: ROUNDS (4), COUNT per cell (300), CONC in flight (16), COMBOS (server/psk,server/x509,client/psk,client/x509),
-//        WORKERS ([handshaked] workers of both agents; unset: the agent's default, one per CPU;
+//        WORKERS ([handshaked] workers of both agents; unset: the agent's default;
 //        WORKERS_A, WORKERS_B set one agent's alone),
 //        NODE_ARGS_A, NODE_ARGS_B (space-separated node options of each agent instead of the unit's
 //        heap options, to compare those: both dirs may then be the same build)
