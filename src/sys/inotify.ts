@@ -21,17 +21,20 @@ import { C, close, sysCall } from './libc';
 
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
-const IN_MODIFY = 0x2;
-const IN_ATTRIB = 0x4;
-const IN_CLOSE_WRITE = 0x8;
-const IN_MOVED_FROM = 0x40;
-const IN_MOVED_TO = 0x80;
-const IN_CREATE = 0x100;
-const IN_DELETE = 0x200;
-const IN_DELETE_SELF = 0x400;
-const IN_MOVE_SELF = 0x800;
 const IN_DONT_FOLLOW = 0x2000000;
-const EVENTS = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF;
+/** The events that can mean a watched file's content or name changed (inotify(7) mask bits). */
+const WATCHED_EVENTS = {
+  IN_MODIFY: 0x2,
+  IN_ATTRIB: 0x4,
+  IN_CLOSE_WRITE: 0x8,
+  IN_MOVED_FROM: 0x40,
+  IN_MOVED_TO: 0x80,
+  IN_CREATE: 0x100,
+  IN_DELETE: 0x200,
+  IN_DELETE_SELF: 0x400,
+  IN_MOVE_SELF: 0x800,
+} as const;
+const EVENTS = Object.values(WATCHED_EVENTS).reduce((mask, bit) => mask | bit, 0);
 /** Symbolic links followed while resolving one path, as the kernel's own limit (ELOOP). */
 const MAX_LINKS = 40;
 
