@@ -67,6 +67,26 @@ describe('worker threads', () => {
     }
   });
 
+  it("handshakes running together share crossings: one turn's messages to or from a worker cross as one", async () => {
+    const a = await pooledAgent();
+    const l = await consumerListener();
+    try {
+      const n = 8; // the fake kernel's limit of pending requests is 10
+      await serverHandshakes(a, l, n); // both workers' code warm, as in the measured batch
+      const pool = a.daemon.pool!;
+      const before = { messages: pool.messages, carried: pool.carried, completed: pool.completed };
+      await serverHandshakes(a, l, n);
+      expect(pool.completed - before.completed).toBe(n);
+      const crossings = pool.messages - before.messages;
+      const carried = pool.carried - before.carried;
+      // Every handshake has at least its run and its done; one crossing per message would make the two equal.
+      expect(carried).toBeGreaterThanOrEqual(2 * n);
+      expect(crossings).toBeLessThan(carried);
+    } finally {
+      await l.close();
+    }
+  });
+
   it('runs handshakes on the workers', async () => {
     const a = await pooledAgent();
     const l = await consumerListener();

@@ -4,13 +4,18 @@
  * and many handshakes' changes in one turn cost one message.
  */
 import { SlotReports } from '../../src/agent/pool/slot-reports';
+import { Outbox } from '../../src/agent/pool/outbox';
+import type { FromWorker } from '../../src/agent/pool/protocol';
 
 type Report = { wait: number[]; want: number[] };
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
 function reporter(): { reports: SlotReports; sent: Report[] } {
   const sent: Report[] = [];
-  return { reports: new SlotReports((m) => sent.push({ wait: m.wait, want: m.want })), sent };
+  const outbox = new Outbox<FromWorker>((batch) => {
+    for (const m of batch) if (m.t === 'slots') sent.push({ wait: m.wait, want: m.want });
+  });
+  return { reports: new SlotReports(outbox), sent };
 }
 
 describe('SlotReports', () => {

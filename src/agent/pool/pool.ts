@@ -20,6 +20,7 @@ import type { Logger } from '../logging';
 import { Status, type HandshakeRequest } from '../request';
 import { getKeyringId, KeySpec } from '../../sys/keyctl';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+import { Outbox } from './outbox';
 
 /** Back-off for replacing a worker that died before it was up: 1 s, doubling, at most 60 s. */
 const RESPAWN_FIRST_DELAY_MS = 1000;
@@ -53,6 +54,8 @@ interface PoolWorker {
   gone: boolean;
   /** Slots granted this turn, sent together at its end. */
   grants: number[];
+  /** What this turn says to the worker, sent as one message at its end. */
+  outbox: Outbox<ToWorker>;
 }
 
 export class WorkerPool {
@@ -71,10 +74,13 @@ export class WorkerPool {
   /** Outcomes reported by workers (tests and diagnostics). */
   completed = 0;
   /**
-   * Messages of the pool's protocol between this thread and the workers, both ways (tests and
-   * diagnostics: the cost of crossing); log and key-log lines forwarded from workers are not counted.
+   * Crossings between this thread and the workers, both ways (tests and diagnostics: each wakes
+   * the other thread), each carrying one turn's messages (outbox.ts); one that carries only log
+   * and key-log lines forwarded from a worker is not counted.
    */
   messages = 0;
+  /** The messages those crossings carried (log and key-log lines not counted): over `messages`, what batching saved. */
+  carried = 0;
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
@@ -173,16 +179,31 @@ export class WorkerPool {
   }
 
   private send(w: PoolWorker, m: ToWorker): void {
-    if (w.gone) return;
-    this.messages++;
-    w.thread.postMessage(m);
+    if (!w.gone) w.outbox.push(m);
   }
 
   private spawn(index: number): PoolWorker {
     const init: WorkerInit = { ktls: this.opts.ktls, keylog: this.opts.onKeylog !== undefined, testHooks: this.opts.testHooks ?? false };
     const thread = workerThread(init, this.opts.script);
-    const w: PoolWorker = { index, thread, jobs: new Set(), up: false, gone: false, grants: [] };
-    thread.on('message', (m: FromWorker) => this.onMessage(w, m));
+    const outbox = new Outbox<ToWorker>((batch) => {
+      if (w.gone) return;
+      this.messages++;
+      this.carried += batch.length;
+      thread.postMessage(batch);
+    });
+    const w: PoolWorker = { index, thread, jobs: new Set(), up: false, gone: false, grants: [], outbox };
+    outbox.onFlush(() => {
+      if (w.grants.length === 0) return undefined;
+      const ids = w.grants;
+      w.grants = [];
+      return { t: 'grant', ids };
+    });
+    thread.on('message', (batch: FromWorker[]) => {
+      const protocol = batch.filter((m) => m.t !== 'log' && m.t !== 'keylog').length;
+      if (protocol > 0) this.messages++;
+      this.carried += protocol;
+      for (const m of batch) this.onMessage(w, m);
+    });
     thread.on('error', (e: Error) => {
       this.opts.logger.error('a handshake worker thread failed', { worker: index, error: e.stack ?? e.message });
     });
@@ -194,7 +215,6 @@ export class WorkerPool {
   }
 
   private onMessage(w: PoolWorker, m: FromWorker): void {
-    if (m.t !== 'log' && m.t !== 'keylog') this.messages++;
     switch (m.t) {
       case 'up':
         w.up = true;
@@ -221,15 +241,11 @@ export class WorkerPool {
     }
   }
 
-  /** Grants go out once per turn of this thread's loop, one message per worker. */
+  /** Grants go out once per turn of this thread's loop, with the rest of the turn's messages to that worker. */
   private grant(w: PoolWorker, id: number): void {
+    if (w.gone) return;
     w.grants.push(id);
-    if (w.grants.length > 1) return;
-    setImmediate(() => {
-      const ids = w.grants;
-      w.grants = [];
-      this.send(w, { t: 'grant', ids });
-    });
+    w.outbox.schedule();
   }
 
   private settle(id: number, outcome: RunOutcome): void {

@@ -2,6 +2,8 @@
  * Messages between the main thread (transports, dispatcher, configuration, DONE) and the worker
  * threads that run handshakes. Plain structured-clone data: an fd is a process-wide number, so a
  * request crosses as it is and the worker reads the socket through its own dup of it.
+ *
+ * Each postMessage carries an array: what one turn of the sender's loop had to say (outbox.ts).
  */
 import type { AgentConfig, LogLevel } from '../config';
 import type { AbortKind, RunOutcome } from '../run-context';

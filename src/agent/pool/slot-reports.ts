@@ -3,10 +3,11 @@
  * 'slots').
  */
 import type { FromWorker } from './protocol';
+import type { Outbox } from './outbox';
 
 /**
  * The slot changes of one turn of this thread's loop, told to the main thread in one message at
- * its end (setImmediate). A release not told yet is taken back when the same handshake wants its
+ * its end, in the same crossing as the rest of the turn's messages (Outbox). A release not told yet is taken back when the same handshake wants its
  * slot again in that turn: its peer's record was already readable, so it never gave the slot up
  * as far as the main thread can tell, and no message crosses for that read. Without this, every
  * record read cost three messages between the threads ('wait', 'want', 'grant'; docs/bench.md,
@@ -16,13 +17,14 @@ import type { FromWorker } from './protocol';
 export class SlotReports {
   private readonly waits = new Set<number>();
   private wants: number[] = [];
-  private scheduled = false;
 
-  constructor(private readonly post: (m: Extract<FromWorker, { t: 'slots' }>) => void) {}
+  constructor(private readonly outbox: Pick<Outbox<FromWorker>, 'schedule' | 'onFlush'>) {
+    outbox.onFlush(this.drain);
+  }
 
   released(id: number): void {
     this.waits.add(id);
-    this.schedule();
+    this.outbox.schedule();
   }
 
   /** The handshake wants its slot back: true when its release was not told yet (and now never is). */
@@ -32,7 +34,7 @@ export class SlotReports {
 
   wanted(id: number): void {
     this.wants.push(id);
-    this.schedule();
+    this.outbox.schedule();
   }
 
   /** The handshake is over: its 'done' frees its slot on the main thread. */
@@ -40,17 +42,11 @@ export class SlotReports {
     this.waits.delete(id);
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(this.flush);
-  }
-
-  private readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.waits.size === 0 && this.wants.length === 0) return;
-    this.post({ t: 'slots', wait: [...this.waits], want: this.wants });
+  private readonly drain = (): FromWorker | undefined => {
+    if (this.waits.size === 0 && this.wants.length === 0) return undefined;
+    const m: FromWorker = { t: 'slots', wait: [...this.waits], want: this.wants };
     this.waits.clear();
     this.wants = [];
+    return m;
   };
 }

@@ -19,12 +19,15 @@ import { Status } from '../request';
 import { defaultHandshakeEnv } from '../runtime';
 import { peerGatedEnv } from './gate';
 import { SlotReports } from './slot-reports';
+import { Outbox } from './outbox';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
 const port = parentPort;
 if (!port) throw new Error('src/agent/pool/worker runs only as a worker thread');
 const init = workerData as WorkerInit;
-const post = (m: FromWorker): void => port.postMessage(m);
+/** Everything this thread says in one turn crosses as one message at its end (outbox.ts). */
+const outbox = new Outbox<FromWorker>((batch) => port.postMessage(batch));
+const post = (m: FromWorker): void => outbox.push(m);
 
 /**
  * Log records go to the main thread's logger, whose format, sinks and redaction apply (Buffers
@@ -55,7 +58,7 @@ interface Running {
 }
 const running = new Map<number, Running>();
 
-const reports = new SlotReports(post);
+const reports = new SlotReports(outbox);
 
 let up = false;
 const RESOLVED = Promise.resolve();
@@ -136,7 +139,11 @@ function run(m: Extract<ToWorker, { t: 'run' }>): void {
   );
 }
 
-port.on('message', (m: ToWorker) => {
+port.on('message', (batch: ToWorker[]) => {
+  for (const m of batch) receive(m);
+});
+
+function receive(m: ToWorker): void {
   switch (m.t) {
     case 'config':
       configure(m);
@@ -161,4 +168,4 @@ port.on('message', (m: ToWorker) => {
       if (init.testHooks) process.exit(m.code);
       return;
   }
-});
+}
