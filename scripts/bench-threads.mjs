@@ -5,7 +5,10 @@
 // concurrent GC and compilation); threads that appear later are the pool's workers (they start
 // lazily, at the first handshakes, which the warm-up cell takes). Prints µs per handshake of the
 // main thread, of each later thread and of the start-up threads together, medians over rounds,
-// and what the warm-up cost each later thread (its start, module load and cold JIT).
+// and what the warm-up cost each later thread (its start, module load and cold JIT). Beside the
+// CPU, the main thread's and the workers' context switches per handshake: voluntary ones (the
+// thread slept in its event loop and was woken: by a socket, a timer or a message from another
+// thread) and involuntary ones (preempted for another runnable thread on the shared cores).
 //
 //   node scripts/bench-threads.mjs        (after npm run build; needs root, like npm run bench)
 //   env: WORKERS (0,1,2), COMBOS (server/x509), CONC (16,256), ROUNDS (4), COUNT (400), WARMUP (200)
@@ -40,6 +43,15 @@ function threads(pid) {
   return m;
 }
 const delta = (a, b) => new Map([...b].map(([t, ns]) => [t, ns - (a.get(t) ?? 0)]));
+/** Voluntary and involuntary context switches of one thread so far. */
+function switches(pid, tid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    return [Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(s)[1]), Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(s)[1])];
+  } catch {
+    return [0, 0];
+  }
+}
 
 const keys = sides.BenchKeys.create();
 const peer = await PeerProcess.start(keys.psk);
@@ -65,16 +77,24 @@ try {
       for (const conc of concs) {
         for (const a of r % 2 ? [...agents].reverse() : agents) {
           const t0 = threads(a.side.pid);
+          const s0 = new Map([...t0.keys()].map((t) => [t, switches(a.side.pid, t)]));
           const x = await cells.runCell(a.side, peer, role, auth, conc, count);
           const d = delta(t0, threads(a.side.pid));
+          const sw = (t) => {
+            const [v1, n1] = switches(a.side.pid, t);
+            const [v0, n0] = s0.get(t) ?? [0, 0];
+            return `${((v1 - v0) / Math.max(1, x.ok)).toFixed(1)}/${((n1 - n0) / Math.max(1, x.ok)).toFixed(1)}`;
+          };
           const per = (ns) => ns / 1e3 / Math.max(1, x.ok);
           const later = [...d.keys()].filter((t) => !a.initial.has(t)).sort((p, q) => p - q);
           const big = later.filter((t) => per(d.get(t)) > 20);
           const k = `${role}/${auth} ×${conc} workers=${a.w}`;
           push(`${k} total`, per([...d.values()].reduce((s, v) => s + v, 0)));
           push(`${k} main`, per(d.get(a.side.pid) ?? 0));
+          push(`${k} main switches vol/invol`, sw(a.side.pid));
           push(`${k} node's threads`, per([...d].filter(([t]) => a.initial.has(t) && t !== a.side.pid).reduce((s, [, v]) => s + v, 0)));
           big.forEach((t, i) => push(`${k} worker ${i}`, per(d.get(t))));
+          big.forEach((t, i) => push(`${k} worker ${i} switches vol/invol`, sw(t)));
           push(`${k} other later threads`, per(later.filter((t) => !big.includes(t)).reduce((s, t) => s + d.get(t), 0)));
           push(`${k} hs/s`, x.ok / (x.wallMs / 1000));
           if (x.failed) push(`${k} failed`, x.failed);
@@ -88,5 +108,6 @@ try {
   await peer.stop();
   keys.dispose();
 }
-const med = (v) => [...v].sort((p, q) => p - q)[v.length >> 1];
-for (const [k, v] of res) process.stdout.write(`${k}: ${med(v).toFixed(0)}${v.length < rounds ? ` (${v.length} of ${rounds} rounds)` : ''}\n`);
+const med = (v) => [...v].sort((p, q) => parseFloat(p) - parseFloat(q))[v.length >> 1];
+const show = (x) => (typeof x === 'number' ? x.toFixed(0) : x);
+for (const [k, v] of res) process.stdout.write(`${k}: ${show(med(v))}${v.length < rounds ? ` (${v.length} of ${rounds} rounds)` : ''}\n`);
