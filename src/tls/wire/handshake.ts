@@ -21,9 +21,9 @@ export function frame(type: number, body: Buffer): HandshakeMessage {
 
 /** A message of `type` whose body `write` puts together. */
 function encodeBody(type: number, write: (w: Writer) => void): HandshakeMessage {
-  const w = new Writer();
-  write(w);
-  return frame(type, w.finish());
+  // Header and body in one buffer of the message's own (as frame's), the length filled in last.
+  const raw = new Writer(512, true).u8(type).scope(3, write).finish();
+  return { type, body: raw.subarray(4), raw };
 }
 
 /** Reads a whole body with `read`; a byte left over is a decode_error naming the message. */
