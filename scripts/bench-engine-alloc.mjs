@@ -9,6 +9,7 @@
 //   env: ROUNDS (7), COUNT pairs per round (200), BATCH pairs per allocation sample (20),
 //        MODES (x509,psk), SITES=N: also print the top N allocation sites of the last build
 //        (V8's sampling heap profiler, objects collected by GC included).
+import { Buffer } from 'node:buffer';
 import v8 from 'node:v8';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -100,7 +101,7 @@ const used = () => {
 function allocPerPair(b, mode) {
   const samples = [];
   for (let tries = 0; samples.length < 5 && tries < 50; tries++) {
-    global.gc();
+    globalThis.gc();
     const prof = new v8.GCProfiler();
     prof.start();
     const u0 = used();
