@@ -8,7 +8,8 @@
 //   node scripts/bench-engine-alloc.mjs DIR_A [DIR_B]   (each a tree with a built dist/)
 //   env: ROUNDS (7), COUNT pairs per round (200), BATCH pairs per allocation sample (20),
 //        MODES (x509,psk), SITES=N: also print the top N allocation sites of the last build
-//        (V8's sampling heap profiler, objects collected by GC included).
+//        (V8's sampling heap profiler, objects collected by GC included); BY_OWN=1 charges
+//        each site to the innermost frame of the engine's own code instead.
 import { Buffer } from 'node:buffer';
 import v8 from 'node:v8';
 import { spawnSync } from 'node:child_process';
@@ -163,7 +164,7 @@ if (sites > 0) {
     if (self > 0) {
       // Charge to the innermost frame in the engine's own code, with the allocating frame.
       const own = [...stack, here].reverse().find((s) => s.includes('.js:') && !s.includes('node:')) ?? here;
-      const k = own === here ? here : `${here} <- ${own}`;
+      const k = process.env.BY_OWN ? own : own === here ? here : `${here} <- ${own}`;
       bySite.set(k, (bySite.get(k) ?? 0) + self);
     }
     for (const c of node.children) walk(c, f.url.includes('/dist/') ? [...stack, here] : stack);

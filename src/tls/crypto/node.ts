@@ -52,7 +52,9 @@ class NodeAead implements Aead {
     else c.setAAD(aad);
     const body = c.update(plaintext);
     const fin = c.final();
-    return Buffer.concat([body, fin, c.getAuthTag()]);
+    const tag = c.getAuthTag();
+    // The stream ciphers here leave nothing for final(): body and tag are joined in one copy.
+    return Buffer.concat(fin.length > 0 ? [body, fin, tag] : [body, tag], body.length + fin.length + tag.length);
   }
 
   open(nonce: Buffer, aad: Buffer, ciphertext: Buffer): Buffer | undefined {

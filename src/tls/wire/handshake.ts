@@ -12,7 +12,8 @@ export interface HandshakeMessage {
 }
 
 export function frame(type: number, body: Buffer): HandshakeMessage {
-  const raw = Buffer.alloc(4 + body.length);
+  // Every byte is written below; a buffer of its own (not a slab slice), kept with the transcript.
+  const raw = Buffer.allocUnsafeSlow(4 + body.length);
   raw[0] = type;
   raw.writeUIntBE(body.length, 1, 3);
   body.copy(raw, 4);
@@ -196,6 +197,19 @@ export function encodeFinished(verifyData: Buffer): HandshakeMessage {
 
 /** RFC 8446 §4.4.3: the content a CertificateVerify signature covers. */
 export function certificateVerifyContent(role: 'server' | 'client', transcriptHash: Buffer): Buffer {
-  const label = role === 'server' ? 'TLS 1.3, server CertificateVerify' : 'TLS 1.3, client CertificateVerify';
-  return Buffer.concat([Buffer.alloc(64, 0x20), Buffer.from(label, 'latin1'), Buffer.from([0]), transcriptHash]);
+  const prefix = CV_PREFIX[role];
+  const out = Buffer.allocUnsafe(prefix.length + transcriptHash.length);
+  prefix.copy(out, 0);
+  transcriptHash.copy(out, prefix.length);
+  return out;
+}
+
+/** 64 spaces, the role's context string and its 0 separator: the same bytes every time. */
+const CV_PREFIX = {
+  server: cvPrefix('TLS 1.3, server CertificateVerify'),
+  client: cvPrefix('TLS 1.3, client CertificateVerify'),
+};
+
+function cvPrefix(label: string): Buffer {
+  return Buffer.concat([Buffer.alloc(64, 0x20), Buffer.from(label, 'latin1'), Buffer.from([0])]);
 }
