@@ -1,4 +1,5 @@
 import { Reader, Writer } from '../../src/tls/wire/bytes';
+import { encodeCertificateVerify } from '../../src/tls/wire/handshake';
 
 describe('Writer (one growing buffer, length prefixes filled in when a scope closes)', () => {
   test('nested scopes across several growths read back field for field', () => {
@@ -30,9 +31,19 @@ describe('Writer (one growing buffer, length prefixes filled in when a scope clo
     expect(new Writer().scope(1, (x) => x.raw(Buffer.alloc(255, 1))).finish().length).toBe(256);
   });
 
-  test('own buffers are not slices of the shared slab', () => {
-    const out = new Writer(8, true).raw(Buffer.alloc(100, 3)).finish();
-    expect(out.buffer.byteLength).toBeLessThan(4096);
-    expect(out.equals(Buffer.alloc(100, 3))).toBe(true);
+  test('reset() starts over in the same buffer', () => {
+    const w = new Writer(4).raw(Buffer.alloc(100, 1));
+    w.reset().u16(0x0102);
+    expect(w.finish().toString('hex')).toBe('0102');
+  });
+
+  test('messages encoded through the shared scratch writer are copies: a later message leaves an earlier one alone', () => {
+    const first = encodeCertificateVerify(0x0403, Buffer.alloc(70, 0xaa));
+    const before = Buffer.from(first.raw);
+    const second = encodeCertificateVerify(0x0804, Buffer.alloc(300, 0xbb));
+    expect(first.raw.equals(before)).toBe(true);
+    expect(first.raw.toString('hex')).toBe('0f00004a' + '0403' + '0046' + 'aa'.repeat(70));
+    expect(second.raw.length).toBe(4 + 2 + 2 + 300);
+    expect(first.body.buffer).not.toBe(second.body.buffer);
   });
 });

@@ -115,21 +115,16 @@ export class Writer {
   private buf: Buffer;
   private len = 0;
 
-  /**
-   * `capacity`: the first buffer's size; it doubles when outgrown. `own`: every buffer is an
-   * allocation of its own, not a slice of Node's shared slab, for output kept as long as the
-   * handshake (see ownCopy).
-   */
-  constructor(capacity = 64, private readonly own = false) {
-    this.buf = own ? Buffer.allocUnsafeSlow(capacity) : Buffer.allocUnsafe(capacity);
+  /** `capacity`: the first buffer's size; it doubles when outgrown. */
+  constructor(capacity = 64) {
+    this.buf = Buffer.allocUnsafe(capacity);
   }
 
   private room(n: number): number {
     const at = this.len;
     const need = at + n;
     if (need > this.buf.length) {
-      const size = Math.max(need, 2 * this.buf.length);
-      const grown = this.own ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * this.buf.length));
       this.buf.copy(grown, 0, 0, at);
       this.buf = grown;
     }
@@ -183,6 +178,12 @@ export class Writer {
 
   get length(): number {
     return this.len;
+  }
+
+  /** Empties the writer for reuse, keeping its buffer. */
+  reset(): this {
+    this.len = 0;
+    return this;
   }
 
   /** The bytes written, in a buffer of exactly their length (a view of the writer's own). */

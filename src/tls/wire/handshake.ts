@@ -1,6 +1,6 @@
 /** Handshake message framing and the bodies of the messages a TLS 1.3 handshake carries. */
 import { fail } from '../errors';
-import { Reader, Writer } from './bytes';
+import { ownCopy, Reader, Writer } from './bytes';
 import { HandshakeType, TLS12 } from './codes';
 import { type Extension, Extensions, readExtensions, writeExtensions } from './extensions';
 
@@ -22,10 +22,23 @@ export function frame(type: number, body: Buffer): HandshakeMessage {
 
 /** A message of `type` whose body `write` puts together. */
 function encodeBody(type: number, write: (w: Writer) => void): HandshakeMessage {
-  // Header and body in one buffer of the message's own (as frame's), the length filled in last.
-  const raw = new Writer(512, true).u8(type).scope(3, write).finish();
+  // Header and body are written into one scratch writer kept across messages (grown once to the
+  // largest message sent), the length filled in last, then copied once into a buffer of the
+  // message's own, as frame's. A write that encodes a message itself gets a writer of its own.
+  const w = scratchBusy ? new Writer(512) : scratch.reset();
+  const outer = !scratchBusy;
+  scratchBusy = true;
+  try {
+    w.u8(type).scope(3, write);
+  } finally {
+    if (outer) scratchBusy = false;
+  }
+  const raw = ownCopy(w.finish());
   return { type, body: raw.subarray(4), raw };
 }
+
+const scratch = new Writer(1024);
+let scratchBusy = false;
 
 /** Reads a whole body with `read`; a byte left over is a decode_error naming the message. */
 function decodeBody<T>(body: Buffer, what: string, read: (r: Reader) => T): T {
