@@ -1,5 +1,5 @@
 import { Reader, Writer } from '../../src/tls/wire/bytes';
-import { encodeCertificateVerify } from '../../src/tls/wire/handshake';
+import { encodeCertificate, encodeCertificateVerify } from '../../src/tls/wire/handshake';
 
 describe('Writer (one growing buffer, length prefixes filled in when a scope closes)', () => {
   test('nested scopes across several growths read back field for field', () => {
@@ -45,5 +45,18 @@ describe('Writer (one growing buffer, length prefixes filled in when a scope clo
     expect(first.raw.toString('hex')).toBe('0f00004a' + '0403' + '0046' + 'aa'.repeat(70));
     expect(second.raw.length).toBe(4 + 2 + 2 + 300);
     expect(first.body.buffer).not.toBe(second.body.buffer);
+  });
+
+  test('a chain\'s Certificate message is encoded once, and again when a certificate in the array changes or a context is set', () => {
+    const chain = [Buffer.alloc(10, 1), Buffer.alloc(20, 2)];
+    const a = encodeCertificate(Buffer.alloc(0), chain);
+    expect(a.raw.toString('hex')).toBe('0b00002c' + '00' + '000028' + '00000a' + '01'.repeat(10) + '0000' + '000014' + '02'.repeat(20) + '0000');
+    expect(encodeCertificate(Buffer.alloc(0), chain)).toBe(a);
+    chain[1] = Buffer.alloc(20, 3);
+    const b = encodeCertificate(Buffer.alloc(0), chain);
+    expect(b).not.toBe(a);
+    expect(b.raw.subarray(-22).toString('hex')).toBe('03'.repeat(20) + '0000');
+    const withContext = encodeCertificate(Buffer.from([9]), chain);
+    expect(withContext.raw.subarray(4, 6).toString('hex')).toBe('0109');
   });
 });

@@ -165,7 +165,24 @@ export function decodeCertificate(body: Buffer, maxChain: number): CertificateMs
   });
 }
 
+/**
+ * Certificate messages with an empty context, by chain: a configured chain is sent whole in every
+ * handshake that uses it, the same bytes each time, so it is encoded once while the chain array
+ * lives. A hit also needs the same certificate buffers in the array (a caller that swapped one
+ * in place gets a fresh encoding). Shared: never modify a message's bytes.
+ */
+const certificateMessages = new WeakMap<readonly Buffer[], { certs: Buffer[]; msg: HandshakeMessage }>();
+
 export function encodeCertificate(context: Buffer, chain: Buffer[]): HandshakeMessage {
+  if (context.length > 0 || chain.length === 0) return encodeCertificateBody(context, chain);
+  const hit = certificateMessages.get(chain);
+  if (hit && hit.certs.length === chain.length && hit.certs.every((c, i) => c === chain[i])) return hit.msg;
+  const msg = encodeCertificateBody(context, chain);
+  certificateMessages.set(chain, { certs: [...chain], msg });
+  return msg;
+}
+
+function encodeCertificateBody(context: Buffer, chain: Buffer[]): HandshakeMessage {
   return encodeBody(HandshakeType.certificate, (w) => {
     w.vector(1, context);
     w.scope(3, (x) => chain.forEach((c) => x.vector(3, c).u16(0)));
