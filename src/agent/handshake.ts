@@ -30,6 +30,7 @@ import type {
   Step,
 } from '../tls/api';
 import { TlsError } from '../tls/api';
+import { plaintextAlertRecord } from '../tls';
 import { keyMatchesCertificate, privateKeyFromDer } from '../tls/x509';
 import type { AgentConfig, ClientCertificatePolicy } from './config';
 import { abortKind, HandshakeAborted, type RunContext, type RunOutcome } from './run-context';
@@ -201,7 +202,7 @@ export async function runHandshake(
     if (o.alert && !conn) {
       // Failed before the engine existed (server misconfiguration): still tell the client why.
       try {
-        env.sys.send(req.fd, plaintextAlert(o.alert));
+        env.sys.send(req.fd, plaintextAlertRecord(o.alert));
       } catch {
         // Nothing more to do: the status carries the failure.
       }
@@ -452,13 +453,6 @@ function remoteAuth(req: HandshakeRequest, info: SessionInfo): number[] {
     return new Array<number>(Math.min(info.peerCertificates.length, MAX_REMOTE_AUTH)).fill(REMOTE_AUTH_X509_VERIFIED);
   }
   return [];
-}
-
-const ALERT_CODES: Partial<Record<AlertName, number>> = { access_denied: 49, internal_error: 80, handshake_failure: 40 };
-
-/** A fatal alert in a plaintext TLS record (legacy version 0x0303, as TLS 1.3 records carry). */
-function plaintextAlert(alert: AlertName): Buffer {
-  return Buffer.from([21, 3, 3, 0, 2, 2, ALERT_CODES[alert] ?? 80]);
 }
 
 function errText(e: unknown): string {

@@ -13,6 +13,7 @@ import { resolveCommon, Session } from './session';
 import type { State } from './state';
 
 export * from './api';
+export { plaintextAlertRecord } from './record/layer';
 
 class NotStarted implements State {
   readonly name = 'NotStarted';

@@ -96,8 +96,10 @@ describe('kernel transport behaviour', () => {
     await closing(await silentPeer(), async (slow) => {
       const subs = [];
       for (let i = 0; i < 6; i++) subs.push(await slow.consumer());
-      const results = subs.map((c) => agent.kernel.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', timeoutMs: 400 }));
-      await sleep(150);
+      const results = subs.map((c) => agent.kernel.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost', timeoutMs: 1000 }));
+      // Wait for the agent to take its two (a fixed sleep raced a loaded machine); the first two
+      // deadlines are a second away, so the other four are still queued in the kernel then.
+      for (let waited = 0; agent.daemon.dispatcher.inFlight < 2 && waited < 900; waited += 10) await sleep(10);
       expect(agent.daemon.dispatcher.inFlight).toBe(2);
       expect(agent.kernel.pendingCount).toBe(4);
       const all = await Promise.all(results);

@@ -317,8 +317,7 @@ export class RecordLayer {
   }
 
   sendAlert(alert: AlertName): void {
-    const level = alert === 'close_notify' || alert === 'user_canceled' ? 1 : 2;
-    this.writeRecord(ContentType.alert, Buffer.from([level, ALERT_CODES[alert]]));
+    this.writeRecord(ContentType.alert, alertBody(alert));
   }
 
   takeOutput(): Buffer {
@@ -327,4 +326,25 @@ export class RecordLayer {
     this.out.length = 0;
     return b;
   }
+}
+
+/** An alert's two bytes: its level (warning only for close_notify and user_canceled) and code. */
+function alertBody(alert: AlertName): Buffer {
+  const level = alert === 'close_notify' || alert === 'user_canceled' ? 1 : 2;
+  return Buffer.from([level, ALERT_CODES[alert]]);
+}
+
+/**
+ * An alert in a plaintext record, for a failure before any engine exists (the agent refusing a
+ * request it cannot serve): legacy_record_version 0x0303, as every TLS 1.3 record but the first
+ * ClientHello carries.
+ */
+export function plaintextAlertRecord(alert: AlertName): Buffer {
+  const body = alertBody(alert);
+  const rec = Buffer.allocUnsafe(5 + body.length);
+  rec[0] = ContentType.alert;
+  rec.writeUInt16BE(TLS12, 1);
+  rec.writeUInt16BE(body.length, 3);
+  body.copy(rec, 5);
+  return rec;
 }
