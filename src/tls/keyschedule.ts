@@ -15,8 +15,8 @@ import type { Suite } from './crypto/suites';
 interface Constants {
   zeros: Buffer;
   emptyHash: Buffer;
-  /** `${length}:${label}:${contextLength}` → HkdfLabel up to and including the context length byte. */
-  labels: Map<string, Buffer>;
+  /** label → (length << 8 | contextLength) → HkdfLabel up to and including the context length byte. */
+  labels: Map<string, Map<number, Buffer>>;
   /** Early secret and its "derived" salt without a PSK (HKDF-Extract(0, 0)). */
   noPsk?: { early: Buffer; derived: Buffer };
 }
@@ -33,6 +33,12 @@ function constantsFor(crypto: CryptoProvider, alg: HashName, hashLen: number): C
   }
   return c;
 }
+
+/**
+ * HkdfLabel fits in 2 + 1 + 255 + 1 + 255 bytes, plus the block counter; the longest a TLS 1.3
+ * label gets is far less (RFC 8446 §7.1: "tls13 " and a label of at most 12 bytes, a hash).
+ */
+const INFO_SCRATCH = Buffer.allocUnsafeSlow(2 + 1 + 255 + 1 + 255 + 1);
 
 /** HKDF-Expand's block counter for the first block. */
 const COUNTER_1 = Buffer.from([1]);
@@ -72,8 +78,11 @@ export class Hkdf {
   }
 
   expandLabel(secret: Buffer, label: string, context: Buffer, length: number): Buffer {
-    const key = `${length}:${label}:${context.length}`;
-    let prefix = this.constants.labels.get(key);
+    // Keyed by the label (a literal: its hash is cached) and then a number, so a lookup builds no string.
+    let byShape = this.constants.labels.get(label);
+    if (!byShape) this.constants.labels.set(label, (byShape = new Map()));
+    const shape = length * 256 + context.length;
+    let prefix = byShape.get(shape);
     if (!prefix) {
       const full = Buffer.from(`tls13 ${label}`, 'latin1');
       prefix = Buffer.alloc(2 + 1 + full.length + 1);
@@ -81,15 +90,17 @@ export class Hkdf {
       prefix[2] = full.length;
       full.copy(prefix, 3);
       prefix[3 + full.length] = context.length;
-      this.constants.labels.set(key, prefix);
+      byShape.set(shape, prefix);
     }
-    if (length > this.hashLen) return this.expand(secret, Buffer.concat([prefix, context]), length);
-    // HkdfLabel || 0x01 in one buffer: the single HMAC block of HKDF-Expand.
-    const info = Buffer.allocUnsafe(prefix.length + context.length + 1);
-    prefix.copy(info, 0);
-    context.copy(info, prefix.length);
-    info[info.length - 1] = 1;
-    return this.crypto.hmac(this.alg, secret, info).subarray(0, length);
+    const infoLen = prefix.length + context.length + 1;
+    if (length > this.hashLen || infoLen > INFO_SCRATCH.length) return this.expand(secret, Buffer.concat([prefix, context]), length);
+    // HkdfLabel || 0x01 in one buffer: the single HMAC block of HKDF-Expand. The HMAC reads it
+    // before returning, so one scratch buffer serves every call.
+    prefix.copy(INFO_SCRATCH, 0);
+    context.copy(INFO_SCRATCH, prefix.length);
+    INFO_SCRATCH[infoLen - 1] = 1;
+    const out = this.crypto.hmac(this.alg, secret, INFO_SCRATCH.subarray(0, infoLen));
+    return length === out.length ? out : out.subarray(0, length);
   }
 
   deriveSecret(secret: Buffer, label: string, transcriptHash: Buffer): Buffer {

@@ -28,6 +28,9 @@ export const MAX_RECORDS_PER_MESSAGE = 256;
  */
 export const MAX_HANDSHAKE_RECORDS = 1024;
 const TAG_LEN = 16;
+/** The middlebox-compatibility change_cipher_spec record, always the same six bytes. */
+const CCS_RECORD = Buffer.from([ContentType.change_cipher_spec, 0x03, 0x03, 0x00, 0x01, 0x01]);
+const EMPTY = Buffer.alloc(0);
 
 class Protection {
   /** The sequence number as a Number: exact far beyond the few records a handshake protects. */
@@ -282,7 +285,8 @@ export class RecordLayer {
   private writeRecord(type: number, payload: Buffer): void {
     const legacyVersion = this.recordVersion;
     this.recordVersion = TLS12;
-    const header = Buffer.alloc(RECORD_HEADER_LEN);
+    // Every byte of the header is written below: no zero-filled buffer of its own needed.
+    const header = Buffer.allocUnsafe(RECORD_HEADER_LEN);
     if (this.writer) {
       header[0] = ContentType.application_data;
       header.writeUInt16BE(TLS12, 1);
@@ -308,9 +312,8 @@ export class RecordLayer {
 
   /** The middlebox-compatibility change_cipher_spec (always plaintext). */
   sendChangeCipherSpec(): void {
-    const rec = Buffer.from([ContentType.change_cipher_spec, 0x03, 0x03, 0x00, 0x01, 0x01]);
     this.recordVersion = TLS12;
-    this.out.push(rec);
+    this.out.push(CCS_RECORD); // takeOutput copies it out
   }
 
   sendAlert(alert: AlertName): void {
@@ -318,7 +321,7 @@ export class RecordLayer {
   }
 
   takeOutput(): Buffer {
-    if (this.out.length === 0) return Buffer.alloc(0);
+    if (this.out.length === 0) return EMPTY;
     const b = Buffer.concat(this.out);
     this.out.length = 0;
     return b;

@@ -105,54 +105,93 @@ export class Reader {
   }
 }
 
+/**
+ * Builds a message in one growing buffer: fixed-width fields are written in place and a
+ * length-prefixed scope reserves its prefix and fills it in when the scope closes, so a message
+ * costs one buffer (two or three when it outgrows the first) instead of a Buffer per field and
+ * a concatenation per nesting level.
+ */
 export class Writer {
-  private chunks: Buffer[] = [];
+  private buf: Buffer;
   private len = 0;
 
+  /** `capacity`: the first buffer's size; it doubles when outgrown. */
+  constructor(capacity = 64) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  private room(n: number): number {
+    const at = this.len;
+    const need = at + n;
+    if (need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * this.buf.length));
+      this.buf.copy(grown, 0, 0, at);
+      this.buf = grown;
+    }
+    this.len = need;
+    return at;
+  }
+
   u8(v: number): this {
-    return this.raw(Buffer.from([v & 0xff]));
+    const at = this.room(1); // before reading this.buf: room() may replace it
+    this.buf[at] = v & 0xff;
+    return this;
   }
 
   u16(v: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16BE(v);
-    return this.raw(b);
+    const at = this.room(2);
+    this.buf[at] = (v >>> 8) & 0xff;
+    this.buf[at + 1] = v & 0xff;
+    return this;
   }
 
   u24(v: number): this {
-    const b = Buffer.alloc(3);
-    b.writeUIntBE(v, 0, 3);
-    return this.raw(b);
+    const at = this.room(3);
+    this.buf.writeUIntBE(v, at, 3);
+    return this;
   }
 
-  raw(b: Buffer): this {
-    this.chunks.push(b);
-    this.len += b.length;
+  raw(b: Uint8Array): this {
+    const at = this.room(b.length);
+    this.buf.set(b, at);
     return this;
   }
 
   /** Writes a vector with a `width`-byte length prefix. */
   vector(width: 1 | 2 | 3, b: Buffer): this {
-    const max = 2 ** (8 * width) - 1;
-    if (b.length > max) throw new Error(`vector of ${b.length} bytes exceeds ${width}-byte length prefix`);
+    checkPrefix(width, b.length);
     if (width === 1) this.u8(b.length);
     else if (width === 2) this.u16(b.length);
     else this.u24(b.length);
     return this.raw(b);
   }
 
-  /** Writes a length-prefixed vector whose content `body` writes into a nested writer. */
+  /** Writes a length-prefixed vector whose content `body` writes (into this writer, after the prefix). */
   scope(width: 1 | 2 | 3, body: (w: Writer) => void): this {
-    const inner = new Writer();
-    body(inner);
-    return this.vector(width, inner.finish());
+    const at = this.room(width);
+    body(this);
+    const n = this.len - at - width;
+    checkPrefix(width, n);
+    this.buf.writeUIntBE(n, at, width);
+    return this;
   }
 
   get length(): number {
     return this.len;
   }
 
-  finish(): Buffer {
-    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.len);
+  /** Empties the writer for reuse, keeping its buffer. */
+  reset(): this {
+    this.len = 0;
+    return this;
   }
+
+  /** The bytes written, in a buffer of exactly their length (a view of the writer's own). */
+  finish(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+function checkPrefix(width: 1 | 2 | 3, n: number): void {
+  if (n > 2 ** (8 * width) - 1) throw new Error(`vector of ${n} bytes exceeds ${width}-byte length prefix`);
 }

@@ -1,6 +1,6 @@
 /** Handshake message framing and the bodies of the messages a TLS 1.3 handshake carries. */
 import { fail } from '../errors';
-import { Reader, Writer } from './bytes';
+import { ownCopy, Reader, Writer } from './bytes';
 import { HandshakeType, TLS12 } from './codes';
 import { type Extension, Extensions, readExtensions, writeExtensions } from './extensions';
 
@@ -12,7 +12,8 @@ export interface HandshakeMessage {
 }
 
 export function frame(type: number, body: Buffer): HandshakeMessage {
-  const raw = Buffer.alloc(4 + body.length);
+  // Every byte is written below; a buffer of its own (not a slab slice), kept with the transcript.
+  const raw = Buffer.allocUnsafeSlow(4 + body.length);
   raw[0] = type;
   raw.writeUIntBE(body.length, 1, 3);
   body.copy(raw, 4);
@@ -21,10 +22,23 @@ export function frame(type: number, body: Buffer): HandshakeMessage {
 
 /** A message of `type` whose body `write` puts together. */
 function encodeBody(type: number, write: (w: Writer) => void): HandshakeMessage {
-  const w = new Writer();
-  write(w);
-  return frame(type, w.finish());
+  // Header and body are written into one scratch writer kept across messages (grown once to the
+  // largest message sent), the length filled in last, then copied once into a buffer of the
+  // message's own, as frame's. A write that encodes a message itself gets a writer of its own.
+  const w = scratchBusy ? new Writer(512) : scratch.reset();
+  const outer = !scratchBusy;
+  scratchBusy = true;
+  try {
+    w.u8(type).scope(3, write);
+  } finally {
+    if (outer) scratchBusy = false;
+  }
+  const raw = ownCopy(w.finish());
+  return { type, body: raw.subarray(4), raw };
 }
+
+const scratch = new Writer(1024);
+let scratchBusy = false;
 
 /** Reads a whole body with `read`; a byte left over is a decode_error naming the message. */
 function decodeBody<T>(body: Buffer, what: string, read: (r: Reader) => T): T {
@@ -151,7 +165,24 @@ export function decodeCertificate(body: Buffer, maxChain: number): CertificateMs
   });
 }
 
+/**
+ * Certificate messages with an empty context, by chain: a configured chain is sent whole in every
+ * handshake that uses it, the same bytes each time, so it is encoded once while the chain array
+ * lives. A hit also needs the same certificate buffers in the array (a caller that swapped one
+ * in place gets a fresh encoding). Shared: never modify a message's bytes.
+ */
+const certificateMessages = new WeakMap<readonly Buffer[], { certs: Buffer[]; msg: HandshakeMessage }>();
+
 export function encodeCertificate(context: Buffer, chain: Buffer[]): HandshakeMessage {
+  if (context.length > 0 || chain.length === 0) return encodeCertificateBody(context, chain);
+  const hit = certificateMessages.get(chain);
+  if (hit && hit.certs.length === chain.length && hit.certs.every((c, i) => c === chain[i])) return hit.msg;
+  const msg = encodeCertificateBody(context, chain);
+  certificateMessages.set(chain, { certs: [...chain], msg });
+  return msg;
+}
+
+function encodeCertificateBody(context: Buffer, chain: Buffer[]): HandshakeMessage {
   return encodeBody(HandshakeType.certificate, (w) => {
     w.vector(1, context);
     w.scope(3, (x) => chain.forEach((c) => x.vector(3, c).u16(0)));
@@ -196,6 +227,19 @@ export function encodeFinished(verifyData: Buffer): HandshakeMessage {
 
 /** RFC 8446 §4.4.3: the content a CertificateVerify signature covers. */
 export function certificateVerifyContent(role: 'server' | 'client', transcriptHash: Buffer): Buffer {
-  const label = role === 'server' ? 'TLS 1.3, server CertificateVerify' : 'TLS 1.3, client CertificateVerify';
-  return Buffer.concat([Buffer.alloc(64, 0x20), Buffer.from(label, 'latin1'), Buffer.from([0]), transcriptHash]);
+  const prefix = CV_PREFIX[role];
+  const out = Buffer.allocUnsafe(prefix.length + transcriptHash.length);
+  prefix.copy(out, 0);
+  transcriptHash.copy(out, prefix.length);
+  return out;
+}
+
+/** 64 spaces, the role's context string and its 0 separator: the same bytes every time. */
+const CV_PREFIX = {
+  server: cvPrefix('TLS 1.3, server CertificateVerify'),
+  client: cvPrefix('TLS 1.3, client CertificateVerify'),
+};
+
+function cvPrefix(label: string): Buffer {
+  return Buffer.concat([Buffer.alloc(64, 0x20), Buffer.from(label, 'latin1'), Buffer.from([0])]);
 }
