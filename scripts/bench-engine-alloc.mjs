@@ -35,10 +35,13 @@ const modes = (process.env.MODES ?? 'x509,psk').split(',');
 const sites = Number(process.env.SITES ?? 0);
 
 
+// The driver (records passed by hand between two engines) is this checkout's, the same one
+// `npm run bench:tls` uses; each build supplies only its engine.
+const { handshakePair } = createRequire(import.meta.url)('../dist/bench/scaling.js');
+
 function build(dir) {
   const req = createRequire(path.resolve(dir, 'dist', 'index.js'));
   const tls = req('./tls');
-  const api = req('./tls/api');
   const { loadBenchPki } = req('./bench/pki');
   const pki = loadBenchPki('server-p256');
   const psk = { identity: Buffer.from('bench-psk'), key: Buffer.alloc(32, 7), hash: 'sha256', tag: 'bench' };
@@ -54,41 +57,12 @@ function build(dir) {
       client: { ...shape, serverName: 'localhost', psks: [psk] },
     },
   };
-  const records = (flight) => {
-    const out = [];
-    for (let off = 0; off + api.RECORD_HEADER_LEN <= flight.length; ) {
-      const len = flight.readUInt16BE(off + 3);
-      out.push(flight.subarray(off, off + api.RECORD_HEADER_LEN + len));
-      off += api.RECORD_HEADER_LEN + len;
-    }
-    return out;
-  };
   const pair = (mode) => {
-    const client = tls.createClient(cfg[mode].client);
-    const server = tls.createServer(cfg[mode].server);
-    let toServer = records(client.start().send);
-    let toClient = records(server.start().send);
-    let cDone = false;
-    let sDone = false;
-    const check = (s, who) => {
-      if (s.status === 'failed') throw new Error(`${dir} ${mode} ${who}: ${s.error?.message}`);
-      return s.status === 'done';
-    };
-    for (let g = 0; g < 20 && !(cDone && sDone); g++) {
-      for (const r of toServer) {
-        const s = server.receiveRecord(r);
-        toClient.push(...records(s.send));
-        sDone = check(s, 'server') || sDone;
-      }
-      toServer = [];
-      for (const r of toClient) {
-        const s = client.receiveRecord(r);
-        toServer.push(...records(s.send));
-        cDone = check(s, 'client') || cDone;
-      }
-      toClient = [];
+    try {
+      handshakePair(tls.createClient(cfg[mode].client), tls.createServer(cfg[mode].server));
+    } catch (e) {
+      throw new Error(`${dir} ${mode}: ${e.message}`);
     }
-    if (!(cDone && sDone)) throw new Error(`${dir} ${mode}: not finished`);
   };
   return { dir, pair };
 }

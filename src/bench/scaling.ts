@@ -54,8 +54,8 @@ function records(flight: Buffer): Buffer[] {
   return out;
 }
 
-/** One handshake between two engines, bytes passed by hand. */
-function handshakePair(client: Connection, server: Connection): void {
+/** One handshake between two engines, bytes passed by hand (scripts/bench-engine-alloc.mjs uses it too). */
+export function handshakePair(client: Connection, server: Connection): void {
   let toServer: Buffer[] = records(client.start().send);
   let toClient: Buffer[] = records(server.start().send);
   let cDone = false;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { Status } from '../../src/agent/request';
 import { socketFd } from '../../src/sys/socket-fd';
-import { configText, consumerListener, openFds, pki, rotatableServerIdentity, sleep, startAgent, type Agent } from './harness';
+import { closing, configText, consumerListener, openFds, pki, rotatableServerIdentity, sleep, startAgent, type Agent } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -50,8 +50,7 @@ async function serverHandshakes(a: Agent, l: Awaited<ReturnType<typeof consumerL
 describe('worker threads', () => {
   it('a record already readable costs no message between the threads (each record read used to cost three)', async () => {
     const a = await pooledAgent();
-    const l = await consumerListener();
-    try {
+    await closing(await consumerListener(), async (l) => {
       const n = 8;
       const before = { messages: a.daemon.pool!.messages, completed: a.daemon.pool!.completed };
       // One at a time, so that no batching of several handshakes' messages helps. The agent reads
@@ -62,15 +61,12 @@ describe('worker threads', () => {
       for (let i = 0; i < n; i++) await serverHandshakes(a, l);
       expect(a.daemon.pool!.completed - before.completed).toBe(n);
       expect((a.daemon.pool!.messages - before.messages) / n).toBeLessThanOrEqual(8);
-    } finally {
-      await l.close();
-    }
+    });
   });
 
   it("handshakes running together share crossings: one turn's messages to or from a worker cross as one", async () => {
     const a = await pooledAgent();
-    const l = await consumerListener();
-    try {
+    await closing(await consumerListener(), async (l) => {
       const n = 8; // the fake kernel's limit of pending requests is 10
       await serverHandshakes(a, l, n); // both workers' code warm, as in the measured batch
       const pool = a.daemon.pool!;
@@ -82,41 +78,32 @@ describe('worker threads', () => {
       // Every handshake has at least its run and its done; one crossing per message would make the two equal.
       expect(carried).toBeGreaterThanOrEqual(2 * n);
       expect(crossings).toBeLessThan(carried);
-    } finally {
-      await l.close();
-    }
+    });
   });
 
   it('runs handshakes on the workers', async () => {
     const a = await pooledAgent();
-    const l = await consumerListener();
-    try {
+    await closing(await consumerListener(), async (l) => {
       const before = a.daemon.pool!.completed;
       const curves = await serverHandshakes(a, l, 6);
       expect(curves).toEqual(new Array(6).fill('prime256v1'));
       expect(a.daemon.pool!.completed - before).toBe(6);
       // The main thread still logs each outcome.
       expect(a.lines.filter((x) => x.includes('handshake succeeded')).length).toBeGreaterThanOrEqual(6);
-    } finally {
-      await l.close();
-    }
+    });
   });
 
   it('workers = 0 runs every handshake on the main thread', async () => {
-    agent = await startAgent({ config: configText('[handshaked]\nworkers=0') });
-    expect(agent.daemon.pool).toBeUndefined();
-    const l = await consumerListener();
-    try {
-      expect(await serverHandshakes(agent, l)).toEqual(['prime256v1']);
-    } finally {
-      await l.close();
-    }
+    const a = (agent = await startAgent({ config: configText('[handshaked]\nworkers=0') }));
+    expect(a.daemon.pool).toBeUndefined();
+    await closing(await consumerListener(), async (l) => {
+      expect(await serverHandshakes(a, l)).toEqual(['prime256v1']);
+    });
   });
 
   it('SIGHUP reload reaches every worker', async () => {
     const a = await pooledAgent();
-    const l = await consumerListener();
-    try {
+    await closing(await consumerListener(), async (l) => {
       expect(await serverHandshakes(a, l, 2)).toEqual(['prime256v1', 'prime256v1']);
       fs.writeFileSync(a.configPath, `${configText('[handshaked]\nworkers=2')}`.replace('server-p256.chain.pem', 'server-p384.chain.pem').replace('server-p256.key.pem', 'server-p384.key.pem'));
       expect(a.daemon.reload()).toBe(true);
@@ -124,9 +111,7 @@ describe('worker threads', () => {
       // Four at once: the least-loaded choice puts them on both workers.
       expect(await serverHandshakes(a, l, 4)).toEqual(new Array(4).fill('secp384r1'));
       expect(a.daemon.pool!.completed - before).toBe(4);
-    } finally {
-      await l.close();
-    }
+    });
   });
 
   it('a certificate rotated on disk reaches the workers without a SIGHUP', async () => {
