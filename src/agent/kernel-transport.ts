@@ -12,6 +12,7 @@
  * (learned once with a policy dump), because a kernel rejects a whole DONE with an attribute it
  * does not know.
  */
+import { setMaxListeners } from 'node:events';
 import type { AcceptReply, DoneArgs, HandshakeFamilyLink } from '../netlink/link';
 import { NetlinkError } from '../netlink/link';
 import { Errno } from '../sys/errno';
@@ -62,7 +63,11 @@ export class KernelTransport implements AgentTransport {
     private readonly link: HandshakeFamilyLink,
     private readonly ctx: TransportContext,
     private readonly opts: KernelTransportOptions = {},
-  ) {}
+  ) {
+    // Every request in flight listens on this one signal (and removes its listener when it
+    // ends): thousands at once are the design, not a leak, so Node's warning past 10 is off.
+    setMaxListeners(0, this.withdrawn.signal);
+  }
 
   /** The label of the network namespace this link was opened in. */
   get netns(): string {
