@@ -42,7 +42,8 @@ export function strerror(errno: number): string {
  * delivered to the Node process, e.g. SIGCHLD from test peers, interrupt blocking calls).
  */
 export function sysCall<T extends number | bigint>(syscall: string, fn: () => T, detail?: string): T {
-  return sysCallUnless(0, syscall, fn, detail) as T;
+  // No errno is an answer here: even a failure that left errno 0 is a SysError, never undefined.
+  return sysCallUnless(undefined, syscall, fn, detail) as T;
 }
 
 /**
@@ -50,13 +51,13 @@ export function sysCall<T extends number | bigint>(syscall: string, fn: () => T,
  * SysError: for a failure that is an answer ("no such key") on a hot path, where an Error and
  * its stack trace per call cost more than the syscall.
  */
-export function sysCallUnless<T extends number | bigint>(expected: number, syscall: string, fn: () => T, detail?: string): T | undefined {
+export function sysCallUnless<T extends number | bigint>(expected: number | undefined, syscall: string, fn: () => T, detail?: string): T | undefined {
   for (;;) {
     const ret = fn();
     if (Number(ret) >= 0) return ret;
     const errno = koffi.errno();
     if (errno === Errno.EINTR) continue;
-    if (errno === expected) return undefined;
+    if (expected !== undefined && errno === expected) return undefined;
     throw new SysError(syscall, errno, detail);
   }
 }

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import koffi from 'koffi';
 import {
   AF_UNIX,
   SOCK_CLOEXEC,
@@ -33,8 +34,10 @@ import {
   MSG_DONTWAIT,
   inet4Address,
   tcpLoopbackPair,
+  sysCall,
+  sysCallUnless,
 } from '../../src/sys/libc';
-import { errnoName } from '../../src/sys/errno';
+import { Errno, errnoName } from '../../src/sys/errno';
 import { socketFd } from '../../src/sys/socket-fd';
 import { tcpPair } from '../helpers/loopback';
 import { thrownBy } from '../helpers/thrown';
@@ -160,5 +163,25 @@ describe('inet helpers', () => {
     expect(inet4Address('10.1.2.3', 443).toString('hex')).toBe('0200' + '01bb' + '0a010203' + '0000000000000000');
     expect(() => inet4Address('10.1.2', 1)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(() => inet4Address('::1', 1)).toThrow(SysError);
+  });
+});
+
+describe('sysCall', () => {
+  it('a failure that left errno 0 is still a SysError, never a result', () => {
+    const call = () =>
+      sysCall('test_call', () => {
+        koffi.errno(0);
+        return -1;
+      });
+    expect(call).toThrow(SysError);
+  });
+
+  it('sysCallUnless answers undefined only for the errno it expects', () => {
+    const failWith = (errno: number) => () => {
+      koffi.errno(errno);
+      return -1;
+    };
+    expect(sysCallUnless(Errno.ENOKEY, 'test_call', failWith(Errno.ENOKEY))).toBeUndefined();
+    expect(() => sysCallUnless(Errno.ENOKEY, 'test_call', failWith(Errno.EACCES))).toThrow(SysError);
   });
 });
