@@ -191,7 +191,13 @@ describe('setns on this host', () => {
           client.close();
         }
         // The agent's link in that namespace says what it says at home when the family is missing.
-        const link = new KernelHandshakeLink({}, (create) => inNetns(file, create));
+        let linkCreatedIn = '';
+        const link = new KernelHandshakeLink({}, (create) =>
+          inNetns(file, () => {
+            linkCreatedIn = currentNetns();
+            return create();
+          }),
+        );
         const opened = await link.open().then(
           () => 'opened',
           (e: unknown) => (e instanceof NetlinkError ? e.code : String(e)),
@@ -203,6 +209,7 @@ describe('setns on this host', () => {
           (e: unknown) => (e instanceof NetlinkError ? e.code : String(e)),
         );
         home.close();
+        expect(linkCreatedIn).toBe(target);
         expect(opened).toBe(openedHome);
         expect(currentNetns()).toBe(before);
       } finally {

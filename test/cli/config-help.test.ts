@@ -97,7 +97,10 @@ describe('configuration keys: table, --help and docs/serve.md agree', () => {
           expect(parseConfigText(`[${section}]\n${key}=?\n`, 'f').warnings).toEqual([]);
         } catch (e) {
           expect(e).toBeInstanceOf(ConfigError);
+          // The refusal is of this key's value (line 2), and names it: a section refused for
+          // something else could hide a key the parser does not know.
           expect((e as Error).message).toMatch(/^f:2: /);
+          expect((e as Error).message).toContain(key);
         }
       }
     }
