@@ -140,8 +140,9 @@ interface Plan {
 
 /** Picks the cipher suite and the authentication; PSKs first (their hash constrains the suite). */
 function plan(ctx: Ctx, offer: Offer): Plan {
-  const { s } = ctx;
-  const cfg = { ...ctx.cfg, ...certificatesFor(ctx.cfg, offer) };
+  const { s, cfg } = ctx;
+  const certs = certificatesFor(cfg, offer);
+  const noCertificate = !certs.certificate && !certs.pqCertificate;
   const offered = (x: Suite) => offer.ch.cipherSuites.includes(SUITE_CODES[x.name]);
   if (offer.psks && cfg.pskLookup) {
     const ours = cfg.pskModes ?? ['psk_dhe_ke'];
@@ -156,21 +157,21 @@ function plan(ctx: Ctx, offer: Offer): Plan {
         const suite = s.cfg.suites.find((x) => offered(x) && x.hash === entry.hash);
         if (suite) return { suite, auth: { kind: 'psk', entry, index, dhe } };
       }
-      if (!cfg.certificate && !cfg.pqCertificate) {
+      if (noCertificate) {
         if (!known) fail('unknown_psk_identity', 'none of the PSK identities the client offered is known');
         fail('handshake_failure', 'no cipher suite fits the hash of the client PSK');
       }
-    } else if (!cfg.certificate && !cfg.pqCertificate) {
+    } else if (noCertificate) {
       fail('handshake_failure', 'no PSK key exchange mode in common with the client');
     }
   }
   const suite = s.cfg.suites.find(offered);
   if (!suite) fail('handshake_failure', 'no cipher suite in common with the client');
-  if (!cfg.certificate && !cfg.pqCertificate) {
+  if (noCertificate) {
     fail('handshake_failure', offer.psks ? 'no usable PSK offered' : 'client offered no PSK, and no server certificate is configured');
   }
   if (!offer.schemes) fail('missing_extension', 'ClientHello has no signature_algorithms');
-  const picked = pickCertificate(s.cfg.schemes, offer.schemes, [cfg.pqCertificate, cfg.certificate]);
+  const picked = pickCertificate(s.cfg.schemes, offer.schemes, [certs.pqCertificate, certs.certificate]);
   if (!picked) fail('handshake_failure', 'no signature scheme fits both our key and the client signature_algorithms');
   return { suite, auth: { kind: 'certificate', cert: picked.cert, scheme: picked.scheme } };
 }
