@@ -116,8 +116,10 @@ export function discoverNamespaces(setting: NamespacesSetting, roots: NetnsRoots
   const nsfs = roots.requireNsfs ?? true;
   const found = new Map<string, NetnsPlace>();
   const selfKey = netnsKey(roots.self, nsfs);
-  const named = namedNamespaces(roots);
-  const labelOf = (key: string): string => (key === selfKey ? SELF_NETNS : (named.find((n) => n.key === key)?.name ?? inoLabel(key)));
+  // /run/netns is read only when a namespace other than our own needs its name (never with `self`).
+  let namedCache: Array<{ name: string; key: string }> | undefined;
+  const named = () => (namedCache ??= namedNamespaces(roots));
+  const labelOf = (key: string): string => (key === selfKey ? SELF_NETNS : (named().find((n) => n.key === key)?.name ?? inoLabel(key)));
   const add = (key: string, file: string) => {
     if (!found.has(key)) found.set(key, { key, label: labelOf(key), path: key === selfKey ? roots.self : file });
   };
@@ -133,7 +135,7 @@ export function discoverNamespaces(setting: NamespacesSetting, roots: NetnsRoots
     }
     return { found, missing };
   }
-  for (const n of named) add(n.key, path.join(roots.runNetns, n.name));
+  for (const n of named()) add(n.key, path.join(roots.runNetns, n.name));
   let pids: string[];
   try {
     pids = fs.readdirSync(roots.proc).filter((d) => /^\d+$/.test(d));
