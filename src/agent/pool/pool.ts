@@ -199,10 +199,13 @@ export class WorkerPool {
       return { t: 'grant', ids };
     });
     thread.on('message', (batch: FromWorker[]) => {
-      const protocol = batch.filter((m) => m.t !== 'log' && m.t !== 'keylog').length;
+      let protocol = 0;
+      for (const m of batch) {
+        if (m.t !== 'log' && m.t !== 'keylog') protocol++;
+        this.onMessage(w, m);
+      }
       if (protocol > 0) this.messages++;
       this.carried += protocol;
-      for (const m of batch) this.onMessage(w, m);
     });
     thread.on('error', (e: Error) => {
       this.opts.logger.error('a handshake worker thread failed', { worker: index, error: e.stack ?? e.message });
