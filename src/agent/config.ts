@@ -281,7 +281,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]
 /** Known keys of each section: value parser writing into the config under construction. */
 type KeyHandler = (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => void;
 
-export const X509_KEYS: Record<string, keyof X509Settings> = {
+const X509_KEYS: Record<string, keyof X509Settings> = {
   'x509.truststore': 'truststore',
   'x509.crl': 'crl',
   'x509.certificate': 'certificate',

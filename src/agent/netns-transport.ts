@@ -27,7 +27,7 @@ import {
 } from './netns';
 
 /** How often everything is rescanned (docs/serve.md "Network namespaces" says why it is needed and what it costs). */
-export const NETNS_RESCAN_MS = 5000;
+const NETNS_RESCAN_MS = 5000;
 
 export interface NamespacesTransportOptions {
   /** A handshake link whose socket is created in `place` (for `self`: where the agent is). May throw (setns EPERM). */

@@ -73,7 +73,7 @@ export const SYSTEM_NETNS_ROOTS: NetnsRoots = { runNetns: '/run/netns', proc: '/
 const NSFS_MAGIC = 0x6e736673;
 
 /** `dev:ino` of a namespace file, or undefined when it is absent, unreadable or (in production) not nsfs. */
-export function netnsKey(file: string, requireNsfs = true): string | undefined {
+function netnsKey(file: string, requireNsfs = true): string | undefined {
   try {
     const st = fs.statSync(file, { bigint: true });
     if (requireNsfs && BigInt(fs.statfsSync(file, { bigint: true }).type) !== BigInt(NSFS_MAGIC)) return undefined;

@@ -23,7 +23,7 @@ export interface CheckRow {
 const at = (loc: { file: string; line: number } | undefined): string => (loc ? `${loc.file}:${loc.line}` : 'default');
 
 /** The rows for one scope's roles: certificates (and what picks them), trust, allow lists. */
-export function roleRows(scope: string, config: Pick<AgentConfig, 'client' | 'server' | 'file'>, ids: Identities): CheckRow[] {
+function roleRows(scope: string, config: Pick<AgentConfig, 'client' | 'server' | 'file'>, ids: Identities): CheckRow[] {
   const rows: CheckRow[] = [];
   const trust = (role: 'client' | 'server', loc: Located<string> | undefined, id: RoleIdentity) =>
     rows.push({
@@ -75,7 +75,7 @@ export function roleRows(scope: string, config: Pick<AgentConfig, 'client' | 'se
 }
 
 /** The agent-wide rows: limits and logging besides the roles. */
-export function agentRows(config: AgentConfig, ids: Identities): CheckRow[] {
+function agentRows(config: AgentConfig, ids: Identities): CheckRow[] {
   const scope = 'agent';
   const plain = (setting: string, value: string | number | undefined) => ({ scope, setting, value: String(value ?? '(unset)'), from: config.file ?? 'default' });
   return [
@@ -94,7 +94,7 @@ export function agentRows(config: AgentConfig, ids: Identities): CheckRow[] {
 }
 
 /** One scope per [namespace.NAME] section: what requests from that namespace use. */
-export function namespaceRows(config: AgentConfig, warn: (w: ConfigWarning) => void): CheckRow[] {
+function namespaceRows(config: AgentConfig, warn: (w: ConfigWarning) => void): CheckRow[] {
   return config.namespaceOverrides.flatMap((o) => {
     const c = applyNamespaceOverride(config, o);
     const scope = `netns ${o.label}`;
@@ -105,7 +105,7 @@ export function namespaceRows(config: AgentConfig, warn: (w: ConfigWarning) => v
   });
 }
 
-export function formatRows(rows: readonly CheckRow[], format: 'text' | 'json'): string {
+function formatRows(rows: readonly CheckRow[], format: 'text' | 'json'): string {
   if (format === 'json') return rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
   const w = [Math.max(5, ...rows.map((r) => r.scope.length)), Math.max(7, ...rows.map((r) => r.setting.length))];
   const line = (a: string, b: string, c: string, d: string) => `${a.padEnd(w[0])}  ${b.padEnd(w[1])}  ${c}  [${d}]`;

@@ -187,7 +187,7 @@ export function runBundle(bundle: string, mod: NodeJS.Module, req: NodeJS.Requir
 }
 
 /** Writes `data` as the cache `file` for `key`: a new 0600 file renamed over the old one. */
-export async function writeCodeCache(file: string, key: Buffer, data: Buffer): Promise<void> {
+async function writeCodeCache(file: string, key: Buffer, data: Buffer): Promise<void> {
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
   const h = await fs.promises.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);

@@ -164,12 +164,12 @@ export function sendmsg(fd: number, data: Buffer, fds: readonly number[] = [], f
  * readable event, the second answering EAGAIN) were allocation and GC work on every request.
  * What recvmsg returns is copied out of it.
  */
-export interface RecvScratch {
+interface RecvScratch {
   buf: Buffer;
   m: RawMsghdr;
 }
 
-export function recvScratch(maxLen: number, maxFds: number): RecvScratch {
+function recvScratch(maxLen: number, maxFds: number): RecvScratch {
   const buf = Buffer.allocUnsafeSlow(Math.max(1, maxLen));
   // The kernel delivers as many fds as fit in msg_controllen, so size it exactly, not aligned.
   return { buf, m: buildMsghdr(buf, Buffer.alloc(cmsgLen(4 * maxFds)), maxLen) };

@@ -143,7 +143,7 @@ export function trafficKeys(hkdf: Hkdf, suite: Suite, secret: Buffer): RecordKey
   };
 }
 
-export interface TrafficSecrets {
+interface TrafficSecrets {
   client: Buffer;
   server: Buffer;
 }

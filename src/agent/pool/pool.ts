@@ -321,7 +321,7 @@ declare const HANDSHAKED_WORKER_SCRIPT: string | undefined;
  * output, the compiled worker.js beside this file; from the TypeScript sources (jest), the same
  * file transpiled on load by the tests' require hook.
  */
-export function workerScriptPath(): string {
+function workerScriptPath(): string {
   const bundled = typeof HANDSHAKED_WORKER_SCRIPT === 'string' ? HANDSHAKED_WORKER_SCRIPT : undefined;
   return path.join(__dirname, bundled ?? (__filename.endsWith('.js') ? 'worker.js' : 'worker.ts'));
 }
