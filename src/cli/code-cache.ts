@@ -27,6 +27,8 @@ import vm from 'node:vm';
 export const CODE_CACHE_ENV = 'HANDSHAKED_CODE_CACHE';
 /** The cache file's name in its directory. */
 export const CODE_CACHE_FILE = 'program.v8cache';
+/** The debug line logged once the cache is written (the start-up bench and the tests wait for it). */
+export const CODE_CACHE_WRITTEN = 'code cache written';
 /** magic (8) | key (32) | SHA-256 of the payload (32) | V8's cached data. */
 const MAGIC = Buffer.from('HSDCC01\n', 'latin1');
 const HEADER = MAGIC.length + 32 + 32;
@@ -231,7 +233,7 @@ export function codeCacheAfterReady(logger: NoteLogger, delayMs = WRITE_DELAY_MS
       return;
     }
     writeCodeCache(file, key, data).then(
-      () => logger.debug('code cache written', { file, bytes: data.length }),
+      () => logger.debug(CODE_CACHE_WRITTEN, { file, bytes: data.length }),
       (e: unknown) => logger.warn('code cache not written', { file, reason: e instanceof Error ? e.message : String(e) }),
     );
   }, delayMs);

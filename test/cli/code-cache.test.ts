@@ -9,14 +9,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CODE_CACHE_FILE, codeCacheDir, codeCacheKey } from '../../src/cli/code-cache';
+import { CODE_CACHE_FILE, CODE_CACHE_WRITTEN, codeCacheDir, codeCacheKey } from '../../src/cli/code-cache';
 import { until } from '../unix/harness';
 
 jest.setTimeout(120_000);
 
 const bin = path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 const READY = 'handshaked ready';
-const WRITTEN = 'code cache written';
+const WRITTEN = CODE_CACHE_WRITTEN;
 /** Every line the loader or serve may write about the cache. */
 const CACHE_LINES = /code cache/;
 

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { ROOT_DIR, agentIdentityLines } from './shape';
 import type { Target } from './summary';
 import { median } from '../stats';
+import { CODE_CACHE_ENV, CODE_CACHE_WRITTEN } from '../../cli/code-cache';
 
 export interface StartupFigures {
   starts: number;
@@ -36,7 +37,6 @@ export interface StartupFigures {
 
 const READY = 'handshaked ready';
 /** The agent's code-cache setting (docs/serve.md, "Start-up and the code cache"). */
-const CODE_CACHE_ENV = 'HANDSHAKED_CODE_CACHE';
 const TIMEOUT_MS = 60_000;
 
 /** ms from spawn until `done` says so (given the stderr so far) or, without `done`, until exit. */
@@ -83,7 +83,7 @@ export async function measureStartup(starts: number, nodeArgs: readonly string[]
     ...nodeArgs, main, 'serve', '-c', configFile, '--transport', 'unix', '--unix-socket', `@handshaked-startup-${process.pid}-${randomBytes(4).toString('hex')}`, '--ktls', 'off', ...extra,
   ];
   // One unmeasured start writes the cache (a second after ready) for the measured ones to use.
-  await timeOne(agentArgs(['--log-level', 'debug']), (s) => s.includes('code cache written'), cached);
+  await timeOne(agentArgs(['--log-level', 'debug']), (s) => s.includes(CODE_CACHE_WRITTEN), cached);
   const agent: number[] = [];
   const noCache: number[] = [];
   const node: number[] = [];
