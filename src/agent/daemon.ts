@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type winston from 'winston';
 import { monotonicUsec, serviceNotifier, type ServiceNotifier } from '../sys/sd-notify';
-import { loadConfig, type AgentConfig, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
+import { loadConfig, type AgentConfig, type ConfigWarning, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
 import { SELF_NETNS, type NamespacesSetting } from './netns';
 import { applyNamespaceOverride } from './ns-config';
 import { buildProfiles, profileFor } from './profiles';
@@ -67,6 +67,10 @@ export class Daemon {
   /** Profiles of the namespaces with a [namespace.NAME] section, by label. */
   private nsProfiles: ReadonlyMap<string, Profile>;
   private transports: AgentTransport[] = [];
+  /** A configuration warning as one log line, `FILE:LINE: why` (start, reload, rotation). */
+  private readonly warnConfig = (w: ConfigWarning): void => {
+    this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
+  };
   private keylogFd?: number;
   private stopping?: Promise<void>;
   private identityStamp!: string;
@@ -86,8 +90,8 @@ export class Daemon {
     this.notifier = opts.notifier ?? serviceNotifier();
     this.logger = createLogger({ format: config.logFormat, level: levelOf(config), transports: opts.logTransports });
     for (const n of loaded.notices) this.logger.info(n);
-    for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
-    ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)));
+    for (const w of loaded.warnings) this.warnConfig(w);
+    ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, this.warnConfig));
     this.restamp(config);
     if (config.namespaces.mode === 'self') {
       for (const o of config.namespaceOverrides) {
@@ -215,8 +219,8 @@ export class Daemon {
     try {
       const loaded = loadConfig({ path: this.opts.configPath, searchPaths: this.opts.configSearchPaths });
       const config = applyOverrides(loaded.config, this.opts.overrides);
-      for (const w of loaded.warnings) this.logger.warn(`${w.file}:${w.line}: ${w.message}`);
-      ({ base: next, byNetns: nextNs } = buildProfiles(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)));
+      for (const w of loaded.warnings) this.warnConfig(w);
+      ({ base: next, byNetns: nextNs } = buildProfiles(config, this.warnConfig));
     } catch (e) {
       this.logger.error(`reload failed, keeping the previous configuration: ${(e as Error).message}`);
       return false;
@@ -257,7 +261,7 @@ export class Daemon {
     if (stamp === this.identityStamp) return this.profile;
     this.restamp(config);
     try {
-      ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, (w) => this.logger.warn(`${w.file}:${w.line}: ${w.message}`)));
+      ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, this.warnConfig));
       this.pool?.configure(config, levelOf(config));
       this.logger.info('identity files changed on disk; certificates, keys and trust reloaded');
     } catch (e) {
