@@ -165,8 +165,9 @@ export interface ServerConfig extends CommonConfig {
   pqCertificate?: CertifiedKey;
   /**
    * Chooses the certificates per ClientHello from its server_name (undefined without SNI); when
-   * set, it replaces `certificate` and `pqCertificate`. Called once per ClientHello (twice
-   * after a HelloRetryRequest: it must answer both alike).
+   * set, what it returns is presented instead of `certificate` and `pqCertificate`. createServer
+   * still requires `certificate` (or a pskLookup) beside it, as the default it checks up front.
+   * Called once per ClientHello (twice after a HelloRetryRequest: it must answer both alike).
    */
   certificateFor?: (serverName: string | undefined) => { certificate?: CertifiedKey; pqCertificate?: CertifiedKey };
   clientAuth: 'none' | 'optional' | 'required';
