@@ -18,7 +18,9 @@ import process from 'node:process';
 import { createRequire } from 'node:module';
 import inspector from 'node:inspector';
 
-if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
+// Re-run with the flags it needs unless both are there (a caller's own semi-space flag alone
+// would leave globalThis.gc undefined).
+if (typeof globalThis.gc !== 'function' || !process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
   const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--expose-gc', ...process.argv.slice(1)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }

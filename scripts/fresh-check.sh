@@ -58,7 +58,7 @@ cleanup() {
   # The tests mount inside the root too (`ip netns add` makes /run/netns a mount point): those
   # go as well, deepest first, or rm cannot remove their directories.
   awk -v r="$R/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-  if [ "${FRESH_KEEP:-0}" = 1 ]; then say "kept $R"; else rm -rf "$work"; fi
+  if [ "${FRESH_KEEP:-0}" = 1 ]; then say "kept $R"; else rm -rf --one-file-system "$work"; fi
 }
 trap cleanup EXIT
 say "copying the pristine root to $R"
