@@ -91,13 +91,16 @@ bare_node_startup() {
   t0=$(up); (cd "${HANDSHAKED_MAIN%/dist/*}" && node -e "require('koffi')") && log "node loading koffi: $(elapsed "$t0")s"
   t0=$(up); node -e "new (require('vm').Script)(require('fs').readFileSync(process.argv[1], 'utf8'))" "$HANDSHAKED_PROGRAM" \
     && log "node compiling $HANDSHAKED_PROGRAM (not running it): $(elapsed "$t0")s"
-  mkdir -p -m 0700 "$HANDSHAKED_CODE_CACHE_DIR"
 }
 
 # start_agent LABEL AGENT [NETNS]: start and wait until it listens on the handshake family.
 start_agent() {
   local label=$1 agent=$2 ns=${3:-} logf pid ns_cmd=()
-  [ "$agent" = handshaked ] && bare_node_startup
+  if [ "$agent" = handshaked ]; then
+    bare_node_startup
+    # The agent's code cache, as the unit's CacheDirectory= gives it (kept for the boot).
+    mkdir -p -m 0700 "$HANDSHAKED_CODE_CACHE_DIR"
+  fi
   logf="$HSVM_RESULTS/${HSVM_SCENARIO:-setup}.$label.$agent.log"
   mkdir -p "$AGENT_DIR"
   [ -n "$ns" ] && ns_cmd=(nsenter "--net=/run/netns/$ns")
