@@ -13,6 +13,8 @@
 #   HSVM_IO_MIB          MiB written and read back per NFS round trip (default 64)
 #   HSVM_PASS_TIMEOUT    seconds one VM may run before it is killed (default 1200)
 #   HSVM_MIRROR          Debian mirror URL (default: the one in the host's apt sources)
+#   HSVM_STORM_CTRLS, HSVM_STORM_WARM_ROUNDS, HSVM_STORM_CODE_CACHE, HSVM_STORM_NODE_FLAGS
+#                        the nvme-storm benchmark's knobs, passed to the guest (see the scenario)
 set -uo pipefail
 # Run from a private copy: this file lives in a shared work tree where it may be edited during a
 # ten-minute run, and bash reads a script as it executes it.
@@ -140,6 +142,18 @@ console_tee() {  # $1 = log file
   done
 }
 
+# The storm benchmark's knobs as kernel command-line words (no spaces: those become commas).
+storm_args() {
+  local v k
+  for v in CTRLS WARM_ROUNDS CODE_CACHE NODE_FLAGS; do
+    k=HSVM_STORM_$v
+    [ -n "${!k:-}" ] || continue
+    [[ ${!k} =~ ^[A-Za-z0-9=.,:/_\ -]+$ ]] || die "$k may hold only letters, digits, spaces and = . , : / _ -, got '${!k}'"
+    printf ' hsvm.storm.%s=%s' "${v,,}" "${!k// /,}"
+  done
+}
+STORM_ARGS=$(storm_args) || exit 2
+
 declare -A PASS_SECS PASS_RC
 for pass in $PASSES; do
   scen=$(scenarios_of "$pass")
@@ -147,7 +161,7 @@ for pass in $PASSES; do
   log=$RUN/$pass.console.log
   realinit=/opt/hsvm/guest/init.sh
   [[ $pass == systemd-* ]] && realinit=/opt/hsvm/guest/systemd-boot.sh
-  append="console=ttyS0 loglevel=5 panic=-1 realinit=$realinit hsvm.pass=$pass hsvm.scenarios=${scen// /,} hsvm.watchdog=$((PASS_TIMEOUT - 60)) hsvm.io=$IO_MIB"
+  append="console=ttyS0 loglevel=5 panic=-1 realinit=$realinit hsvm.pass=$pass hsvm.scenarios=${scen// /,} hsvm.watchdog=$((PASS_TIMEOUT - 60)) hsvm.io=$IO_MIB$STORM_ARGS"
   qemu=(qemu-system-x86_64 -nodefaults -no-user-config -M pc -accel tcg,thread=multi -cpu max -smp 2 -m 3G
         -display none -no-reboot -chardev stdio,id=con,signal=off -serial chardev:con
         -kernel "$image/vmlinuz" -initrd "$RUN/loader.cpio.gz"
