@@ -13,7 +13,8 @@
 #   HSVM_IO_MIB          MiB written and read back per NFS round trip (default 64)
 #   HSVM_PASS_TIMEOUT    seconds one VM may run before it is killed (default 1200)
 #   HSVM_MIRROR          Debian mirror URL (default: the one in the host's apt sources)
-#   HSVM_STORM_CTRLS, HSVM_STORM_WARM_ROUNDS, HSVM_STORM_CODE_CACHE, HSVM_STORM_NODE_FLAGS
+#   HSVM_STORM_CTRLS, HSVM_STORM_WARM_ROUNDS, HSVM_STORM_CODE_CACHE, HSVM_STORM_AGENTS,
+#   HSVM_STORM_NODE_FLAGS
 #                        the nvme-storm benchmark's knobs, passed to the guest (see the scenario)
 set -uo pipefail
 # Run from a private copy: this file lives in a shared work tree where it may be edited during a
@@ -145,7 +146,7 @@ console_tee() {  # $1 = log file
 # The storm benchmark's knobs as kernel command-line words (no spaces: those become commas).
 storm_args() {
   local v k
-  for v in CTRLS WARM_ROUNDS CODE_CACHE NODE_FLAGS; do
+  for v in CTRLS WARM_ROUNDS CODE_CACHE AGENTS NODE_FLAGS; do
     k=HSVM_STORM_$v
     [ -n "${!k:-}" ] || continue
     [[ ${!k} =~ ^[A-Za-z0-9=.,:/_\ -]+$ ]] || die "$k may hold only letters, digits, spaces and = . , : / _ -, got '${!k}'"

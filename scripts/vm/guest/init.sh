@@ -23,6 +23,7 @@ for a in $(cat /proc/cmdline); do
     hsvm.storm.ctrls=*) export HSVM_STORM_CTRLS=${a#*=} ;;
     hsvm.storm.warm_rounds=*) export HSVM_STORM_WARM_ROUNDS=${a#*=} ;;
     hsvm.storm.code_cache=*) export HSVM_STORM_CODE_CACHE=${a#*=} ;;
+    hsvm.storm.agents=*) a=${a#*=}; export HSVM_STORM_AGENTS=${a//,/ } ;;
     hsvm.storm.node_flags=*) a=${a#*=}; export HSVM_STORM_NODE_FLAGS=${a//,/ } ;;
   esac
 done

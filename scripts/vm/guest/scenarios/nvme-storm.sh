@@ -10,6 +10,13 @@
 # every warm rate and their median. Run it with each agent (HSVM_PASSES="tlshd handshaked",
 # HSVM_ONLY=nvme-storm) and compare the notes (docs/bench.md, "The VM storm").
 #
+# HSVM_STORM_AGENTS="handshaked tlshd" runs both agents in one boot instead of the pass's agent,
+# storm by storm: each starts and takes its cold storm while the other is stopped (SIGSTOP: a
+# stopped agent never answers the kernel's READY, so the running one gets every request), then
+# the warm rounds alternate (AB, BA, AB, ...). The host's load then moves both agents' figures
+# alike, which two passes (two boots, minutes apart) cannot promise. One pass is enough:
+# HSVM_PASSES=handshaked HSVM_ONLY=nvme-storm HSVM_STORM_AGENTS="handshaked tlshd".
+#
 # HSVM_STORM_CODE_CACHE says what handshaked's code cache holds when the measured agent starts:
 #   first   (default) an empty cache directory, as on the first boot after installing the unit
 #           (CacheDirectory=): the agent writes its cache a second after ready; the storm waits
@@ -24,11 +31,16 @@ source /opt/hsvm/guest/lib.sh
 CTRLS=${HSVM_STORM_CTRLS:-8}
 ROUNDS=${HSVM_STORM_WARM_ROUNDS:-3}
 CACHE_MODE=${HSVM_STORM_CODE_CACHE:-first}
+read -ra AGENTS <<< "${HSVM_STORM_AGENTS:-$HSVM_AGENT}"
 [[ $CTRLS =~ ^[0-9]+$ ]] && [ "$CTRLS" -ge 1 ] && [ "$CTRLS" -le 64 ] \
   || fail "HSVM_STORM_CTRLS must be a whole number from 1 to 64, got '$CTRLS'"
 [[ $ROUNDS =~ ^[0-9]+$ ]] && [ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 20 ] \
   || fail "HSVM_STORM_WARM_ROUNDS must be a whole number from 1 to 20, got '$ROUNDS'"
 case $CACHE_MODE in first|primed|off) ;; *) fail "HSVM_STORM_CODE_CACHE must be first, primed or off, got '$CACHE_MODE'" ;; esac
+case "${AGENTS[*]}" in
+  tlshd|handshaked|"handshaked tlshd"|"tlshd handshaked") ;;
+  *) fail "HSVM_STORM_AGENTS must be one agent or 'handshaked tlshd' (either order), got '${AGENTS[*]}'" ;;
+esac
 CACHE_FILE=$HANDSHAKED_CODE_CACHE_DIR/program.v8cache
 # Both agents as they ship: the harness's default runs handshaked at --log-level debug (a line
 # per record), and the systemd unit sets the V8 heap options and gives it a cache directory;
@@ -42,34 +54,38 @@ agent_cmd() {
     *) echo "false unknown-agent-$1" ;;
   esac
 }
-trap 'nvme disconnect-all >/dev/null 2>&1; stop_all_agents' EXIT
+# A stopped agent is resumed before it is stopped for good (TERM would wait for it otherwise).
+trap 'nvme disconnect-all >/dev/null 2>&1; for a in "${AGENTS[@]}"; do resume "$a"; done; stop_all_agents' EXIT
+pause() { local p; p=$(agent_pid "$1"); [ -n "$p" ] && kill -STOP -- "-$p" 2>/dev/null; true; }
+resume() { local p; p=$(agent_pid "$1"); [ -n "$p" ] && kill -CONT -- "-$p" 2>/dev/null; true; }
+# settle AGENT: after resume, let the agent answer the READY notifications queued while it was
+# stopped (one per request the other agent served; each finds nothing to ACCEPT, and tlshd forks
+# a child for each) before its storm is timed: until its process group is one process again.
+settle() {
+  local p t0 n
+  p=$(agent_pid "$1"); t0=$(up)
+  sleep 1
+  for _ in $(seq 1 120); do
+    n=$(ps -e -o pgid= | awk -v g="$p" '$1 == g' | wc -l)
+    [ "$n" -le 1 ] && break
+    sleep 0.25
+  done
+  log "$1 resumed; settled after $(elapsed "$t0")s ($n processes in its group)"
+}
 
-# wait_code_cache: until the agent's cache file exists (handshaked with a cache directory only).
+# wait_code_cache AGENT: until handshaked's cache file exists (with a cache directory only).
 wait_code_cache() {
-  local t0 i
-  [ "$HSVM_AGENT" = handshaked ] && [ "$CACHE_MODE" != off ] || return 0
+  local t0
+  [ "$1" = handshaked ] && [ "$CACHE_MODE" != off ] || return 0
   t0=$(up)
-  for i in $(seq 1 240); do [ -s "$CACHE_FILE" ] && break; sleep 0.25; done
+  for _ in $(seq 1 240); do [ -s "$CACHE_FILE" ] && break; sleep 0.25; done
   if [ -s "$CACHE_FILE" ]; then log "code cache $CACHE_FILE present ($(stat -c %s "$CACHE_FILE") bytes) after waiting $(elapsed "$t0")s"
   else log "code cache $CACHE_FILE not written $(elapsed "$t0")s after ready"; CACHE_NOTE=" (cache not written)"; fi
 }
 
-CACHE_NOTE=
-rm -f "$CACHE_FILE"
-if [ "$CACHE_MODE" = primed ]; then
-  # Its own start-up file, so the report's agent start-up is the measured start's alone.
-  HSVM_SCENARIO=$HSVM_SCENARIO.prime start_agent prime "$HSVM_AGENT" || fail "$AGENT_ERROR"
-  PRIME_READY=$AGENT_READY_SECS
-  wait_code_cache
-  stop_agent prime
-fi
-start_agent main "$HSVM_AGENT" || fail "$AGENT_ERROR"
-nvme_target 127.0.0.1 1 || fail "nvmet target or PSK setup failed"
-[ "$CACHE_MODE" = primed ] || wait_code_cache
-
-# storm LABEL: connect CTRLS controllers at once; sets RATE and N, fails the scenario on error.
+# storm LABEL AGENT: connect CTRLS controllers at once; sets RATE and N, fails the scenario on error.
 storm() {
-  local label=$1 hs0 hs1 t0 secs failed=0 live queues p pids=()
+  local label=$1 agent=$2 hs0 hs1 t0 secs failed=0 live queues p pids=()
   hs0=$(handshakes_total)
   t0=$(up)
   for _ in $(seq 1 "$CTRLS"); do
@@ -86,31 +102,72 @@ storm() {
   N=$((hs1 - hs0))
   RATE=$(awk -v n="$N" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }')
   QPC=$((queues / CTRLS))
-  log "$label storm: $CTRLS controllers, $live live, $queues queues, $N kTLS installs in ${secs}s = $RATE handshakes/s ($failed connects failed)"
-  agent_alive main || fail "agent exited during the $label storm"
-  [ "$failed" = 0 ] || fail "$label storm: $failed of $CTRLS nvme connect --tls failed ($N handshakes in ${secs}s)"
-  [ "$N" -ge $((2 * queues)) ] || fail "$label storm: expected $((2 * queues)) kTLS installs for $queues queues, got $N"
+  log "$label storm ($agent): $CTRLS controllers, $live live, $queues queues, $N kTLS installs in ${secs}s = $RATE handshakes/s ($failed connects failed)"
+  agent_alive "$agent" || fail "$agent exited during the $label storm"
+  [ "$failed" = 0 ] || fail "$label storm ($agent): $failed of $CTRLS nvme connect --tls failed ($N handshakes in ${secs}s)"
+  [ "$N" -ge $((2 * queues)) ] || fail "$label storm ($agent): expected $((2 * queues)) kTLS installs for $queues queues, got $N"
 }
 
-# disconnect_all: every controller gone, or the scenario fails (a leftover controller's queues
-# would be counted in the next storm).
+# disconnect_all WHAT: every controller gone, or the scenario fails (a leftover controller's
+# queues would be counted in the next storm).
 disconnect_all() {
   run timeout -k 5 120 nvme disconnect-all >/dev/null
   for _ in $(seq 1 80); do ls /sys/class/nvme/ 2>/dev/null | grep -q nvme || return 0; sleep 0.25; done
   fail "nvme disconnect-all left controllers after $1: $(ls /sys/class/nvme/ | paste -sd' ')"
 }
 
-storm cold
-cold=$RATE
-warm=()
-for r in $(seq 1 "$ROUNDS"); do
-  disconnect_all "the $([ "$r" = 1 ] && echo cold || echo "warm $((r - 1))") storm"
-  storm "warm $r"
-  warm+=("$RATE")
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END { printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+CACHE_NOTE=
+rm -f "$CACHE_FILE"
+declare -A COLD WARM PRIME_READY READY
+nvme_target 127.0.0.1 1 || fail "nvmet target or PSK setup failed"
+for a in "${AGENTS[@]}"; do
+  if [ "$CACHE_MODE" = primed ]; then
+    # Its own start-up file, so the report's agent start-up is the measured starts' alone.
+    HSVM_SCENARIO=$HSVM_SCENARIO.prime start_agent "prime-$a" "$a" || fail "$AGENT_ERROR"
+    PRIME_READY[$a]=$AGENT_READY_SECS
+    wait_code_cache "$a"
+    stop_agent "prime-$a"
+  fi
+  start_agent "$a" "$a" || fail "$AGENT_ERROR"
+  READY[$a]=$AGENT_READY_SECS
+  [ "$CACHE_MODE" = primed ] || wait_code_cache "$a"
+  storm cold "$a"
+  COLD[$a]=$RATE
+  disconnect_all "the cold storm ($a)"
+  pause "$a"
 done
-median=$(printf '%s\n' "${warm[@]}" | sort -n | awk '{v[NR] = $1} END { printf "%.1f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
-cache=
-[ "$HSVM_AGENT" = handshaked ] && cache="; code cache $CACHE_MODE$CACHE_NOTE"
-[ "$CACHE_MODE" = primed ] && cache="$cache; the start before was ready after ${PRIME_READY}s"
-# The prefix up to "warm X hs/s" is what earlier runs noted (X is now the median of the rounds).
-note "storm $CTRLS ctrls x $QPC queues, $N handshakes: cold $cold hs/s, warm $median hs/s (median of $ROUNDS: ${warm[*]})$cache"
+order=("${AGENTS[@]}")
+for r in $(seq 1 "$ROUNDS"); do
+  for a in "${order[@]}"; do
+    resume "$a"
+    [ ${#AGENTS[@]} = 2 ] && settle "$a"
+    storm "warm $r" "$a"
+    WARM[$a]="${WARM[$a]:+${WARM[$a]} }$RATE"
+    disconnect_all "the warm $r storm ($a)"
+    pause "$a"
+  done
+  [ ${#order[@]} = 2 ] && order=("${order[1]}" "${order[0]}")
+done
+
+# The note: per agent "cold X hs/s, warm M hs/s (median of n: ...)", the prefix that one agent's
+# runs always noted (M was one storm's rate before the rounds).
+summary=
+for a in "${AGENTS[@]}"; do
+  read -ra w <<< "${WARM[$a]}"
+  m=$(median "${w[@]}"); m=${m%0}
+  part="cold ${COLD[$a]} hs/s, warm $m hs/s (median of $ROUNDS: ${w[*]})"
+  [ "$a" = handshaked ] && part="$part; code cache $CACHE_MODE$CACHE_NOTE"
+  [ "$CACHE_MODE" = primed ] && part="$part, the start before was ready after ${PRIME_READY[$a]}s"
+  [ ${#AGENTS[@]} = 2 ] && part="$a ${part}, ready ${READY[$a]}s"
+  summary="${summary:+$summary; }$part"
+done
+if [ ${#AGENTS[@]} = 2 ]; then
+  # handshaked / tlshd per round (the two storms of a round are back to back), and their median
+  read -ra h <<< "${WARM[handshaked]}"; read -ra t <<< "${WARM[tlshd]}"
+  ratios=()
+  for i in "${!h[@]}"; do ratios+=("$(awk -v a="${h[$i]}" -v b="${t[$i]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"); done
+  summary="$summary; handshaked/tlshd warm $(median "${ratios[@]}") (median of rounds: ${ratios[*]}), cold $(awk -v a="${COLD[handshaked]}" -v b="${COLD[tlshd]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+fi
+note "storm $CTRLS ctrls x $QPC queues, $N handshakes: $summary"
