@@ -52,3 +52,15 @@ rootfs_key() {
   cat "$HSVM_DIR/packages.txt" "$HSVM_DIR/build-rootfs.sh" \
     | { cat; echo "suite=$HSVM_SUITE"; } | sha256sum | cut -c1-16
 }
+
+# The nvme-storm benchmark's knobs (HSVM_STORM_*) as kernel command-line words hsvm.storm.<name>=<value>,
+# spaces written as commas; the guest's storm_knob (guest/lib.sh) reads them back.
+storm_args() {
+  local v k
+  for v in CTRLS WARM_ROUNDS CODE_CACHE AGENTS NODE_FLAGS; do
+    k=HSVM_STORM_$v
+    [ -n "${!k:-}" ] || continue
+    [[ ${!k} =~ ^[A-Za-z0-9=.:/_\ -]+$ ]] || die "$k may hold only letters, digits, spaces and = . : / _ -, got '${!k}'"
+    printf ' hsvm.storm.%s=%s' "${v,,}" "${!k// /,}"
+  done
+}

@@ -143,16 +143,6 @@ console_tee() {  # $1 = log file
   done
 }
 
-# The storm benchmark's knobs as kernel command-line words (no spaces: those become commas).
-storm_args() {
-  local v k
-  for v in CTRLS WARM_ROUNDS CODE_CACHE AGENTS NODE_FLAGS; do
-    k=HSVM_STORM_$v
-    [ -n "${!k:-}" ] || continue
-    [[ ${!k} =~ ^[A-Za-z0-9=.,:/_\ -]+$ ]] || die "$k may hold only letters, digits, spaces and = . , : / _ -, got '${!k}'"
-    printf ' hsvm.storm.%s=%s' "${v,,}" "${!k// /,}"
-  done
-}
 STORM_ARGS=$(storm_args) || exit 2
 
 declare -A PASS_SECS PASS_RC

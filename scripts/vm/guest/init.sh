@@ -19,12 +19,7 @@ for a in $(cat /proc/cmdline); do
     hsvm.watchdog=*) WATCHDOG=${a#*=} ;;
     hsvm.limit=*) SCEN_LIMIT=${a#*=} ;;
     hsvm.io=*) export HSVM_IO_MIB=${a#*=} ;;
-    # the storm benchmark's knobs (run.sh writes spaces as commas)
-    hsvm.storm.ctrls=*) export HSVM_STORM_CTRLS=${a#*=} ;;
-    hsvm.storm.warm_rounds=*) export HSVM_STORM_WARM_ROUNDS=${a#*=} ;;
-    hsvm.storm.code_cache=*) export HSVM_STORM_CODE_CACHE=${a#*=} ;;
-    hsvm.storm.agents=*) a=${a#*=}; export HSVM_STORM_AGENTS=${a//,/ } ;;
-    hsvm.storm.node_flags=*) a=${a#*=}; export HSVM_STORM_NODE_FLAGS=${a//,/ } ;;
+    hsvm.storm.*=*) storm_knob "$a" || echo "ignoring $a: not a storm knob" ;;
   esac
 done
 echo "HSVM-INIT pass=$PASS uptime=$(up)s kernel=$(uname -r)"

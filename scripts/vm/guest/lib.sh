@@ -16,6 +16,17 @@ HANDSHAKED_PROGRAM=/opt/handshaked/dist/cli/program.js
 HANDSHAKED_CODE_CACHE_DIR=$HSVM_STATE/code-cache
 
 up() { cut -d' ' -f1 /proc/uptime; }
+# median N...: the middle value (the mean of the two middle ones for an even count), 2 decimals.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END { if (NR) printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+# storm_knob WORD: one hsvm.storm.<name>=<value> word of the kernel command line (run.sh's
+# storm_args) exported as HSVM_STORM_<NAME>, commas back to spaces; 1 for a name it does not know.
+storm_knob() {
+  local w=${1#hsvm.storm.} name
+  name=${w%%=*}
+  case $name in ctrls|warm_rounds|code_cache|agents|node_flags) ;; *) return 1 ;; esac
+  w=${w#*=}
+  export "HSVM_STORM_${name^^}=${w//,/ }"
+}
 elapsed() { awk -v a="$1" -v b="$(up)" 'BEGIN{printf "%.1f", b-a}'; }
 log() { echo "[$(up)] $*"; }
 run() { echo "+ $*"; "$@"; local rc=$?; [ $rc -ne 0 ] && echo "  -> rc=$rc"; return $rc; }

@@ -116,7 +116,6 @@ disconnect_all() {
   fail "nvme disconnect-all left controllers after $1: $(ls /sys/class/nvme/ | paste -sd' ')"
 }
 
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END { printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 CACHE_NOTE=
 rm -f "$CACHE_FILE"
