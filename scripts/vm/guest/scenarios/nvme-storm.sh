@@ -11,9 +11,9 @@
 # HSVM_ONLY=nvme-storm) and compare the notes (docs/bench.md, "The VM storm").
 #
 # HSVM_STORM_AGENTS="handshaked tlshd" runs both agents in one boot instead of the pass's agent,
-# storm by storm: each starts and takes its cold storm while the other is stopped (SIGSTOP: a
-# stopped agent never answers the kernel's READY, so the running one gets every request), then
-# the warm rounds alternate (AB, BA, AB, ...). The host's load then moves both agents' figures
+# storm by storm: each starts and takes its cold storm while the other is stopped (handshaked
+# with SIGSTOP, tlshd ended and started again; see pause), so the running one gets every request;
+# then the warm rounds alternate (AB, BA, AB, ...). The host's load then moves both agents' figures
 # alike, which two passes (two boots, minutes apart) cannot promise. One pass is enough:
 # HSVM_PASSES=handshaked HSVM_ONLY=nvme-storm HSVM_STORM_AGENTS="handshaked tlshd".
 #
@@ -54,13 +54,32 @@ agent_cmd() {
     *) echo "false unknown-agent-$1" ;;
   esac
 }
-# A stopped agent is resumed before it is stopped for good (TERM would wait for it otherwise).
-trap 'nvme disconnect-all >/dev/null 2>&1; for a in "${AGENTS[@]}"; do resume "$a"; done; stop_all_agents' EXIT
-pause() { local p; p=$(agent_pid "$1"); [ -n "$p" ] && kill -STOP -- "-$p" 2>/dev/null; true; }
-resume() { local p; p=$(agent_pid "$1"); [ -n "$p" ] && kill -CONT -- "-$p" 2>/dev/null; true; }
-# settle AGENT: after resume, let the agent answer the READY notifications queued while it was
-# stopped (one per request the other agent served; each finds nothing to ACCEPT, and tlshd forks
-# a child for each) before its storm is timed: until its process group is one process again.
+# A stopped handshaked is resumed before it is stopped for good (TERM would wait for it otherwise).
+trap 'nvme disconnect-all >/dev/null 2>&1; p=$(agent_pid handshaked); [ -n "$p" ] && kill -CONT -- "-$p" 2>/dev/null; stop_all_agents' EXIT
+# pause/resume AGENT between its storms when both agents share the boot. handshaked is stopped
+# with SIGSTOP and keeps what its JIT compiled; the READY notifications of the other agent's
+# storms overflow its netlink socket meanwhile, and on SIGCONT it drains the kernel's queue
+# (ENOBUFS is a signal to it, and the queue is empty). tlshd cannot be stopped that way: its
+# main process exits on the first receive error ("nl_recvmsgs: Out of memory", then "Shutting
+# down"), so it is stopped and started again. That costs it nothing warm: every handshake runs in
+# a child forked from a main process that only listens, new or not.
+pause() {
+  [ ${#AGENTS[@]} = 2 ] || return 0
+  case $1 in
+    handshaked) kill -STOP -- "-$(agent_pid handshaked)" ;;
+    tlshd) stop_agent tlshd ;;
+  esac
+}
+resume() {
+  [ ${#AGENTS[@]} = 2 ] || return 0
+  case $1 in
+    handshaked) kill -CONT -- "-$(agent_pid handshaked)"; settle handshaked ;;
+    # its own start-up file, so the report's agent start-up is the first starts' alone
+    tlshd) HSVM_SCENARIO=$HSVM_SCENARIO.restart start_agent tlshd tlshd || fail "$AGENT_ERROR" ;;
+  esac
+}
+# settle AGENT: a second after SIGCONT for the agent to drain the READY backlog before its storm
+# is timed, and until its process group is one process.
 settle() {
   local p t0 n
   p=$(agent_pid "$1"); t0=$(up)
@@ -71,6 +90,7 @@ settle() {
     sleep 0.25
   done
   log "$1 resumed; settled after $(elapsed "$t0")s ($n processes in its group)"
+  agent_alive "$1" || fail "$1 exited while it was stopped between storms"
 }
 
 # wait_code_cache AGENT: until handshaked's cache file exists (with a cache directory only).
@@ -141,7 +161,6 @@ order=("${AGENTS[@]}")
 for r in $(seq 1 "$ROUNDS"); do
   for a in "${order[@]}"; do
     resume "$a"
-    [ ${#AGENTS[@]} = 2 ] && settle "$a"
     storm "warm $r" "$a"
     WARM[$a]="${WARM[$a]:+${WARM[$a]} }$RATE"
     disconnect_all "the warm $r storm ($a)"
