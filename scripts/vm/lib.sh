@@ -57,7 +57,7 @@ rootfs_key() {
 # spaces written as commas; the guest's storm_knob (guest/lib.sh) reads them back.
 storm_args() {
   local v k
-  for v in CTRLS WARM_ROUNDS CODE_CACHE AGENTS NODE_FLAGS; do
+  for v in CTRLS WARM_ROUNDS CODE_CACHE AGENTS LOGLEVEL GROUPS NODE_FLAGS; do
     k=HSVM_STORM_$v
     [ -n "${!k:-}" ] || continue
     [[ ${!k} =~ ^[A-Za-z0-9=.:/_\ -]+$ ]] || die "$k may hold only letters, digits, spaces and = . : / _ -, got '${!k}'"

@@ -14,7 +14,7 @@
 #   HSVM_PASS_TIMEOUT    seconds one VM may run before it is killed (default 1200)
 #   HSVM_MIRROR          Debian mirror URL (default: the one in the host's apt sources)
 #   HSVM_STORM_CTRLS, HSVM_STORM_WARM_ROUNDS, HSVM_STORM_CODE_CACHE, HSVM_STORM_AGENTS,
-#   HSVM_STORM_NODE_FLAGS
+#   HSVM_STORM_LOGLEVEL, HSVM_STORM_GROUPS, HSVM_STORM_NODE_FLAGS
 #                        the nvme-storm benchmark's knobs, passed to the guest (see the scenario)
 set -uo pipefail
 # Run from a private copy: this file lives in a shared work tree where it may be edited during a

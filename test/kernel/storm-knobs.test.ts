@@ -39,10 +39,12 @@ describe('storm_knob (guest)', () => {
       HSVM_STORM_WARM_ROUNDS: '4',
       HSVM_STORM_CODE_CACHE: 'primed',
       HSVM_STORM_AGENTS: 'tlshd handshaked',
+      HSVM_STORM_LOGLEVEL: '0',
+      HSVM_STORM_GROUPS: 'x25519 secp256r1',
       HSVM_STORM_NODE_FLAGS: '--jitless --max-semi-space-size=2',
     };
     const words = hostArgs(env).out.trim().split(' ');
-    expect(words).toHaveLength(5);
+    expect(words).toHaveLength(7);
     const r = bash(
       `source '${vm}/guest/lib.sh'; for w in ${words.map((w) => `'${w}'`).join(' ')}; do storm_knob "$w" || exit 9; done; env | grep '^HSVM_STORM_' | sort`,
     );

@@ -23,7 +23,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END { if (NR) printf
 storm_knob() {
   local w=${1#hsvm.storm.} name
   name=${w%%=*}
-  case $name in ctrls|warm_rounds|code_cache|agents|node_flags) ;; *) return 1 ;; esac
+  case $name in ctrls|warm_rounds|code_cache|agents|loglevel|groups|node_flags) ;; *) return 1 ;; esac
   w=${w#*=}
   export "HSVM_STORM_${name^^}=${w//,/ }"
 }

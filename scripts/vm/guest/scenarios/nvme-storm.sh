@@ -26,6 +26,13 @@
 #           it and is stopped, then the measured agent starts (tlshd is started and stopped the
 #           same way, so both agents' boots do the same things)
 #   off     no cache at all (HANDSHAKED_CODE_CACHE=off; the storm runs 1-4 of docs/bench.md)
+#
+# Both agents read the harness's config (write_agent_config: [debug] loglevel=2, which is debug
+# logging for handshaked too: a line per record) unless
+#   HSVM_STORM_LOGLEVEL=N  sets [debug] loglevel=N for both (0 is what both ship with)
+#   HSVM_STORM_GROUPS="x25519 secp256r1"  sets handshaked's [handshaked] groups (it ships
+#           preferring the X25519MLKEM768 hybrid, so between two handshakeds every storm
+#           handshake does ML-KEM-768 as well; tlshd's GnuTLS offers classical groups only)
 # The host passes HSVM_STORM_* through run.sh (kernel command line hsvm.storm.*).
 source /opt/hsvm/guest/lib.sh
 CTRLS=${HSVM_STORM_CTRLS:-8}
@@ -41,16 +48,27 @@ case "${AGENTS[*]}" in
   tlshd|handshaked|"handshaked tlshd"|"tlshd handshaked") ;;
   *) fail "HSVM_STORM_AGENTS must be one agent or 'handshaked tlshd' (either order), got '${AGENTS[*]}'" ;;
 esac
+[ -z "${HSVM_STORM_LOGLEVEL:-}" ] || [[ $HSVM_STORM_LOGLEVEL =~ ^[0-9]$ ]] \
+  || fail "HSVM_STORM_LOGLEVEL must be a digit, got '$HSVM_STORM_LOGLEVEL'"
+[[ ${HSVM_STORM_GROUPS:-} =~ ^[A-Za-z0-9\ ]*$ ]] || fail "HSVM_STORM_GROUPS must be group names separated by spaces, got '$HSVM_STORM_GROUPS'"
 CACHE_FILE=$HANDSHAKED_CODE_CACHE_DIR/program.v8cache
-# Both agents as they ship: the harness's default runs handshaked at --log-level debug (a line
-# per record), and the systemd unit sets the V8 heap options and gives it a cache directory;
-# tlshd keeps its default level.
+# The storm's configs: the harness's, with the knobs above applied.
+CONF=/etc/tlshd/storm.conf CONF_HSD=/etc/tlshd/storm-handshaked.conf
+if [ -n "${HSVM_STORM_LOGLEVEL:-}" ]; then
+  sed "s/^loglevel=.*/loglevel=$HSVM_STORM_LOGLEVEL/" /etc/tlshd/config > "$CONF"
+else
+  cp /etc/tlshd/config "$CONF"
+fi
+cp "$CONF" "$CONF_HSD"
+[ -n "${HSVM_STORM_GROUPS:-}" ] && printf '\n[handshaked]\ngroups=%s\n' "${HSVM_STORM_GROUPS// /;}" >> "$CONF_HSD"
+# Both agents as they ship otherwise: the systemd unit's V8 heap options and a cache directory
+# for handshaked.
 agent_cmd() {
   local cache=$HANDSHAKED_CODE_CACHE_DIR
   [ "$CACHE_MODE" = off ] && cache=off
   case $1 in
-    tlshd) echo "/usr/sbin/tlshd -s -c /etc/tlshd/config" ;;
-    handshaked) echo "env HANDSHAKED_CODE_CACHE=$cache node ${HSVM_STORM_NODE_FLAGS:---max-semi-space-size=2 --max-old-space-size=128} $HANDSHAKED_MAIN serve -c /etc/tlshd/config" ;;
+    tlshd) echo "/usr/sbin/tlshd -s -c $CONF" ;;
+    handshaked) echo "env HANDSHAKED_CODE_CACHE=$cache node ${HSVM_STORM_NODE_FLAGS:---max-semi-space-size=2 --max-old-space-size=128} $HANDSHAKED_MAIN serve -c $CONF_HSD" ;;
     *) echo "false unknown-agent-$1" ;;
   esac
 }
@@ -188,4 +206,7 @@ if [ ${#AGENTS[@]} = 2 ]; then
   for i in "${!h[@]}"; do ratios+=("$(awk -v a="${h[$i]}" -v b="${t[$i]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"); done
   summary="$summary; handshaked/tlshd warm $(median "${ratios[@]}") (median of rounds: ${ratios[*]}), cold $(awk -v a="${COLD[handshaked]}" -v b="${COLD[tlshd]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
 fi
-note "storm $CTRLS ctrls x $QPC queues, $N handshakes: $summary"
+conf=
+[ -n "${HSVM_STORM_LOGLEVEL:-}" ] && conf="; loglevel=$HSVM_STORM_LOGLEVEL"
+[ -n "${HSVM_STORM_GROUPS:-}" ] && conf="$conf; handshaked groups=${HSVM_STORM_GROUPS// /;}"
+note "storm $CTRLS ctrls x $QPC queues, $N handshakes: $summary$conf"
