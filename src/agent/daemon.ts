@@ -98,7 +98,7 @@ export class Daemon {
         if (o.label !== SELF_NETNS) this.logger.warn(`${o.file}:${o.line}: [namespace.${o.label}] has no effect: [handshaked] namespaces serves only the agent's own namespace`);
       }
     }
-    if (config.metrics && metricsModule) this.metrics = new metricsModule.AgentMetrics({ processMetrics: true });
+    if (config.metrics && metricsModule) this.metrics = new metricsModule.AgentMetrics({ processMetrics: true, logger: this.logger });
     if (opts.keylogFile) this.keylogFd = openKeylog(opts.keylogFile);
     const workers = opts.workers ?? config.workers;
     if (workers > 0 && !isDefaultHandshakeEnv(opts.env)) {

@@ -5,14 +5,46 @@
  *
  * Uses its own prom-client Registry (not the global one) so several agents can live in one test
  * process, and a bare node:http server: the endpoint is meant for loopback scraping only.
+ *
+ * Series carry the label of the network namespace they came from, and namespaces come and go
+ * (containers). This class is the one owner of which label sets each namespace has: the
+ * namespace transport calls forgetNetns() once a namespace that went away has sent its last
+ * reply, and every series of that namespace is dropped. At most MAX_NETNS_LABELS namespaces
+ * besides the agent's own have series of their own at once; beyond that a namespace's series
+ * are counted under OVERFLOW_NETNS (docs/serve.md "Metrics").
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { HostPort } from './config';
-import { statusName } from './logging';
+import { LogLimiter, suppressedMeta } from './log-limit';
+import { statusName, type Logger } from './logging';
 import { SELF_NETNS } from './netns';
 import type { AuthMode, Role } from './request';
+
+/**
+ * Namespaces other than the agent's own that may have series of their own at once. Each costs a
+ * few series (a histogram's are 17 lines per role and auth mode), so this bounds the registry, the
+ * /metrics page and the memory behind them whatever a host does with namespaces, far above the
+ * number of namespaces a host serves at once in practice.
+ */
+export const MAX_NETNS_LABELS = 4096;
+/** The `netns` label of the series of namespaces beyond MAX_NETNS_LABELS. */
+export const OVERFLOW_NETNS = 'other';
+
+type NetnsMetric = Counter<string> | Histogram<string>;
+
+/** The label sets one namespace has used, by metric and then by their values: what forgetNetns removes. */
+type NetnsSeries = Map<NetnsMetric, Map<string, LabelValues<string>>>;
+
+export interface AgentMetricsOptions {
+  /** Node's process metrics (CPU, memory, fds, event loop) as well. */
+  processMetrics?: boolean;
+  /** Where the overflow of namespace labels is said; default nowhere. */
+  logger?: Logger;
+  /** Instead of MAX_NETNS_LABELS (tests). */
+  maxNetnsLabels?: number;
+}
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -22,8 +54,13 @@ export class AgentMetrics {
   private readonly inflight: Gauge;
   private readonly kernelErrors: Counter<'op' | 'code' | 'netns'>;
   private server?: http.Server;
+  /** By namespace label, except `self` and OVERFLOW_NETNS, which are never forgotten. */
+  private readonly byNetns = new Map<string, NetnsSeries>();
+  private readonly maxNetnsLabels: number;
+  private readonly overflowLog = new LogLimiter();
 
-  constructor(opts: { processMetrics?: boolean } = {}) {
+  constructor(private readonly opts: AgentMetricsOptions = {}) {
+    this.maxNetnsLabels = opts.maxNetnsLabels ?? MAX_NETNS_LABELS;
     const registers = [this.registry];
     this.total = new Counter({
       name: 'handshaked_handshakes_total',
@@ -69,17 +106,65 @@ export class AgentMetrics {
     seconds: number,
     negotiated: { group?: string; signatureScheme?: string; netns?: string } = {},
   ): void {
-    const netns = negotiated.netns ?? SELF_NETNS;
     this.inflight.dec();
-    this.total.inc({ role, auth, result: statusName(status), netns });
-    this.duration.observe({ role, auth, netns }, seconds);
+    const series = this.seriesOf(negotiated.netns ?? SELF_NETNS);
+    this.total.inc(this.track(series, this.total, { role, auth, result: statusName(status) }));
+    this.duration.observe(this.track(series, this.duration, { role, auth }), seconds);
     if (status === 0) {
-      this.negotiated.inc({ role, group: negotiated.group ?? 'none', signature_scheme: negotiated.signatureScheme ?? 'none', netns });
+      this.negotiated.inc(this.track(series, this.negotiated, { role, group: negotiated.group ?? 'none', signature_scheme: negotiated.signatureScheme ?? 'none' }));
     }
   }
 
   netlinkError(op: string, code: string, netns: string = SELF_NETNS): void {
-    this.kernelErrors.inc({ op, code, netns });
+    this.kernelErrors.inc(this.track(this.seriesOf(netns), this.kernelErrors, { op, code }));
+  }
+
+  /**
+   * The namespace labelled `netns` is gone and will record nothing more: drop every series with
+   * that label. A namespace that appears later under the same label starts from zero. `self` and
+   * OVERFLOW_NETNS are shared by many requests and kept.
+   */
+  forgetNetns(netns: string): void {
+    const series = this.byNetns.get(netns);
+    if (!series) return;
+    this.byNetns.delete(netns);
+    for (const [metric, sets] of series) for (const labels of sets.values()) metric.remove(labels);
+  }
+
+  /** Namespace labels with series of their own now, besides `self` and OVERFLOW_NETNS (tests, diagnostics). */
+  get netnsLabels(): number {
+    return this.byNetns.size;
+  }
+
+  /** The label sets recorded for `netns`, or undefined for a label whose series are not tracked. */
+  private seriesOf(netns: string): { netns: string; sets?: NetnsSeries } {
+    if (netns === SELF_NETNS || netns === OVERFLOW_NETNS) return { netns };
+    const sets = this.byNetns.get(netns);
+    if (sets) return { netns, sets };
+    if (this.byNetns.size < this.maxNetnsLabels) {
+      const fresh: NetnsSeries = new Map();
+      this.byNetns.set(netns, fresh);
+      return { netns, sets: fresh };
+    }
+    this.overflowLog.log('netns-labels', (suppressed) =>
+      this.opts.logger?.warn(`metrics: ${this.maxNetnsLabels} network namespaces already have series of their own; this one's are counted under netns="${OVERFLOW_NETNS}" until some go away`, {
+        netns,
+        ...suppressedMeta(suppressed),
+      }),
+    );
+    return { netns: OVERFLOW_NETNS };
+  }
+
+  /** `labels` with the namespace's label added, remembered for forgetNetns. */
+  private track(series: { netns: string; sets?: NetnsSeries }, metric: NetnsMetric, labels: LabelValues<string>): LabelValues<string> {
+    const full = { ...labels, netns: series.netns };
+    if (series.sets) {
+      let sets = series.sets.get(metric);
+      if (!sets) series.sets.set(metric, (sets = new Map()));
+      const key = Object.values(labels).join('\0');
+      if (!sets.has(key)) sets.set(key, full);
+    }
+    return full;
   }
 
   /** Serve GET /metrics (any other path: 404). Resolves with the bound address (port 0 → real port). */
