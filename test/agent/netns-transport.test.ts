@@ -151,7 +151,7 @@ describe('one agent, several network namespaces (fake kernels)', () => {
 
   async function inFlightRemoval(port: number, silent: net.Server, held: net.Socket[]): Promise<void> {
     // On a worker thread: the reason the namespace's handshakes end must cross to it.
-    w = await startWorld({ names: ['doomed'], workers: 1 });
+    w = await startWorld({ names: ['doomed'], workers: 1, extraConfig: 'metrics=127.0.0.1:0\n' });
     const fdsBefore = openFds();
     const consumer = net.connect(port, '127.0.0.1');
     consumer.pause();
@@ -170,6 +170,11 @@ describe('one agent, several network namespaces (fake kernels)', () => {
     await until(() => w!.lines.some((l) => /network namespace went away; its handshakes ended and its socket closed netns=doomed/.test(l)));
     // The other namespaces go on.
     expect(await handshakeIn('self')).toMatchObject({ status: Status.OK });
+    // The ETIMEDOUT counted after the namespace was withdrawn went with its series.
+    await w.transport.rescan();
+    const text = await w.daemon.metrics!.registry.metrics();
+    expect(text).not.toContain('netns="doomed"');
+    expect(text).toContain('handshaked_handshakes_total{role="client",auth="unauth",result="OK",netns="self"} 1');
     consumer.destroy();
     held.forEach((s) => s.destroy());
     await new Promise<void>((res) => silent.close(() => res()));
@@ -178,6 +183,58 @@ describe('one agent, several network namespaces (fake kernels)', () => {
     // The accepted fd and the handshake's dup are gone with the test's own sockets.
     await until(() => openFds() <= fdsBefore - 2);
   }
+
+  it("a namespace that goes away takes its metrics series with it; one appearing under its name again starts from zero", async () => {
+    w = await startWorld({ names: ['gone', 'stays', 'nocap'], unprivileged: ['nocap'], extraConfig: 'metrics=127.0.0.1:0\n' });
+    const metrics = () => w!.daemon.metrics!.registry.metrics();
+    const ok = (netns: string, n: number) => `handshaked_handshakes_total{role="client",auth="unauth",result="OK",netns="${netns}"} ${n}`;
+    for (const label of ['gone', 'stays']) expect(await handshakeIn(label)).toMatchObject({ status: Status.OK });
+    const before = await metrics();
+    expect(before).toContain(ok('gone', 1));
+    expect(before).toContain('handshaked_handshake_duration_seconds_count{role="client",auth="unauth",netns="gone"} 1');
+    // Refused (ACCEPT → EPERM) but counted while it exists.
+    expect(before).toContain('handshaked_netlink_errors_total{op="accept",code="EPERM",netns="nocap"} 1');
+    fs.unlinkSync(path.join(w.roots.runNetns, 'gone'));
+    fs.unlinkSync(path.join(w.roots.runNetns, 'nocap'));
+    await until(() => w!.lines.some((l) => /network namespace went away; its handshakes ended and its socket closed netns=gone/.test(l)));
+    await w.transport.rescan();
+    const after = await metrics();
+    expect(after).not.toContain('netns="gone"');
+    expect(after).not.toContain('netns="nocap"');
+    expect(after).toContain(ok('stays', 1));
+    expect(w.daemon.metrics!.netnsLabels).toBe(1);
+    // `ip netns add gone` again: another namespace, the same label, counters from zero.
+    w.roots.addName('gone');
+    await until(() => w!.transport.namespaces.includes('gone'));
+    expect(await handshakeIn('gone')).toMatchObject({ status: Status.OK });
+    expect(await metrics()).toContain(ok('gone', 1));
+  });
+
+  it('a namespace replaced by another of the same name within one scan: the new one starts from zero and keeps its series', async () => {
+    // DONE two seconds late: the old namespace's socket closes while the new one already counts.
+    w = await startWorld({ names: ['foo'], extraConfig: 'metrics=127.0.0.1:0\n[debug]\ndelay_done=2\n' });
+    const count = async () => /handshaked_handshakes_total\{role="client",auth="unauth",result="OK",netns="foo"\} (\d+)/.exec(await w!.daemon.metrics!.registry.metrics())?.[1];
+    const old = handshakeIn('foo');
+    await until(() => w!.lines.some((l) => l.startsWith('info handshake succeeded transport=kernel netns=foo')));
+    expect(await count()).toBe('1');
+    const first = w.links.get('foo')!;
+    // `ip netns del foo; ip netns add foo` between two scans: old and new in one change. (The new
+    // file is made before the old one goes, so that it cannot get the old one's inode.)
+    const next = path.join(w.roots.dir, 'next-foo');
+    fs.writeFileSync(next, '');
+    fs.renameSync(next, path.join(w.roots.runNetns, 'foo'));
+    await w.transport.rescan();
+    expect(w.links.get('foo')).not.toBe(first);
+    expect(first.socket!.closed).toBe(false);
+    expect(await count()).toBeUndefined();
+    expect(await handshakeIn('foo')).toMatchObject({ status: Status.OK });
+    // The old one's DONE went out on its own socket; closing it left the new one's series alone.
+    expect(await old).toMatchObject({ status: Status.OK });
+    await until(() => first.socket!.closed);
+    await w.transport.rescan();
+    expect(w.transport.namespaces).toEqual(['foo', 'self']);
+    expect(await count()).toBe('1');
+  });
 
   it('no privilege for a namespace: said once, the others served', async () => {
     w = await startWorld({ names: ['locked', 'nocap', 'open'], deny: ['locked'], unprivileged: ['nocap'] });
