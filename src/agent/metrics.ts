@@ -46,6 +46,20 @@ export interface AgentMetricsOptions {
   maxNetnsLabels?: number;
 }
 
+/**
+ * `labels` (`key`: the values besides netns, joined) as recorded for one namespace: the first
+ * set with those values is kept for forgetNetns and reused afterwards.
+ */
+function remember(sets: NetnsSeries | undefined, metric: NetnsMetric, key: string, labels: LabelValues<string>): LabelValues<string> {
+  if (!sets) return labels;
+  let byKey = sets.get(metric);
+  if (!byKey) sets.set(metric, (byKey = new Map()));
+  const known = byKey.get(key);
+  if (known) return known;
+  byKey.set(key, labels);
+  return labels;
+}
+
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly total: Counter<'role' | 'auth' | 'result' | 'netns'>;
@@ -64,7 +78,7 @@ export class AgentMetrics {
     const registers = [this.registry];
     this.total = new Counter({
       name: 'handshaked_handshakes_total',
-      help: 'Handshakes finished, by role, authentication mode, result (OK or the errno name sent to the consumer) and network namespace (self, a /run/netns name, ino:N).',
+      help: 'Handshakes finished, by role, authentication mode, result (OK or the errno name sent to the consumer) and network namespace (self, a /run/netns name, ino:N; other: beyond the bound on namespaces with series of their own).',
       labelNames: ['role', 'auth', 'result', 'netns'],
       registers,
     });
@@ -107,16 +121,21 @@ export class AgentMetrics {
     negotiated: { group?: string; signatureScheme?: string; netns?: string } = {},
   ): void {
     this.inflight.dec();
-    const series = this.seriesOf(negotiated.netns ?? SELF_NETNS);
-    this.total.inc(this.track(series, this.total, { role, auth, result: statusName(status) }));
-    this.duration.observe(this.track(series, this.duration, { role, auth }), seconds);
+    const sets = this.seriesOf(negotiated.netns ?? SELF_NETNS);
+    const ns = this.labelOf(negotiated.netns ?? SELF_NETNS, sets);
+    const result = statusName(status);
+    this.total.inc(remember(sets, this.total, `${role}\0${auth}\0${result}`, { role, auth, result, netns: ns }));
+    this.duration.observe(remember(sets, this.duration, `${role}\0${auth}`, { role, auth, netns: ns }), seconds);
     if (status === 0) {
-      this.negotiated.inc(this.track(series, this.negotiated, { role, group: negotiated.group ?? 'none', signature_scheme: negotiated.signatureScheme ?? 'none' }));
+      const group = negotiated.group ?? 'none';
+      const scheme = negotiated.signatureScheme ?? 'none';
+      this.negotiated.inc(remember(sets, this.negotiated, `${role}\0${group}\0${scheme}`, { role, group, signature_scheme: scheme, netns: ns }));
     }
   }
 
   netlinkError(op: string, code: string, netns: string = SELF_NETNS): void {
-    this.kernelErrors.inc(this.track(this.seriesOf(netns), this.kernelErrors, { op, code }));
+    const sets = this.seriesOf(netns);
+    this.kernelErrors.inc(remember(sets, this.kernelErrors, `${op}\0${code}`, { op, code, netns: this.labelOf(netns, sets) }));
   }
 
   /**
@@ -136,15 +155,18 @@ export class AgentMetrics {
     return this.byNetns.size;
   }
 
-  /** The label sets recorded for `netns`, or undefined for a label whose series are not tracked. */
-  private seriesOf(netns: string): { netns: string; sets?: NetnsSeries } {
-    if (netns === SELF_NETNS || netns === OVERFLOW_NETNS) return { netns };
-    const sets = this.byNetns.get(netns);
-    if (sets) return { netns, sets };
+  /**
+   * The label sets recorded for `netns`; undefined for `self` and OVERFLOW_NETNS (not tracked)
+   * and for a namespace beyond the bound (its series go under OVERFLOW_NETNS).
+   */
+  private seriesOf(netns: string): NetnsSeries | undefined {
+    if (netns === SELF_NETNS || netns === OVERFLOW_NETNS) return undefined;
+    const known = this.byNetns.get(netns);
+    if (known) return known;
     if (this.byNetns.size < this.maxNetnsLabels) {
       const fresh: NetnsSeries = new Map();
       this.byNetns.set(netns, fresh);
-      return { netns, sets: fresh };
+      return fresh;
     }
     this.overflowLog.log('netns-labels', (suppressed) =>
       this.opts.logger?.warn(`metrics: ${this.maxNetnsLabels} network namespaces already have series of their own; this one's are counted under netns="${OVERFLOW_NETNS}" until some go away`, {
@@ -152,19 +174,12 @@ export class AgentMetrics {
         ...suppressedMeta(suppressed),
       }),
     );
-    return { netns: OVERFLOW_NETNS };
+    return undefined;
   }
 
-  /** `labels` with the namespace's label added, remembered for forgetNetns. */
-  private track(series: { netns: string; sets?: NetnsSeries }, metric: NetnsMetric, labels: LabelValues<string>): LabelValues<string> {
-    const full = { ...labels, netns: series.netns };
-    if (series.sets) {
-      let sets = series.sets.get(metric);
-      if (!sets) series.sets.set(metric, (sets = new Map()));
-      const key = Object.values(labels).join('\0');
-      if (!sets.has(key)) sets.set(key, full);
-    }
-    return full;
+  /** The `netns` label value the series of `netns` are recorded under, given seriesOf's answer. */
+  private labelOf(netns: string, sets: NetnsSeries | undefined): string {
+    return sets || netns === SELF_NETNS ? netns : OVERFLOW_NETNS;
   }
 
   /** Serve GET /metrics (any other path: 404). Resolves with the bound address (port 0 → real port). */
