@@ -8,8 +8,8 @@
  *
  * Series carry the label of the network namespace they came from, and namespaces come and go
  * (containers). This class is the one owner of which label sets each namespace has: the
- * namespace transport calls forgetNetns() once a namespace that went away has sent its last
- * reply, and every series of that namespace is dropped. At most MAX_NETNS_LABELS namespaces
+ * namespace transport calls forgetNetns() when a namespace goes away and again once it has sent
+ * its last reply, and every series of that namespace is dropped. At most MAX_NETNS_LABELS namespaces
  * besides the agent's own have series of their own at once; beyond that a namespace's series
  * are counted under OVERFLOW_NETNS (docs/serve.md "Metrics").
  */
@@ -121,8 +121,9 @@ export class AgentMetrics {
     negotiated: { group?: string; signatureScheme?: string; netns?: string } = {},
   ): void {
     this.inflight.dec();
-    const sets = this.seriesOf(negotiated.netns ?? SELF_NETNS);
-    const ns = this.labelOf(negotiated.netns ?? SELF_NETNS, sets);
+    const netns = negotiated.netns ?? SELF_NETNS;
+    const sets = this.seriesOf(netns);
+    const ns = this.labelOf(netns, sets);
     const result = statusName(status);
     this.total.inc(remember(sets, this.total, `${role}\0${auth}\0${result}`, { role, auth, result, netns: ns }));
     this.duration.observe(remember(sets, this.duration, `${role}\0${auth}`, { role, auth, netns: ns }), seconds);
