@@ -1,13 +1,16 @@
 /**
  * One agent serving several network namespaces, on fake kernels: one FakeKernel per namespace
  * (each its own handshake family, listeners and request queue, as the real kernel keeps them per
- * namespace), a directory tree standing for /run/netns and /proc, real Node TLS peers.
+ * namespace), a directory tree standing for /run/netns and /proc, real Node TLS peers. As root,
+ * also one real namespace made and deleted with `ip netns`, found through the real /run/netns.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { Daemon } from '../../src/agent/daemon';
-import type { NetnsPlace } from '../../src/agent/netns';
+import { SYSTEM_NETNS_ROOTS, type NetnsPlace } from '../../src/agent/netns';
 import { NamespacesTransport } from '../../src/agent/netns-transport';
 import { Status } from '../../src/agent/request';
 import type { AgentTransport } from '../../src/agent/transport';
@@ -282,5 +285,61 @@ describe('one agent, several network namespaces (fake kernels)', () => {
 
   it('a [namespace.NAME] file that does not load is a FILE:LINE error at start-up', async () => {
     await expect(startWorld({ names: ['t'], extraConfig: '[namespace.t]\n\nclient.x509.truststore=/nonexistent/ca.pem\n' })).rejects.toThrow(/config:\d+: .*x509.truststore.*\/nonexistent\/ca.pem/);
+  });
+});
+
+describe('a namespace made and deleted with `ip netns`, its requests on a fake kernel', () => {
+  if (process.getuid?.() !== 0) return;
+  it('as root: served once /run/netns shows it; `ip netns del` drops its metrics series', async () => {
+    const name = `hsd-metrics-${process.pid}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-nsmetrics-'));
+    const configPath = path.join(dir, 'config');
+    fs.writeFileSync(configPath, configText('[handshaked]\nworkers=0\nmetrics=127.0.0.1:0\n'));
+    const kernels = new Map<string, FakeKernel>();
+    const links = new Map<string, FakeHandshakeLink>();
+    let transport: NamespacesTransport | undefined;
+    const { daemon } = await startTestDaemon({
+      configPath,
+      transports: [
+        (ctx): AgentTransport =>
+          (transport = new NamespacesTransport(ctx, {
+            setting: { mode: 'list', entries: ['self', name] },
+            roots: SYSTEM_NETNS_ROOTS,
+            rescanMs: 0,
+            kernel: { allowKtlsOff: true },
+            linkFor: (place: NetnsPlace) => {
+              const k = new FakeKernel();
+              const link = new FakeHandshakeLink(k);
+              kernels.set(place.label, k);
+              links.set(place.label, link);
+              return link;
+            },
+          })),
+      ],
+      logLevel: 'info',
+    });
+    const peer = await tlsPeerServer({ key: pki('server-p256.key.pem'), cert: pki('server-p256.chain.pem') });
+    let added = false;
+    try {
+      expect(transport!.namespaces).toEqual(['self']);
+      execFileSync('ip', ['netns', 'add', name]);
+      added = true;
+      await until(() => transport!.namespaces.includes(name));
+      const c = await peer.consumer();
+      expect(await kernels.get(name)!.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' })).toMatchObject({ status: Status.OK });
+      expect(await daemon.metrics!.registry.metrics()).toContain(`handshaked_handshakes_total{role="client",auth="unauth",result="OK",netns="${name}"} 1`);
+      execFileSync('ip', ['netns', 'del', name]);
+      added = false;
+      await until(() => !transport!.namespaces.includes(name));
+      await until(() => links.get(name)!.socket!.closed);
+      await transport!.rescan();
+      expect(await daemon.metrics!.registry.metrics()).not.toContain(`netns="${name}"`);
+    } finally {
+      if (added) execFileSync('ip', ['netns', 'del', name]);
+      await daemon.stop();
+      await peer.close();
+      for (const k of kernels.values()) k.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
