@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfigText } from '../../src/agent/config';
+import { ConfigError, parseConfigText } from '../../src/agent/config';
 import { checkConfig } from '../../src/cli/check-config';
 import { discoverNamespaces, inNetns, isPrivilegeError, NetnsWatcher, parseNamespacesSetting } from '../../src/agent/netns';
 import { applyNamespaceOverride } from '../../src/agent/ns-config';
@@ -17,6 +17,7 @@ import { nlctrlFamily } from '../../src/netlink/families/nlctrl';
 import { openFds } from '../helpers/fds';
 import { fakeRoots } from '../helpers/netns';
 import { thrownBy } from '../helpers/thrown';
+import { configText, PKI, startTestDaemon } from './harness';
 
 const inoOf = (p: string) => fs.statSync(p).ino;
 
@@ -70,7 +71,6 @@ describe('[handshaked] namespaces', () => {
 
 describe('serve --check-config and namespaces', () => {
   it('prints the namespaces setting and one scope per [namespace.NAME] with what it overrides', () => {
-    const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-check-ns-'));
     try {
       const f = path.join(dir, 'config');
@@ -100,6 +100,29 @@ describe('serve --check-config and namespaces', () => {
       expect(t1.find((x) => x.setting === 'keyrings')).toMatchObject({ value: 't1', from: `${f}:7` });
       // The agent's own rows are unchanged by the section.
       expect(rows.find((x) => x.scope === 'agent' && x.setting === 'client certificate')?.value).toMatch(/cn:client-p256/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a [namespace.NAME] section whose key file is broken: refused by check-config and by serve with the same FILE:LINE message', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-check-ns-bad-'));
+    try {
+      const key = path.join(dir, 'tenant.key');
+      fs.writeFileSync(key, '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n', { mode: 0o600 });
+      const keyLine = `server.x509.private_key=${key}`;
+      const text = configText(['[handshaked]', 'namespaces=self;tenant1', 'key_file_mode_check=off', '[namespace.tenant1]', `server.x509.certificate=${PKI}/server-p384.chain.pem`, keyLine].join('\n'));
+      const f = path.join(dir, 'config');
+      fs.writeFileSync(f, text);
+      const checked = checkConfig({ path: f, format: 'text' });
+      const served = await startTestDaemon({ configPath: f, transports: [], logLevel: 'info' }).then(
+        (d) => d.daemon.stop().then(() => undefined),
+        (e: unknown) => e,
+      );
+      expect(served).toBeInstanceOf(ConfigError);
+      const message = (served as Error).message;
+      expect(message.startsWith(`${f}:${text.split('\n').indexOf(keyLine) + 1}: `)).toBe(true);
+      expect(message).toContain(`x509.private_key: private key file "${key}"`);
+      expect(checked).toEqual({ code: 1, stdout: '', stderr: `handshaked serve --check-config: ${message}\n` });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
