@@ -69,6 +69,30 @@ describe('[handshaked] namespaces', () => {
   });
 });
 
+describe('[namespace.NAME] errors, as written', () => {
+  it.each([
+    ['[namespace.t]\nclient.x509.truststore=\n', 'f:2: [namespace.t] client.x509.truststore is empty; remove the line to inherit [authenticate.client]'],
+    ['[namespace.t]\nserver.x509.crl=\n', 'f:2: [namespace.t] server.x509.crl is empty; remove the line to inherit [authenticate.server]'],
+    ['[authenticate.server]\nx509.truststore=\n', 'f:2: x509.truststore is empty; remove the line to use the default'],
+    ['[authenticate.server.certificate.a]\nx509.private_key=\n', 'f:2: x509.private_key is empty; remove the line to use the default'],
+    ['[namespace.t]\nclient.x509.pq.private_key=/k\n', 'f:2: [namespace.t] sets client.x509.pq.private_key without client.x509.pq.certificate; set both or neither'],
+    ['[namespace.t]\nserver.x509.certificate=/c\nserver.x509.private_key=/k\nserver.x509.pq.certificate=/p\n', 'f:4: [namespace.t] sets server.x509.pq.certificate without server.x509.pq.private_key; set both or neither'],
+    ['[namespace.t]\nclient.x509.private_key=/k\nserver.x509.certificate=/c\n', 'f:2: [namespace.t] sets client.x509.private_key without client.x509.certificate; set both or neither'],
+    ['[namespace.-x]\n', 'f:1: [namespace.-x]: "-x" is not a namespace label (a /run/netns name, ino:<number> or self)'],
+    ['[namespace.ino:]\n', 'f:1: [namespace.ino:]: "ino:" is not a namespace label (a /run/netns name, ino:<number> or self)'],
+    [`[namespace.ino:${'1'.repeat(21)}]\n`, `f:1: [namespace.ino:${'1'.repeat(21)}]: "ino:${'1'.repeat(21)}" is not a namespace label (a /run/netns name, ino:<number> or self)`],
+    [`[namespace.${'a'.repeat(256)}]\n`, `f:1: [namespace.${'a'.repeat(256)}]: "${'a'.repeat(256)}" is not a namespace label (a /run/netns name, ino:<number> or self)`],
+  ])('%j: %s', (text, message) => {
+    expect(thrownBy(ConfigError, () => parseConfigText(text, 'f')).message).toBe(message);
+  });
+
+  it('labels: self, ino:<number> and /run/netns names', () => {
+    const labels = ['self', 'ino:1', `ino:${'9'.repeat(20)}`, 'a.b_c-1', '_x', `${'a'.repeat(255)}`];
+    const { config } = parseConfigText(labels.map((l) => `[namespace.${l}]\nkeyrings=k`).join('\n'), 'f');
+    expect(config.namespaceOverrides.map((o) => o.label)).toEqual(labels);
+  });
+});
+
 describe('serve --check-config and namespaces', () => {
   it('prints the namespaces setting and one scope per [namespace.NAME] with what it overrides', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-check-ns-'));
