@@ -24,6 +24,11 @@ export type NamespacesSetting =
 /** A /run/netns name: what `ip netns add` accepts, minus what could walk out of the directory. */
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
 
+/** Whether `s` can be a namespace's label (what `[namespace.NAME]` names): `self`, a /run/netns name or `ino:<n>`. */
+export function isNetnsLabel(s: string): boolean {
+  return s === SELF_NETNS || NAME_RE.test(s) || /^ino:\d{1,20}$/.test(s);
+}
+
 /**
  * `all`, or a `;`-separated list whose entries are `self`, /run/netns names or absolute paths of
  * namespace files (/proc/PID/ns/net, a bind mount elsewhere). Throws Error naming the bad entry.
