@@ -286,6 +286,15 @@ export function inNetns<T>(file: string, create: () => T): T {
   }
 }
 
+/**
+ * Runs `create` in `place`: where the agent is for its own namespace (no setns, no privilege
+ * needed), inside any other for the moment by inNetns. How a socket is made in a served
+ * namespace, by the agent's transports and by `inspect monitor --namespaces` alike.
+ */
+export function inPlace<T>(place: Pick<NetnsPlace, 'label' | 'path'>, create: () => T): T {
+  return place.label === SELF_NETNS ? create() : inNetns(place.path, create);
+}
+
 /** Whether an error from entering a namespace means "not allowed" (said once, then carried on). */
 export function isPrivilegeError(e: unknown): boolean {
   const errno = e instanceof SysError ? e.errno : undefined;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, parseConfigText } from '../../src/agent/config';
 import { checkConfig } from '../../src/cli/check-config';
-import { discoverNamespaces, inNetns, isPrivilegeError, NetnsWatcher, parseNamespacesSetting } from '../../src/agent/netns';
+import { discoverNamespaces, inNetns, inPlace, isPrivilegeError, NetnsWatcher, parseNamespacesSetting } from '../../src/agent/netns';
 import { applyNamespaceOverride } from '../../src/agent/ns-config';
 import { GenlClient } from '../../src/netlink/genl-client';
 import { KernelHandshakeLink, KernelNetlinkTransport } from '../../src/netlink/kernel-link';
@@ -212,6 +212,20 @@ describe('namespace discovery', () => {
 const currentNetns = () => fs.readlinkSync('/proc/thread-self/ns/net');
 
 describe('setns on this host', () => {
+  it('inPlace: the own namespace without setns (its path is not even opened), any other by entering it', () => {
+    const before = currentNetns();
+    let inside = '';
+    const here = () => {
+      inside = currentNetns();
+      return 7;
+    };
+    expect(inPlace({ label: 'self', path: '/nonexistent/self' }, here)).toBe(7);
+    expect(inside).toBe(before);
+    expect(() => inPlace({ label: 'tenant', path: '/nonexistent/tenant' }, () => 7)).toThrow(/ENOENT/);
+    expect(() => inPlace({ label: 'tenant', path: '/proc/self/stat' }, () => 7)).toThrow(/setns \(\/proc\/self\/stat\)/);
+    expect(currentNetns()).toBe(before);
+  });
+
   if (process.getuid?.() === 0) {
     it('as root: a socket is created in a namespace made with `ip netns add`, and the thread comes back', async () => {
       const name = `hsd-test-${process.pid}`;
