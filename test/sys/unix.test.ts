@@ -14,6 +14,7 @@ import {
   SeqpacketMessage,
   SeqpacketServer,
   recvmsg,
+  recvScratch,
   sendmsg,
   unixAddress,
 } from '../../src/sys/unix';
@@ -91,7 +92,7 @@ describe('raw SEQPACKET syscalls', () => {
     try {
       sendmsg(a, Buffer.alloc(100, 7), [pw]);
       close(pw);
-      const m = recvmsg(b, 10);
+      const m = recvmsg(b, recvScratch(10));
       expect(m).toMatchObject({ truncated: true, fds: [] });
       expect(m!.data.length).toBe(10);
       // the only remaining copy of the write end was the received one: it was closed → EOF
@@ -100,7 +101,7 @@ describe('raw SEQPACKET syscalls', () => {
       const [qr, qw] = streamPair();
       sendmsg(a, Buffer.from('x'), [qw, qw]);
       close(qw);
-      const m2 = recvmsg(b, 100, 1);
+      const m2 = recvmsg(b, recvScratch(100, 1));
       expect(m2).toMatchObject({ truncated: true, fds: [] });
       expect(fs.readSync(qr, Buffer.alloc(4))).toBe(0);
       close(qr);
