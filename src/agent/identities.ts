@@ -134,15 +134,16 @@ function loadCertified(
 }
 
 /**
- * What the identity files look like on disk (inode, size, mtime of each configured path), so a
- * certificate, key, CRL or trust store replaced in place is noticed without a SIGHUP: tlshd
- * re-reads them for every handshake, and hosts rotate certificates relying on that. Comparing a
- * stamp costs a few stat() calls; re-parsing everything per handshake would cost milliseconds.
- * A trust-store directory is stamped by the directory itself (files added or removed).
+ * What the identity files look like on disk (inode, size, mtime of each path: identityFilePaths
+ * of every profile), so a certificate, key, CRL or trust store replaced in place is noticed
+ * without a SIGHUP: tlshd re-reads them for every handshake, and hosts rotate certificates
+ * relying on that. Comparing a stamp costs a stat() per file; re-parsing everything per handshake
+ * would cost milliseconds. A trust-store directory is stamped by the directory itself (files
+ * added or removed).
  */
-export function identityFilesStamp(config: AgentConfig): string {
+export function identityFilesStamp(files: readonly string[]): string {
   const parts: string[] = [];
-  for (const file of identityFilePaths(config)) {
+  for (const file of files) {
     try {
       const st = fs.statSync(file);
       parts.push(`${file}:${st.ino}:${st.size}:${st.mtimeMs}`);
