@@ -16,6 +16,7 @@ import { Status } from '../../src/agent/request';
 import type { AgentTransport } from '../../src/agent/transport';
 import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { Errno } from '../../src/sys/errno';
+import { PathWatch } from '../../src/sys/inotify';
 import { SysError } from '../../src/sys/libc';
 import { fakeRoots } from '../helpers/netns';
 import { configText, openFds, pki, PKI, sleep, startTestDaemon, tlsPeerServer } from './harness';
@@ -272,6 +273,46 @@ describe('one agent, several network namespaces (fake kernels)', () => {
     expect(w.daemon.reload()).toBe(true);
     const c4 = await peer!.consumer();
     expect((await w.kernels.get('tenant1')!.submit({ sock: c4.fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status).toBe(Status.EACCES);
+  });
+
+  it('[namespace.self] is for requests from the agent\'s own namespace only; namespaces without a section use the main sections', async () => {
+    w = await startWorld({ names: ['tenant1'], extraConfig: `[namespace.self]\nclient.x509.truststore=${PKI}/ed25519-root-ca.crt.pem\n` });
+    const x509In = async (label: string) => (await w!.kernels.get(label)!.submit({ sock: (await peer!.consumer()).fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status;
+    expect(await x509In('self')).toBe(Status.EACCES);
+    expect(await x509In('tenant1')).toBe(Status.OK);
+  });
+
+  it.each([
+    ['watched with inotify', false],
+    ['stat()ed before each handshake (no inotify)', true],
+  ])('a tenant trust store replaced on disk is used by its next handshake: %s', async (_how, noInotify) => {
+    const spy = noInotify
+      ? jest.spyOn(PathWatch, 'of').mockImplementation(() => {
+          throw new Error('inotify_init1 failed: EMFILE');
+        })
+      : undefined;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-ns-rotate-'));
+    try {
+      const store = path.join(dir, 'tenant-ca.pem');
+      fs.copyFileSync(path.join(PKI, 'ed25519-root-ca.crt.pem'), store);
+      // tenant2 inherits the main client trust store: a file shared by two profiles.
+      w = await startWorld({ names: ['tenant1', 'tenant2'], extraConfig: `[namespace.tenant1]\nclient.x509.truststore=${store}\n[namespace.tenant2]\nkeyrings=t2\n` });
+      expect(w.lines.some((l) => l.includes('identity files are not watched; they are checked with stat() before each handshake'))).toBe(noInotify);
+      const x509In = async (label: string) => (await w!.kernels.get(label)!.submit({ sock: (await peer!.consumer()).fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status;
+      expect(await x509In('tenant1')).toBe(Status.EACCES);
+      expect(await x509In('tenant2')).toBe(Status.OK);
+      fs.copyFileSync(path.join(PKI, 'ca-bundle.pem'), `${store}.new`);
+      fs.renameSync(`${store}.new`, store);
+      expect(await x509In('tenant1')).toBe(Status.OK);
+      expect(w.lines.filter((l) => l.includes('identity files changed on disk; certificates, keys and trust reloaded'))).toHaveLength(1);
+      expect(await x509In('self')).toBe(Status.OK);
+      expect(w.lines.filter((l) => l.includes('identity files changed on disk'))).toHaveLength(1);
+    } finally {
+      spy?.mockRestore();
+      await w?.stop();
+      w = undefined;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('on worker threads too: a tenant handshake there uses the tenant trust store', async () => {
