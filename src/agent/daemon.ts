@@ -13,7 +13,7 @@ import { loadConfig, type AgentConfig, type ConfigWarning, type HostPort, type L
 import { SELF_NETNS, type NamespacesSetting } from './netns';
 import { buildProfiles, profileFor, type Profiles } from './profiles';
 import { Dispatcher, type RunContext, type RunOutcome } from './dispatcher';
-import { runHandshake, usesKeys, type HandshakeEnv, type Profile } from './handshake';
+import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
 import { identityFilesStamp } from './identities';
 import { PathWatch } from '../sys/inotify';
 import { createLogger, type Logger } from './logging';
@@ -134,15 +134,13 @@ export class Daemon {
     });
   }
 
-  /** On a worker thread; undefined when none is up (start-up, replacing a dead one). */
+  /**
+   * On a worker thread; undefined when none is up (start-up, replacing a dead one). Handshakes
+   * that read kernel keys (PSKs, certificates by serial) go too: their keyrings are linked and
+   * their keys read on this thread, whose credentials the kernel judges them by (pool/keys.ts).
+   */
   private runPooled(req: HandshakeRequest, ctx: RunContext, profile: Profile): Promise<RunOutcome> | undefined {
-    // Handshakes that read kernel keys (PSKs, certificates by serial) run on this thread. The
-    // kernel judges key permission and possession by the calling thread's credentials, and a
-    // worker's did not always see the keyrings linked here: under systemd (KeyringMode=shared,
-    // the packaged unit) a worker's read of the NVMe PSK failed with EACCES after earlier
-    // handshakes and reloads, while the same read on this thread succeeds.
-    if (usesKeys(req)) return undefined;
-    return this.pool?.run(req, ctx, profile.config.peerIdleTimeoutMs);
+    return this.pool?.run(req, ctx, profile.config.peerIdleTimeoutMs, { env: this.opts.env.keys, keyrings: profile.config.keyrings });
   }
 
   /** Build, start the metrics endpoint and every transport. On failure everything started is undone. */
