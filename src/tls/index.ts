@@ -14,7 +14,7 @@ import type { State } from './state';
 
 export * from './api';
 export { MAX_HANDSHAKE_RECORDS, plaintextAlertRecord } from './record/layer';
-export { offeredPskIdentities } from './server/offered-psks';
+export { MAX_PSK_IDENTITIES_LOOKED_UP, offeredPskIdentities } from './server/offered-psks';
 export { DEFAULT_MAX_HANDSHAKE_MESSAGE } from './session';
 
 class NotStarted implements State {

@@ -4,7 +4,7 @@
  * main thread and answered in the worker with the same values and the same failures.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient, offeredPskIdentities, type PskEntry } from '../../src/tls';
+import { MAX_PSK_IDENTITIES_LOOKED_UP, createClient, offeredPskIdentities, type PskEntry } from '../../src/tls';
 import type { HandshakeEnv, RecordChannel } from '../../src/agent/handshake';
 import { errText } from '../../src/agent/handshake';
 import { lookupPsks, prefetchKeys, pskLookahead, workerKeys } from '../../src/agent/pool/keys';
@@ -65,6 +65,11 @@ describe('offeredPskIdentities', () => {
     // A whole ClientHello by its headers whose body is not one.
     const garbled = Buffer.concat([flight[0].subarray(0, 9), Buffer.alloc(flight[0].length - 9, 0xee)]);
     expect(ids(offeredPskIdentities([garbled], 65536))).toEqual([]);
+  });
+
+  it('gives only the first MAX_PSK_IDENTITIES_LOOKED_UP identities of a long offer', () => {
+    const many = firstFlight(Array.from({ length: 20 }, (_, i) => psk(`h${i}`)));
+    expect(ids(offeredPskIdentities(many, 65536))).toEqual(Array.from({ length: MAX_PSK_IDENTITIES_LOOKED_UP }, (_, i) => `h${i}`));
   });
 
   it('does not wait for a ClientHello announced longer than the engine accepts', () => {

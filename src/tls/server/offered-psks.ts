@@ -11,6 +11,14 @@ import { ContentType, ExtensionType, HandshakeType } from '../wire/codes';
 import { decodeClientHello } from '../wire/handshake';
 import { offeredPsks } from '../wire/extensions';
 
+/**
+ * The most PSK identities of one ClientHello the server looks up; the rest are treated as
+ * unknown. Each lookup is a search of the kernel's keyrings, and a ClientHello of 64 KiB can
+ * offer thousands of identities: a peer must not make one handshake cost thousands of them.
+ * A client offers its keys for one host and one subsystem, a handful at most.
+ */
+export const MAX_PSK_IDENTITIES_LOOKED_UP = 16;
+
 /** Record header: type (1), legacy version (2), length (2). */
 const RECORD_HEADER = 5;
 /** Handshake message header: type (1), length (3). */
@@ -19,7 +27,8 @@ const MESSAGE_HEADER = 4;
 /**
  * What the plaintext records read so far say about the client's first message:
  * `more` while it is a ClientHello not yet complete (read another record), else the identities
- * it offers (none when it offers no PSK, or is no ClientHello, or cannot be read).
+ * it offers, the first MAX_PSK_IDENTITIES_LOOKED_UP of them (none when it offers no PSK, or is
+ * no ClientHello, or cannot be read).
  * `maxMessage` bounds the ClientHello's announced length, as the engine bounds every message.
  */
 export function offeredPskIdentities(records: readonly Buffer[], maxMessage: number): { more: true } | { more: false; identities: Buffer[] } {
@@ -41,7 +50,7 @@ export function offeredPskIdentities(records: readonly Buffer[], maxMessage: num
   try {
     const ch = decodeClientHello(head.subarray(MESSAGE_HEADER, MESSAGE_HEADER + len));
     const psk = ch.extensions.get(ExtensionType.pre_shared_key);
-    return { more: false, identities: psk ? offeredPsks(psk).identities.map((i) => i.identity) : [] };
+    return { more: false, identities: psk ? offeredPsks(psk).identities.slice(0, MAX_PSK_IDENTITIES_LOOKED_UP).map((i) => i.identity) : [] };
   } catch {
     return none;
   }
