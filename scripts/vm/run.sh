@@ -11,6 +11,8 @@
 #                        systemd-handshaked")
 #   HSVM_ONLY            comma-separated scenario names to keep (default: all)
 #   HSVM_IO_MIB          MiB written and read back per NFS round trip (default 64)
+#   HSVM_WORKERS         [handshaked] workers in the guest's agent configuration (default: not
+#                        set, the agent's own default: none on the guest's 2 vCPUs)
 #   HSVM_PASS_TIMEOUT    seconds one VM may run before it is killed (default 1200)
 #   HSVM_MIRROR          Debian mirror URL (default: the one in the host's apt sources)
 #   HSVM_STORM_CTRLS, HSVM_STORM_WARM_ROUNDS, HSVM_STORM_CODE_CACHE, HSVM_STORM_AGENTS,
@@ -152,7 +154,7 @@ for pass in $PASSES; do
   log=$RUN/$pass.console.log
   realinit=/opt/hsvm/guest/init.sh
   [[ $pass == systemd-* ]] && realinit=/opt/hsvm/guest/systemd-boot.sh
-  append="console=ttyS0 loglevel=5 panic=-1 realinit=$realinit hsvm.pass=$pass hsvm.scenarios=${scen// /,} hsvm.watchdog=$((PASS_TIMEOUT - 60)) hsvm.io=$IO_MIB$STORM_ARGS"
+  append="console=ttyS0 loglevel=5 panic=-1 realinit=$realinit hsvm.pass=$pass hsvm.scenarios=${scen// /,} hsvm.watchdog=$((PASS_TIMEOUT - 60)) hsvm.io=$IO_MIB${HSVM_WORKERS:+ hsvm.workers=$HSVM_WORKERS}$STORM_ARGS"
   qemu=(qemu-system-x86_64 -nodefaults -no-user-config -M pc -accel tcg,thread=multi -cpu max -smp 2 -m 3G
         -display none -no-reboot -chardev stdio,id=con,signal=off -serial chardev:con
         -kernel "$image/vmlinuz" -initrd "$RUN/loader.cpio.gz"

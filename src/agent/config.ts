@@ -297,16 +297,14 @@ const UNSUPPORTED: Record<string, string> = {};
 type PathTarget = (cfg: Mutable<AgentConfig>) => Record<string, Located<string>>;
 
 function pathKeys(keys: readonly string[], target: PathTarget): Record<string, KeyHandler> {
-  return Object.fromEntries(
-    keys.map((key) => [
-      key,
-      (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => {
-        const value = stringValue(e.value);
-        if (value === '') throw new ConfigError(file, e.line, `${key} is empty; remove the line to use the default`);
-        target(cfg)[X509_KEYS[key]] = { value, file, line: e.line };
-      },
-    ]),
-  );
+  return Object.fromEntries(keys.map((key) => [key, (cfg: Mutable<AgentConfig>, e: KeyFileEntry, file: string) => (target(cfg)[X509_KEYS[key]] = pathEntry(e, file, key, 'use the default'))]));
+}
+
+/** A file path from the file, located; an empty one is an error saying what removing the line (`instead`) does. */
+function pathEntry(e: KeyFileEntry, file: string, key: string, instead: string): Located<string> {
+  const value = stringValue(e.value);
+  if (value === '') throw new ConfigError(file, e.line, `${key} is empty; remove the line to ${instead}`);
+  return { value, file, line: e.line };
 }
 
 /**
@@ -435,7 +433,9 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   const overrides: NamespaceOverride[] = [];
   for (const group of kf.groups.values()) {
     if (group.name.startsWith(NAMESPACE_SECTION)) {
-      overrides.push(parseNamespaceSection(group, { file, warnings, x509Keys: X509_KEYS, error: (line, why) => new ConfigError(file, line, why) }));
+      const o = parseNamespaceSection(group, { file, warnings, x509Keys: X509_KEYS, path: (e, key, instead) => pathEntry(e, file, key, instead), error: (line, why) => new ConfigError(file, line, why) });
+      for (const role of ['client', 'server'] as const) checkPairs(o[role], `[${group.name}]`, file, undefined, `${role}.`);
+      overrides.push(o);
       continue;
     }
     // Own properties only: a section or key named "__proto__" or "constructor" must not reach Object.prototype.
@@ -463,10 +463,20 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   return { config: deepFreeze(cfg as AgentConfig), warnings, notices: [] };
 }
 
-/** Certificate and key come in pairs; a per-peer section (its line given) needs at least one pair. */
-function checkPairs(s: Pick<X509Settings, 'certificate' | 'privateKey' | 'pqCertificate' | 'pqPrivateKey'>, section: string, file: string, sectionLine?: number): void {
-  for (const [cert, key, prefix] of [[s.certificate, s.privateKey, 'x509.'], [s.pqCertificate, s.pqPrivateKey, 'x509.pq.']] as const) {
+/**
+ * Certificate and key come in pairs; a per-peer section (its line given) needs at least one pair.
+ * `keyPrefix` is what the section writes before `x509.` (a [namespace.NAME] section's `client.`).
+ */
+function checkPairs(
+  s: Pick<X509Settings, 'certificate' | 'privateKey' | 'pqCertificate' | 'pqPrivateKey'>,
+  section: string,
+  file: string,
+  sectionLine?: number,
+  keyPrefix = '',
+): void {
+  for (const [cert, key, x509] of [[s.certificate, s.privateKey, 'x509.'], [s.pqCertificate, s.pqPrivateKey, 'x509.pq.']] as const) {
     if ((cert === undefined) === (key === undefined)) continue;
+    const prefix = keyPrefix + x509;
     throw new ConfigError(
       file,
       (cert ?? key)?.line,

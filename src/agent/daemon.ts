@@ -11,11 +11,10 @@ import type winston from 'winston';
 import { monotonicUsec, serviceNotifier, type ServiceNotifier } from '../sys/sd-notify';
 import { loadConfig, type AgentConfig, type ConfigWarning, type HostPort, type LogFormat, type LogLevel, type LoadedConfig } from './config';
 import { SELF_NETNS, type NamespacesSetting } from './netns';
-import { applyNamespaceOverride } from './ns-config';
-import { buildProfiles, profileFor } from './profiles';
+import { buildProfiles, profileFor, type Profiles } from './profiles';
 import { Dispatcher, type RunContext, type RunOutcome } from './dispatcher';
-import { runHandshake, usesKeys, type HandshakeEnv, type Profile } from './handshake';
-import { identityFilePaths, identityFilesStamp } from './identities';
+import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
+import { identityFilesStamp } from './identities';
 import { PathWatch } from '../sys/inotify';
 import { createLogger, type Logger } from './logging';
 import type { AgentMetrics } from './metrics';
@@ -63,9 +62,8 @@ export class Daemon {
   /** The worker threads running handshakes; undefined when they run on the main thread. */
   readonly pool?: WorkerPool;
   metricsAddress?: AddressInfo;
-  private profile: Profile;
-  /** Profiles of the namespaces with a [namespace.NAME] section, by label. */
-  private nsProfiles: ReadonlyMap<string, Profile>;
+  /** The base profile and each namespace's, by label; replaced whole by a reload or a rotation. */
+  private profiles: Profiles;
   private transports: AgentTransport[] = [];
   /** A configuration warning as one log line, `FILE:LINE: why` (start, reload, rotation). */
   private readonly warnConfig = (w: ConfigWarning): void => {
@@ -74,7 +72,7 @@ export class Daemon {
   private keylogFd?: number;
   private stopping?: Promise<void>;
   private identityStamp!: string;
-  /** Watches the identity files (see currentProfile); undefined: they are stat()ed before every handshake. */
+  /** Watches the identity files (see currentProfiles); undefined: they are stat()ed before every handshake. */
   private identityWatch?: PathWatch;
   /** The reload a SIGHUP asked for, not started yet: further SIGHUPs join it. */
   private queuedReload?: Promise<boolean>;
@@ -91,14 +89,14 @@ export class Daemon {
     this.logger = createLogger({ format: config.logFormat, level: levelOf(config), transports: opts.logTransports });
     for (const n of loaded.notices) this.logger.info(n);
     for (const w of loaded.warnings) this.warnConfig(w);
-    ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, this.warnConfig));
-    this.restamp(config);
+    this.profiles = buildProfiles(config, this.warnConfig);
+    this.restamp();
     if (config.namespaces.mode === 'self') {
       for (const o of config.namespaceOverrides) {
         if (o.label !== SELF_NETNS) this.logger.warn(`${o.file}:${o.line}: [namespace.${o.label}] has no effect: [handshaked] namespaces serves only the agent's own namespace`);
       }
     }
-    if (config.metrics && metricsModule) this.metrics = new metricsModule.AgentMetrics({ processMetrics: true });
+    if (config.metrics && metricsModule) this.metrics = new metricsModule.AgentMetrics({ processMetrics: true, logger: this.logger });
     if (opts.keylogFile) this.keylogFd = openKeylog(opts.keylogFile);
     const workers = opts.workers ?? config.workers;
     if (workers > 0 && !isDefaultHandshakeEnv(opts.env)) {
@@ -116,7 +114,7 @@ export class Daemon {
     this.dispatcher = new Dispatcher({
       run: (req, ctx) => this.run(req, ctx),
       limits: () => {
-        const c = this.profile.config;
+        const c = this.config;
         return { maxInflight: c.maxInflight, maxHandshakes: c.maxHandshakes, defaultTimeoutMs: c.defaultTimeoutMs, peerIdleTimeoutMs: c.peerIdleTimeoutMs };
       },
       logger: this.logger,
@@ -126,8 +124,7 @@ export class Daemon {
 
   /** One handshake, here or on a worker thread, with the profile in force when it starts. */
   private run(req: HandshakeRequest, ctx: RunContext): Promise<RunOutcome> {
-    this.currentProfile();
-    const profile = profileFor({ base: this.profile, byNetns: this.nsProfiles }, ctx.netns);
+    const profile = profileFor(this.currentProfiles(), ctx.netns);
     const pooled = this.pool && this.runPooled(req, ctx, profile);
     if (pooled) return pooled;
     return runHandshake(req, ctx, profile, peerGatedEnv(this.opts.env, ctx), {
@@ -137,15 +134,13 @@ export class Daemon {
     });
   }
 
-  /** On a worker thread; undefined when none is up (start-up, replacing a dead one). */
+  /**
+   * On a worker thread; undefined when none is up (start-up, replacing a dead one). Handshakes
+   * that read kernel keys (PSKs, certificates by serial) go too: their keyrings are linked and
+   * their keys read on this thread, whose credentials the kernel judges them by (pool/keys.ts).
+   */
   private runPooled(req: HandshakeRequest, ctx: RunContext, profile: Profile): Promise<RunOutcome> | undefined {
-    // Handshakes that read kernel keys (PSKs, certificates by serial) run on this thread. The
-    // kernel judges key permission and possession by the calling thread's credentials, and a
-    // worker's did not always see the keyrings linked here: under systemd (KeyringMode=shared,
-    // the packaged unit) a worker's read of the NVMe PSK failed with EACCES after earlier
-    // handshakes and reloads, while the same read on this thread succeeds.
-    if (usesKeys(req)) return undefined;
-    return this.pool?.run(req, ctx, profile.config.peerIdleTimeoutMs);
+    return this.pool?.run(req, ctx, profile.config.peerIdleTimeoutMs, { env: this.opts.env.keys, keyrings: profile.config.keyrings });
   }
 
   /** Build, start the metrics endpoint and every transport. On failure everything started is undone. */
@@ -155,7 +150,7 @@ export class Daemon {
     const metricsModule = (opts.overrides?.metrics ?? loaded.config.metrics) ? await import('./metrics') : undefined;
     const d = new Daemon(opts, loaded, metricsModule);
     try {
-      const cfg = d.profile.config;
+      const cfg = d.config;
       if (d.metrics && cfg.metrics) {
         d.metricsAddress = await d.metrics.listen(cfg.metrics);
         d.logger.info('metrics endpoint listening', { address: `${d.metricsAddress.address}:${d.metricsAddress.port}`, path: '/metrics' });
@@ -165,7 +160,7 @@ export class Daemon {
           dispatcher: d.dispatcher,
           logger: d.logger,
           metrics: d.metrics,
-          config: () => d.profile.config,
+          config: () => d.config,
           ktls: opts.ktls,
         });
         await t.start();
@@ -178,7 +173,7 @@ export class Daemon {
     }
     // Workers load while the agent already answers: until one is up, handshakes run here.
     d.pool?.start();
-    d.logger.info('handshaked ready', { transports: d.transports.map((t) => t.name), ktls: opts.ktls, config: d.profile.config.file ?? '(defaults)' });
+    d.logger.info('handshaked ready', { transports: d.transports.map((t) => t.name), ktls: opts.ktls, config: d.config.file ?? '(defaults)' });
     // Only now: every transport has joined the tlshd group or listens, so units ordered after
     // this one (remote-fs-pre.target and the NFS mounts behind it) find an agent that answers.
     d.tellServiceManager({ READY: 1, STATUS: `serving (${d.transports.map((t) => t.name).join(', ')})` });
@@ -186,7 +181,7 @@ export class Daemon {
   }
 
   get config(): AgentConfig {
-    return this.profile.config;
+    return this.profiles.base.config;
   }
 
   /**
@@ -214,34 +209,33 @@ export class Daemon {
   }
 
   private doReload(): boolean {
-    let next: Profile;
-    let nextNs: ReadonlyMap<string, Profile>;
+    let next: Profiles;
     try {
       const loaded = loadConfig({ path: this.opts.configPath, searchPaths: this.opts.configSearchPaths });
       const config = applyOverrides(loaded.config, this.opts.overrides);
       for (const w of loaded.warnings) this.warnConfig(w);
-      ({ base: next, byNetns: nextNs } = buildProfiles(config, this.warnConfig));
+      next = buildProfiles(config, this.warnConfig);
     } catch (e) {
       this.logger.error(`reload failed, keeping the previous configuration: ${(e as Error).message}`);
       return false;
     }
-    if (this.pool && (this.opts.workers ?? next.config.workers) !== this.pool.size) {
-      this.logger.warn('[handshaked] workers changes only at restart', { running: this.pool.size, configured: next.config.workers });
+    const config = next.base.config;
+    if (this.pool && (this.opts.workers ?? config.workers) !== this.pool.size) {
+      this.logger.warn('[handshaked] workers changes only at restart', { running: this.pool.size, configured: config.workers });
     }
-    if (!sameNamespaces(next.config.namespaces, this.profile.config.namespaces)) {
+    if (!sameNamespaces(config.namespaces, this.config.namespaces)) {
       this.logger.warn('[handshaked] namespaces changes only at restart; [namespace.NAME] sections follow the reload');
     }
-    this.profile = next;
-    this.nsProfiles = nextNs;
-    this.restamp(next.config);
-    this.logger.level = levelOf(next.config);
-    this.pool?.configure(next.config, levelOf(next.config));
-    this.logger.info('configuration reloaded', { config: next.config.file ?? '(defaults)' });
+    this.profiles = next;
+    this.restamp();
+    this.logger.level = levelOf(config);
+    this.pool?.configure(config, levelOf(config));
+    this.logger.info('configuration reloaded', { config: config.file ?? '(defaults)' });
     return true;
   }
 
   /**
-   * The profile for a new handshake. When a configured certificate, key, CRL or trust store was
+   * The profiles for a new handshake. When a configured certificate, key, CRL or trust store was
    * replaced on disk since it was loaded, the identities are loaded again first (tlshd reads them
    * per handshake, so hosts rotate certificates without signalling the agent). Files that do not
    * load (say, a key written before its certificate) are logged and the previous identities kept
@@ -254,37 +248,37 @@ export class Daemon {
    * (no watch left for this user), they are stat()ed every time, as they were before: that cost
    * 2-4 % of the agent's CPU per handshake (docs/bench.md, "CPU per handshake").
    */
-  private currentProfile(): Profile {
-    if (this.identityWatch && !this.identityWatch.changed()) return this.profile;
-    const { config } = this.profile;
-    const stamp = profilesStamp(config);
-    if (stamp === this.identityStamp) return this.profile;
-    this.restamp(config);
+  private currentProfiles(): Profiles {
+    if (this.identityWatch && !this.identityWatch.changed()) return this.profiles;
+    if (identityFilesStamp(this.profiles.files) === this.identityStamp) return this.profiles;
+    const { config } = this.profiles.base;
+    this.restamp();
     try {
-      ({ base: this.profile, byNetns: this.nsProfiles } = buildProfiles(config, this.warnConfig));
+      this.profiles = buildProfiles(config, this.warnConfig);
       this.pool?.configure(config, levelOf(config));
       this.logger.info('identity files changed on disk; certificates, keys and trust reloaded');
     } catch (e) {
       this.logger.error(`identity files changed on disk but do not load, keeping the previous ones: ${(e as Error).message}`);
     }
-    return this.profile;
+    return this.profiles;
   }
 
   /**
-   * Watch the files `config` names (again: links may now lead elsewhere), then take their stamp,
-   * in that order, so that a change between the two is an event, not lost.
+   * Watch the files the profiles name (again: links may now lead elsewhere), then take their
+   * stamp, in that order, so that a change between the two is an event, not lost. Each file
+   * once, however many profiles name it.
    */
-  private restamp(config: AgentConfig): void {
+  private restamp(): void {
     this.identityWatch?.close();
     this.identityWatch = undefined;
     if (!this.stopping) {
       try {
-        this.identityWatch = PathWatch.of(profilesPaths(config));
+        this.identityWatch = PathWatch.of(this.profiles.files);
       } catch (e) {
         this.logger.debug('identity files are not watched; they are checked with stat() before each handshake', { error: (e as Error).message });
       }
     }
-    this.identityStamp = profilesStamp(config);
+    this.identityStamp = identityFilesStamp(this.profiles.files);
   }
 
   /** Stop taking requests, give running handshakes the grace period, send every reply, release everything. */
@@ -296,7 +290,7 @@ export class Daemon {
   private async doStop(): Promise<void> {
     this.tellServiceManager({ STOPPING: 1, STATUS: `stopping: ${this.dispatcher.inFlight} handshakes in flight` });
     for (const t of this.transports) t.stopAccepting();
-    await this.dispatcher.shutdown(this.profile.config.shutdownGraceMs);
+    await this.dispatcher.shutdown(this.config.shutdownGraceMs);
     await this.pool?.close();
     for (const t of this.transports) {
       try {
@@ -340,19 +334,6 @@ function openKeylog(file: string): number {
     const err = e as NodeJS.ErrnoException;
     throw new StartupError(`cannot open the key log (--keylog / SSLKEYLOGFILE): ${err.code === undefined ? err.message : `"${file}": ${err.code}`}`);
   }
-}
-
-/** What every identity file of every profile looks like on disk (see currentProfile). */
-function profilesStamp(config: AgentConfig): string {
-  return profileConfigs(config).map(identityFilesStamp).join('#');
-}
-
-function profilesPaths(config: AgentConfig): string[] {
-  return [...new Set(profileConfigs(config).flatMap(identityFilePaths))];
-}
-
-function profileConfigs(config: AgentConfig): AgentConfig[] {
-  return [config, ...config.namespaceOverrides.map((o) => applyNamespaceOverride(config, o))];
 }
 
 function sameNamespaces(a: NamespacesSetting, b: NamespacesSetting): boolean {

@@ -455,7 +455,8 @@ function remoteAuth(req: HandshakeRequest, info: SessionInfo): number[] {
   return [];
 }
 
-function errText(e: unknown): string {
+/** An error as a status reason says it: its code (EACCES), if it has one, then its message. */
+export function errText(e: unknown): string {
   if (e instanceof Error) return (e as { code?: string }).code ? `${(e as { code?: string }).code}: ${e.message}` : e.message;
   return String(e);
 }

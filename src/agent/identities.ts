@@ -68,22 +68,16 @@ function checkKeyFile(loc: Located<string>, mode: KeyFileModeCheck, onWarning: (
 }
 
 function loadRole(s: X509Settings, role: 'client' | 'server', checkKey: (loc: Located<string>) => void): RoleIdentity {
-  const setting = (key: string) => `[authenticate.${role}] ${key}`;
-  const crls = s.crl ? at(s.crl, setting('x509.crl'), () => loadCrls(s.crl!.value)) : undefined;
+  const section = `[authenticate.${role}]`;
+  const crls = s.crl ? at(s.crl, `${section} x509.crl`, () => loadCrls(s.crl!.value)) : undefined;
   let trust: TrustConfig | undefined;
   if (s.truststore) {
-    const store = at(s.truststore, setting('x509.truststore'), () => loadTrustStore(s.truststore!.value));
+    const store = at(s.truststore, `${section} x509.truststore`, () => loadTrustStore(s.truststore!.value));
     // CRLs found in the trust store directory count too, as with a CA path in OpenSSL.
     const all = [...(store.crls ?? []), ...(crls ?? [])];
     trust = { anchors: store.anchors, ...(all.length ? { crls: all } : {}), ...(s.strict ? { strict: true } : {}) };
   }
-  const certificate = s.certificate && s.privateKey ? loadCertified(s.certificate, s.privateKey, checkKey, 'x509.', setting) : undefined;
-  let pqCertificate: CertifiedKey | undefined;
-  if (s.pqCertificate && s.pqPrivateKey) {
-    pqCertificate = loadCertified(s.pqCertificate, s.pqPrivateKey, checkKey, 'x509.pq.', setting);
-    checkPq(pqCertificate, s.pqPrivateKey);
-  }
-  const section = `[authenticate.${role}]`;
+  const { certificate, pqCertificate } = loadPairs(s, section, checkKey);
   const own: PeerCertificate[] = certificate || pqCertificate ? [{ section, file: (s.certificate ?? s.pqCertificate)!.file, line: (s.certificate ?? s.pqCertificate)!.line, certificate, pqCertificate, peers: [] }] : [];
   const certificates = [...own, ...(s.alternates ?? []).map((alt) => loadAlternate(alt, role, checkKey))];
   const access: AccessPolicy | undefined =
@@ -99,44 +93,57 @@ function loadRole(s: X509Settings, role: 'client' | 'server', checkKey: (loc: Lo
 /** One `[authenticate.ROLE.certificate.NAME]` pair, loaded and checked as the role's own pair is. */
 function loadAlternate(alt: AlternateCertificate, role: 'client' | 'server', checkKey: (loc: Located<string>) => void): PeerCertificate {
   const section = `[authenticate.${role}.certificate.${alt.name}]`;
-  const setting = (key: string) => `${section} ${key}`;
-  const certificate = alt.certificate && alt.privateKey ? loadCertified(alt.certificate, alt.privateKey, checkKey, 'x509.', setting) : undefined;
-  const pqCertificate = alt.pqCertificate && alt.pqPrivateKey ? loadCertified(alt.pqCertificate, alt.pqPrivateKey, checkKey, 'x509.pq.', setting) : undefined;
-  if (pqCertificate && alt.pqPrivateKey) checkPq(pqCertificate, alt.pqPrivateKey);
-  return { section, file: alt.file, line: alt.line, certificate, pqCertificate, peers: (alt.peers?.value ?? []).map((p) => parsePeerPattern(p, false)) };
+  return { section, file: alt.file, line: alt.line, ...loadPairs(alt, section, checkKey), peers: (alt.peers?.value ?? []).map((p) => parsePeerPattern(p, false)) };
 }
 
-function checkPq(pq: CertifiedKey, loc: Located<string>): void {
+/**
+ * A section's pairs, for the role's own section and each per-peer one alike: x509.certificate
+ * with x509.private_key, then x509.pq.* (which must be ML-DSA), each loaded and checked; a pair
+ * not set is undefined. Errors name the section and the key.
+ */
+function loadPairs(
+  s: Pick<X509Settings, 'certificate' | 'privateKey' | 'pqCertificate' | 'pqPrivateKey'>,
+  section: string,
+  checkKey: (loc: Located<string>) => void,
+): { certificate?: CertifiedKey; pqCertificate?: CertifiedKey } {
+  const certificate = s.certificate && s.privateKey ? loadCertified(s.certificate, s.privateKey, checkKey, section, 'x509.') : undefined;
+  const pqCertificate = s.pqCertificate && s.pqPrivateKey ? checkPq(loadCertified(s.pqCertificate, s.pqPrivateKey, checkKey, section, 'x509.pq.'), s.pqPrivateKey) : undefined;
+  return { certificate, pqCertificate };
+}
+
+function checkPq(pq: CertifiedKey, loc: Located<string>): CertifiedKey {
   // tlshd uses the pq identity only for ML-DSA; anything else there is a mistake worth stopping on.
   if (!(pq.key instanceof MlDsaKey)) {
     fail(loc, `x509.pq.private_key ${loc.value} is a ${pq.key.asymmetricKeyType} key; x509.pq.* must name an ML-DSA-44/65/87 certificate and key`);
   }
+  return pq;
 }
 
 function loadCertified(
   cert: Located<string>,
   keyLoc: Located<string>,
   checkKey: (loc: Located<string>) => void,
+  section: string,
   prefix: string,
-  setting: (key: string) => string,
 ): CertifiedKey {
-  const chain = at(cert, setting(`${prefix}certificate`), () => loadCertChain(cert.value));
+  const chain = at(cert, `${section} ${prefix}certificate`, () => loadCertChain(cert.value));
   checkKey(keyLoc);
-  const key = at(keyLoc, setting(`${prefix}private_key`), () => loadPrivateKey(keyLoc.value));
+  const key = at(keyLoc, `${section} ${prefix}private_key`, () => loadPrivateKey(keyLoc.value));
   checkKeyMatches(chain[0], key, keyLoc, prefix);
   return { chain, key };
 }
 
 /**
- * What the identity files look like on disk (inode, size, mtime of each configured path), so a
- * certificate, key, CRL or trust store replaced in place is noticed without a SIGHUP: tlshd
- * re-reads them for every handshake, and hosts rotate certificates relying on that. Comparing a
- * stamp costs a few stat() calls; re-parsing everything per handshake would cost milliseconds.
- * A trust-store directory is stamped by the directory itself (files added or removed).
+ * What the identity files look like on disk (inode, size, mtime of each path: identityFilePaths
+ * of every profile), so a certificate, key, CRL or trust store replaced in place is noticed
+ * without a SIGHUP: tlshd re-reads them for every handshake, and hosts rotate certificates
+ * relying on that. Comparing a stamp costs a stat() per file; re-parsing everything per handshake
+ * would cost milliseconds. A trust-store directory is stamped by the directory itself (files
+ * added or removed).
  */
-export function identityFilesStamp(config: AgentConfig): string {
+export function identityFilesStamp(files: readonly string[]): string {
   const parts: string[] = [];
-  for (const file of identityFilePaths(config)) {
+  for (const file of files) {
     try {
       const st = fs.statSync(file);
       parts.push(`${file}:${st.ino}:${st.size}:${st.mtimeMs}`);

@@ -10,6 +10,11 @@
  * their DONEs sent on its socket (the socket itself keeps the namespace alive until then), and
  * the socket closed. One the agent may not enter (EPERM/EACCES) or whose socket fails is
  * reported once and skipped; the agent's own namespace failing stops start-up as before.
+ *
+ * A namespace that went away has its metrics series dropped (AgentMetrics.forgetNetns) when it is
+ * withdrawn, so one appearing under the same label starts from zero, and again once its socket is
+ * closed, which drops what its last handshakes recorded (unless a namespace with that label is
+ * served by then: the series are its own).
  */
 import type { AgentTransport, TransportContext } from './transport';
 import { KernelTransport, type KernelTransportOptions } from './kernel-transport';
@@ -111,8 +116,13 @@ export class NamespacesTransport implements AgentTransport {
   }
 
   private enqueue(change: NetnsChange): void {
+    this.serially(() => this.apply(change));
+  }
+
+  /** Runs `task` after the changes before it have been applied, and reports its failure. */
+  private serially(task: () => void | Promise<void>): void {
     this.changes = this.changes
-      .then(() => this.apply(change))
+      .then(task)
       .catch((e: unknown) => {
         if (e instanceof NetnsReturnError) {
           // The main thread is in a namespace not its own: every later socket would be made there.
@@ -179,11 +189,23 @@ export class NamespacesTransport implements AgentTransport {
   private remove(place: NetnsPlace): void {
     this.refused.delete(place.key);
     const s = this.served.get(place.key);
-    if (!s) return;
     this.served.delete(place.key);
+    // Also for one never served: the failed start of a refused namespace may have counted an error.
+    this.forgetMetrics(place.label);
+    if (!s) return;
     s.transport.withdraw(`(network namespace ${place.label} went away)`);
-    const p: Promise<void> = this.closeOne(s).finally(() => this.closing.delete(p));
+    const p: Promise<void> = this.closeOne(s)
+      .finally(() => this.closing.delete(p))
+      // In turn with the changes, so that it never runs while a namespace is being opened.
+      .then(() => this.serially(() => this.forgetMetrics(place.label)));
     this.closing.add(p);
+  }
+
+  /** Drop the series of `label`, unless a namespace served now carries that label too. */
+  private forgetMetrics(label: string): void {
+    if (!this.ctx.metrics) return;
+    for (const s of this.served.values()) if (s.place.label === label) return;
+    this.ctx.metrics.forgetNetns(label);
   }
 
   private async closeOne(s: Served): Promise<void> {

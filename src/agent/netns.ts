@@ -24,6 +24,11 @@ export type NamespacesSetting =
 /** A /run/netns name: what `ip netns add` accepts, minus what could walk out of the directory. */
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
 
+/** Whether `s` can be a namespace's label (what `[namespace.NAME]` names): `self`, a /run/netns name or `ino:<n>`. */
+export function isNetnsLabel(s: string): boolean {
+  return s === SELF_NETNS || NAME_RE.test(s) || /^ino:\d{1,20}$/.test(s);
+}
+
 /**
  * `all`, or a `;`-separated list whose entries are `self`, /run/netns names or absolute paths of
  * namespace files (/proc/PID/ns/net, a bind mount elsewhere). Throws Error naming the bad entry.
@@ -279,6 +284,15 @@ export function inNetns<T>(file: string, create: () => T): T {
   } finally {
     fs.closeSync(target);
   }
+}
+
+/**
+ * Runs `create` in `place`: where the agent is for its own namespace (no setns, no privilege
+ * needed), inside any other for the moment by inNetns. How a socket is made in a served
+ * namespace, by the agent's transports and by `inspect monitor --namespaces` alike.
+ */
+export function inPlace<T>(place: Pick<NetnsPlace, 'label' | 'path'>, create: () => T): T {
+  return place.label === SELF_NETNS ? create() : inNetns(place.path, create);
 }
 
 /** Whether an error from entering a namespace means "not allowed" (said once, then carried on). */

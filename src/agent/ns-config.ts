@@ -12,12 +12,10 @@
  * never be shown one of the host's certificates.
  */
 import type { AgentConfig, ConfigWarning, Located, X509Settings } from './config';
-import { splitList, stringValue, type KeyFileGroup } from './keyfile';
+import { splitList, type KeyFileEntry, type KeyFileGroup } from './keyfile';
+import { isNetnsLabel } from './netns';
 
 export const NAMESPACE_SECTION = 'namespace.';
-
-/** `self`, a /run/netns name, or ino:<decimal>. */
-const LABEL_RE = /^(?:self|ino:\d{1,20}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$/;
 
 type X509Override = Partial<Pick<X509Settings, 'truststore' | 'crl' | 'certificate' | 'privateKey' | 'pqCertificate' | 'pqPrivateKey'>>;
 
@@ -36,6 +34,8 @@ export interface SectionContext {
   readonly warnings: ConfigWarning[];
   /** `x509.*` key → X509Settings field, as in [authenticate.*]. */
   readonly x509Keys: Readonly<Record<string, keyof X509Settings>>;
+  /** A path value, located; throws when it is empty, saying what removing the line does `instead` (config.ts's path keys). */
+  readonly path: (e: KeyFileEntry, key: string, instead: string) => Located<string>;
   /** The ConfigError (FILE:LINE: why) to throw. */
   readonly error: (line: number | undefined, why: string) => Error;
 }
@@ -51,11 +51,14 @@ export function namespaceKeys(x509Keys: Readonly<Record<string, unknown>>): stri
   return ['keyrings', ...(['client', 'server'] as const).flatMap((role) => x509.map((k) => `${role}.${k}`))];
 }
 
-/** One `[namespace.NAME]` section. Unknown keys warn (as elsewhere in the file); bad values throw ctx.error. */
+/**
+ * One `[namespace.NAME]` section. Unknown keys warn (as elsewhere in the file); bad values throw
+ * ctx.error. A certificate without its key is left to config.ts's pair check, as in every section.
+ */
 export function parseNamespaceSection(group: KeyFileGroup, ctx: SectionContext): NamespaceOverride {
   const { file, warnings, x509Keys } = ctx;
   const label = group.name.slice(NAMESPACE_SECTION.length);
-  if (!LABEL_RE.test(label)) {
+  if (!isNetnsLabel(label)) {
     throw ctx.error(group.line, `[${group.name}]: ${JSON.stringify(label)} is not a namespace label (a /run/netns name, ino:<number> or self)`);
   }
   const o = { label, file, line: group.line, client: {} as Record<string, Located<string>>, server: {} as Record<string, Located<string>>, keyrings: undefined as string[] | undefined };
@@ -70,19 +73,7 @@ export function parseNamespaceSection(group: KeyFileGroup, ctx: SectionContext):
       warnings.push({ file, line: e.line, message: `unknown key "${key}" in [${group.name}] ignored (keyrings, client.x509.* and server.x509.* are known)` });
       continue;
     }
-    const value = stringValue(e.value);
-    if (value === '') throw ctx.error(e.line, `[${group.name}] ${key} is empty; remove the line to inherit [authenticate.${m[1]}]`);
-    o[m[1] as 'client' | 'server'][field] = { value, file, line: e.line };
-  }
-  for (const role of ['client', 'server'] as const) {
-    const s = o[role];
-    for (const [cert, key, prefix] of [['certificate', 'privateKey', 'x509.'], ['pqCertificate', 'pqPrivateKey', 'x509.pq.']] as const) {
-      if ((s[cert] === undefined) === (s[key] === undefined)) continue;
-      throw ctx.error(
-        (s[cert] ?? s[key])?.line,
-        `[${group.name}] sets ${role}.${prefix}${s[cert] ? 'certificate' : 'private_key'} without ${role}.${prefix}${s[cert] ? 'private_key' : 'certificate'}; set both or neither`,
-      );
-    }
+    o[m[1] as 'client' | 'server'][field] = ctx.path(e, `[${group.name}] ${key}`, `inherit [authenticate.${m[1]}]`);
   }
   return { label, file, line: group.line, client: o.client, server: o.server, ...(o.keyrings ? { keyrings: o.keyrings } : {}) };
 }

@@ -5,25 +5,32 @@
  */
 import type { AgentConfig, ConfigWarning } from './config';
 import type { Profile } from './handshake';
-import { loadIdentities } from './identities';
+import { identityFilePaths, loadIdentities } from './identities';
 import { SELF_NETNS } from './netns';
 import { applyNamespaceOverride } from './ns-config';
 
 export interface Profiles {
+  /** The main sections': the agent-wide settings, and what a namespace without a section uses. */
   readonly base: Profile;
-  /** By namespace label; only namespaces with a section. */
+  /**
+   * What a request from each namespace uses, by label: the agent's own (`self`, the base unless
+   * it has a section) and every namespace with a section.
+   */
   readonly byNetns: ReadonlyMap<string, Profile>;
+  /** Every identity file some profile names, each once (a file a section inherits is one file). */
+  readonly files: readonly string[];
 }
 
 /** Throws ConfigError (FILE:LINE) when any identity does not load. */
 export function buildProfiles(config: AgentConfig, warn: (w: ConfigWarning) => void = () => undefined): Profiles {
   const base: Profile = Object.freeze({ config, identities: loadIdentities(config, warn) });
-  const byNetns = new Map<string, Profile>();
+  const byNetns = new Map<string, Profile>([[SELF_NETNS, base]]);
   for (const o of config.namespaceOverrides) {
     const c = applyNamespaceOverride(config, o);
     byNetns.set(o.label, Object.freeze({ config: c, identities: loadIdentities(c, warn) }));
   }
-  return { base, byNetns };
+  const files = [...new Set([base, ...byNetns.values()].flatMap((p) => identityFilePaths(p.config)))];
+  return { base, byNetns, files };
 }
 
 /** The profile for a request from namespace `netns` (absent: the agent's own). */

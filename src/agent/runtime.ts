@@ -70,18 +70,15 @@ export function defaultHandshakeEnv(overrides: Partial<HandshakeEnv> = {}): Hand
 
 /**
  * The kernel transport in every network namespace [handshaked] namespaces covers: the agent's
- * own link as before, any other namespace's socket created there by setns (netns.ts inNetns).
+ * own link as before, any other namespace's socket created there by setns (netns.ts inPlace).
  * Its modules (the generic netlink client, the npm netlink socket) are loaded only here, so a
  * unix-only agent never loads them.
  */
 export async function kernelNamespacesTransport(): Promise<TransportFactory> {
   const { KernelHandshakeLink } = await import('../netlink/kernel-link');
   const { namespacesTransport } = await import('./netns-transport');
-  const { inNetns, SELF_NETNS } = await import('./netns');
-  return namespacesTransport({
-    linkFor: (place) =>
-      place.label === SELF_NETNS ? new KernelHandshakeLink() : new KernelHandshakeLink({}, (create) => inNetns(place.path, create)),
-  });
+  const { inPlace } = await import('./netns');
+  return namespacesTransport({ linkFor: (place) => new KernelHandshakeLink({}, (create) => inPlace(place, create)) });
 }
 
 /** The unix transport, loaded only when asked for. */

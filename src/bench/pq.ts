@@ -10,18 +10,16 @@
  *    plus ClientHello size and whether a HelloRetryRequest (one more round trip) was needed.
  * Rounds interleave the policies and the median is reported, because this machine's speed drifts.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { createPrivateKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { createClient, createServer } from '../tls';
-import type { CertifiedKey, ClientConfig, Connection, GroupName, ServerConfig, Step } from '../tls/api';
+import type { CertifiedKey, ClientConfig, Connection, GroupName, ServerConfig, Step, TrustConfig } from '../tls/api';
 import { groupByName } from '../tls/crypto/groups';
 import { ML_DSA } from '../tls/crypto/pq';
-import { loadPrivateKey } from '../tls/x509';
-import { PQ_PKI_DIR } from '../companion/pki';
-import { loadBenchPki, PKI_DIR } from './pki';
+import { loadPrivateKey, pemToDer } from '../tls/x509';
+import { Pki, PQ_PKI_DIR } from '../companion/pki';
+import { loadBenchPki, type BenchPki } from './pki';
 import { cpuUsPerCall, median } from './stats';
 
 
@@ -123,15 +121,19 @@ export interface PolicyFigure {
   helloRetry: boolean;
 }
 
-function measurePolicies(perRound: number, rounds: number): PolicyFigure[] {
+const pqFixtures = new Pki(PQ_PKI_DIR, 'run scripts/gen-pq-pki.sh');
+
+/** The certificates the policies use: the classical server-p256, the ML-DSA-65 server, and both roots. */
+export function pqBenchMaterial(): { classic: BenchPki; pqCert: CertifiedKey; trust: TrustConfig } {
   const classic = loadBenchPki('server-p256');
-  const pqChain = fs.readFileSync(path.join(PQ_PKI_DIR, 'server-mldsa65.chain.pem'), 'utf8');
   const pqCert: CertifiedKey = {
-    chain: [Buffer.from(pqChain.replace(/-----[^-]+-----|\s+/g, ''), 'base64')],
-    key: loadPrivateKey(path.join(PQ_PKI_DIR, 'server-mldsa65.key.pem')),
+    chain: pemToDer(pqFixtures.text('server-mldsa65.chain.pem')),
+    key: loadPrivateKey(pqFixtures.file('server-mldsa65.key.pem')),
   };
-  const pqAnchor = fs.readFileSync(path.join(PQ_PKI_DIR, 'ca-bundle.pem'), 'utf8').replace(/-----[^-]+-----|\s+/g, '');
-  const trust = { anchors: [...classic.trust.anchors, Buffer.from(pqAnchor, 'base64')] };
+  return { classic, pqCert, trust: { anchors: [...classic.trust.anchors, ...pemToDer(pqFixtures.text('ca-bundle.pem'))] } };
+}
+
+function measurePolicies(perRound: number, rounds: number, { classic, pqCert, trust }: ReturnType<typeof pqBenchMaterial>): PolicyFigure[] {
   const all = policies(pqCert);
   const run = (p: Policy) =>
     handshake(
@@ -167,10 +169,9 @@ function formatPq(prims: PrimitiveFigure[], pols: PolicyFigure[]): string {
 
 /** Entry from bench/tls.ts for --pq. */
 export function runPqBench(opts: { perRound: number; rounds: number; json: boolean }): number {
-  // Make sure the fixtures exist before spending minutes.
-  createPrivateKey(fs.readFileSync(path.join(PKI_DIR, 'server-p256.key.pem')));
+  const material = pqBenchMaterial(); // first: a missing fixture fails now, not after minutes
   const prims = measurePrimitives(Math.max(20, opts.perRound), opts.rounds);
-  const pols = measurePolicies(opts.perRound, opts.rounds);
+  const pols = measurePolicies(opts.perRound, opts.rounds, material);
   const setup = { node: process.version, noble: '@noble/post-quantum 0.7.1', rounds: opts.rounds, perRound: opts.perRound };
   if (!opts.json) process.stdout.write(`${formatPq(prims, pols)}\n`);
   process.stdout.write(`${JSON.stringify({ setup, primitives: prims, policies: pols }, null, opts.json ? 2 : 0)}\n`);

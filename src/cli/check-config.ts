@@ -7,9 +7,9 @@
  * columns; `--log-format json` prints one JSON object per row instead.
  */
 import { loadConfig, type AgentConfig, type ConfigWarning, type Located } from '../agent/config';
-import { loadIdentities, type Identities, type RoleIdentity } from '../agent/identities';
+import type { Identities, RoleIdentity } from '../agent/identities';
 import { certificateNames, describeNames, type PeerCertificate } from '../agent/peer-policy';
-import { applyNamespaceOverride } from '../agent/ns-config';
+import { buildProfiles, profileFor, type Profiles } from '../agent/profiles';
 
 export interface CheckRow {
   /** Whose setting: "agent" for the whole agent; other scopes (a namespace) name themselves. */
@@ -94,12 +94,12 @@ function agentRows(config: AgentConfig, ids: Identities): CheckRow[] {
 }
 
 /** One scope per [namespace.NAME] section: what requests from that namespace use. */
-function namespaceRows(config: AgentConfig, warn: (w: ConfigWarning) => void): CheckRow[] {
+function namespaceRows(config: AgentConfig, profiles: Profiles): CheckRow[] {
   return config.namespaceOverrides.flatMap((o) => {
-    const c = applyNamespaceOverride(config, o);
+    const { config: c, identities } = profileFor(profiles, o.label);
     const scope = `netns ${o.label}`;
     return [
-      ...roleRows(scope, c, loadIdentities(c, warn)),
+      ...roleRows(scope, c, identities),
       { scope, setting: 'keyrings', value: c.keyrings.length ? c.keyrings.join('; ') : '(only .nvme, .nfs, .nfsd)', from: o.keyrings ? `${o.file}:${o.line}` : (config.file ?? 'default') },
     ];
   });
@@ -118,7 +118,10 @@ export interface CheckResult {
   readonly stderr: string;
 }
 
-/** Loads as `serve` does; 0 and the table when valid, 1 and `FILE:LINE: reason` when not. */
+/**
+ * Loads as `serve` does, with the daemon's own buildProfiles, so a file one refuses the other
+ * refuses with the same message; 0 and the table when valid, 1 and `FILE:LINE: reason` when not.
+ */
 export function checkConfig(opts: { path?: string; searchPaths?: readonly string[]; format: 'text' | 'json' }): CheckResult {
   const warnings: ConfigWarning[] = [];
   let out: string;
@@ -127,8 +130,8 @@ export function checkConfig(opts: { path?: string; searchPaths?: readonly string
     const loaded = loadConfig({ path: opts.path, searchPaths: opts.searchPaths });
     warnings.push(...loaded.warnings);
     notices = loaded.notices;
-    const ids = loadIdentities(loaded.config, (w) => warnings.push(w));
-    out = formatRows([...agentRows(loaded.config, ids), ...namespaceRows(loaded.config, (w) => warnings.push(w))], opts.format);
+    const profiles = buildProfiles(loaded.config, (w) => warnings.push(w));
+    out = formatRows([...agentRows(loaded.config, profiles.base.identities), ...namespaceRows(loaded.config, profiles)], opts.format);
   } catch (e) {
     return { code: 1, stdout: '', stderr: `${warningLines(warnings)}handshaked serve --check-config: ${(e as Error).message}\n` };
   }

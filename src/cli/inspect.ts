@@ -11,7 +11,7 @@ import { NetlinkFormatError } from '../netlink/errors';
 import { inspectDecode, type OutputFormat } from '../netlink/inspect/decode';
 import { monitor, type MonitorNamespace } from '../netlink/inspect/monitor';
 import { splitList } from '../agent/keyfile';
-import { discoverNamespaces, inNetns, parseNamespacesSetting, SELF_NETNS, SYSTEM_NETNS_ROOTS } from '../agent/netns';
+import { discoverNamespaces, inPlace, parseNamespacesSetting, SELF_NETNS, SYSTEM_NETNS_ROOTS } from '../agent/netns';
 import { KernelNetlinkTransport } from '../netlink/kernel-link';
 
 interface DecodeArgs {
@@ -132,7 +132,7 @@ function monitorNamespaces(value: string): MonitorNamespace[] {
   if (missing.length) throw new Error(`--namespaces: not found: ${missing.join(', ')}`);
   return [...found.values()].map((p) => ({
     label: p.label,
-    open: () => (p.label === SELF_NETNS ? new KernelNetlinkTransport(true) : inNetns(p.path, () => new KernelNetlinkTransport(true))),
+    open: () => inPlace(p, () => new KernelNetlinkTransport(true)),
   }));
 }
 

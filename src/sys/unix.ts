@@ -162,26 +162,30 @@ export function sendmsg(fd: number, data: Buffer, fds: readonly number[] = [], f
  * The receive buffer, control buffer and msghdr of recvmsg on one socket, made once per
  * connection: a zero-filled 64 KiB Buffer and a msghdr per call (at least two calls per
  * readable event, the second answering EAGAIN) were allocation and GC work on every request.
- * What recvmsg returns is copied out of it.
+ * What recvmsg returns is copied out of it. Its sizes are the only ones recvmsg reads by.
  */
-interface RecvScratch {
-  buf: Buffer;
-  m: RawMsghdr;
+export interface RecvScratch {
+  /** The largest message read whole; a larger one arrives truncated to this. */
+  readonly maxLen: number;
+  readonly buf: Buffer;
+  readonly m: RawMsghdr;
 }
 
-function recvScratch(maxLen: number, maxFds: number): RecvScratch {
+/** Room for one message of up to `maxLen` bytes carrying up to `maxFds` fds. */
+export function recvScratch(maxLen = 65536, maxFds = 16): RecvScratch {
   const buf = Buffer.allocUnsafeSlow(Math.max(1, maxLen));
   // The kernel delivers as many fds as fit in msg_controllen, so size it exactly, not aligned.
-  return { buf, m: buildMsghdr(buf, Buffer.alloc(cmsgLen(4 * maxFds)), maxLen) };
+  return { maxLen, buf, m: buildMsghdr(buf, Buffer.alloc(cmsgLen(4 * maxFds)), maxLen) };
 }
 
 /**
- * recvmsg(2) of one message, always with MSG_CMSG_CLOEXEC. Returns undefined when nothing is
- * queued (EAGAIN), null at end of stream (a zero-length read without control data: the unix
- * transport never sends empty messages).
+ * recvmsg(2) of one message into `scratch` (default: one made for this call, 64 KiB and 16 fds),
+ * always with MSG_CMSG_CLOEXEC. Returns undefined when nothing is queued (EAGAIN), null at end
+ * of stream (a zero-length read without control data: the unix transport never sends empty
+ * messages).
  */
-export function recvmsg(fd: number, maxLen = 65536, maxFds = 16, scratch = recvScratch(maxLen, maxFds)): ReceivedMessage | null | undefined {
-  const { buf, m } = scratch;
+export function recvmsg(fd: number, scratch: RecvScratch = recvScratch()): ReceivedMessage | null | undefined {
+  const { maxLen, buf, m } = scratch;
   resetForReceive(m);
   let n: number;
   for (;;) {
@@ -331,17 +335,16 @@ export class SeqpacketConn extends EventEmitter {
   private readonly sendQueue: PendingSend[] = [];
   private paused = false;
   private closed = false;
-  private readonly maxMessage: number;
-  private readonly maxFds: number;
+  /** Made on the first read: connections that are never read from do not hold a buffer. */
   private scratch?: RecvScratch;
+  private readonly makeScratch: () => RecvScratch;
   private readonly batch: number;
 
   constructor(fd: number, opts: SeqpacketConnOptions = {}) {
     super();
     this.fd = fd;
     this.readiness = new Readiness(fd, (status, ev) => this.onPoll(status, ev));
-    this.maxMessage = opts.maxMessage ?? 65536;
-    this.maxFds = opts.maxFds ?? 16;
+    this.makeScratch = () => recvScratch(opts.maxMessage, opts.maxFds);
     this.batch = opts.batch ?? 32;
     this.peerCred = getPeerCred(fd);
     // Start on the next tick so the creator can attach 'message' listeners first.
@@ -436,8 +439,8 @@ export class SeqpacketConn extends EventEmitter {
     for (let i = 0; i < this.batch && !this.paused && !this.closed; i++) {
       let m: ReceivedMessage | null | undefined;
       try {
-        this.scratch ??= recvScratch(this.maxMessage, this.maxFds);
-        m = recvmsg(this.fd, this.maxMessage, this.maxFds, this.scratch);
+        this.scratch ??= this.makeScratch();
+        m = recvmsg(this.fd, this.scratch);
       } catch (e) {
         this.close(e as Error);
         return;

@@ -18,6 +18,9 @@ import { RecordLayer } from './record/layer';
 import { nodeCrypto } from './crypto/node';
 import { defaultChainVerifier, type ChainVerifier } from './verify';
 
+/** The longest handshake message accepted when the config does not say (ClientConfig/ServerConfig.maxHandshakeMessageSize). */
+export const DEFAULT_MAX_HANDSHAKE_MESSAGE = 65536;
+
 export interface Resolved {
   suites: Suite[];
   groups: GroupName[];
@@ -54,7 +57,7 @@ export function resolveCommon(cfg: CommonConfig, crypto: CryptoProvider): Resolv
     groups,
     schemes,
     alpn: cfg.alpn,
-    maxMessage: cfg.maxHandshakeMessageSize ?? 65536,
+    maxMessage: cfg.maxHandshakeMessageSize ?? DEFAULT_MAX_HANDSHAKE_MESSAGE,
     maxChain: cfg.maxChainLength ?? 10,
     now: cfg.now ?? (() => new Date()),
     keyLog: cfg.keyLog,

@@ -102,6 +102,29 @@ describe('identities from the configuration', () => {
     expect(() => load(`[authenticate.client]\n${line}\n`)).toThrow(message);
   });
 
+  it('a per-peer section loads its classic and ML-DSA pairs as the role section does, and its errors name it', () => {
+    const pairs = (role: string, dir: string, name: string, pqName: string) =>
+      [`x509.certificate=${PKI}/${role}-${name}.chain.pem`, `x509.private_key=${PKI}/${role}-${name}.key.pem`, `x509.pq.certificate=${dir}/${role}-${pqName}.chain.pem`, `x509.pq.private_key=${dir}/${role}-${pqName}.key.pem`];
+    const ids = load(['[authenticate.server]', ...pairs('server', PQ, 'p256', 'mldsa65'), '[authenticate.server.certificate.alt]', ...pairs('server', PQ, 'p384', 'mldsa44')].join('\n'));
+    expect(ids.server.certificates.map((c) => [c.section, c.line, c.certificate?.key.asymmetricKeyType, c.pqCertificate?.key.asymmetricKeyType])).toEqual([
+      ['[authenticate.server]', 2, 'ec', 'ml-dsa-65'],
+      ['[authenticate.server.certificate.alt]', 6, 'ec', 'ml-dsa-44'],
+    ]);
+    expect(ids.server.certificates[0].certificate).toBe(ids.server.certificate);
+    expect(ids.server.certificates[0].pqCertificate).toBe(ids.server.pqCertificate);
+    // A role section with only an ML-DSA pair is listed at its x509.pq.certificate line.
+    const pqOnly = load(['[authenticate.client]', `x509.truststore=${PKI}/ca-bundle.pem`, ...pairs('client', PQ, 'p256', 'mldsa65').slice(2)].join('\n'));
+    expect(pqOnly.client.certificates.map((c) => [c.section, c.line, c.certificate])).toEqual([['[authenticate.client]', 3, undefined]]);
+    const alt = (lines: string[]) => load(['[authenticate.server.certificate.alt]', ...lines].join('\n'));
+    expect(() => alt([`x509.certificate=${PKI}/server-p256.chain.pem`, `x509.private_key=${PKI}/server-p256.crt.pem`])).toThrow(
+      `${F}:3: [authenticate.server.certificate.alt] x509.private_key: private key file "${PKI}/server-p256.crt.pem" holds no private key`,
+    );
+    expect(() => alt([`x509.pq.certificate=/nonexistent/pq.pem`, `x509.pq.private_key=${PQ}/server-mldsa44.key.pem`])).toThrow(
+      `${F}:2: [authenticate.server.certificate.alt] x509.pq.certificate: `,
+    );
+    expect(() => alt(pairs('server', PQ, 'p256', 'p256').slice(2))).toThrow(`${F}:3: x509.pq.private_key ${PQ}/server-p256.key.pem is a ec key; x509.pq.* must name an ML-DSA-44/65/87 certificate and key`);
+  });
+
   it('refuses a trust store directory with nothing in it rather than falling back to the system store', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-id-'));
     try {

@@ -1,5 +1,6 @@
 import http from 'node:http';
-import { AgentMetrics } from '../../src/agent/metrics';
+import { captureTransport, createLogger } from '../../src/agent/logging';
+import { AgentMetrics, MAX_NETNS_LABELS, OVERFLOW_NETNS } from '../../src/agent/metrics';
 import { Status } from '../../src/agent/request';
 
 function get(port: number, path: string): Promise<{ status: number; body: string; type?: string }> {
@@ -56,5 +57,90 @@ describe('metrics endpoint', () => {
     const other = new AgentMetrics();
     await expect(other.listen({ host: '127.0.0.1', port: addr.port })).rejects.toThrow(/EADDRINUSE/);
     await other.close();
+  });
+});
+
+describe('metrics of network namespaces that come and go', () => {
+  /** One namespace's worth of series: an OK handshake, a failed one, a netlink error. */
+  const record = (m: AgentMetrics, netns: string) => {
+    m.started();
+    m.finished('server', 'x509', Status.OK, 0.01, { group: 'x25519', signatureScheme: 'ecdsa_secp256r1_sha256', netns });
+    m.started();
+    m.finished('client', 'psk', Status.EKEYREJECTED, 0.2, { netns });
+    m.netlinkError('done', 'EBUSY', netns);
+  };
+  /** The series lines (not HELP/TYPE) whose netns label is `netns`. */
+  const linesOf = (text: string, netns: string) => text.split('\n').filter((l) => l.includes(`netns="${netns}"`));
+
+  it('forgetNetns drops every series of that namespace, from every metric, and keeps the others', async () => {
+    const m = new AgentMetrics();
+    record(m, 'A');
+    record(m, 'B');
+    const before = await m.registry.metrics();
+    // All four metrics with the label, histogram buckets included.
+    for (const name of ['handshakes_total', 'handshake_duration_seconds_bucket', 'handshake_duration_seconds_sum', 'negotiated_total', 'netlink_errors_total']) {
+      expect(linesOf(before, 'A').some((l) => l.startsWith(`handshaked_${name}{`))).toBe(true);
+    }
+    const bLines = linesOf(before, 'B');
+    expect(bLines.length).toBeGreaterThan(30);
+    m.forgetNetns('A');
+    const after = await m.registry.metrics();
+    expect(linesOf(after, 'A')).toEqual([]);
+    expect(linesOf(after, 'B')).toEqual(bLines);
+    expect(m.netnsLabels).toBe(1);
+    // A namespace appearing again under the label starts from zero.
+    m.started();
+    m.finished('server', 'x509', Status.OK, 0.01, { netns: 'A' });
+    const again = await m.registry.metrics();
+    expect(again).toContain('handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="A"} 1');
+    expect(linesOf(again, 'A').filter((l) => l.startsWith('handshaked_handshakes_total{'))).toHaveLength(1);
+    // Forgetting what has no series is nothing; self is never forgotten (the unix transport's too).
+    record(m, 'self');
+    m.forgetNetns('never-seen');
+    m.forgetNetns('self');
+    expect(await m.registry.metrics()).toContain('handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="self"} 1');
+  });
+
+  it('folds namespaces beyond the bound into netns="other", says so once, and gives freed room to new ones', async () => {
+    const cap = captureTransport();
+    const logger = createLogger({ format: 'text', level: 'info', transports: [cap.transport], journalPriority: false });
+    const m = new AgentMetrics({ logger, maxNetnsLabels: 2 });
+    record(m, 'self'); // the agent's own does not count
+    record(m, 'n1');
+    record(m, 'n2');
+    record(m, 'n3');
+    record(m, 'n4');
+    const text = await m.registry.metrics();
+    expect(linesOf(text, 'n3')).toEqual([]);
+    expect(linesOf(text, 'n4')).toEqual([]);
+    expect(text).toContain(`handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="${OVERFLOW_NETNS}"} 2`);
+    expect(text).toContain(`handshaked_netlink_errors_total{op="done",code="EBUSY",netns="${OVERFLOW_NETNS}"} 2`);
+    expect(text).toContain('handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="n2"} 1');
+    expect(m.netnsLabels).toBe(2);
+    // One line for the whole burst (six folded records), naming the first namespace folded.
+    const warned = cap.lines.filter((l) => l.includes('network namespaces already have series of their own'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/^warn metrics: 2 network namespaces .*netns="other" until some go away netns=n3$/);
+    // "other" is never forgotten; a freed place goes to the next namespace.
+    m.forgetNetns(OVERFLOW_NETNS);
+    m.forgetNetns('n1');
+    record(m, 'n5');
+    const later = await m.registry.metrics();
+    expect(linesOf(later, 'n1')).toEqual([]);
+    expect(later).toContain('handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="n5"} 1');
+    expect(later).toContain(`handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="${OVERFLOW_NETNS}"} 2`);
+  });
+
+  it(`holds at most ${MAX_NETNS_LABELS} namespaces' series, and nothing of those forgotten`, async () => {
+    const m = new AgentMetrics();
+    const labels = Array.from({ length: MAX_NETNS_LABELS + 100 }, (_, i) => `ino:${4026532000 + i}`);
+    for (const l of labels) m.netlinkError('accept', 'ENOBUFS', l);
+    expect(m.netnsLabels).toBe(MAX_NETNS_LABELS);
+    const text = await m.registry.metrics();
+    expect(text.split('\n').filter((l) => l.startsWith('handshaked_netlink_errors_total{'))).toHaveLength(MAX_NETNS_LABELS + 1);
+    expect(text).toContain(`handshaked_netlink_errors_total{op="accept",code="ENOBUFS",netns="${OVERFLOW_NETNS}"} 100`);
+    for (const l of labels) m.forgetNetns(l);
+    expect(m.netnsLabels).toBe(0);
+    expect(await m.registry.metrics()).not.toMatch(/netns="ino:/);
   });
 });

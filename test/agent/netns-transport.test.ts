@@ -1,18 +1,22 @@
 /**
  * One agent serving several network namespaces, on fake kernels: one FakeKernel per namespace
  * (each its own handshake family, listeners and request queue, as the real kernel keeps them per
- * namespace), a directory tree standing for /run/netns and /proc, real Node TLS peers.
+ * namespace), a directory tree standing for /run/netns and /proc, real Node TLS peers. As root,
+ * also one real namespace made and deleted with `ip netns`, found through the real /run/netns.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { Daemon } from '../../src/agent/daemon';
-import type { NetnsPlace } from '../../src/agent/netns';
+import { SYSTEM_NETNS_ROOTS, type NetnsPlace } from '../../src/agent/netns';
 import { NamespacesTransport } from '../../src/agent/netns-transport';
 import { Status } from '../../src/agent/request';
 import type { AgentTransport } from '../../src/agent/transport';
 import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { Errno } from '../../src/sys/errno';
+import { PathWatch } from '../../src/sys/inotify';
 import { SysError } from '../../src/sys/libc';
 import { fakeRoots } from '../helpers/netns';
 import { configText, openFds, pki, PKI, sleep, startTestDaemon, tlsPeerServer } from './harness';
@@ -151,7 +155,7 @@ describe('one agent, several network namespaces (fake kernels)', () => {
 
   async function inFlightRemoval(port: number, silent: net.Server, held: net.Socket[]): Promise<void> {
     // On a worker thread: the reason the namespace's handshakes end must cross to it.
-    w = await startWorld({ names: ['doomed'], workers: 1 });
+    w = await startWorld({ names: ['doomed'], workers: 1, extraConfig: 'metrics=127.0.0.1:0\n' });
     const fdsBefore = openFds();
     const consumer = net.connect(port, '127.0.0.1');
     consumer.pause();
@@ -170,6 +174,11 @@ describe('one agent, several network namespaces (fake kernels)', () => {
     await until(() => w!.lines.some((l) => /network namespace went away; its handshakes ended and its socket closed netns=doomed/.test(l)));
     // The other namespaces go on.
     expect(await handshakeIn('self')).toMatchObject({ status: Status.OK });
+    // The ETIMEDOUT counted after the namespace was withdrawn went with its series.
+    await w.transport.rescan();
+    const text = await w.daemon.metrics!.registry.metrics();
+    expect(text).not.toContain('netns="doomed"');
+    expect(text).toContain('handshaked_handshakes_total{role="client",auth="unauth",result="OK",netns="self"} 1');
     consumer.destroy();
     held.forEach((s) => s.destroy());
     await new Promise<void>((res) => silent.close(() => res()));
@@ -178,6 +187,58 @@ describe('one agent, several network namespaces (fake kernels)', () => {
     // The accepted fd and the handshake's dup are gone with the test's own sockets.
     await until(() => openFds() <= fdsBefore - 2);
   }
+
+  it("a namespace that goes away takes its metrics series with it; one appearing under its name again starts from zero", async () => {
+    w = await startWorld({ names: ['gone', 'stays', 'nocap'], unprivileged: ['nocap'], extraConfig: 'metrics=127.0.0.1:0\n' });
+    const metrics = () => w!.daemon.metrics!.registry.metrics();
+    const ok = (netns: string, n: number) => `handshaked_handshakes_total{role="client",auth="unauth",result="OK",netns="${netns}"} ${n}`;
+    for (const label of ['gone', 'stays']) expect(await handshakeIn(label)).toMatchObject({ status: Status.OK });
+    const before = await metrics();
+    expect(before).toContain(ok('gone', 1));
+    expect(before).toContain('handshaked_handshake_duration_seconds_count{role="client",auth="unauth",netns="gone"} 1');
+    // Refused (ACCEPT → EPERM) but counted while it exists.
+    expect(before).toContain('handshaked_netlink_errors_total{op="accept",code="EPERM",netns="nocap"} 1');
+    fs.unlinkSync(path.join(w.roots.runNetns, 'gone'));
+    fs.unlinkSync(path.join(w.roots.runNetns, 'nocap'));
+    await until(() => w!.lines.some((l) => /network namespace went away; its handshakes ended and its socket closed netns=gone/.test(l)));
+    await w.transport.rescan();
+    const after = await metrics();
+    expect(after).not.toContain('netns="gone"');
+    expect(after).not.toContain('netns="nocap"');
+    expect(after).toContain(ok('stays', 1));
+    expect(w.daemon.metrics!.netnsLabels).toBe(1);
+    // `ip netns add gone` again: another namespace, the same label, counters from zero.
+    w.roots.addName('gone');
+    await until(() => w!.transport.namespaces.includes('gone'));
+    expect(await handshakeIn('gone')).toMatchObject({ status: Status.OK });
+    expect(await metrics()).toContain(ok('gone', 1));
+  });
+
+  it('a namespace replaced by another of the same name within one scan: the new one starts from zero and keeps its series', async () => {
+    // DONE two seconds late: the old namespace's socket closes while the new one already counts.
+    w = await startWorld({ names: ['foo'], extraConfig: 'metrics=127.0.0.1:0\n[debug]\ndelay_done=2\n' });
+    const count = async () => /handshaked_handshakes_total\{role="client",auth="unauth",result="OK",netns="foo"\} (\d+)/.exec(await w!.daemon.metrics!.registry.metrics())?.[1];
+    const old = handshakeIn('foo');
+    await until(() => w!.lines.some((l) => l.startsWith('info handshake succeeded transport=kernel netns=foo')));
+    expect(await count()).toBe('1');
+    const first = w.links.get('foo')!;
+    // `ip netns del foo; ip netns add foo` between two scans: old and new in one change. (The new
+    // file is made before the old one goes, so that it cannot get the old one's inode.)
+    const next = path.join(w.roots.dir, 'next-foo');
+    fs.writeFileSync(next, '');
+    fs.renameSync(next, path.join(w.roots.runNetns, 'foo'));
+    await w.transport.rescan();
+    expect(w.links.get('foo')).not.toBe(first);
+    expect(first.socket!.closed).toBe(false);
+    expect(await count()).toBeUndefined();
+    expect(await handshakeIn('foo')).toMatchObject({ status: Status.OK });
+    // The old one's DONE went out on its own socket; closing it left the new one's series alone.
+    expect(await old).toMatchObject({ status: Status.OK });
+    await until(() => first.socket!.closed);
+    await w.transport.rescan();
+    expect(w.transport.namespaces).toEqual(['foo', 'self']);
+    expect(await count()).toBe('1');
+  });
 
   it('no privilege for a namespace: said once, the others served', async () => {
     w = await startWorld({ names: ['locked', 'nocap', 'open'], deny: ['locked'], unprivileged: ['nocap'] });
@@ -214,6 +275,46 @@ describe('one agent, several network namespaces (fake kernels)', () => {
     expect((await w.kernels.get('tenant1')!.submit({ sock: c4.fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status).toBe(Status.EACCES);
   });
 
+  it('[namespace.self] is for requests from the agent\'s own namespace only; namespaces without a section use the main sections', async () => {
+    w = await startWorld({ names: ['tenant1'], extraConfig: `[namespace.self]\nclient.x509.truststore=${PKI}/ed25519-root-ca.crt.pem\n` });
+    const x509In = async (label: string) => (await w!.kernels.get(label)!.submit({ sock: (await peer!.consumer()).fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status;
+    expect(await x509In('self')).toBe(Status.EACCES);
+    expect(await x509In('tenant1')).toBe(Status.OK);
+  });
+
+  it.each([
+    ['watched with inotify', false],
+    ['stat()ed before each handshake (no inotify)', true],
+  ])('a tenant trust store replaced on disk is used by its next handshake: %s', async (_how, noInotify) => {
+    const spy = noInotify
+      ? jest.spyOn(PathWatch, 'of').mockImplementation(() => {
+          throw new Error('inotify_init1 failed: EMFILE');
+        })
+      : undefined;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-ns-rotate-'));
+    try {
+      const store = path.join(dir, 'tenant-ca.pem');
+      fs.copyFileSync(path.join(PKI, 'ed25519-root-ca.crt.pem'), store);
+      // tenant2 inherits the main client trust store: a file shared by two profiles.
+      w = await startWorld({ names: ['tenant1', 'tenant2'], extraConfig: `[namespace.tenant1]\nclient.x509.truststore=${store}\n[namespace.tenant2]\nkeyrings=t2\n` });
+      expect(w.lines.some((l) => l.includes('identity files are not watched; they are checked with stat() before each handshake'))).toBe(noInotify);
+      const x509In = async (label: string) => (await w!.kernels.get(label)!.submit({ sock: (await peer!.consumer()).fd, messageType: 'clienthello', authMode: 'x509', peername: 'localhost' })).status;
+      expect(await x509In('tenant1')).toBe(Status.EACCES);
+      expect(await x509In('tenant2')).toBe(Status.OK);
+      fs.copyFileSync(path.join(PKI, 'ca-bundle.pem'), `${store}.new`);
+      fs.renameSync(`${store}.new`, store);
+      expect(await x509In('tenant1')).toBe(Status.OK);
+      expect(w.lines.filter((l) => l.includes('identity files changed on disk; certificates, keys and trust reloaded'))).toHaveLength(1);
+      expect(await x509In('self')).toBe(Status.OK);
+      expect(w.lines.filter((l) => l.includes('identity files changed on disk'))).toHaveLength(1);
+    } finally {
+      spy?.mockRestore();
+      await w?.stop();
+      w = undefined;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('on worker threads too: a tenant handshake there uses the tenant trust store', async () => {
     w = await startWorld({ names: ['tenant1'], workers: 1, extraConfig: `[namespace.tenant1]\nclient.x509.truststore=${PKI}/ed25519-root-ca.crt.pem\n` });
     expect(w.daemon.pool?.size).toBe(1);
@@ -225,5 +326,61 @@ describe('one agent, several network namespaces (fake kernels)', () => {
 
   it('a [namespace.NAME] file that does not load is a FILE:LINE error at start-up', async () => {
     await expect(startWorld({ names: ['t'], extraConfig: '[namespace.t]\n\nclient.x509.truststore=/nonexistent/ca.pem\n' })).rejects.toThrow(/config:\d+: .*x509.truststore.*\/nonexistent\/ca.pem/);
+  });
+});
+
+describe('a namespace made and deleted with `ip netns`, its requests on a fake kernel', () => {
+  if (process.getuid?.() !== 0) return;
+  it('as root: served once /run/netns shows it; `ip netns del` drops its metrics series', async () => {
+    const name = `hsd-metrics-${process.pid}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-nsmetrics-'));
+    const configPath = path.join(dir, 'config');
+    fs.writeFileSync(configPath, configText('[handshaked]\nworkers=0\nmetrics=127.0.0.1:0\n'));
+    const kernels = new Map<string, FakeKernel>();
+    const links = new Map<string, FakeHandshakeLink>();
+    let transport: NamespacesTransport | undefined;
+    const { daemon } = await startTestDaemon({
+      configPath,
+      transports: [
+        (ctx): AgentTransport =>
+          (transport = new NamespacesTransport(ctx, {
+            setting: { mode: 'list', entries: ['self', name] },
+            roots: SYSTEM_NETNS_ROOTS,
+            rescanMs: 0,
+            kernel: { allowKtlsOff: true },
+            linkFor: (place: NetnsPlace) => {
+              const k = new FakeKernel();
+              const link = new FakeHandshakeLink(k);
+              kernels.set(place.label, k);
+              links.set(place.label, link);
+              return link;
+            },
+          })),
+      ],
+      logLevel: 'info',
+    });
+    const peer = await tlsPeerServer({ key: pki('server-p256.key.pem'), cert: pki('server-p256.chain.pem') });
+    let added = false;
+    try {
+      expect(transport!.namespaces).toEqual(['self']);
+      execFileSync('ip', ['netns', 'add', name]);
+      added = true;
+      await until(() => transport!.namespaces.includes(name));
+      const c = await peer.consumer();
+      expect(await kernels.get(name)!.submit({ sock: c.fd, messageType: 'clienthello', authMode: 'unauth', peername: 'localhost' })).toMatchObject({ status: Status.OK });
+      expect(await daemon.metrics!.registry.metrics()).toContain(`handshaked_handshakes_total{role="client",auth="unauth",result="OK",netns="${name}"} 1`);
+      execFileSync('ip', ['netns', 'del', name]);
+      added = false;
+      await until(() => !transport!.namespaces.includes(name));
+      await until(() => links.get(name)!.socket!.closed);
+      await transport!.rescan();
+      expect(await daemon.metrics!.registry.metrics()).not.toContain(`netns="${name}"`);
+    } finally {
+      if (added) execFileSync('ip', ['netns', 'del', name]);
+      await daemon.stop();
+      await peer.close();
+      for (const k of kernels.values()) k.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

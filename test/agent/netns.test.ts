@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfigText } from '../../src/agent/config';
+import { ConfigError, parseConfigText } from '../../src/agent/config';
 import { checkConfig } from '../../src/cli/check-config';
-import { discoverNamespaces, inNetns, isPrivilegeError, NetnsWatcher, parseNamespacesSetting } from '../../src/agent/netns';
+import { discoverNamespaces, inNetns, inPlace, isPrivilegeError, NetnsWatcher, parseNamespacesSetting } from '../../src/agent/netns';
 import { applyNamespaceOverride } from '../../src/agent/ns-config';
 import { GenlClient } from '../../src/netlink/genl-client';
 import { KernelHandshakeLink, KernelNetlinkTransport } from '../../src/netlink/kernel-link';
@@ -17,6 +17,7 @@ import { nlctrlFamily } from '../../src/netlink/families/nlctrl';
 import { openFds } from '../helpers/fds';
 import { fakeRoots } from '../helpers/netns';
 import { thrownBy } from '../helpers/thrown';
+import { configText, PKI, startTestDaemon } from './harness';
 
 const inoOf = (p: string) => fs.statSync(p).ino;
 
@@ -68,9 +69,32 @@ describe('[handshaked] namespaces', () => {
   });
 });
 
+describe('[namespace.NAME] errors, as written', () => {
+  it.each([
+    ['[namespace.t]\nclient.x509.truststore=\n', 'f:2: [namespace.t] client.x509.truststore is empty; remove the line to inherit [authenticate.client]'],
+    ['[namespace.t]\nserver.x509.crl=\n', 'f:2: [namespace.t] server.x509.crl is empty; remove the line to inherit [authenticate.server]'],
+    ['[authenticate.server]\nx509.truststore=\n', 'f:2: x509.truststore is empty; remove the line to use the default'],
+    ['[authenticate.server.certificate.a]\nx509.private_key=\n', 'f:2: x509.private_key is empty; remove the line to use the default'],
+    ['[namespace.t]\nclient.x509.pq.private_key=/k\n', 'f:2: [namespace.t] sets client.x509.pq.private_key without client.x509.pq.certificate; set both or neither'],
+    ['[namespace.t]\nserver.x509.certificate=/c\nserver.x509.private_key=/k\nserver.x509.pq.certificate=/p\n', 'f:4: [namespace.t] sets server.x509.pq.certificate without server.x509.pq.private_key; set both or neither'],
+    ['[namespace.t]\nclient.x509.private_key=/k\nserver.x509.certificate=/c\n', 'f:2: [namespace.t] sets client.x509.private_key without client.x509.certificate; set both or neither'],
+    ['[namespace.-x]\n', 'f:1: [namespace.-x]: "-x" is not a namespace label (a /run/netns name, ino:<number> or self)'],
+    ['[namespace.ino:]\n', 'f:1: [namespace.ino:]: "ino:" is not a namespace label (a /run/netns name, ino:<number> or self)'],
+    [`[namespace.ino:${'1'.repeat(21)}]\n`, `f:1: [namespace.ino:${'1'.repeat(21)}]: "ino:${'1'.repeat(21)}" is not a namespace label (a /run/netns name, ino:<number> or self)`],
+    [`[namespace.${'a'.repeat(256)}]\n`, `f:1: [namespace.${'a'.repeat(256)}]: "${'a'.repeat(256)}" is not a namespace label (a /run/netns name, ino:<number> or self)`],
+  ])('%j: %s', (text, message) => {
+    expect(thrownBy(ConfigError, () => parseConfigText(text, 'f')).message).toBe(message);
+  });
+
+  it('labels: self, ino:<number> and /run/netns names', () => {
+    const labels = ['self', 'ino:1', `ino:${'9'.repeat(20)}`, 'a.b_c-1', '_x', `${'a'.repeat(255)}`];
+    const { config } = parseConfigText(labels.map((l) => `[namespace.${l}]\nkeyrings=k`).join('\n'), 'f');
+    expect(config.namespaceOverrides.map((o) => o.label)).toEqual(labels);
+  });
+});
+
 describe('serve --check-config and namespaces', () => {
   it('prints the namespaces setting and one scope per [namespace.NAME] with what it overrides', () => {
-    const PKI = path.join(__dirname, '..', '..', 'fixtures', 'pki');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-check-ns-'));
     try {
       const f = path.join(dir, 'config');
@@ -100,6 +124,29 @@ describe('serve --check-config and namespaces', () => {
       expect(t1.find((x) => x.setting === 'keyrings')).toMatchObject({ value: 't1', from: `${f}:7` });
       // The agent's own rows are unchanged by the section.
       expect(rows.find((x) => x.scope === 'agent' && x.setting === 'client certificate')?.value).toMatch(/cn:client-p256/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a [namespace.NAME] section whose key file is broken: refused by check-config and by serve with the same FILE:LINE message', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsd-check-ns-bad-'));
+    try {
+      const key = path.join(dir, 'tenant.key');
+      fs.writeFileSync(key, '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n', { mode: 0o600 });
+      const keyLine = `server.x509.private_key=${key}`;
+      const text = configText(['[handshaked]', 'namespaces=self;tenant1', 'key_file_mode_check=off', '[namespace.tenant1]', `server.x509.certificate=${PKI}/server-p384.chain.pem`, keyLine].join('\n'));
+      const f = path.join(dir, 'config');
+      fs.writeFileSync(f, text);
+      const checked = checkConfig({ path: f, format: 'text' });
+      const served = await startTestDaemon({ configPath: f, transports: [], logLevel: 'info' }).then(
+        (d) => d.daemon.stop().then(() => undefined),
+        (e: unknown) => e,
+      );
+      expect(served).toBeInstanceOf(ConfigError);
+      const message = (served as Error).message;
+      expect(message.startsWith(`${f}:${text.split('\n').indexOf(keyLine) + 1}: `)).toBe(true);
+      expect(message).toContain(`x509.private_key: private key file "${key}"`);
+      expect(checked).toEqual({ code: 1, stdout: '', stderr: `handshaked serve --check-config: ${message}\n` });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -165,6 +212,20 @@ describe('namespace discovery', () => {
 const currentNetns = () => fs.readlinkSync('/proc/thread-self/ns/net');
 
 describe('setns on this host', () => {
+  it('inPlace: the own namespace without setns (its path is not even opened), any other by entering it', () => {
+    const before = currentNetns();
+    let inside = '';
+    const here = () => {
+      inside = currentNetns();
+      return 7;
+    };
+    expect(inPlace({ label: 'self', path: '/nonexistent/self' }, here)).toBe(7);
+    expect(inside).toBe(before);
+    expect(() => inPlace({ label: 'tenant', path: '/nonexistent/tenant' }, () => 7)).toThrow(/ENOENT/);
+    expect(() => inPlace({ label: 'tenant', path: '/proc/self/stat' }, () => 7)).toThrow(/setns \(\/proc\/self\/stat\)/);
+    expect(currentNetns()).toBe(before);
+  });
+
   if (process.getuid?.() === 0) {
     it('as root: a socket is created in a namespace made with `ip netns add`, and the thread comes back', async () => {
       const name = `hsd-test-${process.pid}`;

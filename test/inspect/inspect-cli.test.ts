@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { CAPTURE_SEQUENCE, FIXTURE_FAMILY_ID, buildFixtures, hexFile } from '../../src/netlink/fixtures';
 import { jsonValue } from '../../src/netlink/inspect/render';
-import { withNetns } from '../../src/netlink/inspect/monitor';
 import { decodeMessages, handshakeFamily } from '../../src/netlink';
 
 const root = path.join(__dirname, '..', '..');
@@ -193,12 +192,6 @@ describe('inspect monitor', () => {
     const absent = run(['monitor', '--namespaces', 'self;hsd-no-such-namespace']);
     expect(absent.status).toBe(2);
     expect(absent.stderr.trim()).toBe('handshaked inspect: --namespaces: not found: hsd-no-such-namespace');
-  });
-
-  it('names the namespace on every line, tree and JSON', () => {
-    expect(withNetns('tenant1', 'handshake ready  (offset 0, 28 bytes)\n  handler-class: tlshd', false)).toBe('netns=tenant1 handshake ready  (offset 0, 28 bytes)\n  handler-class: tlshd');
-    expect(JSON.parse(withNetns('ino:4026532000', '{"cmd":"ready","attrs":{"handler-class":"tlshd"}}', true))).toEqual({ netns: 'ino:4026532000', cmd: 'ready', attrs: { 'handler-class': 'tlshd' } });
-    expect(withNetns('self', '{}', true)).toBe('{"netns":"self"}');
   });
 });
 

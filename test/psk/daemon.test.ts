@@ -182,17 +182,18 @@ describe('agent to agent: one agent is host (client) and target (server, peer-id
   }
 
   it('the target finds the host identity through the request keyring; each side reports its own serial', async () => {
-    // Workers on (the default has none on 1-2 CPUs), so the test shows PSK handshakes avoid them.
+    // Workers on (the default has none on 1-2 CPUs): both ends run on them, their keys read by the main thread.
     const a = await agentWith('[handshaked]\nworkers=2\n');
+    await a.daemon.pool!.whenUp();
     const secret = randomBytes(32);
     const decoy = key(clientRing, nvmeId('01', 10), 32);
     const host = key(clientRing, nvmeId('01', 11), 32, secret);
     const target = key(serverRing, nvmeId('01', 11), 32, secret);
     const r = await pair(a, [decoy.serial, host.serial]);
-    // PSK handshakes read kernel keys, so they run on the main thread, whose credentials the
-    // keyring links were made with (src/agent/daemon.ts, runPooled): none went to a worker.
-    expect(a.daemon.pool).toBeDefined();
-    expect(a.daemon.pool?.completed).toBe(0);
+    // Both ran on the workers (each reports its outcome through the pool); the keyrings were
+    // linked and the keys read on the main thread, whose credentials the kernel judges them by
+    // (src/agent/pool/keys.ts).
+    expect(a.daemon.pool?.completed).toBe(2);
     expect(r.client).toEqual({ status: Status.OK, remoteAuth: [host.serial], cancelled: false });
     expect(r.server).toEqual({ status: Status.OK, remoteAuth: [target.serial], cancelled: false });
     // Both ends logged the same application secrets under the same client_random.
@@ -223,18 +224,41 @@ describe('agent to agent: one agent is host (client) and target (server, peer-id
     for (const role of ['client', 'server'] as const) expect(lines(a, role).join('\n')).not.toMatch(/group=/);
   });
 
-  it('a host identity the target does not have: the target sends unknown_psk_identity (EACCES), the host reports EKEYREJECTED', async () => {
-    const a = await agentWith();
+  /**
+   * An agent with `workers` threads up; the check after a pair that both ends ran there (their
+   * keys read by the main thread, pool/keys.ts), or on the main thread with none.
+   */
+  async function agentOn(workers: number): Promise<{ a: Agent; ranOnWorkers(): void }> {
+    const a = await agentWith(`[handshaked]\nworkers=${workers}\n`);
+    await a.daemon.pool?.whenUp();
+    return { a, ranOnWorkers: () => expect(a.daemon.pool?.completed ?? 0).toBe(workers > 0 ? 2 : 0) };
+  }
+
+  it.each([0, 2])('a host identity the target does not have: the target sends unknown_psk_identity (EACCES), the host reports EKEYREJECTED (workers = %i)', async (workers) => {
+    const { a, ranOnWorkers } = await agentOn(workers);
     const host = key(clientRing, nvmeId('01', 14), 32);
     const r = await pair(a, [host.serial]);
     expect(r.client).toEqual({ status: Status.EKEYREJECTED, remoteAuth: [], cancelled: false });
     expect(r.server).toEqual({ status: Status.EACCES, remoteAuth: [], cancelled: false });
     expect(lines(a, 'server').join('\n')).toMatch(/alert=unknown_psk_identity/);
     expect(lines(a, 'client').join('\n')).toMatch(/status=EKEYREJECTED .*alert=unknown_psk_identity/);
+    ranOnWorkers();
   });
 
-  it('without the request keyring the target cannot see its key: EKEYREJECTED on the host', async () => {
-    const a = await agentWith();
+  it.each([0, 2])('a host key revoked before the handshake: the host fails with EIO and names the key and the errno (workers = %i)', async (workers) => {
+    const { a } = await agentOn(workers);
+    const host = key(clientRing, nvmeId('01', 17), 32);
+    invalidateKey(host.serial);
+    const l = await consumerListener();
+    const r = await a.kernel.submit({ sock: await consumerTo(l.port), messageType: 'clienthello', authMode: 'psk', peerIdentities: [host.serial], timeoutMs: 20000 });
+    expect(r).toEqual({ status: Status.EIO, remoteAuth: [], cancelled: false });
+    // The same reason as on the main thread: the worker fails with the text of the main thread's read.
+    expect(lines(a, 'client').join('\n')).toMatch(new RegExp(`reason="?PSK key ${host.serial} cannot be read: (ENOKEY|EKEYREVOKED)`));
+    expect(a.daemon.pool?.completed ?? 0).toBe(workers > 0 ? 1 : 0);
+  });
+
+  it.each([0, 2])('without the request keyring the target cannot see its key: EKEYREJECTED on the host (workers = %i)', async (workers) => {
+    const { a, ranOnWorkers } = await agentOn(workers);
     const secret = randomBytes(32);
     const host = key(clientRing, nvmeId('01', 15), 32, secret);
     key(serverRing, nvmeId('01', 15), 32, secret);
@@ -242,19 +266,21 @@ describe('agent to agent: one agent is host (client) and target (server, peer-id
     try {
       const r = await pair(a, [host.serial], { keyring: otherRing });
       expect(r.client.status).toBe(Status.EKEYREJECTED);
+      ranOnWorkers();
     } finally {
       invalidateKey(otherRing);
     }
   });
 
-  it('a target key whose length contradicts its NVMe identity: the target fails with EIO and says why', async () => {
-    const a = await agentWith();
+  it.each([0, 2])('a target key whose length contradicts its NVMe identity: the target fails with EIO and says why (workers = %i)', async (workers) => {
+    const { a, ranOnWorkers } = await agentOn(workers);
     const host = key(clientRing, nvmeId('02', 16), 48);
     const target = key(serverRing, nvmeId('02', 16), 32);
     const r = await pair(a, [host.serial]);
     expect(r.server).toEqual({ status: Status.EIO, remoteAuth: [], cancelled: false });
     expect(r.client.status).toBe(Status.EACCES); // the host saw our internal_error alert
     expect(lines(a, 'server').join('\n')).toMatch(new RegExp(`PSK key ${target.serial} cannot be used: .*names SHA-384 \\(hash 02\\), which needs a 48-byte key, but the key is 32 bytes`));
+    ranOnWorkers();
   });
 });
 

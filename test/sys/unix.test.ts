@@ -14,6 +14,7 @@ import {
   SeqpacketMessage,
   SeqpacketServer,
   recvmsg,
+  recvScratch,
   sendmsg,
   unixAddress,
 } from '../../src/sys/unix';
@@ -91,7 +92,7 @@ describe('raw SEQPACKET syscalls', () => {
     try {
       sendmsg(a, Buffer.alloc(100, 7), [pw]);
       close(pw);
-      const m = recvmsg(b, 10);
+      const m = recvmsg(b, recvScratch(10));
       expect(m).toMatchObject({ truncated: true, fds: [] });
       expect(m!.data.length).toBe(10);
       // the only remaining copy of the write end was the received one: it was closed → EOF
@@ -100,7 +101,7 @@ describe('raw SEQPACKET syscalls', () => {
       const [qr, qw] = streamPair();
       sendmsg(a, Buffer.from('x'), [qw, qw]);
       close(qw);
-      const m2 = recvmsg(b, 100, 1);
+      const m2 = recvmsg(b, recvScratch(100, 1));
       expect(m2).toMatchObject({ truncated: true, fds: [] });
       expect(fs.readSync(qr, Buffer.alloc(4))).toBe(0);
       close(qr);
@@ -143,6 +144,38 @@ describe('SeqpacketServer / SeqpacketClient', () => {
     expect(isFdOpen(client.fd)).toBe(false);
     server.close();
     expect(isFdOpen(server.fd)).toBe(false);
+  });
+
+  test('a connection reads with its maxMessage and maxFds: larger messages and more fds arrive truncated, their fds closed', async () => {
+    const name = uniqueName();
+    const server = SeqpacketServer.listen(name, { maxMessage: 8, maxFds: 1 });
+    const accepted = nextConnection(server);
+    const client = await SeqpacketClient.connect(name);
+    const conn = await accepted;
+    const [pr, pw] = streamPair();
+    const [qr, qw] = streamPair();
+    try {
+      const got: SeqpacketMessage[] = [];
+      conn.on('message', (m: SeqpacketMessage) => got.push(m));
+      await client.send(Buffer.from('exactly8'), [pw]);
+      await client.send(Buffer.from('nine byte'));
+      await client.send(Buffer.from('two'), [qw, qw]);
+      close(qw);
+      for (let i = 0; i < 200 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(got.map((m) => [m.data.toString(), m.fds.length, m.dataTruncated, m.controlTruncated, m.fdsReceived])).toEqual([
+        ['exactly8', 1, false, false, 1],
+        ['nine byt', 0, true, false, 0],
+        ['two', 0, false, true, 1],
+      ]);
+      close(got[0].fds[0]);
+      // the one received copy of qw was closed by the receiver: EOF at qr
+      expect(fs.readSync(qr, Buffer.alloc(4))).toBe(0);
+    } finally {
+      [pr, pw, qr].forEach(close);
+      client.close();
+      conn.close();
+      server.close();
+    }
   });
 
   test('path socket: mode, stale replacement, unlink on close; missing path is ENOENT', async () => {

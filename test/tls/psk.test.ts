@@ -1,6 +1,6 @@
 /** External PSKs (RFC 8446 §4.2.11): offering, selection, binders, modes, and the alerts. */
 import { randomBytes } from 'node:crypto';
-import { createClient, createServer, type ClientConfig, type PskEntry, type ServerConfig } from '../../src/tls';
+import { MAX_PSK_IDENTITIES_LOOKED_UP, createClient, createServer, type ClientConfig, type PskEntry, type ServerConfig } from '../../src/tls';
 import { certifiedKey, trust } from '../helpers/pki';
 import { pump } from './helpers';
 
@@ -48,6 +48,23 @@ describe('external PSK', () => {
     const r = run({ psks: [psk('nobody')] }, { pskLookup: () => undefined });
     expect(r.server.error?.alert).toBe('unknown_psk_identity');
     expect(r.client.error).toMatchObject({ alert: 'unknown_psk_identity', peerAlert: true });
+  });
+
+  it('only the first 16 identities offered are looked up: a key known only as the 17th is unknown_psk_identity', () => {
+    const offered = Array.from({ length: 20 }, (_, i) => psk(`host-${i}`));
+    const asked: string[] = [];
+    const lookup = (known: PskEntry[]) => (id: Buffer) => {
+      asked.push(id.toString());
+      return lookupFrom(known)(id);
+    };
+    const r = run({ psks: offered }, { pskLookup: lookup([offered[16]]) });
+    expect(r.server.error?.alert).toBe('unknown_psk_identity');
+    expect(asked).toEqual(offered.slice(0, MAX_PSK_IDENTITIES_LOOKED_UP).map((e) => e.identity.toString()));
+    // The 16th is still found.
+    asked.length = 0;
+    const ok = run({ psks: offered }, { pskLookup: lookup([offered[15]]) });
+    expect([ok.client.status, ok.server.status]).toEqual(['done', 'done']);
+    expect(ok.sc.info().psk?.identity.toString()).toBe('host-15');
   });
 
   it('the same identity with a different key fails the binder check: decrypt_error', () => {

@@ -367,6 +367,8 @@ nvme_disconnect() {
 # One config for both agents: tlshd's sections and keys. Trust stores are separate files so a
 # scenario can swap the client's trust without touching the config.
 write_agent_config() {
+  local workers
+  workers=$(sed -n 's/.*hsvm\.workers=\([0-9]*\).*/\1/p' /proc/cmdline)
   mkdir -p /etc/tlshd
   cat > /etc/tlshd/config <<'CONF'
 [debug]
@@ -374,6 +376,10 @@ loglevel=2
 tls=0
 nl=0
 
+CONF
+  # HSVM_WORKERS on the host: handshaked's worker threads (tlshd ignores the section).
+  if [ -n "$workers" ]; then printf '[handshaked]\nworkers=%s\n\n' "$workers" >> /etc/tlshd/config; fi
+  cat >> /etc/tlshd/config <<'CONF'
 [authenticate]
 keyrings=.nvme
 

@@ -20,6 +20,9 @@ import type { Logger } from '../logging';
 import { Status, type HandshakeRequest } from '../request';
 import { getKeyringId, KeySpec } from '../../sys/keyctl';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+import type { HandshakeEnv } from '../handshake';
+import { usesKeys } from '../handshake';
+import { lookupPsks, prefetchKeys, type PrefetchedKeys } from './keys';
 import { Outbox } from './outbox';
 
 /** Back-off for replacing a worker that died before it was up: 1 s, doubling, at most 60 s. */
@@ -43,6 +46,14 @@ interface PoolJob {
   ctx: RunContext;
   resolve: (o: RunOutcome) => void;
   onAbort: () => void;
+  /** A handshake that reads kernel keys: the keys it may look up here, and the keyrings' unlink. */
+  keys?: { env: HandshakeEnv['keys']; unlink: () => void; looked: boolean };
+}
+
+/** Where a handshake that reads kernel keys gets them: the main thread's key reads, and the keyrings configured. */
+export interface PoolKeys {
+  env: HandshakeEnv['keys'];
+  keyrings: readonly string[];
 }
 
 interface PoolWorker {
@@ -87,8 +98,7 @@ export class WorkerPool {
   /**
    * Let handshakes start workers. None is created here: each costs an isolate (≈ 15 MiB of
    * RSS idle, more under load) and a good part of a second of CPU to load, so a worker starts
-   * when a handshake that may run on one finds every started worker busy (grow()). An agent
-   * that only ever sees PSK handshakes, which stay on the main thread, never starts one.
+   * when a handshake that may run on one finds every started worker busy (grow()).
    */
   start(): void {
     if (this.started || this.closing) return;
@@ -124,22 +134,45 @@ export class WorkerPool {
 
   /**
    * Runs the handshake on a worker; undefined when no worker is up yet (the first second after
-   * start, or while a dead one is replaced): the caller runs it itself rather than wait.
+   * start, or while a dead one is replaced), or when the keyrings of a handshake that reads keys
+   * cannot be linked: the caller runs it itself rather than wait (and reports that failure).
+   * A handshake that reads kernel keys gets them through `keys`, on this thread (keys.ts).
    */
-  run(req: HandshakeRequest, ctx: RunContext, peerIdleTimeoutMs: number): Promise<RunOutcome> | undefined {
+  run(req: HandshakeRequest, ctx: RunContext, peerIdleTimeoutMs: number, keys?: PoolKeys): Promise<RunOutcome> | undefined {
     this.grow();
     const worker = this.pick();
     if (!worker) return undefined;
+    let jobKeys: PoolJob['keys'];
+    let prefetched: PrefetchedKeys | undefined;
+    if (keys && usesKeys(req)) {
+      let unlink: () => void;
+      try {
+        unlink = keys.env.linkKeyrings(req, keys.keyrings);
+      } catch {
+        return undefined;
+      }
+      jobKeys = { env: keys.env, unlink, looked: false };
+      prefetched = prefetchKeys(req, keys.env);
+    }
     const id = this.nextId++;
     return new Promise<RunOutcome>((resolve) => {
       const onAbort = () => {
         const detail = ctx.signal.reason instanceof HandshakeAborted ? ctx.signal.reason.detail : undefined;
         this.send(worker, { t: 'abort', id, kind: abortKind(ctx.signal) ?? 'cancelled', ...(detail ? { detail } : {}) });
       };
-      this.jobs.set(id, { worker, ctx, resolve, onAbort });
+      this.jobs.set(id, { worker, ctx, resolve, onAbort, ...(jobKeys ? { keys: jobKeys } : {}) });
       worker.jobs.add(id);
       ctx.signal.addEventListener('abort', onAbort, { once: true });
-      this.send(worker, { t: 'run', id, req, deadline: ctx.deadline, transport: ctx.transport, peerIdleTimeoutMs, ...(ctx.netns ? { netns: ctx.netns } : {}) });
+      this.send(worker, {
+        t: 'run',
+        id,
+        req,
+        deadline: ctx.deadline,
+        transport: ctx.transport,
+        peerIdleTimeoutMs,
+        ...(ctx.netns ? { netns: ctx.netns } : {}),
+        ...(prefetched && (prefetched.psk.length > 0 || prefetched.read.length > 0) ? { keys: prefetched } : {}),
+      });
       if (ctx.signal.aborted) onAbort();
     });
   }
@@ -235,6 +268,9 @@ export class WorkerPool {
         this.completed++;
         this.settle(m.id, m.outcome);
         return;
+      case 'findPsk':
+        this.findPsk(w, m.id, m.identities);
+        return;
       case 'keylog':
         this.opts.onKeylog?.(m.line);
         return;
@@ -251,12 +287,27 @@ export class WorkerPool {
     w.outbox.schedule();
   }
 
+  /**
+   * A worker's server PSK handshake asks for the keys of the identities its ClientHello offers:
+   * looked up here, once per handshake and only for one that reads keys (a second ask, or one
+   * from a handshake that may not, gets no keys).
+   */
+  private findPsk(w: PoolWorker, id: number, identities: Uint8Array[]): void {
+    const job = this.jobs.get(id);
+    const keys = job?.worker === w ? job.keys : undefined;
+    const allowed = keys !== undefined && !keys.looked;
+    if (keys) keys.looked = true;
+    const entries = allowed ? lookupPsks(identities, keys.env) : identities.map(() => null);
+    this.send(w, { t: 'psks', id, entries });
+  }
+
   private settle(id: number, outcome: RunOutcome): void {
     const job = this.jobs.get(id);
     if (!job) return;
     this.jobs.delete(id);
     job.worker.jobs.delete(id);
     job.ctx.signal.removeEventListener('abort', job.onAbort);
+    job.keys?.unlink();
     job.resolve(outcome);
   }
 

@@ -8,11 +8,16 @@
 import type { AgentConfig, LogLevel } from '../config';
 import type { AbortKind, RunOutcome } from '../run-context';
 import type { HandshakeRequest } from '../request';
+import type { PskEntry } from '../../tls';
+import type { PrefetchedKeys } from './keys';
 
 export type ToWorker =
   /** New configuration (start, SIGHUP, rotated identity files): decode identities once, use for new handshakes. */
   | { t: 'config'; gen: number; config: AgentConfig; logLevel: LogLevel }
-  | { t: 'run'; id: number; req: HandshakeRequest; deadline: number; transport: string; peerIdleTimeoutMs: number; netns?: string }
+  /** `keys`: what the request names by serial, read here for it (keys.ts); absent when it names none. */
+  | { t: 'run'; id: number; req: HandshakeRequest; deadline: number; transport: string; peerIdleTimeoutMs: number; netns?: string; keys?: PrefetchedKeys }
+  /** The answer to a 'findPsk': the PSK of each identity asked for, in order, null where none. */
+  | { t: 'psks'; id: number; entries: Array<PskEntry | null> }
   /** Deadline, consumer gone, shutdown: abort the handshake (it sends user_canceled and reports ETIMEDOUT). */
   | { t: 'abort'; id: number; kind: AbortKind; detail?: string }
   /** Work slots for handshakes that asked for one ('slots' want), all granted in one turn of the main thread. */
@@ -31,6 +36,8 @@ export type FromWorker =
    */
   | { t: 'slots'; wait: number[]; want: number[] }
   | { t: 'done'; id: number; outcome: RunOutcome }
+  /** A server PSK handshake's ClientHello offers these identities: look their keys up (keys.ts). */
+  | { t: 'findPsk'; id: number; identities: Buffer[] }
   | { t: 'keylog'; line: string }
   | { t: 'log'; level: LogLevel; message: string; meta: Record<string, unknown> };
 

@@ -3,9 +3,9 @@
  * hands it and reports each outcome back; the main thread logs it, counts it and sends DONE.
  *
  * Identities are decoded here once per configuration the main thread sends (start, reload,
- * rotated files), never per handshake. Keyrings are linked by the main thread around each
- * handshake (the session keyring is shared by every thread of the process), so this thread only
- * reads keys. Work slots stay the main thread's: this thread says when a handshake starts
+ * rotated files), never per handshake. Kernel keys are never read here: the main thread links
+ * the keyrings and reads every key a handshake names before handing it over, and looks up the
+ * PSK identities a client offers when this thread asks (keys.ts). Work slots stay the main thread's: this thread says when a handshake starts
  * waiting on its peer and asks again when the peer's record is there, once per turn of its loop
  * for all its handshakes ('slots').
  */
@@ -21,6 +21,8 @@ import { peerGatedEnv } from './gate';
 import { SlotReports } from './slot-reports';
 import { Outbox } from './outbox';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+import type { PskEntry } from '../../tls';
+import { pskLookahead, workerKeys } from './keys';
 
 const port = parentPort;
 if (!port) throw new Error('src/agent/pool/worker runs only as a worker thread');
@@ -46,8 +48,22 @@ const logger: HandshakeLog = {
 };
 
 const base = defaultHandshakeEnv();
-/** Keyrings are linked by the main thread for the whole handshake. */
-const env: HandshakeEnv = { ...base, keys: { ...base.keys, linkKeyrings: () => () => undefined } };
+
+/** Server PSK handshakes waiting for the main thread's answer to their 'findPsk'. */
+const pskAnswers = new Map<number, (entries: Array<PskEntry | null>) => void>();
+
+/** A handshake's env here: keys from the main thread's reads; a server PSK handshake looks its client's identities up first. */
+function envFor(m: Extract<ToWorker, { t: 'run' }>): HandshakeEnv {
+  const found = new Map<string, PskEntry | undefined>();
+  const keys = workerKeys(m.keys, found);
+  if (!(m.req.role === 'server' && m.req.auth === 'psk')) return { ...base, keys };
+  const lookup = (identities: Buffer[]) =>
+    new Promise<Array<PskEntry | null>>((resolve) => {
+      pskAnswers.set(m.id, resolve);
+      post({ t: 'findPsk', id: m.id, identities });
+    });
+  return { ...base, keys, openChannel: (fd) => pskLookahead(base.openChannel(fd), found, lookup) };
+}
 
 let profiles: Profiles | undefined;
 
@@ -121,6 +137,7 @@ function run(m: Extract<ToWorker, { t: 'run' }>): void {
   };
   const finish = (outcome: Parameters<typeof post>[0] & { t: 'done' }): void => {
     running.delete(m.id);
+    pskAnswers.delete(m.id);
     reports.forget(m.id);
     post(outcome);
   };
@@ -129,7 +146,7 @@ function run(m: Extract<ToWorker, { t: 'run' }>): void {
     finish({ t: 'done', id: m.id, outcome: { status: Status.EIO, remoteAuth: [], reason: 'the worker thread has no usable configuration' } });
     return;
   }
-  runHandshake(m.req, ctx, profile, peerGatedEnv(env, ctx), {
+  runHandshake(m.req, ctx, profile, peerGatedEnv(envFor(m), ctx), {
     ktls: init.ktls,
     logger,
     ...(init.keylog ? { keyLog: (line: string) => post({ t: 'keylog', line }) } : {}),
@@ -151,6 +168,12 @@ function receive(m: ToWorker): void {
     case 'run':
       run(m);
       return;
+    case 'psks': {
+      const answer = pskAnswers.get(m.id);
+      pskAnswers.delete(m.id);
+      answer?.(m.entries);
+      return;
+    }
     case 'abort':
       running.get(m.id)?.controller.abort(new HandshakeAborted(m.kind, m.detail));
       return;

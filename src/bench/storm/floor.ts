@@ -8,9 +8,8 @@
  * certificates are not parsed. Anything the agent spends above this is overhead.
  */
 import crypto, { type KeyObject } from 'node:crypto';
-import fs from 'node:fs';
-import { CLIENT_CERT, PKI_DIR, SERVER_CERT, type AuthMode, type Role } from './shape';
-import path from 'node:path';
+import { pemToDer } from '../../tls/x509';
+import { CLIENT_CERT, SERVER_CERT, STORM_PKI, type AuthMode, type Role } from './shape';
 import { cpuUsPerCall, median } from '../stats';
 
 export type FloorCategory = 'keyExchange' | 'sign' | 'verify' | 'keySchedule' | 'aead';
@@ -30,7 +29,7 @@ interface Step {
   run: () => void;
 }
 
-interface Material {
+export interface Material {
   serverKey: KeyObject;
   clientKey: KeyObject;
   serverChain: crypto.X509Certificate[];
@@ -41,25 +40,21 @@ interface Material {
   psk: Buffer;
 }
 
-function pem(name: string): string {
-  return fs.readFileSync(path.join(PKI_DIR, name), 'utf8');
-}
-
 function chain(name: string): crypto.X509Certificate[] {
-  const text = pem(`${name}.chain.pem`);
-  return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []).map((b) => new crypto.X509Certificate(b));
+  return pemToDer(STORM_PKI.text(`${name}.chain.pem`)).map((der) => new crypto.X509Certificate(der));
 }
 
-function loadMaterial(): Material {
+/** The fixture keys and chains the floor signs and verifies with, and a fresh peer key share. */
+export function loadMaterial(): Material {
   const serverChain = chain(SERVER_CERT);
   const clientChain = chain(CLIENT_CERT);
   const peer = crypto.generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }) as { x: string };
   return {
-    serverKey: crypto.createPrivateKey(pem(`${SERVER_CERT}.key.pem`)),
-    clientKey: crypto.createPrivateKey(pem(`${CLIENT_CERT}.key.pem`)),
+    serverKey: crypto.createPrivateKey(STORM_PKI.read(`${SERVER_CERT}.key.pem`)),
+    clientKey: crypto.createPrivateKey(STORM_PKI.read(`${CLIENT_CERT}.key.pem`)),
     serverChain,
     clientChain,
-    root: new crypto.X509Certificate(pem('root-ca.crt.pem')),
+    root: new crypto.X509Certificate(STORM_PKI.read('root-ca.crt.pem')),
     chainBytes: { server: serverChain.reduce((a, c) => a + c.raw.length + 5, 8), client: clientChain.reduce((a, c) => a + c.raw.length + 5, 8) },
     peerShare: peer.x,
     psk: crypto.randomBytes(32),

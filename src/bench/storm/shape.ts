@@ -37,15 +37,16 @@ export interface PkiFiles {
   clientKeyPem: string;
 }
 
-const fixtures = new Pki(PKI_DIR, 'run scripts/gen-pki.sh');
+/** The fixture PKI, read with the hint a missing file needs; every storm module reads it through this. */
+export const STORM_PKI = new Pki(PKI_DIR, 'run scripts/gen-pki.sh');
 
 export function loadPkiFiles(): PkiFiles {
   return {
-    caPem: fixtures.text('ca-bundle.pem'),
-    serverChainPem: fixtures.text(`${SERVER_CERT}.chain.pem`),
-    serverKeyPem: fixtures.text(`${SERVER_CERT}.key.pem`),
-    clientChainPem: fixtures.text(`${CLIENT_CERT}.chain.pem`),
-    clientKeyPem: fixtures.text(`${CLIENT_CERT}.key.pem`),
+    caPem: STORM_PKI.text('ca-bundle.pem'),
+    serverChainPem: STORM_PKI.text(`${SERVER_CERT}.chain.pem`),
+    serverKeyPem: STORM_PKI.text(`${SERVER_CERT}.key.pem`),
+    clientChainPem: STORM_PKI.text(`${CLIENT_CERT}.chain.pem`),
+    clientKeyPem: STORM_PKI.text(`${CLIENT_CERT}.key.pem`),
   };
 }
 

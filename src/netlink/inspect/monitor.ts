@@ -29,12 +29,6 @@ export interface MonitorOptions {
 
 const NO_FAMILY_MESSAGE = 'the kernel lacks the handshake netlink family (needs CONFIG_NET_HANDSHAKE, Linux 6.5 or later)';
 
-/** A rendered notification with its namespace: `netns=LABEL ` before a tree, a leading "netns" key in JSON. */
-export function withNetns(label: string, rendered: string, json: boolean): string {
-  if (!json) return `netns=${label} ${rendered}`;
-  return rendered === '{}' ? JSON.stringify({ netns: label }) : `{"netns":${JSON.stringify(label)},${rendered.slice(1)}`;
-}
-
 /** Runs until `count` notifications were printed or `until` resolves. Throws NetlinkError (ENOENT: NO_FAMILY_MESSAGE). */
 export async function monitor(opts: MonitorOptions): Promise<void> {
   const places = opts.namespaces ?? [{ label: 'self', open: () => new KernelNetlinkTransport(true) }];
@@ -51,9 +45,9 @@ export async function monitor(opts: MonitorOptions): Promise<void> {
         throw e;
       });
       client.joinGroup(fam, HANDSHAKE_MCGRP_TLSHD);
-      const families = new Map([[fam.id, handshakeFamily]]);
+      const ctx = { families: new Map([[fam.id, handshakeFamily]]), netns: place.label };
       client.onNotification((m) => {
-        opts.write(withNetns(place.label, opts.json ? renderJson(m, { families }) : renderTree(m, { families }), opts.json));
+        opts.write(opts.json ? renderJson(m, ctx) : renderTree(m, ctx));
         if (opts.count && ++seen >= opts.count) stop();
       });
       client.onError((e) => opts.write(`# netns=${place.label} ${e.message}`));

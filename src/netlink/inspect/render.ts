@@ -9,6 +9,8 @@ import { type DecodedMessage, type GenlMessage, flagNames, typeName } from '../m
 import { type AttrSet, type FamilySpec, enumValue } from '../spec';
 
 export interface Context {
+  /** The network namespace the message was heard in (`inspect monitor`): `netns=LABEL` first in the tree, a leading "netns" key in JSON. */
+  netns?: string;
   /** Capture packet number, when the input was a capture. */
   packet?: number;
   families: ReadonlyMap<number, FamilySpec>;
@@ -26,7 +28,7 @@ function header(m: DecodedMessage, ctx: Context): string {
     what = `${fam} ${m.cmdName ?? `cmd ${m.cmd}`}`;
   } else if (m.kind === 'other') what = otherName(h.type);
   else what = typeName(h.type, ctx.families);
-  return `${what}  (${where})\n  flags ${flags.length ? flags.join('|') : '0'} (0x${h.flags.toString(16)})  seq ${h.seq}  port ${h.pid}  type 0x${h.type.toString(16).padStart(4, '0')}`;
+  return `${ctx.netns !== undefined ? `netns=${ctx.netns} ` : ''}${what}  (${where})\n  flags ${flags.length ? flags.join('|') : '0'} (0x${h.flags.toString(16)})  seq ${h.seq}  port ${h.pid}  type 0x${h.type.toString(16).padStart(4, '0')}`;
 }
 
 /** NOOP/OVERRUN by name; a message of another netlink protocol by its bare type (not a genl family). */
@@ -138,6 +140,7 @@ export function jsonValue(v: AttrValue): unknown {
 export function renderJson(m: DecodedMessage, ctx: Context): string {
   const h = m.header;
   const o: Record<string, unknown> = {};
+  if (ctx.netns !== undefined) o.netns = ctx.netns;
   if (ctx.packet !== undefined) o.packet = ctx.packet;
   Object.assign(o, { offset: m.offset, len: h.len, type: h.type, flags: flagNames(h.type, h.flags), seq: h.seq, port: h.pid });
   switch (m.kind) {

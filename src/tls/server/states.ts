@@ -47,6 +47,7 @@ import {
   encodeServerHello,
   type HandshakeMessage,
 } from '../wire/handshake';
+import { MAX_PSK_IDENTITIES_LOOKED_UP } from './offered-psks';
 
 interface Ctx {
   s: Session;
@@ -150,7 +151,8 @@ function plan(ctx: Ctx, offer: Offer): Plan {
     const ke = ours.includes('psk_ke') && offer.pskModes.includes('psk_ke');
     if (dhe || ke) {
       let known = false;
-      for (const [index, id] of offer.psks.identities.entries()) {
+      // Only the first few are looked up (offered-psks.ts): the rest count as unknown.
+      for (const [index, id] of offer.psks.identities.slice(0, MAX_PSK_IDENTITIES_LOOKED_UP).entries()) {
         const entry = cfg.pskLookup(id.identity);
         if (!entry) continue;
         known = true;
