@@ -30,6 +30,7 @@ rm -f "$HSVM_RUN_COPY"
 source "$HSVM_SELF_DIR/lib.sh"
 
 PASSES=${HSVM_PASSES:-tlshd handshaked mixed systemd-tlshd systemd-handshaked}
+[[ -z ${HSVM_WORKERS:-} || $HSVM_WORKERS =~ ^[0-9]+$ ]] || { echo "HSVM_WORKERS must be a number of worker threads, not '$HSVM_WORKERS'" >&2; exit 2; }
 PASS_TIMEOUT=${HSVM_PASS_TIMEOUT:-1200}
 IO_MIB=${HSVM_IO_MIB:-64}
 AGENT_SCENARIOS="nfs-tls nfs-plain-refused nfs-mtls nfs-mtls-allowed-peers nfs-pq nfs-tls-on-mtls-refused nvme-tls-psk fail-untrusted-ca trust-rotation fail-agent-killed unix-ktls unix-ktls-stream netns-nfs"

@@ -414,11 +414,21 @@ function localCertificates(req: HandshakeRequest, env: HandshakeEnv, role: RoleI
   return { certificate: all[0].certificate, pqCertificate: all[0].pqCertificate, certificateFor };
 }
 
+/**
+ * Whether the handshake reads the certificate and private key the consumer names by serial:
+ * given and allowed, in a handshake that presents a certificate (a client's x509, a server's
+ * non-PSK). buildConnection reads them only there; pool/keys.ts reads them ahead by this.
+ */
+export function readsCertificateKeys(req: HandshakeRequest): boolean {
+  const c = req.certificate;
+  if (!c || !req.keySerialsAllowed || c.cert === 0 || c.privkey === 0) return false;
+  return req.role === 'client' ? req.auth === 'x509' : req.auth !== 'psk';
+}
+
 /** Certificate and key from the consumer's key serials (DER payloads), when given and allowed. */
 function requestCertificate(req: HandshakeRequest, env: HandshakeEnv): CertifiedKey | undefined {
-  if (!req.certificate || !req.keySerialsAllowed) return undefined;
-  const { cert, privkey } = req.certificate;
-  if (cert === 0 || privkey === 0) return undefined;
+  if (!readsCertificateKeys(req)) return undefined;
+  const { cert, privkey } = req.certificate!;
   let der: Buffer;
   let keyDer: Buffer;
   try {

@@ -13,8 +13,8 @@ import { resolveCommon, Session } from './session';
 import type { State } from './state';
 
 export * from './api';
-export { MAX_HANDSHAKE_RECORDS, plaintextAlertRecord } from './record/layer';
-export { MAX_PSK_IDENTITIES_LOOKED_UP, offeredPskIdentities } from './server/offered-psks';
+export { plaintextAlertRecord } from './record/layer';
+export { MAX_PSK_IDENTITIES_LOOKED_UP, OfferedPskReader, offeredPskIdentities } from './server/offered-psks';
 export { DEFAULT_MAX_HANDSHAKE_MESSAGE } from './session';
 
 class NotStarted implements State {

@@ -4,7 +4,7 @@
  * main thread and answered in the worker with the same values and the same failures.
  */
 import { randomBytes } from 'node:crypto';
-import { MAX_PSK_IDENTITIES_LOOKED_UP, createClient, offeredPskIdentities, type PskEntry } from '../../src/tls';
+import { MAX_PSK_IDENTITIES_LOOKED_UP, OfferedPskReader, createClient, offeredPskIdentities, type PskEntry } from '../../src/tls';
 import type { HandshakeEnv, RecordChannel } from '../../src/agent/handshake';
 import { errText } from '../../src/agent/handshake';
 import { lookupPsks, prefetchKeys, pskLookahead, workerKeys } from '../../src/agent/pool/keys';
@@ -70,6 +70,26 @@ describe('offeredPskIdentities', () => {
   it('gives only the first MAX_PSK_IDENTITIES_LOOKED_UP identities of a long offer', () => {
     const many = firstFlight(Array.from({ length: 20 }, (_, i) => psk(`h${i}`)));
     expect(ids(offeredPskIdentities(many, 65536))).toEqual(Array.from({ length: MAX_PSK_IDENTITIES_LOOKED_UP }, (_, i) => `h${i}`));
+  });
+
+  it('hands over at once what the engine refuses on sight: an empty record, another version, over 2^14 bytes, more than 256 records', () => {
+    const [a] = split(flight[0], 40);
+    const empty = Buffer.from([22, 3, 3, 0, 0]);
+    expect(offeredPskIdentities([a, empty], 65536)).toEqual({ more: false, identities: [] });
+    const v2 = Buffer.from(a);
+    v2[1] = 2;
+    expect(offeredPskIdentities([v2], 65536)).toEqual({ more: false, identities: [] });
+    const huge = Buffer.concat([Buffer.from([22, 3, 3, 0x40, 0x01]), Buffer.alloc(16385, 1)]);
+    expect(offeredPskIdentities([huge], 65536)).toEqual({ more: false, identities: [] });
+    // A ClientHello announced at 64 KiB, sent one byte per record: 256 records, then no more waiting.
+    const header = [1, 0, 0xff, 0xf0];
+    const oneByte = (b: number) => Buffer.from([22, 3, 3, 0, 1, b]);
+    const reader = new OfferedPskReader(65536);
+    let n = 0;
+    let r: ReturnType<OfferedPskReader['push']> = { more: true };
+    while (r.more) r = reader.push(oneByte(header[n++] ?? 0));
+    expect(n).toBe(257);
+    expect(r).toEqual({ more: false, identities: [] });
   });
 
   it('does not wait for a ClientHello announced longer than the engine accepts', () => {
@@ -140,10 +160,28 @@ describe('keys read on the main thread, answered in the worker', () => {
     expect(calls).toEqual([]);
   });
 
-  it('identities a client offers: looked up in order, a failed lookup is no key', () => {
+  it('identities a client offers: looked up in order, a failed lookup is no key, at most 16 whatever the asker sends', () => {
     const a = psk('a');
-    const { keys } = scriptedKeys({ find: { a, c: new Error('EACCES') } });
+    const { keys, calls } = scriptedKeys({ find: { a, c: new Error('EACCES') } });
     expect(lookupPsks([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], keys)).toEqual([a, null, null]);
+    calls.length = 0;
+    expect(lookupPsks(Array.from({ length: 40 }, (_, i) => Buffer.from(`x${i}`)), keys)).toHaveLength(MAX_PSK_IDENTITIES_LOOKED_UP);
+    expect(calls).toHaveLength(MAX_PSK_IDENTITIES_LOOKED_UP);
+  });
+
+  it('certificate serials are read only for a handshake that presents a certificate', () => {
+    const { keys, calls } = scriptedKeys({ read: { 21: Buffer.from('cert'), 22: Buffer.from('key') } });
+    const presentsNone: Array<Partial<HandshakeRequest>> = [
+      { role: 'server', auth: 'psk' },
+      { role: 'client', auth: 'psk', peerIdentities: [] },
+      { role: 'client', auth: 'unauth' },
+    ];
+    for (const r of presentsNone) {
+      prefetchKeys(request({ ...r, certificate: { cert: 21, privkey: 22 } }), keys);
+    }
+    expect(calls).toEqual([]);
+    prefetchKeys(request({ role: 'client', auth: 'x509', certificate: { cert: 21, privkey: 22 } }), keys);
+    expect(calls).toEqual(['read 21', 'read 22']);
   });
 });
 

@@ -2,7 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { MAX_PSK_IDENTITIES_LOOKED_UP, createClient, createServer, type ClientConfig, type PskEntry, type ServerConfig } from '../../src/tls';
 import { certifiedKey, trust } from '../helpers/pki';
-import { pump } from './helpers';
+import { pump, type Tamper } from './helpers';
+import { ExtensionType, HandshakeType } from '../../src/tls/wire/codes';
+import { decodeClientHello, encodeClientHello } from '../../src/tls/wire/handshake';
+import { encodeOfferedPsks, offeredPsks } from '../../src/tls/wire/extensions';
 
 const psk = (id: string, hash: 'sha256' | 'sha384' = 'sha256', tag?: number): PskEntry => ({
   identity: Buffer.from(id),
@@ -102,6 +105,26 @@ describe('external PSK', () => {
     expect(r.client.error).toBeUndefined();
     expect([r.client.status, r.server.status]).toEqual(['done', 'done']);
     expect(r.cc.info()).toMatchObject({ helloRetry: true, group: 'secp384r1', psk: a });
+  });
+
+  it('a second ClientHello that adds a PSK identity after a HelloRetryRequest is illegal_parameter (it may only drop them)', () => {
+    const a = psk('retry');
+    let hellos = 0;
+    const tamper: Tamper = (from, record) => {
+      if (from !== 'client' || record[0] !== 22 || record[5] !== HandshakeType.client_hello || ++hellos !== 2) return record;
+      const ch = decodeClientHello(record.subarray(9));
+      const offered = offeredPsks(ch.extensions.get(ExtensionType.pre_shared_key)!);
+      const added = encodeOfferedPsks([offered.identities[0].identity, Buffer.from('added')], [offered.binders[0], offered.binders[0]]);
+      const extensions = ch.extensions.list.map((e) => (e.type === ExtensionType.pre_shared_key ? { type: e.type, body: added } : e));
+      const msg = encodeClientHello({ random: ch.random, sessionId: ch.sessionId, cipherSuites: ch.cipherSuites, extensions }).raw;
+      return Buffer.concat([Buffer.from([22, 3, 3, msg.length >> 8, msg.length & 0xff]), msg]);
+    };
+    const client = createClient({ serverName: 'storage.test', psks: [a], groups: ['x25519', 'secp384r1'] });
+    const server = createServer({ clientAuth: 'none', pskLookup: lookupFrom([a]), groups: ['secp384r1'] });
+    const r = pump(client, server, tamper);
+    expect(hellos).toBe(2);
+    expect(r.server.error?.alert).toBe('illegal_parameter');
+    expect(r.server.error?.message).toMatch(/PSK identity the first did not/);
   });
 
   it('a server with a certificate falls back to it when no PSK is known', () => {

@@ -21,9 +21,9 @@
  * as on the main thread.
  */
 import type { PskEntry } from '../../tls';
-import { DEFAULT_MAX_HANDSHAKE_MESSAGE, MAX_HANDSHAKE_RECORDS, offeredPskIdentities } from '../../tls';
+import { DEFAULT_MAX_HANDSHAKE_MESSAGE, MAX_PSK_IDENTITIES_LOOKED_UP, OfferedPskReader } from '../../tls';
 import type { HandshakeEnv, RecordChannel } from '../handshake';
-import { errText } from '../handshake';
+import { errText, readsCertificateKeys } from '../handshake';
 import type { HandshakeRequest } from '../request';
 
 /** One key read made for a worker: its value, or the text of the error the read failed with. */
@@ -49,7 +49,7 @@ function attempt<T>(read: () => T): KeyResult<T> {
 
 /**
  * Every key `req` names by serial that runHandshake would read (see buildConnection): PSKs of a
- * client PSK request, the certificate and private key of a request that carries them. None when
+ * client PSK request, the certificate and private key of a request that uses them. None when
  * the consumer may not name keys: the handshake then fails as on the main thread, before a read.
  */
 export function prefetchKeys(req: HandshakeRequest, keys: Keys): PrefetchedKeys {
@@ -58,16 +58,20 @@ export function prefetchKeys(req: HandshakeRequest, keys: Keys): PrefetchedKeys 
   if (req.role === 'client' && req.auth === 'psk') {
     for (const serial of req.peerIdentities) if (serial !== 0) out.psk.push([serial, attempt(() => keys.psk(serial))]);
   }
-  const c = req.certificate;
-  if (c && c.cert !== 0 && c.privkey !== 0) {
-    for (const serial of [c.cert, c.privkey]) out.read.push([serial, attempt(() => keys.read(serial))]);
+  if (readsCertificateKeys(req)) {
+    const { cert, privkey } = req.certificate!;
+    for (const serial of [cert, privkey]) out.read.push([serial, attempt(() => keys.read(serial))]);
   }
   return out;
 }
 
-/** The PSKs of the identities a client offered, in order; null where none is found or the lookup failed (as the engine's lookup treats a failure). */
+/**
+ * The PSKs of the identities a client offered, in order; null where none is found or the lookup
+ * failed (as the engine's lookup treats a failure). Only the first MAX_PSK_IDENTITIES_LOOKED_UP
+ * are looked up, whatever the asker sent.
+ */
 export function lookupPsks(identities: readonly Uint8Array[], keys: Keys): Array<PskEntry | null> {
-  return identities.map((id) => {
+  return identities.slice(0, MAX_PSK_IDENTITIES_LOOKED_UP).map((id) => {
     try {
       return keys.findPsk(asBuffer(id)) ?? null;
     } catch {
@@ -108,38 +112,37 @@ export function workerKeys(prefetched: PrefetchedKeys | undefined, found: Map<st
 
 /**
  * A server PSK handshake's channel: its first read collects the client's first flight up to a
- * whole ClientHello (bounded as the engine bounds it), has `lookup` fetch the keys of the
- * identities offered, records them in `found`, and then hands the records out one by one as
- * they came. A first flight that is no ClientHello, or offers no PSK, goes to the engine
- * without a lookup.
+ * whole ClientHello (OfferedPskReader: each byte parsed once, bounded as the engine bounds it),
+ * has `lookup` fetch the keys of the identities offered, records them in `found`, and then
+ * hands the records out one by one as they came. A first flight that is no ClientHello, or
+ * offers no PSK, goes to the engine without a lookup. Give it the peer-gated channel: each read
+ * from the peer is then a peer wait of its own, and the lookup is not.
  */
 export function pskLookahead(channel: RecordChannel, found: Map<string, PskEntry | undefined>, lookup: (identities: Buffer[]) => Promise<Array<PskEntry | null>>): RecordChannel {
-  let ahead: Buffer[] | undefined;
-  const first = async (): Promise<Buffer> => {
+  let ahead: Promise<Buffer[]> | undefined;
+  const collect = async (): Promise<Buffer[]> => {
+    const reader = new OfferedPskReader(DEFAULT_MAX_HANDSHAKE_MESSAGE);
     const records: Buffer[] = [];
     for (;;) {
-      records.push(await channel.readRecord());
-      const offer = offeredPskIdentities(records, DEFAULT_MAX_HANDSHAKE_MESSAGE);
-      if (!offer.more) {
-        if (offer.identities.length > 0) {
-          const entries = await lookup(offer.identities);
-          offer.identities.forEach((id, i) => {
-            const e = entries[i];
-            found.set(id.toString('hex'), e ? cloned(e) : undefined);
-          });
-        }
-        break;
+      const record = await channel.readRecord();
+      records.push(record);
+      const offer = reader.push(record);
+      if (offer.more) continue;
+      if (offer.identities.length > 0) {
+        const entries = await lookup(offer.identities);
+        offer.identities.forEach((id, i) => {
+          const e = entries[i];
+          found.set(id.toString('hex'), e ? cloned(e) : undefined);
+        });
       }
-      if (records.length >= MAX_HANDSHAKE_RECORDS) break;
+      return records;
     }
-    ahead = records;
-    return ahead.shift()!;
   };
   return {
     readRecord: () => {
-      if (!ahead) return first();
-      const next = ahead.shift();
-      return next ? Promise.resolve(next) : channel.readRecord();
+      // Reads are sequential (the engine's loop), but even overlapping ones share one collection.
+      ahead ??= collect();
+      return ahead.then((records) => records.shift() ?? channel.readRecord());
     },
     write: (data) => channel.write(data),
     close: () => channel.close(),

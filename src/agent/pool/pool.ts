@@ -18,7 +18,6 @@ import type { AgentConfig, LogLevel } from '../config';
 import { abortKind, HandshakeAborted, type RunContext, type RunOutcome } from '../dispatcher';
 import type { Logger } from '../logging';
 import { Status, type HandshakeRequest } from '../request';
-import { getKeyringId, KeySpec } from '../../sys/keyctl';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 import type { HandshakeEnv } from '../handshake';
 import { usesKeys } from '../handshake';
@@ -46,8 +45,11 @@ interface PoolJob {
   ctx: RunContext;
   resolve: (o: RunOutcome) => void;
   onAbort: () => void;
-  /** A handshake that reads kernel keys: the keys it may look up here, and the keyrings' unlink. */
-  keys?: { env: HandshakeEnv['keys']; unlink: () => void; looked: boolean };
+  /**
+   * A handshake that reads kernel keys: the keys it may look up here, and the keyrings' unlink;
+   * `lookups` is how many identity lookups it may still ask for (one for a server PSK handshake).
+   */
+  keys?: { env: HandshakeEnv['keys']; unlink: () => void; lookups: number };
 }
 
 /** Where a handshake that reads kernel keys gets them: the main thread's key reads, and the keyrings configured. */
@@ -103,7 +105,6 @@ export class WorkerPool {
   start(): void {
     if (this.started || this.closing) return;
     this.started = true;
-    ensureSessionKeyring(this.opts.logger);
   }
 
   get size(): number {
@@ -138,20 +139,20 @@ export class WorkerPool {
    * cannot be linked: the caller runs it itself rather than wait (and reports that failure).
    * A handshake that reads kernel keys gets them through `keys`, on this thread (keys.ts).
    */
-  run(req: HandshakeRequest, ctx: RunContext, peerIdleTimeoutMs: number, keys?: PoolKeys): Promise<RunOutcome> | undefined {
+  run(req: HandshakeRequest, ctx: RunContext, peerIdleTimeoutMs: number, keys: PoolKeys): Promise<RunOutcome> | undefined {
     this.grow();
     const worker = this.pick();
     if (!worker) return undefined;
     let jobKeys: PoolJob['keys'];
     let prefetched: PrefetchedKeys | undefined;
-    if (keys && usesKeys(req)) {
+    if (usesKeys(req)) {
       let unlink: () => void;
       try {
         unlink = keys.env.linkKeyrings(req, keys.keyrings);
       } catch {
         return undefined;
       }
-      jobKeys = { env: keys.env, unlink, looked: false };
+      jobKeys = { env: keys.env, unlink, lookups: req.role === 'server' && req.auth === 'psk' ? 1 : 0 };
       prefetched = prefetchKeys(req, keys.env);
     }
     const id = this.nextId++;
@@ -289,16 +290,15 @@ export class WorkerPool {
 
   /**
    * A worker's server PSK handshake asks for the keys of the identities its ClientHello offers:
-   * looked up here, once per handshake and only for one that reads keys (a second ask, or one
-   * from a handshake that may not, gets no keys).
+   * looked up here, once per handshake and only for a server PSK handshake of that worker (any
+   * other ask gets no keys), at most MAX_PSK_IDENTITIES_LOOKED_UP of them (lookupPsks).
    */
   private findPsk(w: PoolWorker, id: number, identities: Uint8Array[]): void {
     const job = this.jobs.get(id);
     const keys = job?.worker === w ? job.keys : undefined;
-    const allowed = keys !== undefined && !keys.looked;
-    if (keys) keys.looked = true;
-    const entries = allowed ? lookupPsks(identities, keys.env) : identities.map(() => null);
-    this.send(w, { t: 'psks', id, entries });
+    const allowed = keys !== undefined && keys.lookups > 0;
+    if (keys) keys.lookups = 0;
+    this.send(w, { t: 'psks', id, entries: allowed ? lookupPsks(identities, keys.env) : identities.map(() => null) });
   }
 
   private settle(id: number, outcome: RunOutcome): void {
@@ -343,21 +343,6 @@ export class WorkerPool {
     }, delayMs);
     t.unref();
     this.respawnTimers.add(t);
-  }
-}
-
-/**
- * A thread's keyrings live in its credentials, copied when the thread is created. A process
- * started without a session keyring gets one installed on its first keyring link — in the
- * calling thread only — and threads created earlier would keep searching the user's default
- * session keyring, never seeing the links made for their handshakes. So the main thread makes
- * sure it has its session keyring before the workers are created, and they all share it.
- */
-function ensureSessionKeyring(logger: Logger): void {
-  try {
-    getKeyringId(KeySpec.SESSION, true);
-  } catch (e) {
-    logger.debug('no session keyring for the worker threads to share', { error: (e as Error).message });
   }
 }
 

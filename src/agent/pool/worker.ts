@@ -52,17 +52,21 @@ const base = defaultHandshakeEnv();
 /** Server PSK handshakes waiting for the main thread's answer to their 'findPsk'. */
 const pskAnswers = new Map<number, (entries: Array<PskEntry | null>) => void>();
 
-/** A handshake's env here: keys from the main thread's reads; a server PSK handshake looks its client's identities up first. */
-function envFor(m: Extract<ToWorker, { t: 'run' }>): HandshakeEnv {
+/**
+ * A handshake's env here: keys from the main thread's reads, every read from the peer gated
+ * (peerGatedEnv); a server PSK handshake looks its client's identities up before the engine
+ * sees the ClientHello, outside the peer waits (the main thread is not an idle peer).
+ */
+function envFor(m: Extract<ToWorker, { t: 'run' }>, ctx: RunContext): HandshakeEnv {
   const found = new Map<string, PskEntry | undefined>();
-  const keys = workerKeys(m.keys, found);
-  if (!(m.req.role === 'server' && m.req.auth === 'psk')) return { ...base, keys };
+  const gated = peerGatedEnv({ ...base, keys: workerKeys(m.keys, found) }, ctx);
+  if (!(m.req.role === 'server' && m.req.auth === 'psk')) return gated;
   const lookup = (identities: Buffer[]) =>
     new Promise<Array<PskEntry | null>>((resolve) => {
       pskAnswers.set(m.id, resolve);
       post({ t: 'findPsk', id: m.id, identities });
     });
-  return { ...base, keys, openChannel: (fd) => pskLookahead(base.openChannel(fd), found, lookup) };
+  return { ...gated, openChannel: (fd) => pskLookahead(gated.openChannel(fd), found, lookup) };
 }
 
 let profiles: Profiles | undefined;
@@ -146,7 +150,7 @@ function run(m: Extract<ToWorker, { t: 'run' }>): void {
     finish({ t: 'done', id: m.id, outcome: { status: Status.EIO, remoteAuth: [], reason: 'the worker thread has no usable configuration' } });
     return;
   }
-  runHandshake(m.req, ctx, profile, peerGatedEnv(envFor(m), ctx), {
+  runHandshake(m.req, ctx, profile, envFor(m, ctx), {
     ktls: init.ktls,
     logger,
     ...(init.keylog ? { keyLog: (line: string) => post({ t: 'keylog', line }) } : {}),

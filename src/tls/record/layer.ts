@@ -13,7 +13,7 @@ import { ContentType, TLS12 } from '../wire/codes';
 import type { HandshakeMessage } from '../wire/handshake';
 
 /** RFC 8446 §5.1: TLSPlaintext.length MUST NOT exceed 2^14. */
-const MAX_PLAINTEXT = 16384;
+export const MAX_PLAINTEXT = 16384;
 /**
  * Records one handshake message may span. A sender packs a message into as few records as its
  * fragment size allows: 64 KiB (our largest accepted message) in 512-byte fragments, the

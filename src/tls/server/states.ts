@@ -271,6 +271,15 @@ class ExpectSecondClientHello extends Awaiting<Ctx, Retry> {
     if (offer.shares.length !== 1 || offer.shares[0].group !== this.ctx.s.kx(group).code) {
       fail('illegal_parameter', `second ClientHello must carry exactly one key share, for ${group}`);
     }
+    // RFC 8446 §4.1.2: the second ClientHello may drop PSK identities, never add one (so the
+    // identities looked up for the first one are all a lookup can be asked for).
+    if (offer.psks) {
+      const firstPsks = first.extensions.get(ExtensionType.pre_shared_key);
+      const before = firstPsks ? offeredPsks(firstPsks).identities : [];
+      if (offer.psks.identities.some((id) => !before.some((b) => b.identity.equals(id.identity)))) {
+        fail('illegal_parameter', 'second ClientHello offers a PSK identity the first did not');
+      }
+    }
     const p = plan(this.ctx, offer);
     if (p.suite !== suite) fail('illegal_parameter', 'second ClientHello leads to a different cipher suite');
     return serverFlight(this.ctx, { offer, plan: p, group, clientHello: msg, retry: this.held });
