@@ -10,6 +10,7 @@ import { errText } from '../../src/agent/handshake';
 import { lookupPsks, prefetchKeys, pskLookahead, workerKeys } from '../../src/agent/pool/keys';
 import type { HandshakeRequest } from '../../src/agent/request';
 import { SysError } from '../../src/sys/libc';
+import { splitRecords } from '../tls/helpers';
 import { Errno } from '../../src/sys/errno';
 
 const psk = (identity: string, key = randomBytes(32)): PskEntry => ({ identity: Buffer.from(identity), key, hash: 'sha256' });
@@ -17,18 +18,9 @@ const psk = (identity: string, key = randomBytes(32)): PskEntry => ({ identity: 
 /** The records of a client's first flight offering these PSKs (our own engine's ClientHello). */
 function firstFlight(psks: PskEntry[]): Buffer[] {
   const step = createClient({ serverName: 'target', psks }).start();
-  return records(step.send);
+  return splitRecords(step.send);
 }
 
-function records(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at < bytes.length; ) {
-    const len = bytes.readUInt16BE(at + 3);
-    out.push(bytes.subarray(at, at + 5 + len));
-    at += 5 + len;
-  }
-  return out;
-}
 
 /** The same handshake bytes as two records, split inside the ClientHello. */
 function split(rec: Buffer, at: number): Buffer[] {
@@ -56,7 +48,7 @@ describe('offeredPskIdentities', () => {
   });
 
   it('gives none for a ClientHello without a PSK, a first record that is not a handshake, another message, or an unreadable one', () => {
-    const x509 = records(createClient({ serverName: 'target', trust: { anchors: [] } as never }).start().send);
+    const x509 = splitRecords(createClient({ serverName: 'target', trust: { anchors: [] } as never }).start().send);
     expect(ids(offeredPskIdentities(x509, 65536))).toEqual([]);
     const alert = Buffer.from([21, 3, 3, 0, 2, 2, 40]);
     expect(ids(offeredPskIdentities([alert], 65536))).toEqual([]);
