@@ -346,7 +346,10 @@ describe('a namespace made and deleted with `ip netns`, its requests on a fake k
           (transport = new NamespacesTransport(ctx, {
             setting: { mode: 'list', entries: ['self', name] },
             roots: SYSTEM_NETNS_ROOTS,
-            rescanMs: 0,
+            // On a fresh machine /run/netns does not exist until `ip netns add` makes it, and
+            // nothing can watch it before then: the agent's periodic rescan finds it (as it does
+            // in service, every 5 s).
+            rescanMs: 200,
             kernel: { allowKtlsOff: true },
             linkFor: (place: NetnsPlace) => {
               const k = new FakeKernel();
