@@ -66,6 +66,14 @@ export function prefetchKeys(req: HandshakeRequest, keys: Keys): PrefetchedKeys 
 }
 
 /**
+ * Whether a handshake looks up the PSK identities its client offers (a server PSK handshake):
+ * the worker asks for that lookup exactly when the main thread allows it.
+ */
+export function looksUpOfferedPsks(req: HandshakeRequest): boolean {
+  return req.role === 'server' && req.auth === 'psk';
+}
+
+/**
  * The PSKs of the identities a client offered, in order; null where none is found or the lookup
  * failed (as the engine's lookup treats a failure). Only the first MAX_PSK_IDENTITIES_LOOKED_UP
  * are looked up, whatever the asker sent.

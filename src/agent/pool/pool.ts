@@ -21,7 +21,7 @@ import { Status, type HandshakeRequest } from '../request';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 import type { HandshakeEnv } from '../handshake';
 import { usesKeys } from '../handshake';
-import { lookupPsks, prefetchKeys, type PrefetchedKeys } from './keys';
+import { looksUpOfferedPsks, lookupPsks, prefetchKeys, type PrefetchedKeys } from './keys';
 import { Outbox } from './outbox';
 
 /** Back-off for replacing a worker that died before it was up: 1 s, doubling, at most 60 s. */
@@ -152,7 +152,7 @@ export class WorkerPool {
       } catch {
         return undefined;
       }
-      jobKeys = { env: keys.env, unlink, lookups: req.role === 'server' && req.auth === 'psk' ? 1 : 0 };
+      jobKeys = { env: keys.env, unlink, lookups: looksUpOfferedPsks(req) ? 1 : 0 };
       prefetched = prefetchKeys(req, keys.env);
     }
     const id = this.nextId++;

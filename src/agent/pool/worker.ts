@@ -22,7 +22,7 @@ import { SlotReports } from './slot-reports';
 import { Outbox } from './outbox';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 import type { PskEntry } from '../../tls';
-import { pskLookahead, workerKeys } from './keys';
+import { looksUpOfferedPsks, pskLookahead, workerKeys } from './keys';
 
 const port = parentPort;
 if (!port) throw new Error('src/agent/pool/worker runs only as a worker thread');
@@ -60,7 +60,7 @@ const pskAnswers = new Map<number, (entries: Array<PskEntry | null>) => void>();
 function envFor(m: Extract<ToWorker, { t: 'run' }>, ctx: RunContext): HandshakeEnv {
   const found = new Map<string, PskEntry | undefined>();
   const gated = peerGatedEnv({ ...base, keys: workerKeys(m.keys, found) }, ctx);
-  if (!(m.req.role === 'server' && m.req.auth === 'psk')) return gated;
+  if (!looksUpOfferedPsks(m.req)) return gated;
   const lookup = (identities: Buffer[]) =>
     new Promise<Array<PskEntry | null>>((resolve) => {
       pskAnswers.set(m.id, resolve);
