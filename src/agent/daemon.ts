@@ -15,6 +15,8 @@ import { buildProfiles, profileFor, type Profiles } from './profiles';
 import { Dispatcher, type RunContext, type RunOutcome } from './dispatcher';
 import { runHandshake, type HandshakeEnv, type Profile } from './handshake';
 import { identityFilesStamp } from './identities';
+import { IDLE_TRIM_QUIET_MS, IdleTrim } from './idle-trim';
+import { lookUpMallocTrim } from '../sys/libc';
 import { PathWatch } from '../sys/inotify';
 import { createLogger, type Logger } from './logging';
 import type { AgentMetrics } from './metrics';
@@ -77,6 +79,8 @@ export class Daemon {
   /** The reload a SIGHUP asked for, not started yet: further SIGHUPs join it. */
   private queuedReload?: Promise<boolean>;
   private readonly notifier: ServiceNotifier;
+  /** Returns the C heap's free memory to the kernel when a storm is over (idle-trim.ts). */
+  private readonly idleTrim: IdleTrim;
 
   /** Loads configuration and identities; throws ConfigError (file:line: why) when they are unusable. */
   private constructor(
@@ -119,6 +123,11 @@ export class Daemon {
       },
       logger: this.logger,
       metrics: this.metrics,
+    });
+    this.idleTrim = new IdleTrim(this.dispatcher, {
+      trim: lookUpMallocTrim(),
+      quietMs: IDLE_TRIM_QUIET_MS,
+      onTrim: (released, ms) => this.logger.debug('idle: free C heap memory given back', { released, ms: Number(ms.toFixed(2)) }),
     });
   }
 
@@ -290,6 +299,7 @@ export class Daemon {
   private async doStop(): Promise<void> {
     this.tellServiceManager({ STOPPING: 1, STATUS: `stopping: ${this.dispatcher.inFlight} handshakes in flight` });
     for (const t of this.transports) t.stopAccepting();
+    this.idleTrim.close();
     await this.dispatcher.shutdown(this.config.shutdownGraceMs);
     await this.pool?.close();
     for (const t of this.transports) {

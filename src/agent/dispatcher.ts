@@ -94,6 +94,9 @@ interface WorkWaiter {
 
 export interface DispatcherEvents {
   capacity: [];
+  /** A submission found nothing held or queued: the agent is no longer idle. */
+  busy: [];
+  /** The last handshake held or queued has finished. */
   idle: [];
 }
 
@@ -165,6 +168,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       // A consumer may say why it withdrew (its network namespace went away) with a HandshakeAborted.
       const onCancel = () => controller.abort(opts.signal?.reason instanceof HandshakeAborted ? opts.signal.reason : new HandshakeAborted('cancelled'));
       opts.signal?.addEventListener('abort', onCancel, { once: true });
+      if (this.held.size === 0 && this.admission.size === 0) this.emit('busy');
       const job: Job = {
         req,
         transport,

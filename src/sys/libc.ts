@@ -478,3 +478,21 @@ export function tcpLoopbackPair(): [number, number] {
     close(lfd);
   }
 }
+
+// --- memory --------------------------------------------------------------------------------
+
+/**
+ * glibc's malloc_trim(3): gives the free memory at the top of the heap and the free whole pages
+ * inside every arena back to the kernel; returns 1 when it released something. Looked up on
+ * its own, not in `C`, because it is glibc's alone: undefined when the C library lacks it
+ * (musl), and the caller then does without.
+ */
+export function lookUpMallocTrim(): ((pad: number) => number) | undefined {
+  let fn: CFunction;
+  try {
+    fn = libc.func('int malloc_trim(size_t pad)');
+  } catch {
+    return undefined;
+  }
+  return (pad: number) => Number(fn(pad));
+}

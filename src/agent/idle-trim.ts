@@ -1,0 +1,98 @@
+/**
+ * Gives the C heap's free memory back to the kernel once the agent has gone quiet after work.
+ *
+ * A storm of handshakes leaves glibc's arenas holding the memory its native allocations used
+ * (node:crypto's objects, OpenSSL's, socket buffers, V8's off-heap backing stores); glibc
+ * keeps freed memory for reuse, one arena per thread that met a locked one, so the agent's
+ * resident set after a storm stays near its peak. `malloc_trim(0)` returns every arena's free
+ * pages (docs/serve.md "Memory after a storm"; docs/bench.md "Memory after a storm: malloc_trim
+ * when idle" has what it saves and costs).
+ *
+ * When: after `quietMs` with no handshake held or queued, once per quiet period. Never while a
+ * handshake is in flight: a submission cancels the pending trim, and the next time the agent
+ * is idle the wait starts again from zero. Nothing happens when the C library has no
+ * malloc_trim (musl): the trimmer is then never armed.
+ */
+
+/** What the trimmer watches: the dispatcher's `busy` and `idle` events. */
+export interface IdleSource {
+  on(event: 'busy' | 'idle', listener: () => void): unknown;
+  off(event: 'busy' | 'idle', listener: () => void): unknown;
+}
+
+export interface IdleTrimOptions {
+  /** malloc_trim, or undefined when the C library has none. */
+  trim: ((pad: number) => number) | undefined;
+  /** How long the agent must hold no handshake before the trim. */
+  quietMs: number;
+  /** Timer functions; tests pass fakes. */
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  clearTimer?: (t: unknown) => void;
+  /** Told after each trim: whether anything was released, and the CPU time it took (ms). */
+  onTrim?: (released: boolean, ms: number) => void;
+}
+
+/** The quiet period the daemon uses: longer than the gaps inside a storm, short enough to matter. */
+export const IDLE_TRIM_QUIET_MS = 1000;
+
+export class IdleTrim {
+  private timer: unknown;
+  private readonly setTimer: (fn: () => void, ms: number) => unknown;
+  private readonly clearTimer: (t: unknown) => void;
+  /** Trims done (tests and diagnostics). */
+  trims = 0;
+
+  private readonly onBusy = (): void => this.cancel();
+  private readonly onIdle = (): void => this.arm();
+
+  constructor(
+    private readonly source: IdleSource,
+    private readonly opts: IdleTrimOptions,
+  ) {
+    this.setTimer =
+      opts.setTimer ??
+      ((fn, ms) => {
+        const t = setTimeout(fn, ms);
+        // A pending trim never keeps the process alive.
+        t.unref();
+        return t;
+      });
+    this.clearTimer = opts.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout));
+    if (!opts.trim) return;
+    source.on('busy', this.onBusy);
+    source.on('idle', this.onIdle);
+  }
+
+  /** True when the C library has malloc_trim, so quiet periods end in a trim. */
+  get enabled(): boolean {
+    return this.opts.trim !== undefined;
+  }
+
+  /** Stop watching; a pending trim does not happen. */
+  close(): void {
+    this.cancel();
+    this.source.off('busy', this.onBusy);
+    this.source.off('idle', this.onIdle);
+  }
+
+  private arm(): void {
+    this.cancel();
+    this.timer = this.setTimer(() => this.fire(), this.opts.quietMs);
+  }
+
+  private cancel(): void {
+    if (this.timer === undefined) return;
+    this.clearTimer(this.timer);
+    this.timer = undefined;
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const trim = this.opts.trim;
+    if (!trim) return;
+    const t0 = performance.now();
+    const released = trim(0) === 1;
+    this.trims++;
+    this.opts.onTrim?.(released, performance.now() - t0);
+  }
+}
