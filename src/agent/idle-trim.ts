@@ -8,13 +8,22 @@
  * pages (docs/serve.md "Memory after a storm"; docs/bench.md "Memory after a storm: malloc_trim
  * when idle" has what it saves and costs).
  *
- * When: after `quietMs` with no handshake held or queued, once per quiet period. Never while a
- * handshake is in flight: a submission cancels the pending trim, and the next time the agent
- * is idle the wait starts again from zero. Nothing happens when the C library has no
+ * Much of what a storm used is held by JavaScript objects it left dead (node:crypto's native
+ * handles) and is freed only when V8 collects them, which an idle V8 does only when its memory
+ * reducer runs, tens of seconds later. So the agent trims:
+ *
+ * - after `quietMs` with no handshake held or queued: what is free by then;
+ * - after each of V8's full collections while the agent stays idle (at most
+ *   `MAX_TRIMS_AFTER_COLLECTION` of them): what those collections freed.
+ *
+ * Never while a handshake is in flight: a submission cancels the pending trim and stops the
+ * watch on collections, and the next time the agent is idle it all starts again from zero. Nothing happens when the C library has no
  * malloc_trim (musl): the trimmer is then never armed.
  */
 
 /** What the trimmer watches: the dispatcher's `busy` and `idle` events. */
+import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+
 export interface IdleSource {
   on(event: 'busy' | 'idle', listener: () => void): unknown;
   off(event: 'busy' | 'idle', listener: () => void): unknown;
@@ -25,6 +34,11 @@ export interface IdleTrimOptions {
   trim: ((pad: number) => number) | undefined;
   /** How long the agent must hold no handshake before the trim. */
   quietMs: number;
+  /**
+   * Starts watching V8's full (mark-compact) collections, calling `onFull` after each; returns
+   * what stops the watch. Default: a PerformanceObserver of 'gc' entries. Tests pass fakes.
+   */
+  watchFullCollections?: (onFull: () => void) => () => void;
   /** Timer functions; tests pass fakes. */
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (t: unknown) => void;
@@ -35,8 +49,29 @@ export interface IdleTrimOptions {
 /** The quiet period the daemon uses: longer than the gaps inside a storm, short enough to matter. */
 export const IDLE_TRIM_QUIET_MS = 1000;
 
+/** Trims after V8's own full collections in one idle period; its memory reducer runs a few. */
+export const MAX_TRIMS_AFTER_COLLECTION = 3;
+
+/** Watches V8's full collections with a PerformanceObserver (only while the agent is idle). */
+export function watchFullCollections(onFull: () => void): () => void {
+  const observer = new PerformanceObserver((list) => {
+    if (list.getEntries().some(isFullCollection)) onFull();
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return () => observer.disconnect();
+}
+
+function isFullCollection(e: PerformanceEntry): boolean {
+  // A gc entry says its kind in detail (Node ≥ 16); the kinds are bits.
+  const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
+  return (kind & perfConstants.NODE_PERFORMANCE_GC_MAJOR) !== 0;
+}
+
 export class IdleTrim {
   private timer: unknown;
+  /** Stops the watch on V8's collections; set from an idle period's first trim until busy. */
+  private stopWatch?: () => void;
+  private trimsAfterCollection = 0;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (t: unknown) => void;
   /** Trims done (tests and diagnostics). */
@@ -81,6 +116,8 @@ export class IdleTrim {
   }
 
   private cancel(): void {
+    this.stopWatch?.();
+    this.stopWatch = undefined;
     if (this.timer === undefined) return;
     this.clearTimer(this.timer);
     this.timer = undefined;
@@ -88,6 +125,21 @@ export class IdleTrim {
 
   private fire(): void {
     this.timer = undefined;
+    this.trimNow();
+    this.trimsAfterCollection = 0;
+    this.stopWatch = (this.opts.watchFullCollections ?? watchFullCollections)(() => this.afterCollection());
+  }
+
+  private afterCollection(): void {
+    // A report already queued when the watch stopped (the agent became busy) is dropped.
+    if (!this.stopWatch) return;
+    this.trimNow();
+    if (++this.trimsAfterCollection < MAX_TRIMS_AFTER_COLLECTION) return;
+    this.stopWatch();
+    this.stopWatch = undefined;
+  }
+
+  private trimNow(): void {
     const trim = this.opts.trim;
     if (!trim) return;
     const t0 = performance.now();

@@ -1,5 +1,7 @@
 import { Dispatcher, type RunOutcome } from '../../src/agent/dispatcher';
-import { IdleTrim } from '../../src/agent/idle-trim';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { IdleTrim, MAX_TRIMS_AFTER_COLLECTION, watchFullCollections, type IdleTrimOptions } from '../../src/agent/idle-trim';
 import { Status, type HandshakeRequest } from '../../src/agent/request';
 import { lookUpMallocTrim } from '../../src/sys/libc';
 
@@ -30,7 +32,20 @@ function agent() {
       await flush();
     };
   };
-  return { d, calls, trim, start };
+  /** A stand-in for V8's full collections: `collect()` reports one to the watch, when there is one. */
+  const watch = { active: 0, started: 0, onFull: undefined as undefined | (() => void) };
+  const collect = (): void => watch.onFull?.();
+  const watchFull = (onFull: () => void): (() => void) => {
+    watch.active++;
+    watch.started++;
+    watch.onFull = onFull;
+    return () => {
+      watch.active--;
+      watch.onFull = undefined;
+    };
+  };
+  const trimmer = (o: Partial<IdleTrimOptions> = {}): IdleTrim => new IdleTrim(d, { trim, quietMs: 1000, watchFullCollections: watchFull, ...o });
+  return { d, calls, trim, start, watch, collect, trimmer };
 }
 
 // Real setImmediate (not faked) lets promise chains run between fake-timer steps.
@@ -42,7 +57,7 @@ describe('idle trim', () => {
 
   it('trims once the agent has held no handshake for the quiet period, and only once', async () => {
     const a = agent();
-    const t = new IdleTrim(a.d, { trim: a.trim, quietMs: 1000 });
+    const t = a.trimmer();
     const finish = await a.start();
     await finish();
     jest.advanceTimersByTime(999);
@@ -61,7 +76,7 @@ describe('idle trim', () => {
 
   it('never trims while a handshake is in flight', async () => {
     const a = agent();
-    const t = new IdleTrim(a.d, { trim: a.trim, quietMs: 1000 });
+    const t = a.trimmer();
     const first = await a.start();
     const second = await a.start();
     await first();
@@ -76,7 +91,7 @@ describe('idle trim', () => {
 
   it('a handshake inside the quiet period cancels the trim and the wait starts again after it', async () => {
     const a = agent();
-    const t = new IdleTrim(a.d, { trim: a.trim, quietMs: 1000 });
+    const t = a.trimmer();
     // One handshake at a time with short gaps, as a storm at one in flight: idle after each, never quiet long enough.
     for (let i = 0; i < 20; i++) {
       await (await a.start())();
@@ -94,9 +109,43 @@ describe('idle trim', () => {
     t.close();
   });
 
+  it('trims again after each of V8\'s full collections while the agent stays idle, a bounded number of times', async () => {
+    const a = agent();
+    const t = a.trimmer();
+    await (await a.start())();
+    // No watch before the quiet trim: a collection during the quiet second does nothing.
+    a.collect();
+    expect(a.watch.started).toBe(0);
+    jest.advanceTimersByTime(1000);
+    expect(a.calls).toEqual([0]);
+    expect(a.watch.active).toBe(1);
+    for (let i = 0; i < MAX_TRIMS_AFTER_COLLECTION + 2; i++) a.collect();
+    expect(a.calls).toHaveLength(1 + MAX_TRIMS_AFTER_COLLECTION);
+    expect(a.watch.active).toBe(0);
+    t.close();
+  });
+
+  it('stops watching V8\'s collections as soon as a handshake arrives', async () => {
+    const a = agent();
+    const t = a.trimmer();
+    await (await a.start())();
+    jest.advanceTimersByTime(1000);
+    expect(a.watch.active).toBe(1);
+    const finish = await a.start();
+    expect(a.watch.active).toBe(0);
+    a.collect();
+    expect(a.calls).toEqual([0]);
+    await finish();
+    jest.advanceTimersByTime(1000);
+    expect(a.calls).toEqual([0, 0]);
+    expect(a.watch.active).toBe(1);
+    t.close();
+    expect(a.watch.active).toBe(0);
+  });
+
   it('does nothing, and never arms a timer, when the C library has no malloc_trim', async () => {
     const a = agent();
-    const t = new IdleTrim(a.d, { trim: undefined, quietMs: 1000 });
+    const t = a.trimmer({ trim: undefined });
     expect(t.enabled).toBe(false);
     expect(a.d.listenerCount('idle')).toBe(0);
     expect(a.d.listenerCount('busy')).toBe(0);
@@ -104,11 +153,12 @@ describe('idle trim', () => {
     expect(jest.getTimerCount()).toBe(0);
     jest.advanceTimersByTime(10_000);
     expect(t.trims).toBe(0);
+    expect(a.watch.started).toBe(0);
   });
 
   it('close() drops a pending trim and stops watching', async () => {
     const a = agent();
-    const t = new IdleTrim(a.d, { trim: a.trim, quietMs: 1000 });
+    const t = a.trimmer();
     await (await a.start())();
     t.close();
     jest.advanceTimersByTime(5000);
@@ -121,13 +171,30 @@ describe('idle trim', () => {
   it('reports each trim: released or not, and how long it took', async () => {
     const a = agent();
     const seen: Array<[boolean, number]> = [];
-    const t = new IdleTrim(a.d, { trim: () => 0, quietMs: 1000, onTrim: (released, ms) => seen.push([released, ms]) });
+    const t = a.trimmer({ trim: () => 0, onTrim: (released, ms) => seen.push([released, ms]) });
     await (await a.start())();
     jest.advanceTimersByTime(1000);
     expect(seen).toHaveLength(1);
     expect(seen[0][0]).toBe(false);
     expect(seen[0][1]).toBeGreaterThanOrEqual(0);
     t.close();
+  });
+});
+
+describe('watchFullCollections', () => {
+  it('reports a full collection of the real V8 heap, and nothing once stopped', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    let seen = 0;
+    const stop = watchFullCollections(() => seen++);
+    gc();
+    for (let i = 0; i < 50 && seen === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toBeGreaterThan(0);
+    stop();
+    const before = seen;
+    gc();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toBe(before);
   });
 });
 
