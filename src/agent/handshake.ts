@@ -46,10 +46,7 @@ export interface RecordChannel {
   /** The next whole record (5-byte header + body). Rejects on EOF or a socket error. */
   readRecord(): Promise<Buffer>;
   write(data: Buffer): Promise<void>;
-  /**
-   * Stop reading, consume from the socket exactly the records handed out and not consumed yet
-   * (never one that was not handed out), and release the channel's fd. Idempotent.
-   */
+  /** Stop reading and release the channel's fd. Idempotent. */
   close(): void;
 }
 
@@ -166,9 +163,6 @@ export async function runHandshake(
       }
       throw new Outcome(Status.EACCES, denied, 'access_denied');
     }
-    // The channel may still owe the socket the last records it handed out (it consumes them
-    // lazily); closing it consumes them, so kTLS RX starts at the first byte after the handshake.
-    channel.close();
     const secrets = conn.secrets();
     if (opts.ktls === 'on') {
       try {

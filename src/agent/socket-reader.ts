@@ -5,7 +5,11 @@
  *
  * How: recv(2) on the raw fd straight into the bytes the current record still lacks, first the
  * rest of the 5-byte header, then exactly the body length it announced, so no read can reach
- * past the record. When the socket has nothing queued (EAGAIN) the reader waits for readiness
+ * past the record. That is two recv(2) per record. Peeking at everything queued with MSG_PEEK
+ * and consuming only the records handed out takes a flight's records in about two calls, but it
+ * did not lower the agent's CPU per handshake measurably, and lazy consumption would make kTLS
+ * depend on the reader being closed first; docs/bench.md, "Peeking instead of exact reads".
+ * When the socket has nothing queued (EAGAIN) the reader waits for readiness
  * with a uv_poll watcher on Node's own event loop (the mechanism the unix transport uses for its
  * sockets, src/sys/unix.ts), and reads only while a readRecord() is pending. Writes go out with
  * send(2); what the kernel does not take at once waits for writability, in order.
@@ -23,7 +27,7 @@
  * the connection stays open through the original, and the reader never calls shutdown(2).
  */
 import { Errno } from '../sys/errno';
-import { MSG_PEEK, MSG_TRUNC, SysError, close as closeFd, recvNoWait, sendNoWait } from '../sys/libc';
+import { SysError, close as closeFd, recvNoWait, sendNoWait } from '../sys/libc';
 import { watchFd, type FdWatcher, type PollEvents } from '../sys/unix';
 import { MAX_RECORD_BODY, RECORD_HEADER_LEN } from '../tls/api';
 
@@ -74,30 +78,6 @@ interface PendingWrite {
 const WANT_READ = 1;
 const WANT_WRITE = 2;
 
-/** Complete records one peek copies out at most; the rest is peeked again when reached. */
-const MAX_READY = 16;
-
-/**
- * The peek buffer, one per thread: every use is synchronous and what a reader keeps is copied
- * out of it. At least a whole record of the largest size a reader accepts, so a record at the
- * start of a peek is always seen whole once it has arrived; a bit more, so that a maximum-size
- * record and the records after it are seen in one peek.
- */
-let peekBuffer = Buffer.allocUnsafeSlow(2 * (RECORD_HEADER_LEN + MAX_RECORD_BODY));
-function scratch(atLeast: number): Buffer {
-  if (peekBuffer.length < atLeast) peekBuffer = Buffer.allocUnsafeSlow(atLeast);
-  return peekBuffer;
-}
-
-/** What the socket needs once the peeked records are handed out. */
-type Next =
-  /** Peek again (nothing peeked yet, or the last peek may not have seen all that was queued). */
-  | 'peek'
-  /** The last peek saw everything queued and handed it all out: wait for readiness first. */
-  | 'wait'
-  /** The last peek ended inside a record: read that one exactly. */
-  | 'exact';
-
 export class SocketReader {
   private readonly fd: number;
   private readonly maxBody: number;
@@ -106,18 +86,6 @@ export class SocketReader {
   /** The whole record being assembled (header copied in), once the header is complete. */
   private record: Buffer | undefined;
   private bodyGot = 0;
-  /** Reading the current record exactly (header, then body) instead of peeking. */
-  private exact = false;
-  /** Complete records copied out of the last peek, not handed out yet, still queued in the socket. */
-  private readonly ready: Buffer[] = [];
-  /** Bytes of records handed out from a peek that are still queued in the socket. */
-  private owed = 0;
-  private next: Next = 'peek';
-  private settleQueued = false;
-  private readonly settleLaterBound = (): void => {
-    this.settleQueued = false;
-    if (!this.closed) this.settle();
-  };
   private pending: Pending | undefined;
   private readonly writes: PendingWrite[] = [];
   /** Sticky terminal error: EOF, reset, overflow, closed. */
@@ -173,7 +141,6 @@ export class SocketReader {
    * rejected with PAUSED; bytes of a partly read record are kept for the next readRecord().
    */
   pause(): void {
-    this.settle();
     const p = this.pending;
     this.pending = undefined;
     this.arm();
@@ -209,9 +176,6 @@ export class SocketReader {
     // ends normally closes its reader with nothing pending, once per handshake.
     const closedErr = this.pending || this.writes.length > 0 ? this.closedError() : undefined;
     if (closedErr) this.fail(closedErr);
-    // Whoever takes the socket on starts right after the last record handed out.
-    this.settle();
-    this.ready.length = 0;
     // libuv must forget the fd (epoll_ctl DEL) before the fd number can be reused.
     this.watcher?.close();
     this.watcher = undefined;
@@ -236,141 +200,27 @@ export class SocketReader {
 
   // --- reading ----------------------------------------------------------------------------
 
-  /**
-   * Hand out the next record: from what an earlier peek copied, else from the socket. The socket
-   * is read only after every handed-out byte has been consumed, so a peek starts at the first
-   * byte no one has been given.
-   */
+  /** Read what the pending record still lacks until it is complete or the socket is empty. */
   private pump(): void {
     while (this.pending) {
-      if (this.exact) {
-        if (!this.readExact()) break;
-        continue;
-      }
-      const ready = this.ready.shift();
-      if (ready) {
-        this.handOut(ready);
+      const want = this.record ? this.record.subarray(RECORD_HEADER_LEN + this.bodyGot) : this.header.subarray(this.headerGot);
+      // An empty body is complete as soon as its header is.
+      const n = want.length === 0 ? 0 : recvNoWait(this.fd, want);
+      if (want.length > 0 && n === 0) {
+        this.onEnd();
         break;
       }
-      if (!this.settle()) break;
-      const next = this.next;
-      this.next = 'peek';
-      if (next === 'exact') {
-        this.exact = true;
-      } else if (next === 'wait' && this.watcher) {
-        // The last peek saw all that was queued and handed it out: wait for more rather than
-        // ask a socket that is almost certainly empty (readiness is level-triggered). Only with
-        // a watcher that exists: restarting it is one epoll_ctl, creating it is five syscalls,
-        // and a socket that is never found empty needs none.
-        break;
-      } else if (!this.peek()) {
+      if (n < 0) {
+        if (n === -Errno.EAGAIN) {
+          this.arm();
+          return;
+        }
+        this.fail(this.errnoError(-n, 'recv'));
         break;
       }
+      this.advance(n);
     }
     this.arm();
-  }
-
-  /**
-   * One recv(MSG_PEEK) of everything queued, up to the scratch's size; copies out the complete
-   * records at its start (consuming none of them) and decides what the socket needs next.
-   * False when the socket is empty (the watcher is armed) or the reader failed.
-   */
-  private peek(): boolean {
-    const buf = scratch(RECORD_HEADER_LEN + this.maxBody);
-    const n = recvNoWait(this.fd, buf, MSG_PEEK);
-    if (n === 0) {
-      this.onEnd();
-      return false;
-    }
-    if (n < 0) {
-      if (n === -Errno.EAGAIN) {
-        this.arm();
-        return false;
-      }
-      this.fail(this.errnoError(-n, 'recv'));
-      return false;
-    }
-    let off = 0;
-    let stopped = false;
-    while (n - off >= RECORD_HEADER_LEN) {
-      const len = buf.readUInt16BE(off + 3);
-      // An oversized header is left for the exact reads to refuse once it comes first.
-      if (len > this.maxBody || this.ready.length === MAX_READY) {
-        stopped = true;
-        break;
-      }
-      const end = off + RECORD_HEADER_LEN + len;
-      if (end > n) break;
-      // A buffer of its own (see advance()).
-      const record = Buffer.allocUnsafeSlow(end - off);
-      buf.copy(record, 0, off, end);
-      this.ready.push(record);
-      off = end;
-    }
-    const all = n < buf.length; // the peek saw every byte that was queued
-    if (off === 0) {
-      // The first record is incomplete (or refused): read it exactly, as it arrives.
-      this.exact = true;
-    } else if (off === n) {
-      this.next = all ? 'wait' : 'peek';
-    } else {
-      this.next = all && !stopped ? 'exact' : 'peek';
-    }
-    return true;
-  }
-
-  /** Exact read of what the current record still lacks. False when the socket is empty or the reader failed. */
-  private readExact(): boolean {
-    const want = this.record ? this.record.subarray(RECORD_HEADER_LEN + this.bodyGot) : this.header.subarray(this.headerGot);
-    // An empty body is complete as soon as its header is.
-    const n = want.length === 0 ? 0 : recvNoWait(this.fd, want);
-    if (want.length > 0 && n === 0) {
-      this.onEnd();
-      return false;
-    }
-    if (n < 0) {
-      if (n === -Errno.EAGAIN) {
-        this.arm();
-        return false;
-      }
-      this.fail(this.errnoError(-n, 'recv'));
-      return false;
-    }
-    this.advance(n);
-    return !this.failure;
-  }
-
-  /** Resolve the pending read with a record still queued in the socket: it is owed from now on. */
-  private handOut(record: Buffer): void {
-    this.owed += record.length;
-    if (!this.settleQueued) {
-      this.settleQueued = true;
-      setImmediate(this.settleLaterBound);
-    }
-    const p = this.pending;
-    this.pending = undefined;
-    p?.resolve(record);
-  }
-
-  /**
-   * Consume the handed-out bytes still queued, and no other. MSG_TRUNC: TCP discards them
-   * without copying; other sockets copy into the scratch, which holds nothing needed by then.
-   * False if the socket failed (the failure is recorded).
-   */
-  private settle(): boolean {
-    while (this.owed > 0) {
-      const buf = scratch(this.owed);
-      const n = recvNoWait(this.fd, buf.subarray(0, this.owed), MSG_TRUNC);
-      if (n > 0) {
-        this.owed -= Math.min(n, this.owed);
-        continue;
-      }
-      // Bytes the peek saw are gone: the socket failed underneath (a reset).
-      this.owed = 0;
-      this.fail(n < 0 ? this.errnoError(-n, 'recv') : new SocketReaderError('EOF', 'peer closed the connection'));
-      return false;
-    }
-    return true;
   }
 
   /** Account for n bytes just read; hands out the record once it is complete. */
@@ -404,7 +254,6 @@ export class SocketReader {
     this.record = undefined;
     this.headerGot = 0;
     this.bodyGot = 0;
-    this.exact = false;
     const p = this.pending;
     this.pending = undefined;
     p?.resolve(record);

@@ -95,7 +95,6 @@ export const F_DUPFD_CLOEXEC = 1030;
 export const FD_CLOEXEC = 1;
 export const O_NONBLOCK = 0o4000;
 
-export const MSG_PEEK = 0x2;
 export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
@@ -399,12 +398,11 @@ export function send(fd: number, buf: Buffer, flags = 0): number {
 /**
  * recv(2) without blocking, failure as -errno instead of a throw: the per-record read path,
  * where EAGAIN is the ordinary "wait for readiness" answer and building a SysError (with its
- * strerror text) for it would cost more than the call. EINTR is retried. `flags` are added to
- * MSG_DONTWAIT (MSG_PEEK, MSG_TRUNC).
+ * strerror text) for it would cost more than the call. EINTR is retried.
  */
-export function recvNoWait(fd: number, buf: Uint8Array, flags = 0): number {
+export function recvNoWait(fd: number, buf: Uint8Array): number {
   for (;;) {
-    const n = Number(C.recv(fd, buf, buf.length, MSG_DONTWAIT | flags));
+    const n = Number(C.recv(fd, buf, buf.length, MSG_DONTWAIT));
     if (n >= 0) return n;
     const errno = koffi.errno();
     if (errno !== Errno.EINTR) return -errno;
