@@ -19,14 +19,8 @@ import { defaultHandshakeEnv } from '../../src/agent/runtime';
 import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { configText, consumerListener, tlsClient } from './harness';
 import { rejectedWith } from '../helpers/thrown';
+import { record } from '../helpers/tls-bytes';
 
-const record = (type: number, body: Buffer): Buffer => {
-  const h = Buffer.alloc(5);
-  h[0] = type;
-  h.writeUInt16BE(0x0303, 1);
-  h.writeUInt16BE(body.length, 3);
-  return Buffer.concat([h, body]);
-};
 const bodyOf = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 13 + seed) & 0xff));
 /** recv(2) flag: look at the queued bytes without consuming them (Linux). */
 const MSG_PEEK = 0x2;
