@@ -39,9 +39,17 @@ export interface Identities {
   readonly server: RoleIdentity;
 }
 
-/** `onWarning` receives what [handshaked] key_file_mode_check = warn reports. */
-export function loadIdentities(config: AgentConfig, onWarning: (w: ConfigWarning) => void = () => undefined): Identities {
-  const check = (loc: Located<string>) => checkKeyFile(loc, config.keyFileModeCheck ?? 'warn', onWarning);
+/**
+ * `onWarning` receives what [handshaked] key_file_mode_check = warn reports. `checked`: the key
+ * files already checked in this load (buildProfiles shares one set across its profiles, so a
+ * file several profiles use is checked, and reported, once); each file checked here is added.
+ */
+export function loadIdentities(config: AgentConfig, onWarning: (w: ConfigWarning) => void = () => undefined, checked = new Set<string>()): Identities {
+  const check = (loc: Located<string>) => {
+    if (checked.has(loc.value)) return;
+    checked.add(loc.value);
+    checkKeyFile(loc, config.keyFileModeCheck ?? 'warn', onWarning);
+  };
   return Object.freeze({ client: loadRole(config.client, 'client', check), server: loadRole(config.server, 'server', check) });
 }
 
