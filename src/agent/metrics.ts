@@ -29,8 +29,11 @@ import type { AuthMode, Role } from './request';
  * number of namespaces a host serves at once in practice.
  */
 export const MAX_NETNS_LABELS = 4096;
-/** The `netns` label of the series of namespaces beyond MAX_NETNS_LABELS. */
-export const OVERFLOW_NETNS = 'other';
+/**
+ * The `netns` label of the series of namespaces beyond MAX_NETNS_LABELS: something no namespace
+ * can be labelled (isNetnsLabel), so a /run/netns name `other` keeps series of its own.
+ */
+export const OVERFLOW_NETNS = '(other)';
 
 type NetnsMetric = Counter<string> | Histogram<string>;
 
@@ -82,7 +85,7 @@ export class AgentMetrics {
     const registers = [this.registry];
     this.total = new Counter({
       name: 'handshaked_handshakes_total',
-      help: 'Handshakes finished, by role, authentication mode, result (OK or the errno name sent to the consumer) and network namespace (self, a /run/netns name, ino:N; other: beyond the bound on namespaces with series of their own).',
+      help: 'Handshakes finished, by role, authentication mode, result (OK or the errno name sent to the consumer) and network namespace (self, a /run/netns name, ino:N; (other): beyond the bound on namespaces with series of their own).',
       labelNames: ['role', 'auth', 'result', 'netns'],
       registers,
     });
