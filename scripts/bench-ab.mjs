@@ -27,16 +27,17 @@ const rounds = Number(process.env.ROUNDS ?? 4);
 const count = Number(process.env.COUNT ?? 300);
 const conc = Number(process.env.CONC ?? 16);
 const combos = (process.env.COMBOS ?? 'server/psk,server/x509,client/psk,client/x509').split(',').map((s) => s.split('/'));
-const nodeArgs = ['--max-semi-space-size=2', '--max-old-space-size=128'];
-const argsOf = (v) => (v === undefined ? nodeArgs : v.split(' ').filter(Boolean));
+// Each agent with its own tree's unit options (an older tree without unitNodeArgs: the other's).
+const unitArgs = (own, other) => (own.unitNodeArgs ?? other.unitNodeArgs)();
+const argsOf = (v, unit) => (v === undefined ? unit : v.split(' ').filter(Boolean));
 const workersOf = (v) => (v === undefined ? {} : { workers: Number(v) });
 const workersA = workersOf(process.env.WORKERS_A ?? process.env.WORKERS);
 const workersB = workersOf(process.env.WORKERS_B ?? process.env.WORKERS);
 
 const keys = sidesA.BenchKeys.create();
 const peer = await PeerProcess.start(keys.psk);
-const a = await sidesA.AgentSide.start({ keys, maxInflight: 1024, ...workersA, nodeArgs: argsOf(process.env.NODE_ARGS_A), workDir: sidesA.makeWorkDir() });
-const b = await sidesB.AgentSide.start({ keys, maxInflight: 1024, ...workersB, nodeArgs: argsOf(process.env.NODE_ARGS_B), workDir: sidesB.makeWorkDir() });
+const a = await sidesA.AgentSide.start({ keys, maxInflight: 1024, ...workersA, nodeArgs: argsOf(process.env.NODE_ARGS_A, unitArgs(sidesA, sidesB)), workDir: sidesA.makeWorkDir() });
+const b = await sidesB.AgentSide.start({ keys, maxInflight: 1024, ...workersB, nodeArgs: argsOf(process.env.NODE_ARGS_B, unitArgs(sidesB, sidesA)), workDir: sidesB.makeWorkDir() });
 const res = new Map();
 try {
   for (const [role, auth] of combos) for (const s of [a, b]) await cells.runCell(s, peer, role, auth, conc, 200); // JIT warm-up

@@ -25,7 +25,7 @@ const concs = (process.env.CONC ?? '16,256').split(',').map(Number);
 const count = Number(process.env.COUNT ?? 1500);
 const warmup = Number(process.env.WARMUP ?? 300);
 const top = process.env.TOP ?? '25';
-const nodeArgs = ['--max-semi-space-size=2', '--max-old-space-size=128'];
+const nodeArgs = sides.unitNodeArgs(); // the systemd unit's NODE_OPTIONS, as npm run bench uses
 
 const keys = sides.BenchKeys.create();
 const peer = await PeerProcess.start(keys.psk);

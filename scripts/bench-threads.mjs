@@ -28,7 +28,7 @@ const concs = (process.env.CONC ?? '16,256').split(',').map(Number);
 const rounds = Number(process.env.ROUNDS ?? 4);
 const count = Number(process.env.COUNT ?? 400);
 const warmup = Number(process.env.WARMUP ?? 200);
-const nodeArgs = ['--max-semi-space-size=2', '--max-old-space-size=128'];
+const nodeArgs = sides.unitNodeArgs(); // the systemd unit's NODE_OPTIONS, as npm run bench uses
 
 /** ns of run time of every thread of pid, by tid. */
 function threads(pid) {

@@ -27,6 +27,7 @@ import { FairQueue } from './pool/fair-queue';
 import { SELF_NETNS } from './netns';
 import { Status, type HandshakeRequest, type HandshakeResult } from './request';
 import { HandshakeAborted, MAX_TIMER_MS, waitOnPeer, type RunContext, type RunOutcome, type WorkSlot } from './run-context';
+import { Cancellation, type CancelSignal } from './cancel';
 
 // What a handshake's runner sees lives in run-context.ts, which the worker threads load without
 // this module (and so without winston); re-exported for everything that imports it from here.
@@ -59,7 +60,7 @@ export interface DispatcherOptions {
 
 export interface SubmitOptions {
   /** Abort when the consumer is gone (unix peer hung up, kernel cancelled). */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Name for logs and metrics: 'kernel', 'unix', ... */
   transport?: string;
   /** Whom the request is scheduled fairly for ('kernel', 'unix:uid=1000', ...); default the transport. */
@@ -77,7 +78,7 @@ interface Job {
   consumer: string;
   submitted: number;
   deadline: number;
-  controller: AbortController;
+  controller: Cancellation;
   cleanup: () => void;
   resolve: (r: HandshakeResult) => void;
   state: JobState;
@@ -160,7 +161,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
     const timeoutMs = effectiveTimeoutMs(req.timeoutMs, this.opts.limits().defaultTimeoutMs);
     return new Promise<HandshakeResult>((resolve) => {
-      const controller = new AbortController();
+      const controller = new Cancellation();
       const timer = setTimeout(() => controller.abort(new HandshakeAborted('deadline')), timeoutMs);
       // A consumer may say why it withdrew (its network namespace went away) with a HandshakeAborted.
       const onCancel = () => controller.abort(opts.signal?.reason instanceof HandshakeAborted ? opts.signal.reason : new HandshakeAborted('cancelled'));

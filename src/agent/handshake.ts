@@ -39,6 +39,7 @@ import type { Logger } from './logging';
 import { NvmeIdentityError, pskHashFor } from './nvme-identity';
 import { accessDenied, clientCertificateFor, serverCertificateFor, type VerifiedPeer } from './peer-policy';
 import { REMOTE_AUTH_X509_VERIFIED, Status, type HandshakeRequest, type PeerAddress } from './request';
+import type { CancelSignal } from './cancel';
 
 /** The record-exact view of the socket the engine needs. */
 export interface RecordChannel {
@@ -269,7 +270,7 @@ async function drive(conn: Connection, channel: RecordChannel, ctx: RunContext, 
   }
 }
 
-function abortMessage(signal: AbortSignal): string {
+function abortMessage(signal: CancelSignal): string {
   switch (abortKind(signal)) {
     case 'deadline':
       return 'deadline passed before the handshake finished';

@@ -12,7 +12,6 @@
  * (learned once with a policy dump), because a kernel rejects a whole DONE with an attribute it
  * does not know.
  */
-import { setMaxListeners } from 'node:events';
 import type { AcceptReply, DoneArgs, HandshakeFamilyLink } from '../netlink/link';
 import { NetlinkError } from '../netlink/link';
 import { Errno } from '../sys/errno';
@@ -22,6 +21,7 @@ import { Status } from './request';
 import { HandshakeAborted } from './dispatcher';
 import { SELF_NETNS } from './netns';
 import { StartupError, type AgentTransport, type TransportContext } from './transport';
+import { Cancellation } from './cancel';
 
 /** DONE attributes every mainline kernel since 6.4 accepts; used when the policy cannot be read. */
 const BASE_DONE_ATTRIBUTES = new Set(['status', 'sockfd', 'remote-auth']);
@@ -56,18 +56,17 @@ export class KernelTransport implements AgentTransport {
   private doneAttrs: Set<string> = BASE_DONE_ATTRIBUTES;
   private readonly outstanding = new Set<Promise<void>>();
   private readonly onCapacity = () => this.kick();
-  /** Aborted when this namespace's requests are withdrawn (the namespace went away). */
-  private readonly withdrawn = new AbortController();
+  /**
+   * Aborted when this namespace's requests are withdrawn (the namespace went away). Every request
+   * in flight listens on it (and stops when it ends): thousands of listeners are the design.
+   */
+  private readonly withdrawn = new Cancellation();
 
   constructor(
     private readonly link: HandshakeFamilyLink,
     private readonly ctx: TransportContext,
     private readonly opts: KernelTransportOptions = {},
-  ) {
-    // Every request in flight listens on this one signal (and removes its listener when it
-    // ends): thousands at once are the design, not a leak, so Node's warning past 10 is off.
-    setMaxListeners(0, this.withdrawn.signal);
-  }
+  ) {}
 
   /** The label of the network namespace this link was opened in. */
   get netns(): string {

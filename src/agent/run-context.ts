@@ -5,6 +5,7 @@
  * RSS per worker; docs/bench.md, "Memory").
  */
 import type { HandshakeResult } from './request';
+import type { CancelSignal } from './cancel';
 
 /** The longest delay a Node timer holds (2^31 - 1 ms, 24.8 days); longer ones fire at once. */
 export const MAX_TIMER_MS = 0x7fffffff;
@@ -30,13 +31,13 @@ export class HandshakeAborted extends Error {
   }
 }
 
-export function abortKind(signal: AbortSignal): AbortKind | undefined {
+export function abortKind(signal: CancelSignal): AbortKind | undefined {
   return signal.reason instanceof HandshakeAborted ? signal.reason.kind : signal.aborted ? 'cancelled' : undefined;
 }
 
 export interface RunContext {
   /** Aborted with a HandshakeAborted reason on deadline, cancellation, shutdown or peer idleness. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** Absolute deadline (Date.now() clock). */
   deadline: number;
   transport: string;

@@ -34,6 +34,7 @@ import { LogLimiter, suppressedMeta } from './log-limit';
 import type { HandshakeResult } from './request';
 import { type AgentTransport, StartupError, type TransportContext } from './transport';
 import { type FdInspector, UnixRequestError, libcFdInspector, packetHeader, parseUnixRequest } from './unix-request';
+import { Cancellation } from './cancel';
 
 export const DEFAULT_UNIX_SOCKET = '/run/handshaked/upcall.sock';
 
@@ -72,7 +73,7 @@ export interface UnixTransportOptions {
 
 interface InFlight {
   fd: number;
-  controller: AbortController;
+  controller: Cancellation;
 }
 
 export class UnixTransport implements AgentTransport {
@@ -286,7 +287,7 @@ class ConsumerConnection {
       refuse(Errno.EBUSY, `${MAX_INFLIGHT_PER_CONNECTION} requests already in flight on this connection`);
       return;
     }
-    const controller = new AbortController();
+    const controller = new Cancellation();
     this.inflight.set(seq, { fd: request.fd, controller });
     ctx.logger.debug('unix transport: request', {
       seq,
@@ -307,7 +308,7 @@ class ConsumerConnection {
     this.transport.track(p);
   }
 
-  private async finish(seq: number, fd: number, controller: AbortController, result: HandshakeResult): Promise<void> {
+  private async finish(seq: number, fd: number, controller: Cancellation, result: HandshakeResult): Promise<void> {
     // The outcome is decided: the socket is the consumer's alone from here, whatever happens to
     // the reply (a consumer that never reads must not pin its sockets in the agent).
     closeQuietly(fd);

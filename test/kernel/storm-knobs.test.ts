@@ -5,7 +5,10 @@
  * rounds with the guest's median. The VM itself runs only under `npm run test:kernel`.
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { parseConfigText } from '../../src/agent/config';
 
 const vm = path.join(__dirname, '..', '..', 'scripts', 'vm');
 
@@ -65,5 +68,36 @@ describe('median (guest)', () => {
     expect(median('4.7', '10.0', '5.5', '9.1')).toBe('7.30');
     expect(median('3.0')).toBe('3.00');
     expect(median('9.5', '10.5', '100')).toBe('10.50');
+  });
+});
+
+describe('set_handshaked_groups (guest)', () => {
+  // The storm's handshaked config: tlshd's sections, and a [handshaked] section only when
+  // HSVM_WORKERS made one (write_agent_config). Read back by the agent's own parser.
+  const withGroups = (config: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'storm-groups-'));
+    try {
+      const file = path.join(dir, 'storm-handshaked.conf');
+      fs.writeFileSync(file, config);
+      const r = bash(`source '${vm}/guest/lib.sh'; set_handshaked_groups '${file}' 'x25519 secp256r1'`);
+      expect(r.status).toBe(0);
+      const text = fs.readFileSync(file, 'utf8');
+      return { text, parsed: parseConfigText(text, file).config };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const tlshdPart = '[debug]\nloglevel=2\n\n[authenticate]\nkeyrings=.nvme\n';
+
+  it('adds the groups to the [handshaked] section HSVM_WORKERS wrote, keeping its workers', () => {
+    const { text, parsed } = withGroups(`[debug]\nloglevel=2\n\n[handshaked]\nworkers=1\n\n[authenticate]\nkeyrings=.nvme\n`);
+    expect(text.match(/^\[handshaked\]$/gm)).toHaveLength(1);
+    expect(parsed.groups).toEqual(['x25519', 'secp256r1']);
+    expect(parsed.workers).toBe(1);
+  });
+
+  it('makes a [handshaked] section when there is none', () => {
+    const { parsed } = withGroups(tlshdPart);
+    expect(parsed.groups).toEqual(['x25519', 'secp256r1']);
   });
 });

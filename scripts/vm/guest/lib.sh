@@ -27,6 +27,16 @@ storm_knob() {
   w=${w#*=}
   export "HSVM_STORM_${name^^}=${w//,/ }"
 }
+# set_handshaked_groups FILE "G1 G2": handshaked's [handshaked] groups in an agent config, in the
+# [handshaked] section write_agent_config made for HSVM_WORKERS if there is one, else a new one.
+set_handshaked_groups() {
+  local file=$1 groups=${2// /;}
+  if grep -q '^\[handshaked\]' "$file"; then
+    sed -i "/^\[handshaked\]/a groups=$groups" "$file"
+  else
+    printf '\n[handshaked]\ngroups=%s\n' "$groups" >> "$file"
+  fi
+}
 elapsed() { awk -v a="$1" -v b="$(up)" 'BEGIN{printf "%.1f", b-a}'; }
 log() { echo "[$(up)] $*"; }
 run() { echo "+ $*"; "$@"; local rc=$?; [ $rc -ne 0 ] && echo "  -> rc=$rc"; return $rc; }

@@ -23,6 +23,7 @@ import { Outbox } from './outbox';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 import type { PskEntry } from '../../tls';
 import { looksUpOfferedPsks, pskLookahead, workerKeys } from './keys';
+import { Cancellation } from '../cancel';
 
 const port = parentPort;
 if (!port) throw new Error('src/agent/pool/worker runs only as a worker thread');
@@ -72,7 +73,7 @@ function envFor(m: Extract<ToWorker, { t: 'run' }>, ctx: RunContext): HandshakeE
 let profiles: Profiles | undefined;
 
 interface Running {
-  controller: AbortController;
+  controller: Cancellation;
   working: boolean;
   granted?: () => void;
 }
@@ -110,7 +111,7 @@ function warmStreams(then: () => void): void {
 }
 
 function run(m: Extract<ToWorker, { t: 'run' }>): void {
-  const job: Running = { controller: new AbortController(), working: true };
+  const job: Running = { controller: new Cancellation(), working: true };
   running.set(m.id, job);
   const slot: WorkSlot = {
     release: () => {

@@ -16,7 +16,7 @@ import { runCell, type CellSample } from './cell';
 import { measureFloor, type FloorFigures } from './floor';
 import { formatStorm } from './format';
 import { PeerProcess } from './peer-process';
-import { AUTH_MODES, ROLES, ROOT_DIR, SUITE, type AuthMode, type Role } from './shape';
+import { AUTH_MODES, ROLES, ROOT_DIR, SUITE, unitNodeArgs, type AuthMode, type Role } from './shape';
 import { AgentSide, BenchKeys, makeWorkDir, NodeSide, type Side, type SideName } from './sides';
 import { measureStartup, startupTarget, type StartupFigures } from './startup';
 import { floorKey, summarize, summarizeWorkers, type StormSummary } from './summary';
@@ -102,7 +102,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StormOptio
     // A smoke run must not overwrite the committed example results.
     outDir: path.resolve(env.BENCH_OUT ?? (quick ? path.join(os.tmpdir(), 'handshaked-bench-quick') : path.join(ROOT_DIR, 'bench-results'))),
     profileDir: env.BENCH_PROFILE ? path.resolve(env.BENCH_PROFILE) : undefined,
-    agentNodeArgs: env.BENCH_AGENT_NODE_ARGS === 'none' ? [] : (env.BENCH_AGENT_NODE_ARGS ?? unitNodeOptions()).split(' ').filter(Boolean),
+    agentNodeArgs: env.BENCH_AGENT_NODE_ARGS === 'none' ? [] : env.BENCH_AGENT_NODE_ARGS === undefined ? unitNodeArgs() : env.BENCH_AGENT_NODE_ARGS.split(' ').filter(Boolean),
     agentLogLevel: env.BENCH_AGENT_LOG_LEVEL || undefined,
     starts: env.BENCH_STARTS === '0' ? 0 : num('BENCH_STARTS', env.BENCH_STARTS, quick ? 3 : 9),
     json: env.BENCH_JSON === '1',
@@ -120,16 +120,6 @@ function workersAxis(v: string | undefined, quick: boolean): Array<number | 'all
     if (!Number.isInteger(n) || n < 0) throw new Error(`BENCH_WORKERS: "${t}" is not a worker count (0, 1, 2, ... or all)`);
     return n;
   });
-}
-
-/** The NODE_OPTIONS the systemd unit runs the agent with, so the benchmark measures the same heap. */
-function unitNodeOptions(): string {
-  try {
-    const unit = fs.readFileSync(path.join(ROOT_DIR, 'systemd', 'handshaked.service'), 'utf8');
-    return /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1]?.trim() ?? '';
-  } catch {
-    return '';
-  }
 }
 
 /** Handshakes per cell: enough for a p99 and at least three full waves at high concurrency. */

@@ -3,6 +3,7 @@
  * Node `tls` options that make OpenSSL do the same handshake as the agent (one TLS 1.3 suite,
  * X25519, the fixture PKI, the same PSK). Shared by the orchestrator and its child processes.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { DEFAULT_PKI_DIR, Pki } from '../../companion/pki';
@@ -16,6 +17,21 @@ export const AUTH_MODES: readonly AuthMode[] = ['x509', 'mtls', 'psk'];
 /** dist/bench/storm and src/bench/storm are both three levels below the package root. */
 export const ROOT_DIR = path.resolve(__dirname, '..', '..', '..');
 export const PKI_DIR = DEFAULT_PKI_DIR;
+
+/**
+ * The node options the systemd unit runs the agent with (its `NODE_OPTIONS`), so that every
+ * benchmark measures the heap the agent ships with; [] when the unit cannot be read.
+ */
+export function unitNodeArgs(): string[] {
+  let unit: string;
+  try {
+    unit = fs.readFileSync(path.join(ROOT_DIR, 'systemd', 'handshaked.service'), 'utf8');
+  } catch {
+    return [];
+  }
+  const options = /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1] ?? '';
+  return options.split(' ').filter(Boolean);
+}
 export const SUITE = 'TLS_AES_128_GCM_SHA256';
 /** The name in the server certificate, and the peername the client side asks for. */
 export const SERVER_NAME = 'localhost';

@@ -18,6 +18,8 @@ import type { FromNodeAgent, ToNodeAgent } from './node-agent';
 import { agentIdentityLines, ROOT_DIR, SERVER_NAME, type AuthMode, type BenchPsk, type Role } from './shape';
 import { stopReading } from '../../sys/socket-fd';
 
+export { unitNodeArgs } from './shape';
+
 export type SideName = 'handshaked' | 'node';
 
 export interface Side {

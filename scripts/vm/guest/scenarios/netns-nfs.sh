@@ -121,6 +121,7 @@ if [ "$agent" = handshaked ]; then
   ip netns exec t4 /bin/busybox ping -c1 -W5 10.98.4.1 >/dev/null || fail "t4's veth does not pass traffic"
   tc -n t4 qdisc add dev vc-t4 root netem delay 1000ms && tc qdisc add dev vh-t4 root netem delay 1000ms || fail "tc netem is not available"
   for i in $(seq 1 50); do grep -q 'serving network namespace netns=t4' "$logf" && break; sleep 0.2; done
+  grep -q 'serving network namespace netns=t4' "$logf" || fail "handshaked did not start serving namespace t4 within 10 s"
   in_ns t4 timeout -k 5 120 mount -t nfs -o vers=4.2,proto=tcp,retry=0,xprtsec=mtls 10.98.4.1:/export /mnt &
   mpid=$!
   for i in $(seq 1 200); do grep -q 'accepted a handshake request.*netns=t4' "$logf" && break; sleep 0.2; done

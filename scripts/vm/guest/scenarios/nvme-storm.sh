@@ -60,14 +60,7 @@ else
   cp /etc/tlshd/config "$CONF"
 fi
 cp "$CONF" "$CONF_HSD"
-# into the [handshaked] section HSVM_WORKERS may have written, or a new one
-if [ -n "${HSVM_STORM_GROUPS:-}" ]; then
-  if grep -q '^\[handshaked\]' "$CONF_HSD"; then
-    sed -i "/^\[handshaked\]/a groups=${HSVM_STORM_GROUPS// /;}" "$CONF_HSD"
-  else
-    printf '\n[handshaked]\ngroups=%s\n' "${HSVM_STORM_GROUPS// /;}" >> "$CONF_HSD"
-  fi
-fi
+[ -n "${HSVM_STORM_GROUPS:-}" ] && set_handshaked_groups "$CONF_HSD" "$HSVM_STORM_GROUPS"
 # Both agents as they ship otherwise: the systemd unit's V8 heap options and a cache directory
 # for handshaked.
 agent_cmd() {
