@@ -245,12 +245,13 @@ export class Daemon {
    * to them (src/sys/inotify.ts), and the event loop watches that descriptor: the kernel queues
    * the event before the change returns, the loop delivers it and sets a flag, and the check
    * here reads the flag, with no system call. A file replaced before a handshake's request
-   * arrives is seen by it (the request comes in a later loop iteration than the event); one
-   * replaced in the same iteration, by the next handshake. Only when an event came are the files
-   * stat()ed and compared with the stamp. When the loop cannot watch the descriptor, the check
-   * is one read(2) of it per handshake (a change before the handshake started is seen by it);
-   * without inotify (no watch left for this user), the files are stat()ed every time: that cost
-   * 2-4 % of the agent's CPU per handshake (docs/bench.md, "CPU per handshake").
+   * arrives is seen by it (the loop delivers the event on its next turn); only a request read in
+   * the same turn as the event may start with the old files, and the next one gets the new.
+   * Only when an event came are the files stat()ed and compared with the stamp. When the loop
+   * cannot watch the descriptor, the check is one read(2) of it per handshake (a change before
+   * the handshake started is seen by it); without inotify (no watch left for this user), the
+   * files are stat()ed every time: that cost 2-4 % of the agent's CPU per handshake
+   * (docs/bench.md, "CPU per handshake").
    */
   private currentProfiles(): Profiles {
     if (this.identityWatch && !this.identityWatch.changed()) return this.profiles;
