@@ -27,6 +27,11 @@ export interface Located<T> {
   readonly value: T;
   readonly file: string;
   readonly line: number;
+  /**
+   * The section and key that set it, for messages about it, when that is not the
+   * `[authenticate.ROLE]` key its field stands for: `[namespace.NAME] server.x509.certificate`.
+   */
+  readonly setting?: string;
 }
 
 /** `[authenticate.client]` / `[authenticate.server]`: PEM file paths, and how peers are verified. */

@@ -39,9 +39,17 @@ export interface Identities {
   readonly server: RoleIdentity;
 }
 
-/** `onWarning` receives what [handshaked] key_file_mode_check = warn reports. */
-export function loadIdentities(config: AgentConfig, onWarning: (w: ConfigWarning) => void = () => undefined): Identities {
-  const check = (loc: Located<string>) => checkKeyFile(loc, config.keyFileModeCheck ?? 'warn', onWarning);
+/**
+ * `onWarning` receives what [handshaked] key_file_mode_check = warn reports. `checked`: the key
+ * files already checked in this load (buildProfiles shares one set across its profiles, so a
+ * file several profiles use is checked, and reported, once); each file checked here is added.
+ */
+export function loadIdentities(config: AgentConfig, onWarning: (w: ConfigWarning) => void = () => undefined, checked = new Set<string>()): Identities {
+  const check = (loc: Located<string>) => {
+    if (checked.has(loc.value)) return;
+    checked.add(loc.value);
+    checkKeyFile(loc, config.keyFileModeCheck ?? 'warn', onWarning);
+  };
   return Object.freeze({ client: loadRole(config.client, 'client', check), server: loadRole(config.server, 'server', check) });
 }
 
@@ -69,10 +77,10 @@ function checkKeyFile(loc: Located<string>, mode: KeyFileModeCheck, onWarning: (
 
 function loadRole(s: X509Settings, role: 'client' | 'server', checkKey: (loc: Located<string>) => void): RoleIdentity {
   const section = `[authenticate.${role}]`;
-  const crls = s.crl ? at(s.crl, `${section} x509.crl`, () => loadCrls(s.crl!.value)) : undefined;
+  const crls = s.crl ? at(s.crl, settingOf(s.crl, section, 'x509.crl'), () => loadCrls(s.crl!.value)) : undefined;
   let trust: TrustConfig | undefined;
   if (s.truststore) {
-    const store = at(s.truststore, `${section} x509.truststore`, () => loadTrustStore(s.truststore!.value));
+    const store = at(s.truststore, settingOf(s.truststore, section, 'x509.truststore'), () => loadTrustStore(s.truststore!.value));
     // CRLs found in the trust store directory count too, as with a CA path in OpenSSL.
     const all = [...(store.crls ?? []), ...(crls ?? [])];
     trust = { anchors: store.anchors, ...(all.length ? { crls: all } : {}), ...(s.strict ? { strict: true } : {}) };
@@ -126,9 +134,9 @@ function loadCertified(
   section: string,
   prefix: string,
 ): CertifiedKey {
-  const chain = at(cert, `${section} ${prefix}certificate`, () => loadCertChain(cert.value));
+  const chain = at(cert, settingOf(cert, section, `${prefix}certificate`), () => loadCertChain(cert.value));
   checkKey(keyLoc);
-  const key = at(keyLoc, `${section} ${prefix}private_key`, () => loadPrivateKey(keyLoc.value));
+  const key = at(keyLoc, settingOf(keyLoc, section, `${prefix}private_key`), () => loadPrivateKey(keyLoc.value));
   checkKeyMatches(chain[0], key, keyLoc, prefix);
   return { chain, key };
 }
@@ -194,6 +202,11 @@ export function trustFor(role: RoleIdentity): TrustConfig {
 }
 
 /** Runs a loader; its error (which names the file) becomes a ConfigError pointing at the config line and setting. */
+/** How messages name the setting `loc` came from: `SECTION KEY`, or the [namespace.NAME] key that set it. */
+function settingOf(loc: Located<string>, section: string, key: string): string {
+  return loc.setting ?? `${section} ${key}`;
+}
+
 function at<T>(loc: Located<string>, setting: string, load: () => T): T {
   try {
     return load();

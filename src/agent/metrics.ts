@@ -29,8 +29,11 @@ import type { AuthMode, Role } from './request';
  * number of namespaces a host serves at once in practice.
  */
 export const MAX_NETNS_LABELS = 4096;
-/** The `netns` label of the series of namespaces beyond MAX_NETNS_LABELS. */
-export const OVERFLOW_NETNS = 'other';
+/**
+ * The `netns` label of the series of namespaces beyond MAX_NETNS_LABELS: something no namespace
+ * can be labelled (isNetnsLabel), so a /run/netns name `other` keeps series of its own.
+ */
+export const OVERFLOW_NETNS = '(other)';
 
 type NetnsMetric = Counter<string> | Histogram<string>;
 
@@ -47,11 +50,15 @@ export interface AgentMetricsOptions {
 }
 
 /**
- * `labels` (`key`: the values besides netns, joined) as recorded for one namespace: the first
- * set with those values is kept for forgetNetns and reused afterwards.
+ * `labels` as recorded for one namespace: the first set with the same values besides netns is
+ * kept for forgetNetns and reused afterwards. Nothing is tracked (and no key built) for `self`
+ * and OVERFLOW_NETNS, whose `sets` are undefined: that is every request of a host that serves
+ * only its own namespace.
  */
-function remember(sets: NetnsSeries | undefined, metric: NetnsMetric, key: string, labels: LabelValues<string>): LabelValues<string> {
+function remember(sets: NetnsSeries | undefined, metric: NetnsMetric, labels: LabelValues<string>): LabelValues<string> {
   if (!sets) return labels;
+  let key = '';
+  for (const name in labels) if (name !== 'netns') key += `${labels[name]}\0`;
   let byKey = sets.get(metric);
   if (!byKey) sets.set(metric, (byKey = new Map()));
   const known = byKey.get(key);
@@ -78,7 +85,7 @@ export class AgentMetrics {
     const registers = [this.registry];
     this.total = new Counter({
       name: 'handshaked_handshakes_total',
-      help: 'Handshakes finished, by role, authentication mode, result (OK or the errno name sent to the consumer) and network namespace (self, a /run/netns name, ino:N; other: beyond the bound on namespaces with series of their own).',
+      help: 'Handshakes finished, by role, authentication mode, result (OK or the errno name sent to the consumer) and network namespace (self, a /run/netns name, ino:N; (other): beyond the bound on namespaces with series of their own).',
       labelNames: ['role', 'auth', 'result', 'netns'],
       registers,
     });
@@ -125,18 +132,18 @@ export class AgentMetrics {
     const sets = this.seriesOf(netns);
     const ns = this.labelOf(netns, sets);
     const result = statusName(status);
-    this.total.inc(remember(sets, this.total, `${role}\0${auth}\0${result}`, { role, auth, result, netns: ns }));
-    this.duration.observe(remember(sets, this.duration, `${role}\0${auth}`, { role, auth, netns: ns }), seconds);
+    this.total.inc(remember(sets, this.total, { role, auth, result, netns: ns }));
+    this.duration.observe(remember(sets, this.duration, { role, auth, netns: ns }), seconds);
     if (status === 0) {
       const group = negotiated.group ?? 'none';
       const scheme = negotiated.signatureScheme ?? 'none';
-      this.negotiated.inc(remember(sets, this.negotiated, `${role}\0${group}\0${scheme}`, { role, group, signature_scheme: scheme, netns: ns }));
+      this.negotiated.inc(remember(sets, this.negotiated, { role, group, signature_scheme: scheme, netns: ns }));
     }
   }
 
   netlinkError(op: string, code: string, netns: string = SELF_NETNS): void {
     const sets = this.seriesOf(netns);
-    this.kernelErrors.inc(remember(sets, this.kernelErrors, `${op}\0${code}`, { op, code, netns: this.labelOf(netns, sets) }));
+    this.kernelErrors.inc(remember(sets, this.kernelErrors, { op, code, netns: this.labelOf(netns, sets) }));
   }
 
   /**

@@ -73,7 +73,8 @@ export function parseNamespaceSection(group: KeyFileGroup, ctx: SectionContext):
       warnings.push({ file, line: e.line, message: `unknown key "${key}" in [${group.name}] ignored (keyrings, client.x509.* and server.x509.* are known)` });
       continue;
     }
-    o[m[1] as 'client' | 'server'][field] = ctx.path(e, `[${group.name}] ${key}`, `inherit [authenticate.${m[1]}]`);
+    const setting = `[${group.name}] ${key}`;
+    o[m[1] as 'client' | 'server'][field] = { ...ctx.path(e, setting, `inherit [authenticate.${m[1]}]`), setting };
   }
   return { label, file, line: group.line, client: o.client, server: o.server, ...(o.keyrings ? { keyrings: o.keyrings } : {}) };
 }

@@ -23,11 +23,13 @@ export interface Profiles {
 
 /** Throws ConfigError (FILE:LINE) when any identity does not load. */
 export function buildProfiles(config: AgentConfig, warn: (w: ConfigWarning) => void = () => undefined): Profiles {
-  const base: Profile = Object.freeze({ config, identities: loadIdentities(config, warn) });
+  // A key file several profiles use (a namespace inherits it, or names it again) is checked once.
+  const checkedKeys = new Set<string>();
+  const base: Profile = Object.freeze({ config, identities: loadIdentities(config, warn, checkedKeys) });
   const byNetns = new Map<string, Profile>([[SELF_NETNS, base]]);
   for (const o of config.namespaceOverrides) {
     const c = applyNamespaceOverride(config, o);
-    byNetns.set(o.label, Object.freeze({ config: c, identities: loadIdentities(c, warn) }));
+    byNetns.set(o.label, Object.freeze({ config: c, identities: loadIdentities(c, warn, checkedKeys) }));
   }
   const files = [...new Set([base, ...byNetns.values()].flatMap((p) => identityFilePaths(p.config)))];
   return { base, byNetns, files };

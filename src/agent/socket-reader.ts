@@ -5,7 +5,11 @@
  *
  * How: recv(2) on the raw fd straight into the bytes the current record still lacks, first the
  * rest of the 5-byte header, then exactly the body length it announced, so no read can reach
- * past the record. When the socket has nothing queued (EAGAIN) the reader waits for readiness
+ * past the record. That is two recv(2) per record. Peeking at everything queued with MSG_PEEK
+ * and consuming only the records handed out takes a flight's records in about two calls, but it
+ * did not lower the agent's CPU per handshake measurably, and lazy consumption would make kTLS
+ * depend on the reader being closed first; docs/bench.md, "Peeking instead of exact reads".
+ * When the socket has nothing queued (EAGAIN) the reader waits for readiness
  * with a uv_poll watcher on Node's own event loop (the mechanism the unix transport uses for its
  * sockets, src/sys/unix.ts), and reads only while a readRecord() is pending. Writes go out with
  * send(2); what the kernel does not take at once waits for writability, in order.

@@ -14,7 +14,7 @@ import type { State } from './state';
 
 export * from './api';
 export { plaintextAlertRecord } from './record/layer';
-export { MAX_PSK_IDENTITIES_LOOKED_UP, OfferedPskReader, offeredPskIdentities } from './server/offered-psks';
+export { MAX_PSK_IDENTITIES_LOOKED_UP, OfferedPskReader } from './server/offered-psks';
 export { DEFAULT_MAX_HANDSHAKE_MESSAGE } from './session';
 
 class NotStarted implements State {

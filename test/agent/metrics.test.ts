@@ -2,6 +2,7 @@ import http from 'node:http';
 import { captureTransport, createLogger } from '../../src/agent/logging';
 import { AgentMetrics, MAX_NETNS_LABELS, OVERFLOW_NETNS } from '../../src/agent/metrics';
 import { Status } from '../../src/agent/request';
+import { isNetnsLabel } from '../../src/agent/netns';
 
 function get(port: number, path: string): Promise<{ status: number; body: string; type?: string }> {
   return new Promise((resolve, reject) => {
@@ -96,12 +97,14 @@ describe('metrics of network namespaces that come and go', () => {
     expect(linesOf(again, 'A').filter((l) => l.startsWith('handshaked_handshakes_total{'))).toHaveLength(1);
     // Forgetting what has no series is nothing; self is never forgotten (the unix transport's too).
     record(m, 'self');
+    // The agent's own namespace has no tracked label sets (A and B have): it counts for none of the bound.
+    expect(m.netnsLabels).toBe(2);
     m.forgetNetns('never-seen');
     m.forgetNetns('self');
     expect(await m.registry.metrics()).toContain('handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="self"} 1');
   });
 
-  it('folds namespaces beyond the bound into netns="other", says so once, and gives freed room to new ones', async () => {
+  it(`folds namespaces beyond the bound into netns="${OVERFLOW_NETNS}", says so once, and gives freed room to new ones`, async () => {
     const cap = captureTransport();
     const logger = createLogger({ format: 'text', level: 'info', transports: [cap.transport], journalPriority: false });
     const m = new AgentMetrics({ logger, maxNetnsLabels: 2 });
@@ -120,8 +123,8 @@ describe('metrics of network namespaces that come and go', () => {
     // One line for the whole burst (six folded records), naming the first namespace folded.
     const warned = cap.lines.filter((l) => l.includes('network namespaces already have series of their own'));
     expect(warned).toHaveLength(1);
-    expect(warned[0]).toMatch(/^warn metrics: 2 network namespaces .*netns="other" until some go away netns=n3$/);
-    // "other" is never forgotten; a freed place goes to the next namespace.
+    expect(warned[0]).toBe(`warn metrics: 2 network namespaces already have series of their own; this one's are counted under netns="${OVERFLOW_NETNS}" until some go away netns=n3`);
+    // The overflow label is never forgotten; a freed place goes to the next namespace.
     m.forgetNetns(OVERFLOW_NETNS);
     m.forgetNetns('n1');
     record(m, 'n5');
@@ -129,6 +132,22 @@ describe('metrics of network namespaces that come and go', () => {
     expect(linesOf(later, 'n1')).toEqual([]);
     expect(later).toContain('handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="n5"} 1');
     expect(later).toContain(`handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="${OVERFLOW_NETNS}"} 2`);
+  });
+
+  it('the overflow label is no namespace label: a namespace named "other" has series of its own, forgotten when it goes', async () => {
+    expect(isNetnsLabel(OVERFLOW_NETNS)).toBe(false);
+    expect(isNetnsLabel('other')).toBe(true);
+    const m = new AgentMetrics({ maxNetnsLabels: 1 });
+    record(m, 'other');
+    record(m, 'folded'); // beyond the bound of 1
+    expect(m.netnsLabels).toBe(1);
+    const text = await m.registry.metrics();
+    expect(text).toContain('handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="other"} 1');
+    expect(text).toContain(`handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="${OVERFLOW_NETNS}"} 1`);
+    m.forgetNetns('other');
+    const after = await m.registry.metrics();
+    expect(linesOf(after, 'other')).toEqual([]);
+    expect(after).toContain(`handshaked_handshakes_total{role="server",auth="x509",result="OK",netns="${OVERFLOW_NETNS}"} 1`);
   });
 
   it(`holds at most ${MAX_NETNS_LABELS} namespaces' series, and nothing of those forgotten`, async () => {

@@ -10,6 +10,7 @@ import { ConfigError, parseConfigText } from '../../src/agent/config';
 import { checkConfig } from '../../src/cli/check-config';
 import { discoverNamespaces, inNetns, inPlace, isPrivilegeError, NetnsWatcher, parseNamespacesSetting } from '../../src/agent/netns';
 import { applyNamespaceOverride } from '../../src/agent/ns-config';
+import { buildProfiles } from '../../src/agent/profiles';
 import { GenlClient } from '../../src/netlink/genl-client';
 import { KernelHandshakeLink, KernelNetlinkTransport } from '../../src/netlink/kernel-link';
 import { NetlinkError } from '../../src/netlink/link';
@@ -55,7 +56,7 @@ describe('[handshaked] namespaces', () => {
     expect(config.namespaceOverrides).toHaveLength(1);
     const t1 = applyNamespaceOverride(config, config.namespaceOverrides[0]);
     expect(t1.keyrings).toEqual(['t1', 't1b']);
-    expect(t1.client.truststore).toEqual({ value: '/t1/ca.pem', file: 'f', line: 9 });
+    expect(t1.client.truststore).toEqual({ value: '/t1/ca.pem', file: 'f', line: 9, setting: '[namespace.tenant1] client.x509.truststore' });
     expect(t1.client.certificate?.value).toBe('/t1/c.pem');
     // The host's ML-DSA identity is not handed to a tenant that has its own certificate.
     expect(t1.client.pqCertificate).toBeUndefined();
@@ -84,6 +85,24 @@ describe('[namespace.NAME] errors, as written', () => {
     [`[namespace.${'a'.repeat(256)}]\n`, `f:1: [namespace.${'a'.repeat(256)}]: "${'a'.repeat(256)}" is not a namespace label (a /run/netns name, ino:<number> or self)`],
   ])('%j: %s', (text, message) => {
     expect(thrownBy(ConfigError, () => parseConfigText(text, 'f')).message).toBe(message);
+  });
+
+  it('a file named in [namespace.NAME] that does not load is named by that section and key, not the main section', () => {
+    const missing = '/nonexistent/hsd-ns-file.pem';
+    const pair = (cert: string, key: string) => [`server.x509.certificate=${cert}`, `server.x509.private_key=${key}`];
+    const failures: Array<[string[], string]> = [
+      [[`client.x509.truststore=${missing}`], 'f:2: [namespace.t] client.x509.truststore: '],
+      [[`server.x509.crl=${PKI}/ca-bundle.pem`], 'f:2: [namespace.t] server.x509.crl: '],
+      [pair(missing, `${PKI}/server-p256.key.pem`), 'f:2: [namespace.t] server.x509.certificate: '],
+      [pair(`${PKI}/server-p256.chain.pem`, missing), 'f:3: [namespace.t] server.x509.private_key: '],
+    ];
+    for (const [lines, prefix] of failures) {
+      const { config } = parseConfigText(['[namespace.t]', ...lines].join('\n'), 'f');
+      expect(thrownBy(ConfigError, () => buildProfiles(config)).message).toMatch(new RegExp(`^${prefix.replace(/[.[\]]/g, '\\$&')}\\S`));
+    }
+    // The same file in the main section is named by the main section.
+    const { config } = parseConfigText(`[authenticate.client]\nx509.truststore=${missing}\n`, 'f');
+    expect(thrownBy(ConfigError, () => buildProfiles(config)).message).toMatch(/^f:2: \[authenticate\.client\] x509\.truststore: \S/);
   });
 
   it('labels: self, ino:<number> and /run/netns names', () => {
@@ -145,7 +164,7 @@ describe('serve --check-config and namespaces', () => {
       expect(served).toBeInstanceOf(ConfigError);
       const message = (served as Error).message;
       expect(message.startsWith(`${f}:${text.split('\n').indexOf(keyLine) + 1}: `)).toBe(true);
-      expect(message).toContain(`x509.private_key: private key file "${key}"`);
+      expect(message).toContain(`[namespace.tenant1] server.x509.private_key: private key file "${key}"`);
       expect(checked).toEqual({ code: 1, stdout: '', stderr: `handshaked serve --check-config: ${message}\n` });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  * main thread and answered in the worker with the same values and the same failures.
  */
 import { randomBytes } from 'node:crypto';
-import { MAX_PSK_IDENTITIES_LOOKED_UP, OfferedPskReader, createClient, offeredPskIdentities, type PskEntry } from '../../src/tls';
+import { MAX_PSK_IDENTITIES_LOOKED_UP, OfferedPskReader, createClient, type PskEntry } from '../../src/tls';
 import type { HandshakeEnv, RecordChannel } from '../../src/agent/handshake';
 import { errText } from '../../src/agent/handshake';
 import { lookupPsks, prefetchKeys, pskLookahead, workerKeys } from '../../src/agent/pool/keys';
@@ -29,56 +29,69 @@ function split(rec: Buffer, at: number): Buffer[] {
   return [mk(body.subarray(0, at)), mk(body.subarray(at))];
 }
 
-const ids = (r: ReturnType<typeof offeredPskIdentities>) => (r.more ? 'more' : r.identities.map((b) => b.toString()));
+type Offer = ReturnType<OfferedPskReader['push']>;
 
-describe('offeredPskIdentities', () => {
+/** A fresh OfferedPskReader fed `records` in order: its answer after the last, or the first that was not `more`. */
+function offerOf(records: readonly Buffer[], maxMessage: number): Offer {
+  const reader = new OfferedPskReader(maxMessage);
+  let r: Offer = { more: true };
+  for (const rec of records) {
+    r = reader.push(rec);
+    if (!r.more) return r;
+  }
+  return r;
+}
+
+const ids = (r: Offer) => (r.more ? 'more' : r.identities.map((b) => b.toString()));
+
+describe('OfferedPskReader', () => {
   const flight = firstFlight([psk('host-a'), psk('host-b')]);
 
   it('reads the identities of a ClientHello in one record, in order', () => {
     expect(flight).toHaveLength(1);
-    expect(ids(offeredPskIdentities(flight, 65536))).toEqual(['host-a', 'host-b']);
+    expect(ids(offerOf(flight, 65536))).toEqual(['host-a', 'host-b']);
   });
 
   it('asks for more records until the ClientHello is whole, split anywhere (even inside its header)', () => {
     for (const at of [2, 40, flight[0].length - 6]) {
       const [a, b] = split(flight[0], at);
-      expect(offeredPskIdentities([a], 65536)).toEqual({ more: true });
-      expect(ids(offeredPskIdentities([a, b], 65536))).toEqual(['host-a', 'host-b']);
+      expect(offerOf([a], 65536)).toEqual({ more: true });
+      expect(ids(offerOf([a, b], 65536))).toEqual(['host-a', 'host-b']);
     }
   });
 
   it('gives none for a ClientHello without a PSK, a first record that is not a handshake, another message, or an unreadable one', () => {
     const x509 = splitRecords(createClient({ serverName: 'target', trust: { anchors: [] } as never }).start().send);
-    expect(ids(offeredPskIdentities(x509, 65536))).toEqual([]);
+    expect(ids(offerOf(x509, 65536))).toEqual([]);
     const alert = Buffer.from([21, 3, 3, 0, 2, 2, 40]);
-    expect(ids(offeredPskIdentities([alert], 65536))).toEqual([]);
+    expect(ids(offerOf([alert], 65536))).toEqual([]);
     const finished = Buffer.from([22, 3, 3, 0, 8, 20, 0, 0, 4, 1, 2, 3, 4]);
-    expect(ids(offeredPskIdentities([finished], 65536))).toEqual([]);
+    expect(ids(offerOf([finished], 65536))).toEqual([]);
     // A whole ClientHello by its headers whose body is not one.
     const garbled = Buffer.concat([flight[0].subarray(0, 9), Buffer.alloc(flight[0].length - 9, 0xee)]);
-    expect(ids(offeredPskIdentities([garbled], 65536))).toEqual([]);
+    expect(ids(offerOf([garbled], 65536))).toEqual([]);
   });
 
   it('gives only the first MAX_PSK_IDENTITIES_LOOKED_UP identities of a long offer', () => {
     const many = firstFlight(Array.from({ length: 20 }, (_, i) => psk(`h${i}`)));
-    expect(ids(offeredPskIdentities(many, 65536))).toEqual(Array.from({ length: MAX_PSK_IDENTITIES_LOOKED_UP }, (_, i) => `h${i}`));
+    expect(ids(offerOf(many, 65536))).toEqual(Array.from({ length: MAX_PSK_IDENTITIES_LOOKED_UP }, (_, i) => `h${i}`));
   });
 
   it('hands over at once what the engine refuses on sight: an empty record, another version, over 2^14 bytes, more than 256 records', () => {
     const [a] = split(flight[0], 40);
     const empty = Buffer.from([22, 3, 3, 0, 0]);
-    expect(offeredPskIdentities([a, empty], 65536)).toEqual({ more: false, identities: [] });
+    expect(offerOf([a, empty], 65536)).toEqual({ more: false, identities: [] });
     const v2 = Buffer.from(a);
     v2[1] = 2;
-    expect(offeredPskIdentities([v2], 65536)).toEqual({ more: false, identities: [] });
+    expect(offerOf([v2], 65536)).toEqual({ more: false, identities: [] });
     const huge = Buffer.concat([Buffer.from([22, 3, 3, 0x40, 0x01]), Buffer.alloc(16385, 1)]);
-    expect(offeredPskIdentities([huge], 65536)).toEqual({ more: false, identities: [] });
+    expect(offerOf([huge], 65536)).toEqual({ more: false, identities: [] });
     // A ClientHello announced at 64 KiB, sent one byte per record: 256 records, then no more waiting.
     const header = [1, 0, 0xff, 0xf0];
     const oneByte = (b: number) => Buffer.from([22, 3, 3, 0, 1, b]);
     const reader = new OfferedPskReader(65536);
     let n = 0;
-    let r: ReturnType<OfferedPskReader['push']> = { more: true };
+    let r: Offer = { more: true };
     while (r.more) r = reader.push(oneByte(header[n++] ?? 0));
     expect(n).toBe(257);
     expect(r).toEqual({ more: false, identities: [] });
@@ -87,8 +100,8 @@ describe('offeredPskIdentities', () => {
   it('does not wait for a ClientHello announced longer than the engine accepts', () => {
     const [a] = split(flight[0], 40);
     const announced = a.subarray(5).readUIntBE(1, 3);
-    expect(offeredPskIdentities([a], announced - 1)).toEqual({ more: false, identities: [] });
-    expect(offeredPskIdentities([a], announced)).toEqual({ more: true });
+    expect(offerOf([a], announced - 1)).toEqual({ more: false, identities: [] });
+    expect(offerOf([a], announced)).toEqual({ more: true });
   });
 });
 

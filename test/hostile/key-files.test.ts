@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, parseConfigText, type ConfigWarning } from '../../src/agent/config';
 import { loadIdentities } from '../../src/agent/identities';
+import { buildProfiles } from '../../src/agent/profiles';
 import { createClient, createServer, type Step } from '../../src/tls';
 import { loadPrivateKey, X509Error } from '../../src/tls/x509';
 import { PKI } from '../agent/harness';
@@ -81,6 +82,38 @@ describe('[handshaked] key_file_mode_check', () => {
     loadIdentities(config(keyFile(0o600), 'refuse'), (w) => warnings.push(w));
     loadIdentities(config(keyFile(0o644), 'off'), (w) => warnings.push(w));
     expect(warnings).toEqual([]);
+  });
+
+  it('warn: a key file several profiles use is reported once per load, at the first line naming it', () => {
+    const shared = keyFile(0o644);
+    const own = path.join(dir, 'tenant.key');
+    fs.writeFileSync(own, KEY_PEM, { mode: 0o644 });
+    fs.chmodSync(own, 0o644);
+    const text = [
+      '[authenticate.server]',
+      `x509.certificate=${PKI}/server-p256.chain.pem`,
+      `x509.private_key=${shared}`,
+      // Inherits the main section's key file.
+      '[namespace.t1]',
+      'keyrings=t1',
+      // Names the same file again.
+      '[namespace.t2]',
+      `server.x509.certificate=${PKI}/server-p256.chain.pem`,
+      `server.x509.private_key=${shared}`,
+      // A file of its own.
+      '[namespace.t3]',
+      `server.x509.certificate=${PKI}/server-p256.chain.pem`,
+      `server.x509.private_key=${own}`,
+    ].join('\n');
+    const { config: cfg } = parseConfigText(text, path.join(dir, 'config'));
+    for (let load = 0; load < 2; load++) {
+      const warnings: ConfigWarning[] = [];
+      buildProfiles(cfg, (w) => warnings.push(w));
+      expect(warnings.map((w) => [w.line, w.message])).toEqual([
+        [3, expect.stringMatching(/server\.key: mode 0644/)],
+        [11, expect.stringMatching(/tenant\.key: mode 0644/)],
+      ]);
+    }
   });
 
   it('a bad value is a ConfigError with the line', () => {

@@ -72,14 +72,3 @@ export class OfferedPskReader {
     }
   }
 }
-
-/** OfferedPskReader over records already read: its answer after the last of them (or the first that ended it). */
-export function offeredPskIdentities(records: readonly Buffer[], maxMessage: number): OfferedPsksResult {
-  const reader = new OfferedPskReader(maxMessage);
-  let r: OfferedPsksResult = none();
-  for (const rec of records) {
-    r = reader.push(rec);
-    if (!r.more) return r;
-  }
-  return r;
-}
