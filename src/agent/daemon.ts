@@ -250,12 +250,17 @@ export class Daemon {
    * load (say, a key written before its certificate) are logged and the previous identities kept
    * until the files change again.
    *
-   * The check is one read(2) of an inotify descriptor that watches the files, their directories
-   * and the symbolic links leading to them (src/sys/inotify.ts): the kernel queues the event
-   * before the change returns, so a file replaced before this handshake started is seen by it.
-   * Only when an event came are the files stat()ed and compared with the stamp; without inotify
-   * (no watch left for this user), they are stat()ed every time, as they were before: that cost
-   * 2-4 % of the agent's CPU per handshake (docs/bench.md, "CPU per handshake").
+   * An inotify descriptor watches the files, their directories and the symbolic links leading
+   * to them (src/sys/inotify.ts), and the event loop watches that descriptor: the kernel queues
+   * the event before the change returns, the loop delivers it and sets a flag, and the check
+   * here reads the flag, with no system call. A file replaced before a handshake's request
+   * arrives is seen by it (the loop delivers the event on its next turn); only a request read in
+   * the same turn as the event may start with the old files, and the next one gets the new.
+   * Only when an event came are the files stat()ed and compared with the stamp. When the loop
+   * cannot watch the descriptor, the check is one read(2) of it per handshake (a change before
+   * the handshake started is seen by it); without inotify (no watch left for this user), the
+   * files are stat()ed every time: that cost 2-4 % of the agent's CPU per handshake
+   * (docs/bench.md, "CPU per handshake").
    */
   private currentProfiles(): Profiles {
     if (this.identityWatch && !this.identityWatch.changed()) return this.profiles;
@@ -283,6 +288,7 @@ export class Daemon {
     if (!this.stopping) {
       try {
         this.identityWatch = PathWatch.of(this.profiles.files);
+        if (!this.identityWatch.arm()) this.logger.debug('the event loop cannot watch the identity files\' inotify descriptor; it is read before each handshake');
       } catch (e) {
         this.logger.debug('identity files are not watched; they are checked with stat() before each handshake', { error: (e as Error).message });
       }

@@ -38,7 +38,7 @@ import { trustFor, type Identities, type RoleIdentity } from './identities';
 import type { Logger } from './logging';
 import { NvmeIdentityError, pskHashFor } from './nvme-identity';
 import { accessDenied, clientCertificateFor, serverCertificateFor, type VerifiedPeer } from './peer-policy';
-import { REMOTE_AUTH_X509_VERIFIED, Status, type HandshakeRequest } from './request';
+import { REMOTE_AUTH_X509_VERIFIED, Status, type HandshakeRequest, type PeerAddress } from './request';
 import type { CancelSignal } from './cancel';
 
 /** The record-exact view of the socket the engine needs. */
@@ -61,7 +61,7 @@ export interface HandshakeEnv {
     /** SO_PROTOCOL of fd. */
     protocol(fd: number): number;
     /** "address:port" of the peer, or undefined when not connected. */
-    peerAddress(fd: number): { address: string; port: number; family: string } | undefined;
+    peerAddress(fd: number): PeerAddress | undefined;
     getNoDelay(fd: number): boolean;
     setNoDelay(fd: number, on: boolean): void;
     dup(fd: number): number;
@@ -125,17 +125,22 @@ export async function runHandshake(
   opts: HandshakeOptions,
 ): Promise<RunOutcome> {
   const log = opts.logger;
-  let protocol: number;
-  try {
-    protocol = env.sys.protocol(req.fd);
-  } catch (e) {
-    return fail(Status.EOPNOTSUPP, `fd ${req.fd} is not a socket (${errText(e)})`);
+  // A transport that checked the socket on receipt (the unix transport) passes what it found:
+  // neither check can change its answer since, except for a disconnect, which the first read
+  // reports as the same status (ETIMEDOUT, peer gone).
+  if (!req.peer) {
+    let protocol: number;
+    try {
+      protocol = env.sys.protocol(req.fd);
+    } catch (e) {
+      return fail(Status.EOPNOTSUPP, `fd ${req.fd} is not a socket (${errText(e)})`);
+    }
+    if (protocol !== IPPROTO_TCP) return fail(Status.EOPNOTSUPP, `fd ${req.fd} is not a TCP socket (protocol ${protocol})`);
   }
-  if (protocol !== IPPROTO_TCP) return fail(Status.EOPNOTSUPP, `fd ${req.fd} is not a TCP socket (protocol ${protocol})`);
   if (opts.ktls === 'on' && !env.ktls.available()) {
     return fail(Status.EOPNOTSUPP, 'kernel TLS is not available on this host (TCP_ULP "tls": load the tls module or build CONFIG_TLS)');
   }
-  const addr = env.sys.peerAddress(req.fd);
+  const addr = req.peer ?? env.sys.peerAddress(req.fd);
   if (!addr) return fail(Status.ETIMEDOUT, 'the socket is no longer connected');
   const peer = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
 

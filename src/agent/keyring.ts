@@ -116,9 +116,11 @@ export interface KeyPsk {
   serial: number;
 }
 
-/** The identity and secret of a PSK key ("psk", or "user" on kernels without the psk type). */
-export function pskFromKey(serial: number): KeyPsk {
-  const desc = describeKey(serial);
+/**
+ * The identity and secret of a PSK key ("psk", or "user" on kernels without the psk type).
+ * `desc`: its description, when the caller has just read it (one KEYCTL_DESCRIBE, not two).
+ */
+export function pskFromKey(serial: number, desc: KeyDescription = describeKey(serial)): KeyPsk {
   const key = readKey(serial);
   const semi = desc.description.lastIndexOf(';');
   return { identity: semi < 0 ? desc.description : desc.description.slice(semi + 1), key, serial };
@@ -172,8 +174,10 @@ export function findPsk(identity: string, keyring: number = KeySpec.SESSION): Ke
     if (serial !== undefined) {
       // The nvme-keyring "psk" type matches a search when the key's description is a *prefix* of
       // the searched identity (memcmp over the description's length): insist on the whole identity.
-      if (describeKey(serial).description !== identity) continue;
-      const psk = pskFromKey(serial);
+      // One KEYCTL_DESCRIBE serves both the check and the key (pskFromKey would describe it again).
+      const desc = describeKey(serial);
+      if (desc.description !== identity) continue;
+      const psk = pskFromKey(serial, desc);
       return { ...psk, identity };
     }
   }

@@ -27,6 +27,20 @@ export interface HandshakeRequest {
   keyring?: number;
   /** Whether key serials in this request may be used (false for unprivileged unix-transport peers). */
   keySerialsAllowed: boolean;
+  /**
+   * The peer's address, when the transport has already checked the socket (SO_PROTOCOL is TCP,
+   * getpeername answered) on receiving the request: the handshake then does not ask the kernel
+   * again. Absent (the kernel transport), the handshake makes both checks itself.
+   */
+  peer?: PeerAddress;
+}
+
+/** The connected socket's remote end, as getpeername reports it. */
+export interface PeerAddress {
+  address: string;
+  port: number;
+  /** 'IPv4' or 'IPv6'. */
+  family: string;
 }
 
 export interface HandshakeResult {

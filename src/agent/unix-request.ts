@@ -17,7 +17,7 @@ import type { GenlMessage, NlHeader } from '../netlink/message';
 import type { OpDef } from '../netlink/spec';
 import { Errno } from '../sys/errno';
 import { IPPROTO_TCP, SysError, getSocketProtocol, getpeername } from '../sys/libc';
-import type { HandshakeRequest } from './request';
+import type { HandshakeRequest, PeerAddress } from './request';
 
 /** Most PSK identities a request may name (the kernel's TLS_MAX_PEERIDS). */
 export const MAX_PEER_IDENTITIES = 5;
@@ -45,14 +45,15 @@ export interface ParsedUnixRequest {
 /** The OS checks of the passed fd, injectable so the validation can be tested on any fd kind. */
 export interface FdInspector {
   protocol(fd: number): number;
-  /** Throws (ENOTCONN) when the socket is not connected. */
-  peer(fd: number): void;
+  /** The peer's address; throws (ENOTCONN) when the socket is not connected. */
+  peer(fd: number): PeerAddress;
 }
 
 export const libcFdInspector: FdInspector = {
   protocol: (fd) => getSocketProtocol(fd),
   peer: (fd) => {
-    getpeername(fd);
+    const { address, port, family } = getpeername(fd);
+    return { address, port, family };
   },
 };
 
@@ -91,7 +92,7 @@ export function parseUnixRequest(packet: Buffer, fds: readonly number[], keySeri
   if (params.messageType === 'serverhello' && params.authMode === 'unauth') {
     throw new UnixRequestError(Errno.EINVAL, 'auth-mode unauth is for clients only: a server request needs x509 or psk');
   }
-  checkFds(fds, inspect);
+  const peer = checkFds(fds, inspect);
   const cert = params.certificate?.[0];
   return {
     seq: msg.header.seq,
@@ -105,6 +106,7 @@ export function parseUnixRequest(packet: Buffer, fds: readonly number[], keySeri
       certificate: cert && (cert.cert !== 0 || cert.privkey !== 0) ? { ...cert } : undefined,
       keyring: params.keyring ? params.keyring : undefined,
       keySerialsAllowed,
+      peer,
     },
   };
 }
@@ -156,7 +158,8 @@ function handlerClassText(hc: unknown): string {
   return `${String(hc)} is not a handler class`;
 }
 
-function checkFds(fds: readonly number[], inspect: FdInspector): void {
+/** The one fd is a connected TCP socket: its peer's address, for the handshake to reuse. */
+function checkFds(fds: readonly number[], inspect: FdInspector): PeerAddress {
   if (fds.length === 0) throw new UnixRequestError(Errno.EBADF, 'no file descriptor: attach the connected TCP socket with SCM_RIGHTS');
   if (fds.length > 1) throw new UnixRequestError(Errno.EINVAL, `${fds.length} file descriptors attached: exactly one (the TCP socket) is expected`);
   let proto: number;
@@ -168,7 +171,7 @@ function checkFds(fds: readonly number[], inspect: FdInspector): void {
   }
   if (proto !== IPPROTO_TCP) throw new UnixRequestError(Errno.EOPNOTSUPP, `the attached socket is not TCP (protocol ${proto}): a connected TCP socket is expected`);
   try {
-    inspect.peer(fds[0]);
+    return inspect.peer(fds[0]);
   } catch (e) {
     const code = e instanceof SysError ? e.code : 'error';
     throw new UnixRequestError(Errno.ENOTCONN, `the attached TCP socket is not connected (${code})`);

@@ -1,9 +1,16 @@
 /**
- * "Did anything under these paths change?" answered by one non-blocking read(2) of an inotify
- * descriptor, for checks on a hot path (the identity files' rotation check before each
- * handshake, src/agent/daemon.ts). The kernel queues an inotify event before the write, rename
- * or unlink that caused it returns, so a change that happened before a check is always seen by
- * it: nothing is delayed, unlike a check limited by time.
+ * "Did anything under these paths change?" for checks on a hot path (the identity files'
+ * rotation check before each handshake, src/agent/daemon.ts). The kernel queues an inotify event
+ * before the write, rename or unlink that caused it returns. Two ways to learn of it:
+ *
+ * - unarmed, changed() is one non-blocking read(2) of the inotify descriptor: a change that
+ *   happened before the call is always seen by it;
+ * - armed (arm()), a readiness watcher on the descriptor (the event loop's epoll, the same
+ *   uv_poll the unix transport uses) drains the events when the loop delivers them and sets a
+ *   flag; changed() then only reads and clears that flag, with no system call. A change is seen
+ *   by the first call after the loop has delivered its event: at most one loop iteration later
+ *   than unarmed, never lost, and free when nothing changes (the common case: the unarmed read
+ *   was an EAGAIN on every handshake).
  *
  * What is watched, for each path: the directory holding it (a file replaced by rename, created
  * or removed), the path itself when it exists (written in place; for a directory, files added
@@ -18,6 +25,7 @@ import path from 'node:path';
 import koffi from 'koffi';
 import { Errno } from './errno';
 import { C, close, sysCall } from './libc';
+import { watchFd, type FdWatcher } from './unix';
 
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
@@ -41,6 +49,10 @@ const MAX_LINKS = 40;
 export class PathWatch {
   private readonly buf = Buffer.allocUnsafeSlow(4096);
   private fd: number | undefined;
+  /** Armed: the event loop's watcher on fd; changed() then answers from `pending`. */
+  private watcher: FdWatcher | undefined;
+  /** Armed: an event was delivered (or the descriptor failed) since changed() last said so. */
+  private pending = false;
 
   private constructor(fd: number) {
     this.fd = fd;
@@ -77,29 +89,82 @@ export class PathWatch {
     }
   }
 
-  /** True when an event arrived since the last call (all pending ones are consumed); true after close(). */
+  /**
+   * Learn of events from the event loop from now on (see the module comment): changed() makes no
+   * system call after this. The watcher does not keep the process alive. Returns false, and
+   * stays unarmed (changed() keeps reading), when the loop refuses the descriptor.
+   */
+  arm(): boolean {
+    if (this.fd === undefined) return false;
+    if (this.watcher) return true;
+    try {
+      this.watcher = watchFd(this.fd, { readable: true }, (status) => this.onReadable(status));
+    } catch {
+      return false;
+    }
+    this.watcher.unref();
+    return true;
+  }
+
+  /** True when the watch is armed (arm() succeeded and close() has not been called). */
+  get armed(): boolean {
+    return this.watcher !== undefined;
+  }
+
+  /**
+   * True when an event arrived since the last call (all pending ones are consumed); true after
+   * close(). Armed: true when the loop delivered one since the last call, without a system call.
+   */
   changed(): boolean {
     if (this.fd === undefined) return true;
-    let any = false;
-    for (;;) {
-      const n = Number(C.read(this.fd, this.buf, this.buf.length));
-      if (n > 0) {
-        any = true;
-        continue;
-      }
-      if (n === 0) return any;
-      const errno = koffi.errno();
-      if (errno === Errno.EINTR) continue;
-      // EAGAIN: nothing (more) queued. Anything else: say "changed" and let the caller look.
-      return any || errno !== Errno.EAGAIN;
+    if (this.watcher) {
+      const any = this.pending;
+      this.pending = false;
+      return any;
     }
+    return this.drain().changed;
   }
 
   close(): void {
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
+    // The loop must forget the fd (epoll_ctl DEL) before the number can be reused.
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.pending = false;
     close(fd);
+  }
+
+  private onReadable(status: number): void {
+    if (this.fd === undefined) return;
+    const r = status < 0 ? { changed: true, failed: true } : this.drain();
+    if (r.changed) this.pending = true;
+    if (r.failed) {
+      // The descriptor fails (it cannot on a healthy host): stop watching, so that a failure the
+      // loop would report again and again does not spin, and read per call as unarmed, which
+      // says "changed" while it keeps failing (the caller then compares the files themselves).
+      this.watcher?.close();
+      this.watcher = undefined;
+    }
+  }
+
+  /** Read every queued event: whether there was one, and whether the read failed otherwise than EAGAIN. */
+  private drain(): { changed: boolean; failed: boolean } {
+    let any = false;
+    for (;;) {
+      const n = Number(C.read(this.fd!, this.buf, this.buf.length));
+      if (n > 0) {
+        any = true;
+        continue;
+      }
+      if (n === 0) return { changed: any, failed: false };
+      const errno = koffi.errno();
+      if (errno === Errno.EINTR) continue;
+      // EAGAIN: nothing (more) queued. Anything else: say "changed" and let the caller look.
+      const failed = errno !== Errno.EAGAIN;
+      return { changed: any || failed, failed };
+    }
   }
 }
 

@@ -27,6 +27,7 @@ import {
   setKeyPerm,
   setKeyTimeout,
 } from '../../src/sys/keyctl';
+import * as keyctl from '../../src/sys/keyctl';
 import { SysError } from '../../src/sys/libc';
 import { thrownBy } from '../helpers/thrown';
 
@@ -95,6 +96,18 @@ describe('keyring (real kernel keyrings, fresh session keyring)', () => {
     const serial = addKey('user', 'client-identity-1', secret, KeySpec.SESSION);
     expect(findPsk('client-identity-1')).toEqual({ identity: 'client-identity-1', key: secret, serial });
     expect(findPsk('nobody-has-this-identity')).toBeUndefined();
+  });
+
+  test('findPsk describes the key it found once (one KEYCTL_DESCRIBE for the identity check and the entry)', () => {
+    const secret = Buffer.alloc(32, 9);
+    const serial = addKey('user', 'client-identity-describe-once', secret, KeySpec.SESSION);
+    const describes = jest.spyOn(keyctl, 'describeKeyRaw');
+    try {
+      expect(findPsk('client-identity-describe-once')).toEqual({ identity: 'client-identity-describe-once', key: secret, serial });
+      expect(describes.mock.calls).toEqual([[serial]]);
+    } finally {
+      describes.mockRestore();
+    }
   });
 
   test('searchKey finds keys recursively and returns undefined for ENOKEY', () => {

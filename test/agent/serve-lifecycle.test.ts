@@ -12,6 +12,7 @@ import { FakeHandshakeLink, FakeKernel } from '../../src/netlink/fake-kernel';
 import { NetlinkError, type DoneArgs } from '../../src/netlink/link';
 import { PKI, agentPerTest, closing, configText, consumerListener, identity, openFds, pki, rotatableServerIdentity, servedCurve, serveOne, sleep, startAgent, tlsPeerServer } from './harness';
 import { socketFd } from '../../src/sys/socket-fd';
+import { C } from '../../src/sys/libc';
 
 jest.setTimeout(90000);
 
@@ -250,6 +251,14 @@ describe('reload and shutdown', () => {
       const agent = await start({ config });
       await closing(await consumerListener(), async (l) => {
         expect(await servedCurve(agent, l)).toBe('prime256v1');
+        // Nothing changed: the check before each handshake reads a flag, not the inotify fd.
+        const reads = jest.spyOn(C, 'read');
+        try {
+          expect(await servedCurve(agent, l)).toBe('prime256v1');
+          expect(reads).not.toHaveBeenCalled();
+        } finally {
+          reads.mockRestore();
+        }
 
         install('server-p384');
         expect(await servedCurve(agent, l)).toBe('secp384r1');

@@ -2,12 +2,14 @@
  * PathWatch (src/sys/inotify.ts): one non-blocking read says whether anything that decides what
  * the watched paths name changed, including the ways certificates are rotated in practice: in
  * place, renamed over, a symbolic link swapped (Kubernetes' ..data, certbot's live/ links), and
- * a link's target rewritten. A change elsewhere says nothing.
+ * a link's target rewritten. A change elsewhere says nothing. Armed, the event loop delivers the
+ * events and changed() makes no system call.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PathWatch } from '../../src/sys/inotify';
+import { C } from '../../src/sys/libc';
 import { openFds } from '../helpers/fds';
 
 let dir: string;
@@ -99,5 +101,69 @@ describe('PathWatch', () => {
     w.close();
     expect(openFds()).toBe(before);
     expect(w.changed()).toBe(true);
+  });
+
+  describe('armed (the event loop watches the descriptor)', () => {
+    /** Let the loop run its poll phase until `cond` holds (the inotify event is delivered there). */
+    async function until(cond: () => boolean): Promise<void> {
+      for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    }
+
+    it('changed() makes no read(2); a change on disk is seen once the loop delivers it, once', async () => {
+      write(at('cert.pem'));
+      watch = PathWatch.of([at('cert.pem')]);
+      expect(watch.arm()).toBe(true);
+      expect(watch.armed).toBe(true);
+      const reads = jest.spyOn(C, 'read');
+      try {
+        for (let i = 0; i < 100; i++) expect(watch.changed()).toBe(false);
+        expect(reads).not.toHaveBeenCalled();
+
+        write(at('cert.pem.new'), 'new');
+        fs.renameSync(at('cert.pem.new'), at('cert.pem'));
+        // Delivered by the loop: the watcher drained the queue (reads ending in EAGAIN).
+        await until(() => reads.mock.calls.length > 0);
+        const drained = reads.mock.calls.length;
+        expect(drained).toBeGreaterThanOrEqual(2);
+        expect(watch.changed()).toBe(true);
+        expect(watch.changed()).toBe(false);
+        for (let i = 0; i < 100; i++) watch.changed();
+        expect(reads.mock.calls.length).toBe(drained);
+
+        // The next change too, and a change elsewhere still says nothing.
+        fs.appendFileSync(at('cert.pem'), 'more');
+        await until(() => reads.mock.calls.length > drained);
+        expect(watch.changed()).toBe(true);
+      } finally {
+        reads.mockRestore();
+      }
+    });
+
+    it('a change between two checks is never lost while the loop has not run yet', async () => {
+      write(at('cert.pem'));
+      watch = PathWatch.of([at('cert.pem')]);
+      watch.arm();
+      fs.appendFileSync(at('cert.pem'), 'more');
+      // Not delivered yet (no loop iteration since the write): the flag is still clear ...
+      expect(watch.changed()).toBe(false);
+      // ... and the event is there for the first check after the loop ran.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(watch.changed()).toBe(true);
+    });
+
+    it('close() stops the watcher and releases the fd; a closed watch says "changed" and cannot be armed', async () => {
+      write(at('cert.pem'));
+      const before = openFds();
+      const w = PathWatch.of([at('cert.pem')]);
+      w.arm();
+      w.close();
+      expect(w.armed).toBe(false);
+      expect(openFds()).toBe(before);
+      expect(w.changed()).toBe(true);
+      expect(w.arm()).toBe(false);
+      // An event for the closed descriptor's old watches reaches nothing (no throw, no read).
+      fs.appendFileSync(at('cert.pem'), 'more');
+      await new Promise((r) => setTimeout(r, 20));
+    });
   });
 });

@@ -52,6 +52,8 @@ describe('unix transport: requests and replies', () => {
       const { req } = agent.seen[0];
       expect(req).toMatchObject({ role: 'server', auth: 'x509', timeoutMs: 1234, certificate: { cert: 11, privkey: 12 }, keyring: 77, keySerialsAllowed: true, peerIdentities: [] });
       expect(req.fd).not.toBe(pair.fd);
+      // The socket checks made on receipt travel with the request (the handshake does not repeat them).
+      expect(req.peer).toEqual({ family: 'IPv4', address: '127.0.0.1', port: pair.peer.localPort });
       await until(() => !isFdOpen(req.fd));
       // the consumer's own socket is untouched
       expect(pair.agentEnd.destroyed).toBe(false);

@@ -34,6 +34,7 @@ function inspector(kind: FdKind): FdInspector {
     },
     peer: () => {
       if (kind === 'tcp-unconnected') throw new SysError('getpeername', Errno.ENOTCONN);
+      return { address: '192.0.2.1', port: 4420, family: 'IPv4' };
     },
   };
 }
