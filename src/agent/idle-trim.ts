@@ -17,13 +17,13 @@
  *   `MAX_TRIMS_AFTER_COLLECTION` of them): what those collections freed.
  *
  * Never while a handshake is in flight: a submission cancels the pending trim and stops the
- * watch on collections, and the next time the agent is idle it all starts again from zero. Nothing happens when the C library has no
- * malloc_trim (musl): the trimmer is then never armed.
+ * watch on collections, and the next time the agent is idle it all starts again from zero.
+ * Nothing happens when the C library has no malloc_trim (musl): the trimmer is then never armed.
  */
 
-/** What the trimmer watches: the dispatcher's `busy` and `idle` events. */
 import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 
+/** What the trimmer watches: the dispatcher's `busy` and `idle` events. */
 export interface IdleSource {
   on(event: 'busy' | 'idle', listener: () => void): unknown;
   off(event: 'busy' | 'idle', listener: () => void): unknown;
